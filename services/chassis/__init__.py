@@ -1,0 +1,6 @@
+"""What every OpenCoO service shares: configuration, the database unit of work, the transactional
+outbox and its relay, the idempotent inbox, reliable event handlers with a dead-letter queue, RPC with
+timeouts, correlation ids in JSON logs, and health.
+
+Only this package and each service's ``service.py`` know nameko; domain modules stay plain Python.
+"""

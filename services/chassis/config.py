@@ -1,0 +1,80 @@
+"""Configuration from the environment (DESIGN.md §3).
+
+Read at call time, not import time, so that tests and operators can change the environment of one
+process without re-importing modules.
+"""
+import os
+from pathlib import Path
+
+SERVICES = ("registration", "application", "payment", "signing", "certificate", "notification")
+
+DEFAULT_AMQP_URI = "amqp://guest:guest@127.0.0.1:5672/"
+
+
+def env(name, default=None):
+    value = os.environ.get(name)
+    return default if value is None or value == "" else value
+
+
+def var_dir() -> Path:
+    """The data folder: databases, blobs, mail drop, dev PKI."""
+    path = Path(env("OPENCOO_VAR", "./var")).resolve()
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def amqp_uri() -> str:
+    return env("OPENCOO_AMQP_URI", DEFAULT_AMQP_URI)
+
+
+def database_url(service: str) -> str:
+    """``OPENCOO_DB_URL_<SERVICE>``, else the ``OPENCOO_DB_URL`` template, else a SQLite file."""
+    specific = env(f"OPENCOO_DB_URL_{service.upper()}")
+    if specific:
+        return specific
+    template = env("OPENCOO_DB_URL")
+    if template:
+        return template.format(service=service)
+    db_dir = var_dir() / "db"
+    db_dir.mkdir(exist_ok=True)
+    return f"sqlite:///{db_dir / service}.sqlite3"
+
+
+def http_address() -> str:
+    return env("OPENCOO_HTTP", "127.0.0.1:8000")
+
+
+def public_url() -> str:
+    return env("OPENCOO_PUBLIC_URL", "http://127.0.0.1:8000").rstrip("/")
+
+
+def rpc_timeout() -> float:
+    """Seconds a caller waits for another service before giving up with RPC_TIMEOUT."""
+    return float(env("OPENCOO_RPC_TIMEOUT", "10"))
+
+
+def event_retry_delays() -> list[float]:
+    """Backoff, in seconds, before each retry of a failing event handler; its length bounds the
+    retries. After the last one the message goes to the dead-letter queue."""
+    return [float(x) for x in env("OPENCOO_EVENT_RETRY_DELAYS", "1,5,30,120,600").split(",")]
+
+
+def outbox_poll_interval() -> float:
+    """The relay publishes at once after each commit; this poll is the safety net for events left
+    by a process that died between commit and publish."""
+    return float(env("OPENCOO_OUTBOX_POLL", "2"))
+
+
+def max_body_bytes() -> int:
+    return int(env("OPENCOO_MAX_BODY_BYTES", str(3 * 1024 * 1024)))
+
+
+def nameko_config() -> dict:
+    """The container config for in-process runners (tests, benchmarks); ``deploy/nameko.yaml``
+    gives ``nameko run`` the same values."""
+    return {
+        "AMQP_URI": amqp_uri(),
+        "WEB_SERVER_ADDRESS": http_address(),
+        "max_workers": int(env("OPENCOO_MAX_WORKERS", "10")),
+        "serializer": "json",
+    }

@@ -1,0 +1,36 @@
+"""JSON log lines with the service name and the current correlation id."""
+import json
+import logging
+import os
+import time
+
+from services.chassis import correlation
+
+
+class JsonFormatter(logging.Formatter):
+    def format(self, record):
+        line = {
+            "ts": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
+            + f".{int(record.msecs):03d}Z",
+            "level": record.levelname,
+            "service": os.environ.get("OPENCOO_SERVICE", "-"),
+            "logger": record.name,
+            "message": record.getMessage(),
+            "correlation_id": correlation.current(),
+        }
+        for key in ("event_id", "event_type", "queue", "attempt"):
+            if hasattr(record, key):
+                line[key] = getattr(record, key)
+        if record.exc_info:
+            line["exc"] = self.formatException(record.exc_info)
+        return json.dumps(line, default=str)
+
+
+def configure(level=None):
+    handler = logging.StreamHandler()
+    handler.setFormatter(JsonFormatter())
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level or os.environ.get("OPENCOO_LOG_LEVEL", "INFO"))
+    # kombu and amqp are chatty at INFO about every (re)connection.
+    logging.getLogger("amqp").setLevel(logging.WARNING)
