@@ -1,7 +1,8 @@
-"""Application's own tables. For now the HS nomenclature it checks codes against."""
+"""Application's own tables. For now the reference data it checks applications against: agreements
+and the HS nomenclature."""
 from datetime import datetime
 
-from sqlalchemy import Boolean, DateTime, ForeignKey, Integer, String
+from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Integer, String
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -32,3 +33,14 @@ class HsCode(Base):
     parent: Mapped[str | None] = mapped_column(String(8), nullable=True)
     level: Mapped[int] = mapped_column(Integer)
     section: Mapped[str] = mapped_column(String(8))
+
+
+class AgreementRecord(Base):
+    """A trade agreement as served to exporters; seeded from ``agreements.py`` by the migration
+    step, kept in the database so that operators can correct it without a release."""
+    __tablename__ = "agreement"
+
+    code: Mapped[str] = mapped_column(String(3), primary_key=True)
+    short_name: Mapped[str] = mapped_column(String(32))
+    data: Mapped[dict] = mapped_column(JSON)  # agreements.agreement_as_dict()
+    updated_at: Mapped[datetime] = mapped_column(DateTime)

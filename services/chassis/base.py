@@ -1,4 +1,7 @@
-"""The base every domain service class derives from: its database, correlation ids and health."""
+"""The base every domain service class derives from: its database, correlation ids and health.
+
+Service modules import this module, not the class: ``nameko run services.x.service`` takes every
+class in the module that has entrypoints for a service, and this one has no name of its own."""
 import time
 
 from sqlalchemy import func, select, text

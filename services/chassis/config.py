@@ -66,7 +66,12 @@ def outbox_poll_interval() -> float:
 
 
 def max_body_bytes() -> int:
-    return int(env("OPENCOO_MAX_BODY_BYTES", str(3 * 1024 * 1024)))
+    """The gateway's ceiling for any request body; routes set lower limits of their own."""
+    return int(env("OPENCOO_MAX_BODY_BYTES", str(8 * 1024 * 1024)))
+
+
+def health_timeout() -> float:
+    return float(env("OPENCOO_HEALTH_TIMEOUT", "2"))
 
 
 def nameko_config() -> dict:

@@ -30,6 +30,11 @@ class CorrelationId(DependencyProvider):
     """Makes sure every worker has a correlation id, reusing the caller's when there is one, and
     exposes it as ``self.correlation_id``. Runs in the worker's own greenthread."""
 
+    def setup(self):
+        from services.chassis import logs
+
+        logs.SERVICE_NAME = self.container.service_name
+
     def worker_setup(self, worker_ctx):
         cid = worker_ctx.context_data.get(CONTEXT_KEY) or new_id()
         worker_ctx.context_data[CONTEXT_KEY] = cid

@@ -14,6 +14,7 @@ from nameko.rpc import rpc as nameko_rpc
 from sqlalchemy import select
 
 from services.chassis import amqp, config
+from services.chassis.errors import ApiError
 from services.chassis.database import UnitOfWork, utcnow
 from services.chassis.models import InboxRecord
 from services.contracts.events import UnknownEvent, parse_event
@@ -48,6 +49,8 @@ def rpc(fn=None, **kwargs):
     a worker that dies before its reply is acked makes the call run again."""
     if fn is None:
         return functools.partial(rpc, **kwargs)
+    # ApiErrors are answers to the caller, not faults of this service: logged without alarm.
+    kwargs.setdefault("expected_exceptions", ApiError)
     return nameko_rpc(transactional(fn), **kwargs)
 
 

@@ -1,10 +1,11 @@
 """JSON log lines with the service name and the current correlation id."""
 import json
 import logging
-import os
 import time
 
 from services.chassis import correlation
+
+SERVICE_NAME = "-"  # set by the container's CorrelationId extension at start
 
 
 class JsonFormatter(logging.Formatter):
@@ -13,7 +14,7 @@ class JsonFormatter(logging.Formatter):
             "ts": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
             + f".{int(record.msecs):03d}Z",
             "level": record.levelname,
-            "service": os.environ.get("OPENCOO_SERVICE", "-"),
+            "service": SERVICE_NAME,
             "logger": record.name,
             "message": record.getMessage(),
             "correlation_id": correlation.current(),
@@ -25,12 +26,3 @@ class JsonFormatter(logging.Formatter):
             line["exc"] = self.formatException(record.exc_info)
         return json.dumps(line, default=str)
 
-
-def configure(level=None):
-    handler = logging.StreamHandler()
-    handler.setFormatter(JsonFormatter())
-    root = logging.getLogger()
-    root.handlers[:] = [handler]
-    root.setLevel(level or os.environ.get("OPENCOO_LOG_LEVEL", "INFO"))
-    # kombu and amqp are chatty at INFO about every (re)connection.
-    logging.getLogger("amqp").setLevel(logging.WARNING)

@@ -61,6 +61,10 @@ class TimedServiceProxy(ServiceProxy):
         self.timeout = timeout
         super().__init__(worker_ctx, service_name, reply_listener, **options)
 
+    def with_timeout(self, timeout: float) -> "TimedServiceProxy":
+        return TimedServiceProxy(self.worker_ctx, self.service_name, self.reply_listener, timeout,
+                                 **self.options)
+
     def __getattr__(self, name):
         return TimedMethodProxy(self.worker_ctx, self.service_name, name, self.reply_listener,
                                 self.timeout, **self.options)

@@ -1,0 +1,228 @@
+"""The `opencoo` command: set-up, running the platform, and operator tasks."""
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import click
+
+from services.chassis import config
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@click.group()
+def main():
+    """OpenCoO: Certificates of Origin platform."""
+
+
+def _echo_json(value):
+    click.echo(json.dumps(value, indent=2, default=str))
+
+
+# --- set-up ----------------------------------------------------------------------------------
+
+@main.command()
+@click.argument("services", nargs=-1)
+def migrate(services):
+    """Run database migrations and seed data for SERVICES (default: all)."""
+    from services.chassis import migrations, seeding
+
+    for service in services or config.SERVICES:
+        if service not in config.SERVICES:
+            raise click.BadParameter(f"unknown service {service!r}; one of {config.SERVICES}")
+        migrations.upgrade(service)
+        summary = seeding.seed(service)
+        password = summary.pop("admin_password", None)
+        click.echo(f"{service}: database at head" + (f" {summary}" if summary else ""))
+        if password:
+            click.secho(f"admin password (printed once): {password}", fg="yellow", bold=True)
+
+
+def _init():
+    """The data folder's development PKI, the signing token and JWT keys, then every database."""
+    from cli import devpki
+    from services.registration.organisation import SEED_AGENCIES
+
+    var = config.var_dir()
+    devpki.ensure_all(var, [(a.code, a.name) for a in SEED_AGENCIES])
+    click.get_current_context().invoke(migrate)
+
+
+@main.command()
+def init():
+    """Prepare OPENCOO_VAR: dev CA, SoftHSM2 token and agency keys, JWT keys, databases."""
+    _init()
+
+
+@main.group()
+def broker():
+    """The message broker."""
+
+
+@broker.command("ensure")
+@click.option("--management", is_flag=True, help="Also make sure the management API answers.")
+def broker_ensure(management):
+    """Start a local RabbitMQ unless one answers at OPENCOO_AMQP_URI."""
+    from cli import broker as brokers
+
+    try:
+        brokers.ensure(config.amqp_uri(), echo=click.echo)
+        if management:
+            brokers.ensure_management(config.amqp_uri())
+    except RuntimeError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+@main.command()
+@click.option("--skip-init", is_flag=True, help="Do not run `opencoo init` first.")
+def up(skip_init):
+    """Run the whole platform: every service as its own process, and the gateway."""
+    click.get_current_context().invoke(broker_ensure)
+    if not skip_init:
+        _init()
+    env = {**os.environ, "OPENCOO_VAR": str(config.var_dir()),
+           "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+           "PYTHONUNBUFFERED": "1",
+           # nameko's CLI and eventlet warn about their own deprecation at every start.
+           "PYTHONWARNINGS": "ignore::Warning:nameko.cli.commands,"
+                             "ignore::UserWarning:nameko.cli.main"}
+    click.secho(f"\nOpenCoO is starting at {config.public_url()}  (API docs: "
+                f"{config.public_url()}/api/docs, health: {config.public_url()}/health)",
+                fg="green", bold=True)
+    if not os.environ.get("OPENCOO_ADMIN_PASSWORD"):
+        click.echo("admin: the password printed above on first start "
+                   "(reset with `opencoo admin reset-password`)")
+    click.echo("Ctrl-C stops everything.\n")
+    honcho = subprocess.Popen([sys.executable, "-m", "honcho", "-f", str(ROOT / "Procfile"),
+                               "-d", str(ROOT), "start"], env=env, start_new_session=True)
+
+    def forward(signum, _frame):
+        # honcho stops every process on SIGINT/SIGTERM and waits for them.
+        honcho.send_signal(signal.SIGTERM)
+
+    signal.signal(signal.SIGTERM, forward)
+    signal.signal(signal.SIGINT, forward)
+    sys.exit(honcho.wait())
+
+
+# --- operator tasks --------------------------------------------------------------------------
+
+def _rpc():
+    from nameko.standalone.rpc import ClusterRpcProxy
+
+    return ClusterRpcProxy(config.nameko_config(), timeout=config.rpc_timeout() * 6)
+
+
+@main.group()
+def reference():
+    """Reference data."""
+
+
+@reference.command("import-hs")
+@click.argument("csv_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--batch", default=500, show_default=True, help="Rows per request.")
+def import_hs(csv_file, batch):
+    """Load an HS nomenclature CSV (section,hscode,description,parent,level) into the running
+    application service. The new nomenclature replaces the old one only once it is complete."""
+    from services.application import hs
+    from services.application.reference import entry_rows
+
+    try:
+        entries = hs.parse_nomenclature(csv_file.read_text(encoding="utf-8-sig"))
+    except hs.NomenclatureError as exc:
+        for error in exc.errors:
+            click.echo(f"{csv_file}: {error}", err=True)
+        raise click.ClickException("nothing was imported") from None
+    rows = entry_rows(entries)
+    with _rpc() as rpc:
+        import_id = rpc.application.hs_import_start(csv_file.name)
+        with click.progressbar(length=len(rows), label=f"importing {csv_file.name}") as bar:
+            for start in range(0, len(rows), batch):
+                chunk = rows[start:start + batch]
+                rpc.application.hs_import_rows(import_id, chunk)
+                bar.update(len(chunk))
+        status = rpc.application.hs_import_activate(import_id)
+    click.echo(f"{status['codes']} HS codes loaded from {csv_file.name}")
+
+
+@main.group()
+def dlq():
+    """The dead-letter queue of events that handlers gave up on."""
+
+
+@dlq.command("list")
+@click.option("--json", "as_json", is_flag=True)
+def dlq_list(as_json):
+    """Show dead letters: handler queue, event, attempts, error."""
+    from services.chassis import dlq as dead_letters
+
+    items = dead_letters.list_dead_letters(config.amqp_uri())
+    if as_json:
+        _echo_json(items)
+        return
+    if not items:
+        click.echo("no dead letters")
+    for item in items:
+        click.echo(f"{item['id']}  {item['dead_at']}  {item['event_type']} {item['event_id']}\n"
+                   f"    queue: {item['queue']}  attempts: {item['attempts']}\n"
+                   f"    error: {item['error']}")
+
+
+@dlq.command("replay")
+@click.argument("ids", nargs=-1)
+@click.option("--all", "replay_all", is_flag=True, help="Replay every dead letter.")
+def dlq_replay(ids, replay_all):
+    """Send dead letters (by id, or --all) back to their handler with a fresh retry budget."""
+    from services.chassis import dlq as dead_letters
+
+    if not ids and not replay_all:
+        raise click.UsageError("name dead-letter ids, or --all")
+    done = dead_letters.replay(config.amqp_uri(), None if replay_all else set(ids))
+    click.echo(f"replayed {len(done)} dead letter(s)")
+    missing = set(ids) - {d["id"] for d in done}
+    if missing:
+        raise click.ClickException(f"not found: {', '.join(sorted(missing))}")
+
+
+@main.group()
+def admin():
+    """Administrator account."""
+
+
+@admin.command("reset-password")
+@click.option("--password", help="The new password (default: a random one, printed).")
+def reset_password(password):
+    """Set the password of `admin` directly in registration's database."""
+    from sqlalchemy.orm import Session
+
+    from services.chassis.database import make_engine
+    from services.registration.accounts import new_password, set_password
+
+    chosen = password or new_password()
+    engine = make_engine(config.database_url("registration"))
+    with Session(engine) as session:
+        set_password(session, "admin", chosen)
+        session.commit()
+    click.echo("admin password set" + ("" if password else f": {chosen}"))
+
+
+@main.group()
+def db():
+    """For developers: database revisions."""
+
+
+@db.command("revision")
+@click.argument("service")
+@click.option("-m", "--message", required=True)
+def db_revision(service, message):
+    """Autogenerate a migration of SERVICE from its models."""
+    from services.chassis import migrations
+
+    migrations.revision(service, message)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,45 @@
+"""Who is calling: the bearer token is verified here, locally, with registration's public key."""
+from dataclasses import dataclass
+from functools import lru_cache
+
+import jwt
+
+from services.chassis.errors import Forbidden, Unauthorized
+from services.contracts import tokens
+
+
+@dataclass(frozen=True)
+class Principal:
+    username: str
+    role: str
+    agency: str | None = None
+    office: str | None = None
+
+
+@lru_cache(maxsize=4)
+def _public_key(path: str) -> bytes:
+    return open(path, "rb").read()
+
+
+def authenticate(request) -> Principal:
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token:
+        raise Unauthorized("log in and send the token as 'Authorization: Bearer …'",
+                           code="TOKEN_MISSING")
+    try:
+        claims = tokens.verify(_public_key(str(tokens.public_key_path())), token.strip())
+    except jwt.ExpiredSignatureError:
+        raise Unauthorized("the token has expired; log in again", code="TOKEN_EXPIRED") from None
+    except jwt.InvalidTokenError:
+        raise Unauthorized("the token is not valid", code="TOKEN_INVALID") from None
+    if claims.get("role") not in tokens.ROLES:
+        raise Unauthorized("the token names no known role", code="TOKEN_INVALID")
+    return Principal(claims["sub"], claims["role"], claims.get("agency"), claims.get("office"))
+
+
+def require(request, *roles) -> Principal:
+    principal = authenticate(request)
+    if principal.role not in roles:
+        raise Forbidden(f"this needs the role {' or '.join(roles)}", code="ROLE_FORBIDDEN")
+    return principal

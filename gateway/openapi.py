@@ -1,0 +1,67 @@
+"""The OpenAPI document, generated from the declared routes and their marshmallow schemas."""
+import re
+from functools import lru_cache
+
+from apispec import APISpec
+from apispec.ext.marshmallow import MarshmallowPlugin
+
+from gateway import schemas
+from gateway.http import ROUTES
+
+_STATUS_TEXT = {400: "Malformed request", 401: "Not logged in", 403: "Not allowed",
+                404: "Not found", 409: "State conflict", 413: "Body too large",
+                422: "Rule broken", 429: "Too many requests", 503: "Service unavailable",
+                504: "A service did not answer in time"}
+
+
+def _openapi_path(path: str) -> str:
+    return re.sub(r"<(?:[a-z]+:)?([a-z_]+)>", r"{\1}", path)
+
+
+@lru_cache(maxsize=4)  # routes are fixed once the gateway is imported
+def build(public_url: str) -> dict:
+    spec = APISpec(
+        title="OpenCoO API", version="1.0.0", openapi_version="3.0.3",
+        plugins=[MarshmallowPlugin()],
+        info={"description": "Certificates of Origin: registration, applications, payment, "
+                             "examination, signed certificates and public verification. "
+                             "Every error is JSON: {\"error\": {\"code\", \"message\", \"fields\"}}."},
+        servers=[{"url": public_url}],
+    )
+    spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer",
+                                               "bearerFormat": "JWT"})
+    spec.components.schema("Error", schema=schemas.Error)
+    paths: dict[str, dict] = {}
+    for route in ROUTES:
+        if route.path.startswith("/api/docs/static"):
+            continue
+        operation = {"summary": route.summary, "tags": list(route.tags) or ["platform"],
+                     "responses": {}}
+        params = [{"in": "path", "name": name, "required": True, "schema": {"type": "string"}}
+                  for name in re.findall(r"<(?:[a-z]+:)?([a-z_]+)>", route.path)]
+        if route.query is not None:
+            params.append({"in": "query", "schema": route.query})
+        if params:
+            operation["parameters"] = params
+        if route.request_schema is not None:
+            media = ("multipart/form-data" if route.request_schema is schemas.HsUpload
+                     else "application/json")
+            operation["requestBody"] = {"required": True,
+                                        "content": {media: {"schema": route.request_schema}}}
+        ok = {"description": "OK"}
+        if route.response_schema is not None:
+            ok["content"] = {"application/json": {"schema": route.response_schema}}
+        operation["responses"]["200"] = ok
+        codes = set(route.responses) | {400}
+        if route.roles:
+            operation["security"] = [{"bearer": []}]
+            operation["description"] = f"Roles: {', '.join(route.roles)}."
+            codes |= {401, 403}
+        for code in sorted(codes):
+            operation["responses"][str(code)] = {
+                "description": route.responses.get(code, _STATUS_TEXT.get(code, "Error")),
+                "content": {"application/json": {"schema": "Error"}}}
+        paths.setdefault(_openapi_path(route.path), {})[route.method.lower()] = operation
+    for path, operations in paths.items():
+        spec.path(path=path, operations=operations)
+    return spec.to_dict()

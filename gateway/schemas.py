@@ -1,0 +1,137 @@
+"""marshmallow schemas of the HTTP API: they validate requests and generate the OpenAPI document."""
+from marshmallow import Schema, fields, validate
+
+
+class ErrorBody(Schema):
+    code = fields.String(required=True, metadata={"example": "HS_CODE_UNKNOWN"})
+    message = fields.String(required=True)
+    fields_ = fields.Dict(data_key="fields", keys=fields.String(),
+                          metadata={"description": "Messages per field path"})
+
+
+class Error(Schema):
+    error = fields.Nested(ErrorBody, required=True)
+
+
+class Page(Schema):
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1))
+    per_page = fields.Integer(load_default=500, validate=validate.Range(min=1, max=500))
+
+
+def page_of(item_schema, name):
+    return type(name, (Schema,), {
+        "items": fields.List(fields.Nested(item_schema), required=True),
+        "page": fields.Integer(required=True),
+        "per_page": fields.Integer(required=True),
+        "total": fields.Integer(required=True),
+    })
+
+
+class ServiceHealth(Schema):
+    status = fields.String(metadata={"example": "ok"})
+    error = fields.String()
+    outbox_backlog = fields.Integer()
+
+
+class Health(Schema):
+    status = fields.String(metadata={"description": "ok, or degraded when a service is down"})
+    down = fields.List(fields.String())
+    services = fields.Dict(keys=fields.String(), values=fields.Nested(ServiceHealth))
+
+
+class Agreement(Schema):
+    code = fields.String(metadata={"example": "013"})
+    short_name = fields.String(metadata={"example": "AIFTA"})
+    name = fields.String()
+    partner_countries = fields.List(fields.String(), metadata={"description": "ISO 3166 alpha-2"})
+    certificate_form = fields.String(metadata={"example": "Form AI"})
+    preference_criteria = fields.List(fields.String())
+    value_content_threshold = fields.Integer(allow_none=True,
+                                             metadata={"description": "percent of FOB"})
+    value_content_criteria = fields.List(fields.String())
+    value_content_tariff_shift = fields.String(allow_none=True)
+    allows_self_certification = fields.Boolean()
+    notes = fields.String()
+
+
+class IssuingOffice(Schema):
+    code = fields.String(metadata={"example": "MPEDA-KOCHI"})
+    name = fields.String()
+    state = fields.String(metadata={"description": "ISO 3166-2, e.g. IN-KL"})
+    address = fields.String()
+
+
+class RegionalOffice(Schema):
+    code = fields.String()
+    name = fields.String()
+    state = fields.String()
+    issuing_offices = fields.List(fields.Nested(IssuingOffice))
+
+
+class Agency(Schema):
+    code = fields.String(metadata={"example": "MPEDA"})
+    name = fields.String()
+    regional_offices = fields.List(fields.Nested(RegionalOffice))
+
+
+class CodeName(Schema):
+    code = fields.String()
+    name = fields.String()
+
+
+class Country(CodeName):
+    alpha_3 = fields.String()
+
+
+class HsAncestor(Schema):
+    code = fields.String()
+    description = fields.String()
+
+
+class HsCode(Schema):
+    code = fields.String(metadata={"example": "030617"})
+    level = fields.Integer(metadata={"description": "2, 4, 6 or 8 digits"})
+    kind = fields.String(metadata={"example": "subheading"})
+    chapter = fields.String()
+    verified = fields.Boolean(metadata={
+        "description": "false when no nomenclature is loaded: form and chapter only"})
+    description = fields.String()
+    section = fields.String()
+    parent = fields.String(allow_none=True)
+    ancestors = fields.List(fields.Nested(HsAncestor))
+    nomenclature = fields.String()
+    note = fields.String()
+
+
+class HsStatus(Schema):
+    loaded = fields.Boolean()
+    source = fields.String()
+    codes = fields.Integer()
+    activated_at = fields.String()
+    note = fields.String()
+
+
+class HsUpload(Schema):
+    file = fields.Raw(required=True, metadata={
+        "type": "string", "format": "binary",
+        "description": "CSV with header section,hscode,description,parent,level"})
+
+
+class Captcha(Schema):
+    captcha_id = fields.String()
+    question = fields.String(metadata={"example": "9 + 9"})
+    expires_in = fields.Integer()
+
+
+class LoginRequest(Schema):
+    username = fields.String(required=True, validate=validate.Length(min=1, max=64))
+    password = fields.String(required=True, validate=validate.Length(min=1, max=256))
+    captcha_id = fields.String(required=True, validate=validate.Length(min=1, max=64))
+    captcha_answer = fields.String(required=True, validate=validate.Length(min=1, max=8))
+
+
+class Token(Schema):
+    access_token = fields.String()
+    token_type = fields.String(metadata={"example": "Bearer"})
+    expires_in = fields.Integer()
+    role = fields.String()

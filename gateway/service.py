@@ -1,0 +1,181 @@
+"""The gateway: the only HTTP entry. It authenticates, authorizes, validates and maps to RPC;
+every answer, errors included, is JSON (DESIGN.md §7)."""
+from functools import lru_cache
+
+from marshmallow import ValidationError
+from werkzeug.utils import safe_join
+from werkzeug.wrappers import Response
+
+from gateway import openapi, schemas
+from gateway.auth import require
+from gateway.http import json_response, parse_json, route
+from services.chassis import config
+from services.chassis.correlation import CorrelationId
+from services.chassis.errors import ApiError, BadRequest, NotFound
+from services.chassis.rpc import TimedRpcProxy
+
+JSON_BODY = 64 * 1024
+HS_UPLOAD = 5 * 1024 * 1024
+
+
+@lru_cache(maxsize=1)
+def _swagger_dir():
+    from swagger_ui_bundle import swagger_ui_path
+    return str(swagger_ui_path)
+
+
+DOCS_PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>OpenCoO API</title>
+<link rel="stylesheet" href="/api/docs/static/swagger-ui.css"></head>
+<body><div id="ui"></div>
+<script src="/api/docs/static/swagger-ui-bundle.js"></script>
+<script>SwaggerUIBundle({url: "/api/v1/openapi.json", dom_id: "#ui"});</script>
+</body></html>"""
+
+
+def paginate(request, items):
+    try:
+        page = schemas.Page().load(request.args.to_dict())
+    except ValidationError as exc:
+        raise BadRequest("page and per_page must be positive whole numbers",
+                         code="VALIDATION_ERROR", fields=exc.messages) from None
+    start = (page["page"] - 1) * page["per_page"]
+    return {"items": items[start:start + page["per_page"]], "page": page["page"],
+            "per_page": page["per_page"], "total": len(items)}
+
+
+class GatewayService:
+    name = "gateway"
+
+    correlation_id = CorrelationId()
+    registration = TimedRpcProxy("registration")
+    application = TimedRpcProxy("application")
+    payment = TimedRpcProxy("payment")
+    signing = TimedRpcProxy("signing")
+    certificate = TimedRpcProxy("certificate")
+    notification = TimedRpcProxy("notification")
+
+    # --- platform ------------------------------------------------------------------------------
+
+    @route("GET", "/health", "Health of the gateway and of every service",
+           response=schemas.Health, responses={503: "A service is down (named in `down`)"})
+    def health(self, request):
+        timeout = config.health_timeout()
+        pending, report = {}, {}
+        for name in config.SERVICES:
+            try:
+                pending[name] = getattr(self, name).with_timeout(timeout).health.call_async()
+            except ApiError as exc:
+                report[name] = {"status": "down", "error": exc.message}
+        for name, reply in pending.items():  # all asked at once: waits at most one timeout
+            try:
+                answer = reply.result()
+                report[name] = {"status": "ok", "outbox_backlog": answer.get("outbox_backlog", 0)}
+            except Exception as exc:
+                report[name] = {"status": "down",
+                                "error": exc.message if isinstance(exc, ApiError) else str(exc)}
+        down = sorted(name for name, state in report.items() if state["status"] != "ok")
+        body = {"status": "degraded" if down else "ok", "down": down,
+                "services": {"gateway": {"status": "ok"},
+                             **{name: report[name] for name in config.SERVICES}}}
+        return (503 if down else 200), body
+
+    @route("GET", "/api/v1/openapi.json", "This API's OpenAPI 3 document")
+    def openapi_document(self, request):
+        return openapi.build(config.public_url())
+
+    @route("GET", "/api/docs", "Browsable API documentation")
+    def docs(self, request):
+        return Response(DOCS_PAGE, mimetype="text/html")
+
+    @route("GET", "/api/docs/static/<path:filename>", "Assets of the documentation page")
+    def docs_static(self, request, filename):
+        path = safe_join(_swagger_dir(), filename)
+        if path is None or not filename.endswith((".js", ".css", ".png")):
+            raise NotFound("no such asset")
+        try:
+            with open(path, "rb") as handle:
+                content = handle.read()
+        except (FileNotFoundError, IsADirectoryError):
+            raise NotFound("no such asset") from None
+        mimetype = {"js": "text/javascript", "css": "text/css", "png": "image/png"}[
+            filename.rsplit(".", 1)[1]]
+        return Response(content, mimetype=mimetype,
+                        headers={"Cache-Control": "public, max-age=86400"})
+
+    # --- reference data ------------------------------------------------------------------------
+
+    @route("GET", "/api/v1/reference/agreements", "Trade agreements and their origin rules",
+           tags=["reference"], query=schemas.Page,
+           response=schemas.page_of(schemas.Agreement, "AgreementPage"))
+    def agreements(self, request):
+        return paginate(request, self.application.agreements())
+
+    @route("GET", "/api/v1/reference/agreements/<code>", "One trade agreement",
+           tags=["reference"], response=schemas.Agreement, responses={404: "Unknown code"})
+    def agreement(self, request, code):
+        return self.application.agreement(code)
+
+    @route("GET", "/api/v1/reference/agencies", "Issuing agencies with their offices",
+           tags=["reference"], query=schemas.Page,
+           response=schemas.page_of(schemas.Agency, "AgencyPage"))
+    def agencies(self, request):
+        return paginate(request, self.registration.agencies())
+
+    @route("GET", "/api/v1/reference/units", "Units of quantity (UQC)", tags=["reference"],
+           query=schemas.Page, response=schemas.page_of(schemas.CodeName, "UnitPage"))
+    def units(self, request):
+        return paginate(request, self.application.units())
+
+    @route("GET", "/api/v1/reference/countries", "Countries (ISO 3166)", tags=["reference"],
+           query=schemas.Page, response=schemas.page_of(schemas.Country, "CountryPage"))
+    def countries(self, request):
+        return paginate(request, self.application.countries())
+
+    @route("GET", "/api/v1/reference/currencies", "Currencies (ISO 4217)", tags=["reference"],
+           query=schemas.Page, response=schemas.page_of(schemas.CodeName, "CurrencyPage"))
+    def currencies(self, request):
+        return paginate(request, self.application.currencies())
+
+    @route("GET", "/api/v1/reference/hs", "Which HS nomenclature is loaded", tags=["reference"],
+           response=schemas.HsStatus)
+    def hs_status(self, request):
+        return self.application.hs_status()
+
+    @route("GET", "/api/v1/reference/hs/<code>",
+           "An HS chapter, heading, subheading or 8-digit tariff item", tags=["reference"],
+           response=schemas.HsCode,
+           responses={404: "Not in the loaded nomenclature", 400: "Not an HS code"})
+    def hs_code(self, request, code):
+        return self.application.hs_code(code)
+
+    @route("POST", "/api/v1/admin/reference/hs", "Load an HS nomenclature (CSV upload)",
+           tags=["admin"], request=schemas.HsUpload, response=schemas.HsStatus, roles=["admin"],
+           max_body=HS_UPLOAD, responses={413: "File over 5 MiB", 422: "File not valid"})
+    def upload_hs(self, request):
+        require(request, "admin")
+        upload = request.files.get("file")
+        if upload is None:
+            raise BadRequest("send the CSV as multipart field 'file'",
+                             fields={"file": ["Missing data for required field."]})
+        try:
+            text = upload.read().decode("utf-8-sig")
+        except UnicodeDecodeError:
+            raise BadRequest("the file is not UTF-8 text", fields={"file": ["Not UTF-8."]}) \
+                from None
+        return self.application.hs_import_csv(text, upload.filename or "upload")
+
+    # --- authentication ------------------------------------------------------------------------
+
+    @route("GET", "/api/v1/auth/captcha", "A single-use arithmetic captcha for login",
+           tags=["auth"], response=schemas.Captcha)
+    def captcha(self, request):
+        return self.registration.new_captcha()
+
+    @route("POST", "/api/v1/auth/login", "Log in with username, password and captcha",
+           tags=["auth"], request=schemas.LoginRequest, response=schemas.Token,
+           max_body=JSON_BODY, responses={401: "Wrong username or password"})
+    def login(self, request):
+        body = parse_json(request, schemas.LoginRequest())
+        return self.registration.login(body["username"], body["password"], body["captcha_id"],
+                                       body["captcha_answer"])

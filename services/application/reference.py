@@ -1,0 +1,204 @@
+"""Reference data the application service owns: agreements, units, countries, currencies and the
+HS nomenclature. Service-layer functions over a SQLAlchemy session; the rules themselves live in
+``agreements.py``, ``units.py`` and ``hs.py``."""
+from functools import lru_cache
+
+import pycountry
+from sqlalchemy import delete, func, select
+from sqlalchemy.orm import aliased
+
+from services.application import hs
+from services.application.agreements import AGREEMENTS, agreement_as_dict
+from services.application.models import AgreementRecord, HsCode, HsNomenclature
+from services.application.units import UNITS
+from services.chassis.database import utcnow
+from services.chassis.errors import BadRequest, NotFound, RuleViolation
+
+NOT_LOADED_NOTE = ("No HS nomenclature is loaded: the code was checked for form and chapter "
+                   "only. An administrator loads one with `opencoo reference import-hs` or "
+                   "POST /api/v1/admin/reference/hs.")
+
+
+def seed_agreements(session) -> int:
+    """Bring the agreement table up to the shipped reference data; returns rows written."""
+    existing = {r.code: r for r in session.scalars(select(AgreementRecord))}
+    written = 0
+    for agreement in AGREEMENTS:
+        data = agreement_as_dict(agreement)
+        row = existing.get(agreement.code)
+        if row is None:
+            session.add(AgreementRecord(code=agreement.code, short_name=agreement.short_name,
+                                        data=data, updated_at=utcnow()))
+        elif row.data != data:
+            row.data, row.short_name, row.updated_at = data, agreement.short_name, utcnow()
+        else:
+            continue
+        written += 1
+    return written
+
+
+def list_agreements(session) -> list[dict]:
+    return [row.data for row in session.scalars(select(AgreementRecord).order_by(AgreementRecord.code))]
+
+
+def get_agreement(session, code: str) -> dict:
+    row = session.get(AgreementRecord, code)
+    if row is None:
+        raise NotFound(f"no agreement with code {code!r}", code="AGREEMENT_UNKNOWN")
+    return row.data
+
+
+def list_units() -> list[dict]:
+    return [{"code": code, "name": name} for code, name in UNITS]
+
+
+@lru_cache(maxsize=1)
+def list_countries() -> list[dict]:
+    return [{"code": c.alpha_2, "alpha_3": c.alpha_3, "name": getattr(c, "common_name", c.name)}
+            for c in sorted(pycountry.countries, key=lambda c: c.alpha_2)]
+
+
+@lru_cache(maxsize=1)
+def list_currencies() -> list[dict]:
+    return [{"code": c.alpha_3, "name": c.name}
+            for c in sorted(pycountry.currencies, key=lambda c: c.alpha_3)]
+
+
+# --- HS nomenclature -------------------------------------------------------------------------
+
+def _active(session) -> HsNomenclature | None:
+    return session.scalar(select(HsNomenclature).where(HsNomenclature.active.is_(True)))
+
+
+def nomenclature_status(session) -> dict:
+    active = _active(session)
+    if active is None:
+        return {"loaded": False, "note": NOT_LOADED_NOTE}
+    return {"loaded": True, "source": active.source, "codes": active.row_count,
+            "activated_at": active.activated_at.isoformat() + "Z"}
+
+
+def lookup_hs(session, raw_code: str) -> dict:
+    """Answer a chapter, heading, subheading or 8-digit tariff item (accepted when its 6-digit
+    subheading exists). Without a nomenclature: form and chapter only, and the answer says so."""
+    try:
+        form = hs.check_form(raw_code)
+    except hs.InvalidHsCode as exc:
+        raise BadRequest(str(exc), code="HS_CODE_INVALID", fields={"code": [str(exc)]}) from None
+    answer = {"code": form.code, "level": form.level, "kind": hs.LEVEL_NAMES[form.level],
+              "chapter": form.chapter}
+    active = _active(session)
+    if active is None:
+        return {**answer, "verified": False, "note": NOT_LOADED_NOTE}
+
+    known = form.code[:6] if form.level == 8 else form.code
+    entry = session.get(HsCode, (active.id, known))
+    if entry is None:
+        what = f"subheading {known} of tariff item {form.code}" if form.level == 8 else form.code
+        raise NotFound(f"HS code {what} is not in the loaded nomenclature ({active.source})",
+                       code="HS_CODE_UNKNOWN")
+    ancestors = []
+    parent = entry.parent
+    while parent:
+        row = session.get(HsCode, (active.id, parent))
+        if row is None:
+            break
+        ancestors.insert(0, {"code": row.code, "description": row.description})
+        parent = row.parent
+    answer.update({
+        "verified": True,
+        "description": entry.description,
+        "section": entry.section,
+        "parent": entry.parent if form.level != 8 else entry.code,
+        "ancestors": ancestors + ([{"code": entry.code, "description": entry.description}]
+                                  if form.level == 8 else []),
+        "nomenclature": active.source,
+    })
+    if form.level == 8:
+        answer["note"] = (f"8-digit ITC(HS) tariff item under subheading {entry.code}; national "
+                          "tariff-item descriptions are not loaded, the subheading's is shown.")
+    return answer
+
+
+def start_hs_import(session, source: str) -> int:
+    # Imports that never finished (a client that died) are dropped when the next one starts.
+    session.execute(delete(HsNomenclature).where(
+        HsNomenclature.active.is_(False), HsNomenclature.activated_at.is_(None)))
+    nomenclature = HsNomenclature(source=source[:200] or "upload", started_at=utcnow())
+    session.add(nomenclature)
+    session.flush()
+    return nomenclature.id
+
+
+def _pending(session, import_id) -> HsNomenclature:
+    nomenclature = session.get(HsNomenclature, import_id)
+    if nomenclature is None or nomenclature.activated_at is not None:
+        raise NotFound(f"no HS import {import_id} in progress", code="HS_IMPORT_UNKNOWN")
+    return nomenclature
+
+
+def add_hs_rows(session, import_id: int, rows: list[list]) -> int:
+    """Add rows ``[code, description, parent, level, section]`` to an import in progress. Each is
+    checked for form here; parents are checked as a whole at activation."""
+    _pending(session, import_id)
+    errors = {}
+    for i, row in enumerate(rows):
+        try:
+            code, description, parent, level, section = row
+            form = hs.check_form(code)
+            if form.code != code or form.level != int(level) or form.level == 8:
+                raise hs.InvalidHsCode(f"level {level} does not fit code {code!r}")
+            if (parent is None) != (form.level == 2) or (parent and not code.startswith(parent)):
+                raise hs.InvalidHsCode(f"parent {parent!r} does not fit code {code!r}")
+        except (ValueError, TypeError) as exc:
+            errors[str(i)] = [str(exc)]
+            if len(errors) >= hs.MAX_ERRORS:
+                break
+    if errors:
+        raise RuleViolation("some HS rows are not valid", code="HS_ROWS_INVALID", fields=errors)
+    session.execute(HsCode.__table__.insert(), [
+        {"nomenclature_id": import_id, "code": code, "description": description,
+         "parent": parent, "level": int(level), "section": section}
+        for code, description, parent, level, section in rows
+    ])
+    return len(rows)
+
+
+def activate_hs_import(session, import_id: int) -> dict:
+    """Switch lookups to this import if it is whole: not empty, and every code's parent present."""
+    nomenclature = _pending(session, import_id)
+    count = session.scalar(select(func.count()).select_from(HsCode)
+                           .where(HsCode.nomenclature_id == import_id))
+    if not count:
+        raise RuleViolation("the HS import has no rows", code="HS_IMPORT_EMPTY")
+    parent = aliased(HsCode)
+    orphans = session.scalars(
+        select(HsCode.code).where(HsCode.nomenclature_id == import_id, HsCode.parent.is_not(None))
+        .outerjoin(parent, (parent.nomenclature_id == import_id) & (parent.code == HsCode.parent))
+        .where(parent.code.is_(None)).limit(hs.MAX_ERRORS)).all()
+    if orphans:
+        raise RuleViolation("some HS codes have no parent in the file", code="HS_IMPORT_ORPHANS",
+                            fields={code: ["parent missing"] for code in orphans})
+    session.execute(delete(HsCode).where(HsCode.nomenclature_id != import_id))
+    session.execute(delete(HsNomenclature).where(HsNomenclature.id != import_id))
+    nomenclature.row_count = count
+    nomenclature.active = True
+    nomenclature.activated_at = utcnow()
+    return nomenclature_status(session)
+
+
+def entry_rows(entries: list[hs.HsEntry]) -> list[list]:
+    """The wire form of parsed entries for ``add_hs_rows``."""
+    return [[e.code, e.description, e.parent, e.level, e.section] for e in entries]
+
+
+def import_hs_csv(session, text: str, source: str) -> dict:
+    """A whole CSV in one go (the admin upload): parsed with line-numbered errors, then loaded."""
+    try:
+        entries = hs.parse_nomenclature(text)
+    except hs.NomenclatureError as exc:
+        raise RuleViolation("the HS nomenclature file is not valid", code="HS_FILE_INVALID",
+                            fields={"file": exc.errors}) from None
+    import_id = start_hs_import(session, source)
+    add_hs_rows(session, import_id, entry_rows(entries))
+    return activate_hs_import(session, import_id)

@@ -1,0 +1,81 @@
+"""People's accounts: passwords (argon2id), the first admin, login with an arithmetic captcha."""
+import secrets
+import uuid
+from datetime import timedelta
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import select
+
+from services.chassis.database import utcnow
+from services.chassis.errors import BadRequest, Unauthorized
+from services.contracts import tokens
+from services.registration.models import Account, Captcha
+
+# OWASP's minimum for argon2id: m=19 MiB, t=2, p=1 (DESIGN.md §9).
+HASHER = PasswordHasher(time_cost=2, memory_cost=19 * 1024, parallelism=1)
+CAPTCHA_LIFETIME = timedelta(minutes=5)
+# Verifying against this when the username is unknown keeps both answers equally slow.
+_DUMMY_HASH = HASHER.hash(secrets.token_urlsafe(16))
+
+
+def new_password() -> str:
+    return secrets.token_urlsafe(12)
+
+
+def ensure_admin(session, password: str | None) -> str | None:
+    """Create ``admin`` at first start. Returns the password only when it was generated here, so
+    that it can be printed exactly once."""
+    if session.scalar(select(Account).where(Account.username == "admin")) is not None:
+        return None
+    generated = None if password else new_password()
+    session.add(Account(username="admin", password_hash=HASHER.hash(password or generated),
+                        role="admin", created_at=utcnow()))
+    return generated
+
+
+def set_password(session, username: str, password: str):
+    account = session.scalar(select(Account).where(Account.username == username))
+    if account is None:
+        raise BadRequest(f"no account {username!r}", code="ACCOUNT_UNKNOWN")
+    account.password_hash = HASHER.hash(password)
+
+
+def new_captcha(session) -> dict:
+    a, b = secrets.randbelow(9) + 1, secrets.randbelow(9) + 1
+    captcha = Captcha(id=str(uuid.uuid4()), answer=a + b, expires_at=utcnow() + CAPTCHA_LIFETIME)
+    session.add(captcha)
+    return {"captcha_id": captcha.id, "question": f"{a} + {b}",
+            "expires_in": int(CAPTCHA_LIFETIME.total_seconds())}
+
+
+def consume_captcha(session, captcha_id: str, answer) -> None:
+    """A captcha answers once, right or wrong, and only before it expires."""
+    captcha = session.get(Captcha, str(captcha_id))
+    if captcha is None or captcha.used_at is not None or captcha.expires_at < utcnow():
+        raise BadRequest("the captcha is unknown, used or expired; ask for a new one",
+                         code="CAPTCHA_EXPIRED", fields={"captcha_id": ["Ask for a new captcha."]})
+    captcha.used_at = utcnow()
+    if str(answer).strip() != str(captcha.answer):
+        raise BadRequest("the captcha answer is wrong", code="CAPTCHA_INVALID",
+                         fields={"captcha_answer": ["Wrong answer."]})
+
+
+def authenticate(session, username: str, password: str) -> Account:
+    account = session.scalar(select(Account).where(Account.username == username))
+    try:
+        HASHER.verify(account.password_hash if account else _DUMMY_HASH, password)
+    except (VerificationError, InvalidHashError):
+        account = None
+    if account is None or not account.active:
+        raise Unauthorized("username or password is wrong", code="INVALID_CREDENTIALS")
+    if HASHER.check_needs_rehash(account.password_hash):
+        account.password_hash = HASHER.hash(password)
+    return account
+
+
+def token_for(account: Account, private_key_pem: bytes) -> dict:
+    token, expires_in = tokens.issue(private_key_pem, account.username, account.role,
+                                     agency=account.agency_code, office=account.issuing_office_code)
+    return {"access_token": token, "token_type": "Bearer", "expires_in": expires_in,
+            "role": account.role}
