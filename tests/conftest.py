@@ -4,7 +4,10 @@ eventlet must patch the standard library before anything else imports it, so thi
 Every integration test gets its own RabbitMQ virtual host (made through the management API) and its
 own data folder, so tests never see each other's queues, databases or mail.
 """
-import eventlet
+import warnings
+
+warnings.filterwarnings("ignore", message=r"\s*Eventlet is deprecated")
+import eventlet  # noqa: E402
 
 eventlet.monkey_patch()  # noqa: E402
 
@@ -99,3 +102,58 @@ def rpc_client(platform_env):
     yield make
     for proxy in proxies:
         proxy.stop()
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+ADMIN_PASSWORD = "correct horse battery staple"
+
+
+@pytest.fixture
+def platform(platform_env, run_services, monkeypatch):
+    """The gateway and the services named in ``start(...)`` running in this process against a
+    migrated, seeded data folder. Returns ``start`` which gives the base URL."""
+    from cli import devpki
+    from services.chassis import migrations, seeding
+    from services.chassis.config import SERVICES
+
+    port = free_port()
+    monkeypatch.setenv("OPENCOO_HTTP", f"127.0.0.1:{port}")
+    monkeypatch.setenv("OPENCOO_PUBLIC_URL", f"http://127.0.0.1:{port}")
+    monkeypatch.setenv("OPENCOO_ADMIN_PASSWORD", ADMIN_PASSWORD)
+    monkeypatch.setenv("OPENCOO_HEALTH_TIMEOUT", "1")
+    devpki.ensure_jwt_keys(platform_env)
+    for service in SERVICES:
+        migrations.upgrade(service)
+        seeding.seed(service)
+
+    def start(*service_names):
+        import importlib
+
+        from gateway.service import GatewayService
+
+        classes = []
+        for name in service_names or SERVICES:
+            module = importlib.import_module(f"services.{name}.service")
+            classes += [c for c in vars(module).values()
+                        if isinstance(c, type) and getattr(c, "name", None) == name]
+        run_services(GatewayService, *classes)
+        return f"http://127.0.0.1:{port}"
+
+    return start
+
+
+def login(base, username, password):
+    captcha = requests.get(f"{base}/api/v1/auth/captcha", timeout=10).json()
+    a, b = (int(x) for x in captcha["question"].split("+"))
+    response = requests.post(f"{base}/api/v1/auth/login", timeout=10, json={
+        "username": username, "password": password, "captcha_id": captcha["captcha_id"],
+        "captcha_answer": str(a + b)})
+    assert response.status_code == 200, response.text
+    return response.json()["access_token"]
