@@ -174,6 +174,9 @@ def label(pid: int) -> str:
 
 def rabbit_pids() -> list[int]:
     beams = [pid for pid in _proc_ppids() if comm(pid) == "beam.smp"]
+    # The broker itself, not a rabbitmqctl/rabbitmq-plugins CLI that happens to be running.
+    servers = [pid for pid in beams if "rabbit boot" in " ".join(cmdline(pid))]
+    beams = servers or beams
     pids = set()
     for beam in beams:
         pids.update(descendants(beam))
@@ -381,16 +384,69 @@ def find_wrk(install: bool) -> str | None:
     return wrk
 
 
-def load(wrk: str | None, url: str, args, what: str) -> dict:
+def cpu_busy(seconds: float = 2.0) -> float:
+    """Percentage of all cores busy over ``seconds`` (before a run: what else the machine does)."""
+    def snap():
+        vals = list(map(int, Path("/proc/stat").read_text().splitlines()[0].split()[1:]))
+        return sum(vals), vals[3] + vals[4]  # total, idle + iowait
+    t0, i0 = snap()
+    time.sleep(seconds)
+    t1, i1 = snap()
+    return round(100 * (1 - (i1 - i0) / max(1, t1 - t0)), 1)
+
+
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid: int) -> float | None:
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            stat = fh.read()
+    except OSError:
+        return None
+    fields = stat[stat.rindex(")") + 2:].split()
+    return (int(fields[11]) + int(fields[12])) / CLK_TCK  # utime + stime
+
+
+def machine_cpu_seconds() -> float:
+    """Busy CPU-seconds of the whole machine so far (all cores)."""
+    vals = list(map(int, Path("/proc/stat").read_text().splitlines()[0].split()[1:]))
+    return (sum(vals[:8]) - vals[3] - vals[4]) / CLK_TCK
+
+
+def cpu_groups(groups: dict[str, list[int]]) -> dict[str, float]:
+    out = {}
+    for name, pids in groups.items():
+        out[name] = sum(c for c in map(cpu_seconds, pids) if c is not None)
+    return out
+
+
+def load(wrk: str | None, url: str, args, what: str, groups=None) -> dict:
+    """Warm-up, then the measured run. ``groups()`` names the processes whose CPU time is
+    counted during the measured run ({label: [pid, ...]}), to give CPU milliseconds per request."""
+    busy = cpu_busy()
+    if busy > 15:
+        log(f"{what}: WARNING the machine is already {busy}% busy before the load "
+            "(other processes); figures will be lower than on a quiet machine")
     run = (lambda d: run_wrk(wrk, url, d, args.connections, args.threads)) if wrk else \
         (lambda d: run_python_load(url, d, args.connections))
     log(f"{what}: warm-up {args.warmup:g}s on {url}")
     warm = run(args.warmup)
     log(f"{what}: warm-up done ({warm['rps']} req/s); measuring {args.duration:g}s")
+    pids = groups() if groups else {}
+    before, machine_before = cpu_groups(pids), machine_cpu_seconds()
     res = run(args.duration)
+    after, machine_after = cpu_groups(pids), machine_cpu_seconds()
+    n = max(1, res.get("requests") or 0)
+    cpu = {name: round(after[name] - before[name], 2) for name in pids}
+    cpu["whole machine"] = round(machine_after - machine_before, 2)
+    res["cpu_seconds"] = cpu
+    res["cpu_ms_per_request"] = {name: round(1000 * v / n, 2) for name, v in cpu.items()}
     log(f"{what}: {res['rps']} req/s, p50 {res.get('p50_ms')} ms, p99 {res.get('p99_ms')} ms"
         + (f", NON-2xx {res['non_2xx']}" if res["non_2xx"] else ""))
     res["warmup_rps"] = warm["rps"]
+    res["cpu_busy_before_pct"] = busy
+    res["loadavg_before"] = Path("/proc/loadavg").read_text().split()[:3]
     return res
 
 
@@ -448,7 +504,8 @@ def run_baseline(args, wrk, vhost: str, tmp: Path) -> dict:
     config.write_text(f"AMQP_URI: {amqp_uri(args, vhost)}\n"
                       f"WEB_SERVER_ADDRESS: 127.0.0.1:{port}\n"
                       f"serializer: json\n")
-    env = {**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONWARNINGS": "ignore"}
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONWARNINGS": "ignore",
+           "PYTHONDONTWRITEBYTECODE": "1"}  # no bench/__pycache__
     group = Group("baseline")
     nameko = str(VENV_BIN / "nameko")
     try:
@@ -461,7 +518,14 @@ def run_baseline(args, wrk, vhost: str, tmp: Path) -> dict:
         started = wait_http(url, 60, group.procs)
         with urllib.request.urlopen(url, timeout=5) as resp:
             body_bytes = len(resp.read())
-        res = load(wrk, url, args, "baseline")
+        echo, gw = group.procs
+
+        def groups():
+            return {"echo_gateway (HTTP + RPC client)": descendants(gw.pid),
+                    "echo (RPC service)": descendants(echo.pid),
+                    "RabbitMQ": rabbit_pids()}
+
+        res = load(wrk, url, args, "baseline", groups)
         res.update(url=url, response_bytes=body_bytes, startup_s=round(started, 1))
         time.sleep(args.rest)
         mem = memory_of([pid for p in group.procs for pid in descendants(p.pid)])
@@ -471,7 +535,28 @@ def run_baseline(args, wrk, vhost: str, tmp: Path) -> dict:
         group.stop()
 
 
-def run_platform(args, wrk, vhost: str, tmp: Path) -> dict:
+def rabbit_node_memory(mgmt: Management) -> dict | None:
+    """RabbitMQ's own account of its memory (MB): what it uses, and what the Erlang allocators
+    hold without using (``reserved_unallocated``, kept after a load and counted in VmRSS)."""
+    try:
+        node = mgmt.call("GET", "/api/nodes")[0]["name"]
+        detail = mgmt.call("GET", f"/api/nodes/{urllib.request.quote(node, safe='')}?memory=true")
+        breakdown = detail.get("memory") or {}
+        connections = mgmt.call("GET", "/api/connections")
+    except (urllib.error.URLError, OSError, IndexError, KeyError, ValueError):
+        return None
+    mb = {k: round(v / 2**20, 1) for k, v in breakdown.items() if isinstance(v, int)}
+    return {"mem_used_mb": round(detail.get("mem_used", 0) / 2**20, 1),
+            "reserved_unallocated_mb": mb.get("reserved_unallocated"),
+            "total_mb": {k: round(v / 2**20, 1) for k, v in (breakdown.get("total") or {}).items()
+                         if isinstance(v, int)},
+            "breakdown_mb": {k: v for k, v in mb.items() if v >= 1},
+            "connections": len(connections),
+            "connections_by_vhost": {v: sum(1 for c in connections if c.get("vhost") == v)
+                                     for v in sorted({c.get("vhost") for c in connections})}}
+
+
+def run_platform(args, wrk, vhost: str, tmp: Path, mgmt: Management) -> dict:
     port = free_port()
     var = tmp / "var"
     var.mkdir()
@@ -489,13 +574,27 @@ def run_platform(args, wrk, vhost: str, tmp: Path) -> dict:
         with urllib.request.urlopen(url, timeout=10) as resp:
             body = resp.read()
         items = json.loads(body).get("items", [])
-        res = load(wrk, url, args, "platform")
+        def groups():
+            named: dict[str, list[int]] = {}
+            for pid in descendants(up.pid):
+                name = label(pid)
+                key = ("gateway" if name == "nameko gateway.service" else
+                       "application service" if name == "nameko services.application.service"
+                       else "other five services" if name.startswith("nameko ") else
+                       "honcho (8 processes, log relay)" if name == "honcho" else
+                       "opencoo up")
+                named.setdefault(key, []).append(pid)
+            named["RabbitMQ"] = rabbit_pids()
+            return named
+
+        res = load(wrk, url, args, "platform", groups)
         res.update(url=url, response_bytes=len(body), items=len(items),
                    startup_s=round(started, 1))
         log(f"platform: resting {args.rest:g}s before reading memory")
         time.sleep(args.rest)
         res["idle_memory"] = memory_of(descendants(up.pid))
         res["idle_memory_rabbitmq"] = memory_of(rabbit_pids())
+        res["rabbitmq_node_memory"] = rabbit_node_memory(mgmt)
         return res
     finally:
         group.stop(sig=signal.SIGTERM, wait=45)
@@ -529,6 +628,16 @@ def report(result: dict) -> str:
                  f"{TARGET_RATIO}: {'MET' if ratio['rps'] >= TARGET_RATIO else 'NOT MET'}")
     lines.append(f"{'ratio platform / baseline (p50, p99)':<44}{ratio['p50']:>9.2f}"
                  f"{ratio['p99']:>9.2f}  (latency: higher is slower)")
+    lines.append("")
+    lines.append("CPU milliseconds per request during the measured run (2 cores saturated):")
+    for tag, r in (("baseline", b), ("platform", p)):
+        per = r.get("cpu_ms_per_request") or {}
+        ours = sum(v for k, v in per.items() if k != "whole machine")
+        parts = ", ".join(f"{k} {v:.2f}" for k, v in per.items() if k != "whole machine")
+        lines.append(f"  {tag:<9}{parts}")
+        if "whole machine" in per:
+            lines.append(f"  {'':<9}sum {ours:.2f}; whole machine {per['whole machine']:.2f} "
+                         f"(the rest: wrk, kernel, other users of the machine)")
     lines.append(f"response sizes: baseline {b['response_bytes']} B, platform "
                  f"{p['response_bytes']} B ({p['items']} agreements)")
     lines.append("")
@@ -548,6 +657,15 @@ def report(result: dict) -> str:
     lines.append(f"  {'TOTAL platform + RabbitMQ':<58}{mem['total_rss_mb']:>8.1f} MB  "
                  f"[{mem['total_pss_mb']:>6.1f}]   target < {TARGET_MEMORY_MB} MB: "
                  f"{'MET' if mem['total_rss_mb'] < TARGET_MEMORY_MB else 'NOT MET'}")
+    node = p.get("rabbitmq_node_memory")
+    if node:
+        others = {v: n for v, n in node["connections_by_vhost"].items()
+                  if not v.startswith("opencoo-bench-")}
+        lines.append(f"  RabbitMQ's own account: {node['mem_used_mb']:.0f} MB, of which "
+                     f"{node['reserved_unallocated_mb'] or 0:.0f} MB reserved_unallocated "
+                     f"(allocator cache kept after the load); {node['connections']} connections"
+                     + (f", {sum(others.values())} of them other users' ({', '.join(others)})"
+                        if others else ""))
     lines.append(f"  (baseline echo, 2 processes: {b['idle_memory']['rss_mb']:.1f} MB)")
     return "\n".join(lines)
 
@@ -584,7 +702,7 @@ def main() -> int:
     try:
         info = machine(mgmt, wrk)
         baseline = run_baseline(args, wrk, vhost, tmp)
-        platform = run_platform(args, wrk, vhost, tmp)
+        platform = run_platform(args, wrk, vhost, tmp, mgmt)
     finally:
         try:
             mgmt.delete_vhost(vhost)

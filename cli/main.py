@@ -1,8 +1,6 @@
 """The `opencoo` command: set-up, running the platform, and operator tasks."""
 import json
 import os
-import signal
-import subprocess
 import sys
 from pathlib import Path
 
@@ -96,16 +94,10 @@ def up(skip_init):
         click.echo("admin: the password printed above on first start "
                    "(reset with `opencoo admin reset-password`)")
     click.echo("Ctrl-C stops everything.\n")
-    honcho = subprocess.Popen([sys.executable, "-m", "honcho", "-f", str(ROOT / "Procfile"),
-                               "-d", str(ROOT), "start"], env=env, start_new_session=True)
-
-    def forward(signum, _frame):
-        # honcho stops every process on SIGINT/SIGTERM and waits for them.
-        honcho.send_signal(signal.SIGTERM)
-
-    signal.signal(signal.SIGTERM, forward)
-    signal.signal(signal.SIGINT, forward)
-    sys.exit(honcho.wait())
+    # honcho takes this process's place: the set-up's imports do not stay resident, and Ctrl-C
+    # reaches honcho, which stops every process and waits for them.
+    os.execve(sys.executable, [sys.executable, "-m", "honcho", "-f", str(ROOT / "Procfile"),
+                               "-d", str(ROOT), "start"], env)
 
 
 # --- operator tasks --------------------------------------------------------------------------
