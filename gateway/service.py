@@ -33,9 +33,12 @@ DOCS_PAGE = """<!doctype html>
 </body></html>"""
 
 
+_PAGE = schemas.Page()
+
+
 def paginate(request, items):
     try:
-        page = schemas.Page().load(request.args.to_dict())
+        page = _PAGE.load(request.args.to_dict())
     except ValidationError as exc:
         raise BadRequest("page and per_page must be positive whole numbers",
                          code="VALIDATION_ERROR", fields=exc.messages) from None

@@ -157,3 +157,53 @@ def login(base, username, password):
         "captcha_answer": str(a + b)})
     assert response.status_code == 200, response.text
     return response.json()["access_token"]
+
+
+@pytest.fixture(scope="session")
+def postgres_server():
+    """A throwaway PostgreSQL cluster for the session (Debian's postgresql package), on a free
+    port; yields its base URL. Root cannot run PostgreSQL, so the cluster belongs to `postgres`."""
+    import glob
+    import shutil
+    import subprocess
+    import tempfile
+
+    bins = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
+    if not bins:
+        pytest.fail("PostgreSQL is not installed: run `make test` (it installs it)")
+    bindir = os.path.dirname(bins[-1])
+    # Directly under /tmp: pytest's own temporary folders are closed to other users.
+    data = tempfile.mkdtemp(prefix="opencoo-pg-")
+    as_user = []
+    if os.geteuid() == 0:
+        shutil.chown(data, "postgres")
+        as_user = ["runuser", "-u", "postgres", "--"]
+    port = free_port()
+    subprocess.run(as_user + [f"{bindir}/initdb", "-D", str(data), "-A", "trust", "-U", "opencoo",
+                              "--no-sync"], check=True, capture_output=True)
+    subprocess.run(as_user + [f"{bindir}/pg_ctl", "-D", str(data), "-w", "-l", f"{data}/log",
+                              "-o", f"-p {port} -k {data} -c listen_addresses=127.0.0.1 "
+                                    "-c fsync=off", "start"], check=True, capture_output=True)
+    yield f"postgresql://opencoo@127.0.0.1:{port}"
+    subprocess.run(as_user + [f"{bindir}/pg_ctl", "-D", str(data), "-m", "immediate", "stop"],
+                   capture_output=True)
+    shutil.rmtree(data, ignore_errors=True)
+
+
+@pytest.fixture
+def postgres_databases(postgres_server, monkeypatch):
+    """Point every service at its own fresh PostgreSQL database through the OPENCOO_DB_URL
+    template, as an operator would."""
+    import pg8000.native
+
+    from services.chassis.config import SERVICES
+
+    prefix = f"t{uuid.uuid4().hex[:8]}"
+    host_port = postgres_server.rsplit("@", 1)[1]
+    host, port = host_port.split(":")
+    admin = pg8000.native.Connection("opencoo", host=host, port=int(port), database="postgres")
+    for service in SERVICES:
+        admin.run(f"CREATE DATABASE {prefix}_{service}")
+    admin.close()
+    monkeypatch.setenv("OPENCOO_DB_URL", f"{postgres_server}/{prefix}_{{service}}")
+    return prefix

@@ -9,6 +9,7 @@ packages=(
   libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz0b libharfbuzz-subset0 fonts-dejavu-core  # WeasyPrint
   poppler-utils                           # pdfsig: an outside check of signed PDFs
   openssl                                 # openssl cms: outside signatures in tests
+  postgresql                              # tests run the chassis on PostgreSQL too
   python3-venv
 )
 

@@ -37,8 +37,19 @@ def seed_agreements(session) -> int:
     return written
 
 
+_agreements_cache: tuple = (None, [])
+
+
 def list_agreements(session) -> list[dict]:
-    return [row.data for row in session.scalars(select(AgreementRecord).order_by(AgreementRecord.code))]
+    """Served on every form load: decoded once per change of the table, which one cheap query on
+    its count and last update detects (another process may have re-seeded it)."""
+    global _agreements_cache
+    version = tuple(session.execute(
+        select(func.count(), func.max(AgreementRecord.updated_at))).one())
+    if version != _agreements_cache[0]:
+        rows = session.scalars(select(AgreementRecord).order_by(AgreementRecord.code))
+        _agreements_cache = (version, [row.data for row in rows])
+    return _agreements_cache[1]
 
 
 def get_agreement(session, code: str) -> dict:

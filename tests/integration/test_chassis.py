@@ -5,12 +5,16 @@ import time
 
 import eventlet
 import pytest
+from click.testing import CliRunner
 from kombu import Connection, Exchange, Queue
 from nameko.exceptions import RemoteError
-from sqlalchemy import create_engine, func, select
+from sqlalchemy import func, select
 
+from cli.main import main as opencoo
 from services.chassis import dlq
 from services.chassis.base import ServiceBase
+from services.chassis.config import database_url
+from services.chassis.database import make_engine
 from services.chassis.entrypoints import event_handler, rpc
 from services.chassis.errors import RpcTimeout, ServiceUnavailable
 from services.chassis.migrations import upgrade
@@ -67,8 +71,11 @@ def _reset():
     handler_fails["on"] = False
 
 
-@pytest.fixture
-def migrated(platform_env):
+@pytest.fixture(params=["sqlite", "postgresql"])
+def migrated(request, platform_env):
+    """Every chassis guarantee holds on both databases the platform supports."""
+    if request.param == "postgresql":
+        request.getfixturevalue("postgres_databases")
     for service in ("registration", "notification", "certificate", "signing"):
         upgrade(service)
     return platform_env
@@ -96,9 +103,12 @@ def received(conn, queue, wait=2.0):
 
 
 def rows(platform_env, service, model):
-    engine = create_engine(f"sqlite:///{platform_env / 'db' / service}.sqlite3")
-    with engine.connect() as c:
-        return c.execute(select(func.count()).select_from(model)).scalar()
+    engine = make_engine(database_url(service))
+    try:
+        with engine.connect() as c:
+            return c.execute(select(func.count()).select_from(model)).scalar()
+    finally:
+        engine.dispose()
 
 
 def test_event_is_published_only_when_its_transaction_commits(
@@ -180,9 +190,15 @@ def test_failing_handler_is_retried_then_dead_lettered_and_replay_reruns_it(
     assert len(dlq.list_dead_letters(amqp_uri)) == 1
     assert handled == [] and rows(migrated, "notification", InboxRecord) == 0
 
+    listed = CliRunner().invoke(opencoo, ["dlq", "list", "--json"])
+    assert listed.exit_code == 0 and json.loads(listed.output) == dead
+    unknown = CliRunner().invoke(opencoo, ["dlq", "replay", "no-such-id"])
+    assert unknown.exit_code != 0 and "not found: no-such-id" in unknown.output
+    assert len(dlq.list_dead_letters(amqp_uri)) == 1
+
     handler_fails["on"] = False                              # the operator fixed the cause
-    replayed = dlq.replay(amqp_uri)
-    assert [r["event_id"] for r in replayed] == [payload["event_id"]]
+    replayed = CliRunner().invoke(opencoo, ["dlq", "replay", dead[0]["id"]])
+    assert replayed.exit_code == 0 and "replayed 1 dead letter" in replayed.output
     deadline = time.time() + 5
     while time.time() < deadline and not handled:
         eventlet.sleep(0.05)
