@@ -50,6 +50,7 @@ class JsonWsgiApp(WsgiApp):
         incoming = environ.get("HTTP_X_CORRELATION_ID", "")
         cid = incoming if _CORRELATION_RE.match(incoming) else correlation.new_id()
         environ["opencoo.correlation_id"] = cid
+        correlation.set_current(cid)  # this greenthread also writes the access log line
         request = Request(environ, shallow=True)
         request.max_content_length = config.max_body_bytes()
         try:

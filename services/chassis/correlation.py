@@ -34,6 +34,7 @@ class CorrelationId(DependencyProvider):
         from services.chassis import logs
 
         logs.SERVICE_NAME = self.container.service_name
+        logs.install_record_factory()
 
     def worker_setup(self, worker_ctx):
         cid = worker_ctx.context_data.get(CONTEXT_KEY) or new_id()

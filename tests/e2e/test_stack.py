@@ -44,22 +44,37 @@ class Stack:
         return self.log.read_text(errors="replace")
 
     def stop(self, timeout=60):
-        """Ctrl-C, as a developer stops `make up`."""
+        """Ctrl-C, as a developer stops `make up`. Returns the exit code and the processes that
+        outlived it (killed here so that a failing test leaves nothing behind)."""
+        running = self.descendants()
         self.process.send_signal(signal.SIGINT)
         try:
             code = self.process.wait(timeout=timeout)
         finally:
-            try:
-                os.killpg(self.process.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-        return code
+            time.sleep(0.5)
+            left = {pid for pid in running if Path(f"/proc/{pid}").exists()}
+            for pid in left | {self.process.pid}:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+        return code, left
 
-    def processes(self):
-        """Pids still in the stack's process group."""
-        out = subprocess.run(["ps", "-o", "pid=", "-g", str(self.process.pid)],
-                             capture_output=True, text=True).stdout
-        return [int(p) for p in out.split()]
+    def descendants(self) -> set[int]:
+        """Every process below `opencoo up` (honcho starts each service in a session of its own,
+        so a process group would miss them)."""
+        parents = {}
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                fields = stat.read_text().rsplit(")", 1)[1].split()
+            except (OSError, IndexError):
+                continue
+            parents[int(stat.parent.name)] = int(fields[1])
+        found, frontier = set(), {self.process.pid}
+        while frontier:
+            frontier = {pid for pid, ppid in parents.items() if ppid in frontier} - found
+            found |= frontier
+        return found
 
 
 @pytest.fixture
@@ -93,9 +108,10 @@ def test_the_stack_runs_answers_and_stops_cleanly(stack_env, tmp_path):
         for name in ("registration", "application", "payment", "signing", "certificate",
                      "notification", "gateway"):
             assert re.search(rf"{name}\.1 +\| .*starting services: {name}", stack.text), name
+        assert len(stack.descendants()) >= 8  # honcho and the seven processes
     finally:
-        code = stack.stop()
-    assert stack.processes() == [], "processes left behind after Ctrl-C"
+        code, left = stack.stop()
+    assert left == set(), "processes left behind after Ctrl-C"
     assert code == 128 + signal.SIGINT, stack.text[-3000:]  # the shell's convention for Ctrl-C
     for name in ("registration", "application", "payment", "signing", "certificate",
                  "notification", "gateway"):  # each stopped its workers and exited on its own

@@ -1,6 +1,7 @@
 """The gateway over real HTTP, with real services behind it on a real broker: JSON errors for every
 failure, body limits, health, OpenAPI, correlation ids, login."""
 import json
+import logging
 
 import jwt
 import pytest
@@ -159,3 +160,13 @@ def test_login_refusals(base):
         "captcha_answer": str(a + b)})
     assert bad_password.status_code == 401
     assert error_of(bad_password)["code"] == "INVALID_CREDENTIALS"
+
+
+def test_the_correlation_id_travels_from_the_request_into_the_service(base, caplog):
+    caplog.set_level(logging.WARNING, logger="nameko.containers")
+    response = requests.get(f"{base}/api/v1/reference/hs/7701", timeout=10,
+                            headers={"X-Correlation-Id": "trace-travels-1"})
+    assert response.status_code == 400
+    in_application = [r for r in caplog.records if "application.hs_code" in r.getMessage()]
+    assert in_application, "the application service logged nothing for the request"
+    assert {r.correlation_id for r in in_application} == {"trace-travels-1"}
