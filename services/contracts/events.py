@@ -34,6 +34,21 @@ class ExporterRegisteredV1(Envelope):
     mobile = fields.String(required=True)
 
 
+class CredentialsIssuedV1(Envelope):
+    """Internal: a password made for a person, for the notification service to email. Not for
+    agencies' systems (they bind application.events and certificate.events only); the password
+    is never stored by registration, and notification clears it from its log once delivered."""
+    username = fields.String(required=True)
+    role = fields.String(required=True, validate=validate.OneOf(
+        ["exporter", "officer", "agency_admin", "admin"]))
+    name = fields.String(required=True)
+    email = fields.Email(required=True)
+    mobile = fields.String(required=True, allow_none=True)
+    password = fields.String(required=True)
+    reason = fields.String(required=True, validate=validate.OneOf(
+        ["registration", "password_reset", "staff_account"]))
+
+
 class ApplicationSubmittedV1(Envelope):
     application_id = fields.String(required=True)
     application_number = fields.String(required=True)
@@ -102,6 +117,7 @@ class CertificateRevokedV1(Envelope):
 # "<source>.events" and the routing key is the event type.
 EVENTS = {
     ("registration", "exporter_registered"): {1: ExporterRegisteredV1},
+    ("registration", "credentials_issued"): {1: CredentialsIssuedV1},
     ("application", "application_submitted"): {1: ApplicationSubmittedV1},
     ("application", "discrepancy_raised"): {1: DiscrepancyRaisedV1},
     ("application", "application_resubmitted"): {1: ApplicationResubmittedV1},

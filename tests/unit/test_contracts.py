@@ -9,6 +9,8 @@ from services.contracts import events
 
 DESIGN_EVENTS = {
     ("registration", "exporter_registered"): {"iec", "name", "email", "mobile"},
+    ("registration", "credentials_issued"): {"username", "role", "name", "email", "mobile",
+                                             "password", "reason"},
     ("application", "application_submitted"): {"application_id", "application_number", "iec",
                                                "agreement_code", "agency_code",
                                                "issuing_office_code"},
@@ -34,7 +36,8 @@ SAMPLES = {
     "officer": "officer1", "reason": "not originating", "payment_id": "p-1",
     "amount_paise": 35000, "cgst": 2100, "sgst": 2100, "igst": 0, "total": 39200,
     "certificate_id": "c-1", "certificate_number": "MPEDA/2026/013/0000066A",
-    "sha256": "ab" * 32, "url": "http://127.0.0.1:8000/api/v1/verify?number=X",
+    "sha256": "ab" * 32, "username": "AAACM1234F", "role": "exporter", "password": "s3cret",
+    "reason": "registration", "url": "http://127.0.0.1:8000/api/v1/verify?number=X",
 }
 
 
