@@ -216,5 +216,113 @@ def db_revision(service, message):
     migrations.revision(service, message)
 
 
+# --- exporter side: development DSCs and detached signatures (DESIGN.md §4 "DSC") -----------
+
+def _iec_option(ctx, param, value):
+    from cli import dsc
+
+    try:
+        return dsc.normalise_iec(value)
+    except dsc.DscError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
+@main.group()
+def dev():
+    """For developers: test DSCs for exporters."""
+
+
+@dev.command("make-dsc")
+@click.option("--iec", required=True, callback=_iec_option,
+              help="The firm's IEC (10 letters/digits).")
+@click.option("--name", required=True, help="The director, as listed in the IEC record (the CN).")
+@click.option("--organisation", help="The firm's name (the certificate's O).")
+@click.option("--token", "token_label", help="SoftHSM2 token label (default: dsc-<IEC>).")
+@click.option("--pin", help="User PIN of a new token (default: random), or of an existing one.")
+@click.option("--p12", "p12_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="No token: write a PKCS#12 file (and PEM cert and key beside it).")
+@click.option("--p12-password", help="Password of the PKCS#12 file (default: none).")
+@click.option("--days", default=730, show_default=True, type=click.IntRange(1, 3650))
+def make_dsc(iec, name, organisation, token_label, pin, p12_path, p12_password, days):
+    """Make a development DSC for director NAME of the firm IEC, issued by the dev CA.
+
+    The key is generated on a SoftHSM2 token (never leaves it); run again for the same token it
+    re-uses that key. With --p12 the key is made in software instead."""
+    import shlex
+
+    from cli import dsc
+
+    if p12_password is not None and p12_path is None:
+        raise click.UsageError("--p12-password needs --p12")
+    if p12_path is not None and (token_label or pin):
+        raise click.UsageError("--p12 makes no token: drop --token/--pin")
+    var = config.var_dir()
+    try:
+        made = dsc.make_dsc(var, iec, name, token_label=token_label, pin=pin, p12_path=p12_path,
+                            p12_password=p12_password, organisation=organisation, days=days)
+    except dsc.DscError as exc:
+        raise click.ClickException(str(exc)) from None
+    q = shlex.quote
+    ca_cert = var / "pki" / "dev-ca.pem"
+    click.echo(f"DSC of {made['subject']}")
+    click.echo(f"certificate: {made['certificate']}")
+    click.echo(f"issued by:   {ca_cert}")
+    if made["p12"]:
+        click.echo(f"PKCS#12:     {made['p12']}"
+                   + (" (password protected)" if p12_password else " (no password)"))
+        click.echo(f"private key: {made['key']}")
+        click.echo("\nSign a file FILE (detached CMS, DER) with it:\n"
+                   f"  openssl cms -sign -binary -outform DER -md sha256 -in FILE -out FILE.p7s "
+                   f"-signer {q(made['certificate'])} -inkey {q(made['key'])}")
+        return
+    click.echo(f"module:      {made['module']}")
+    click.echo(f"token:       {made['token']}")
+    click.echo(f"PIN:         {made['pin']}")
+    click.echo(f"SOFTHSM2_CONF={made['softhsm2_conf']}")
+    click.echo("\nSign a file FILE with it:\n"
+               f"  export SOFTHSM2_CONF={q(made['softhsm2_conf'])}\n"
+               f"  opencoo sign --module {q(made['module'])} --token {q(made['token'])} "
+               f"--pin {q(made['pin'])} FILE")
+
+
+@main.command("sign")
+@click.option("--module", required=True, type=click.Path(exists=True, dir_okay=False),
+              help="The token's PKCS#11 library (.so).")
+@click.option("--token", "token_label", required=True, help="Token label.")
+@click.option("--pin", prompt="Token PIN", hide_input=True, help="User PIN (asked when left out).")
+@click.option("--key-label", help="Private key to use (default: the only one on the token).")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path),
+              help="Where to write the signature (default: FILE.p7s).")
+@click.option("--base64", "as_base64", is_flag=True,
+              help="Print the signature base64-encoded (as the API takes it) instead of writing "
+                   "DER; with --out, write that text to OUT.")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def sign(module, token_label, pin, key_label, out, as_base64, file):
+    """Make a detached CMS signature (DER, SHA-256) of FILE with the key on a PKCS#11 token."""
+    import base64
+
+    from cli import dsc
+
+    # a SoftHSM token made by `opencoo dev make-dsc`: its configuration, unless one is exported
+    # (read, not config.var_dir(): signing must not create a data folder)
+    dsc.use_var_softhsm_conf(module, Path(config.env("OPENCOO_VAR", "./var")))
+    try:
+        signature = dsc.sign_detached(file.read_bytes(), module=module, token_label=token_label,
+                                      pin=pin, key_label=key_label)
+    except dsc.DscError as exc:
+        raise click.ClickException(str(exc)) from None
+    if as_base64:
+        text = base64.b64encode(signature).decode("ascii")
+        if out:
+            out.write_text(text + "\n")
+            click.echo(f"signature (base64) written to {out}", err=True)
+        else:
+            click.echo(text)
+        return
+    target = out or file.with_name(file.name + ".p7s")
+    target.write_bytes(signature)
+    click.echo(f"detached signature written to {target}")
+
+
 if __name__ == "__main__":
     main()
