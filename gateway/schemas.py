@@ -135,3 +135,123 @@ class Token(Schema):
     token_type = fields.String(metadata={"example": "Bearer"})
     expires_in = fields.Integer()
     role = fields.String()
+
+
+# --- registration --------------------------------------------------------------------------------
+
+class IecPublic(Schema):
+    iec = fields.String(metadata={"example": "AAACM4821K"})
+    name = fields.String()
+    address = fields.String()
+    state = fields.String(allow_none=True)
+    email = fields.String(metadata={"description": "masked", "example": "ex****@firm.in"})
+    mobile = fields.String(metadata={"description": "masked", "example": "+91******2345"})
+    directors = fields.List(fields.String(), metadata={
+        "description": "Names a DSC's common name must match"})
+    branches = fields.List(fields.Dict())
+    registered = fields.Boolean()
+
+
+class ChallengeRequest(Schema):
+    iec = fields.String(required=True, validate=validate.Length(max=16))
+
+
+class Challenge(Schema):
+    challenge_id = fields.String()
+    nonce = fields.String(metadata={"description": "base64; sign these bytes (detached CMS)"})
+    expires_in = fields.Integer()
+
+
+class BranchInput(Schema):
+    branch_id = fields.String(required=True, validate=validate.Length(min=1, max=32))
+    gstin = fields.String(validate=validate.Length(max=20), metadata={"example": "32AAACM4821K1ZP"})
+    in_sez = fields.Boolean(truthy={True}, falsy={False})
+    state = fields.String(validate=validate.Length(max=8), metadata={
+        "description": "ISO 3166-2, required with in_sez", "example": "IN-TN"})
+
+
+class DscProof(Schema):
+    certificate = fields.String(required=True, validate=validate.Length(min=1, max=20_000),
+                                metadata={"description": "PEM"})
+    challenge_id = fields.String(required=True, validate=validate.Length(min=1, max=64))
+    signature = fields.String(required=True, validate=validate.Length(min=1, max=100_000),
+                              metadata={"description": "base64 DER detached CMS over the nonce"})
+
+
+class RegistrationRequest(Schema):
+    iec = fields.String(required=True, validate=validate.Length(max=16))
+    mobile = fields.String(required=True, validate=validate.Length(min=1, max=20))
+    email = fields.String(required=True, validate=validate.Length(min=3, max=254))
+    declaration_accepted = fields.Boolean(required=True, truthy={True}, falsy={False})
+    branches = fields.List(fields.Nested(BranchInput), required=True,
+                           validate=validate.Length(min=1, max=200))
+    aeo_number = fields.String(load_default=None, allow_none=True,
+                               validate=validate.Length(max=32))
+    dsc = fields.Nested(DscProof, required=True)
+
+
+class Registration(Schema):
+    iec = fields.String()
+    username = fields.String()
+    name = fields.String()
+    branches = fields.List(fields.Dict())
+    aeo_number = fields.String(allow_none=True)
+    message = fields.String()
+
+
+class ForgotPassword(Schema):
+    username = fields.String(required=True, validate=validate.Length(min=1, max=64))
+    email = fields.String(required=True, validate=validate.Length(min=3, max=254))
+    captcha_id = fields.String(required=True, validate=validate.Length(min=1, max=64))
+    captcha_answer = fields.String(required=True, validate=validate.Length(min=1, max=8))
+
+
+class ChangePassword(Schema):
+    current_password = fields.String(required=True, validate=validate.Length(min=1, max=256))
+    new_password = fields.String(required=True, validate=validate.Length(min=1, max=256))
+
+
+class Message(Schema):
+    message = fields.String()
+
+
+# --- administration -----------------------------------------------------------------------------
+
+class AgencyCreate(Schema):
+    code = fields.String(required=True, validate=validate.Length(min=2, max=32))
+    name = fields.String(required=True, validate=validate.Length(min=1, max=200))
+
+
+class OfficeCreate(Schema):
+    kind = fields.String(required=True, validate=validate.OneOf(["regional", "issuing"]))
+    code = fields.String(required=True, validate=validate.Length(min=2, max=32))
+    name = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    state = fields.String(required=True, validate=validate.Length(max=8))
+    agency_code = fields.String(validate=validate.Length(max=32),
+                                metadata={"description": "for a regional office"})
+    regional_office_code = fields.String(validate=validate.Length(max=64),
+                                         metadata={"description": "for an issuing office"})
+    address = fields.String(load_default="", validate=validate.Length(max=500))
+
+
+class StaffCreate(Schema):
+    username = fields.String(required=True, validate=validate.Length(min=3, max=64))
+    name = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    email = fields.String(required=True, validate=validate.Length(min=3, max=254))
+    mobile = fields.String(required=True, validate=validate.Length(min=1, max=20))
+    agency_code = fields.String(required=True, validate=validate.Length(max=32))
+
+
+class OfficerCreate(StaffCreate):
+    issuing_office_code = fields.String(required=True, validate=validate.Length(max=64))
+
+
+class Staff(Schema):
+    username = fields.String()
+    role = fields.String()
+    name = fields.String()
+    email = fields.String()
+    mobile = fields.String()
+    agency_code = fields.String(allow_none=True)
+    issuing_office_code = fields.String(allow_none=True)
+    active = fields.Boolean()

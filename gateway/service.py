@@ -7,15 +7,18 @@ from werkzeug.utils import safe_join
 from werkzeug.wrappers import Response
 
 from gateway import openapi, schemas
-from gateway.auth import require
-from gateway.http import json_response, parse_json, route
+from gateway.auth import authenticate, require
+from gateway.http import parse_json, route
+from gateway.ratelimit import RateLimit
 from services.chassis import config
 from services.chassis.correlation import CorrelationId
 from services.chassis.errors import ApiError, BadRequest, NotFound
 from services.chassis.rpc import TimedRpcProxy
 
 JSON_BODY = 64 * 1024
+REGISTRATION_BODY = 256 * 1024  # certificate, signature and up to 200 branches
 HS_UPLOAD = 5 * 1024 * 1024
+STAFF_ROLES = ("admin", "agency_admin")
 
 
 @lru_cache(maxsize=1)
@@ -47,6 +50,15 @@ def paginate(request, items):
             "per_page": page["per_page"], "total": len(items)}
 
 
+def client_address(request) -> str:
+    return request.remote_addr or "unknown"
+
+
+def actor(principal) -> dict:
+    """The caller as services see it: they decide what this role and agency may do."""
+    return {"username": principal.username, "role": principal.role, "agency": principal.agency}
+
+
 class GatewayService:
     name = "gateway"
 
@@ -57,6 +69,7 @@ class GatewayService:
     signing = TimedRpcProxy("signing")
     certificate = TimedRpcProxy("certificate")
     notification = TimedRpcProxy("notification")
+    iec_lookups = RateLimit(limit=30, seconds=60)
 
     # --- platform ------------------------------------------------------------------------------
 
@@ -177,8 +190,133 @@ class GatewayService:
 
     @route("POST", "/api/v1/auth/login", "Log in with username, password and captcha",
            tags=["auth"], request=schemas.LoginRequest, response=schemas.Token,
-           max_body=JSON_BODY, responses={401: "Wrong username or password"})
+           max_body=JSON_BODY, responses={401: "Wrong username or password",
+                                          429: "Too many failed logins (Retry-After)"})
     def login(self, request):
         body = parse_json(request, schemas.LoginRequest())
         return self.registration.login(body["username"], body["password"], body["captcha_id"],
-                                       body["captcha_answer"])
+                                       body["captcha_answer"], client_address(request))
+
+    @route("POST", "/api/v1/auth/forgot-password",
+           "A new password by email to the account's own address", tags=["auth"],
+           request=schemas.ForgotPassword, response=schemas.Message, max_body=JSON_BODY)
+    def forgot_password(self, request):
+        body = parse_json(request, schemas.ForgotPassword())
+        self.registration.forgot_password(body["username"], body["email"], body["captcha_id"],
+                                          body["captcha_answer"])
+        return 202, {"message": "If the username and email match an account, a new password "
+                                "has been sent to that email."}
+
+    @route("POST", "/api/v1/auth/change-password", "Change one's own password", tags=["auth"],
+           request=schemas.ChangePassword, response=schemas.Message, max_body=JSON_BODY,
+           roles=["exporter", "officer", "agency_admin", "admin"],
+           responses={401: "Current password wrong", 422: "New password too weak"})
+    def change_password(self, request):
+        principal = authenticate(request)
+        body = parse_json(request, schemas.ChangePassword())
+        self.registration.change_password(principal.username, body["current_password"],
+                                          body["new_password"])
+        return {"message": "Password changed."}
+
+    # --- exporter registration -----------------------------------------------------------------
+
+    @route("GET", "/api/v1/iec/<iec>", "The IEC record to start registration (contacts masked)",
+           tags=["registration"], response=schemas.IecPublic,
+           responses={404: "Not in the IEC directory", 429: "Too many lookups",
+                      503: "IEC directory down"})
+    def iec(self, request, iec):
+        self.iec_lookups.check(client_address(request))
+        return self.registration.iec_record(iec)
+
+    @route("POST", "/api/v1/registrations/challenge", "A nonce to sign with the DSC",
+           tags=["registration"], request=schemas.ChallengeRequest, response=schemas.Challenge,
+           max_body=JSON_BODY, responses={404: "Unknown IEC", 409: "Already registered"})
+    def registration_challenge(self, request):
+        body = parse_json(request, schemas.ChallengeRequest())
+        return self.registration.registration_challenge(body["iec"])
+
+    @route("POST", "/api/v1/registrations", "Register an exporter with IEC and DSC",
+           tags=["registration"], request=schemas.RegistrationRequest,
+           response=schemas.Registration, max_body=REGISTRATION_BODY,
+           responses={404: "Unknown IEC", 409: "Already registered",
+                      422: "A rule is broken (DSC_*, CONTACT_MISMATCH, BRANCHES_INVALID, …)",
+                      503: "IEC directory down"})
+    def register(self, request):
+        body = parse_json(request, schemas.RegistrationRequest())
+        return 201, self.registration.register_exporter(body)
+
+    # --- administration --------------------------------------------------------------------
+
+    @route("GET", "/api/v1/admin/agencies", "Agencies with their offices", tags=["admin"],
+           roles=STAFF_ROLES, response=schemas.page_of(schemas.Agency, "AdminAgencyPage"))
+    def admin_agencies(self, request):
+        principal = require(request, *STAFF_ROLES)
+        agencies = self.registration.agencies()
+        if principal.role != "admin":
+            agencies = [a for a in agencies if a["code"] == principal.agency]
+        return paginate(request, agencies)
+
+    @route("POST", "/api/v1/admin/agencies", "Create an issuing agency", tags=["admin"],
+           roles=["admin"], request=schemas.AgencyCreate, max_body=JSON_BODY,
+           responses={409: "Exists already"})
+    def create_agency(self, request):
+        principal = require(request, "admin")
+        body = parse_json(request, schemas.AgencyCreate())
+        return 201, self.registration.create_agency(actor(principal), body["code"], body["name"])
+
+    @route("GET", "/api/v1/admin/offices", "Issuing offices (an agency admin's own only)",
+           tags=["admin"], roles=STAFF_ROLES)
+    def admin_offices(self, request):
+        principal = require(request, *STAFF_ROLES)
+        return paginate(request, self.registration.offices(actor(principal),
+                                                           request.args.get("agency")))
+
+    @route("POST", "/api/v1/admin/offices", "Create a regional or issuing office",
+           tags=["admin"], roles=STAFF_ROLES, request=schemas.OfficeCreate, max_body=JSON_BODY,
+           responses={404: "Unknown agency or regional office", 409: "Exists already"})
+    def create_office(self, request):
+        principal = require(request, *STAFF_ROLES)
+        body = parse_json(request, schemas.OfficeCreate())
+        if body["kind"] == "regional":
+            if not body.get("agency_code"):
+                raise BadRequest("a regional office needs agency_code",
+                                 fields={"agency_code": ["Required for a regional office."]})
+            office = self.registration.create_regional_office(
+                actor(principal), body["agency_code"], body["code"], body["name"], body["state"])
+        else:
+            if not body.get("regional_office_code"):
+                raise BadRequest("an issuing office needs regional_office_code",
+                                 fields={"regional_office_code": ["Required."]})
+            office = self.registration.create_issuing_office(
+                actor(principal), body["regional_office_code"], body["code"], body["name"],
+                body["state"], body["address"])
+        return 201, office
+
+    @route("GET", "/api/v1/admin/officers", "Officers and agency admins (own agency only)",
+           tags=["admin"], roles=STAFF_ROLES,
+           response=schemas.page_of(schemas.Staff, "StaffPage"))
+    def admin_officers(self, request):
+        principal = require(request, *STAFF_ROLES)
+        return paginate(request, self.registration.staff(actor(principal),
+                                                         request.args.get("role")))
+
+    @route("POST", "/api/v1/admin/officers", "Create an officer of an issuing office; the "
+           "password goes by email", tags=["admin"], roles=STAFF_ROLES,
+           request=schemas.OfficerCreate, response=schemas.Staff, max_body=JSON_BODY,
+           responses={409: "Username taken", 422: "Office not in the agency"})
+    def create_officer(self, request):
+        principal = require(request, *STAFF_ROLES)
+        body = parse_json(request, schemas.OfficerCreate())
+        return 201, self.registration.create_staff(
+            actor(principal), "officer", body["username"], body["name"], body["email"],
+            body["mobile"], body["agency_code"], body["issuing_office_code"])
+
+    @route("POST", "/api/v1/admin/agency-admins", "Create an agency admin; the password goes "
+           "by email", tags=["admin"], roles=["admin"], request=schemas.StaffCreate,
+           response=schemas.Staff, max_body=JSON_BODY, responses={409: "Username taken"})
+    def create_agency_admin(self, request):
+        principal = require(request, "admin")
+        body = parse_json(request, schemas.StaffCreate())
+        return 201, self.registration.create_staff(
+            actor(principal), "agency_admin", body["username"], body["name"], body["email"],
+            body["mobile"], body["agency_code"])

@@ -207,3 +207,61 @@ def postgres_databases(postgres_server, monkeypatch):
     admin.close()
     monkeypatch.setenv("OPENCOO_DB_URL", f"{postgres_server}/{prefix}_{{service}}")
     return prefix
+
+
+class Mailbox:
+    """A real SMTP server (aiosmtpd, in its own process) delivering into a Maildir."""
+
+    def __init__(self, folder, port):
+        self.folder, self.port = folder, port
+        self.url = f"smtp://127.0.0.1:{port}"
+
+    def messages(self):
+        import mailbox
+
+        return list(mailbox.Maildir(str(self.folder), create=False))
+
+    def wait_for(self, predicate, timeout=20):
+        import time
+
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            found = [m for m in self.messages() if predicate(m)]
+            if found:
+                return found
+            eventlet.sleep(0.1)
+        raise AssertionError(f"no such mail; mailbox has {[m['To'] for m in self.messages()]}")
+
+
+@pytest.fixture
+def smtp_mailbox(tmp_path, monkeypatch):
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    folder = tmp_path / "maildir"
+    port = free_port()
+    process = subprocess.Popen([sys.executable, "-m", "aiosmtpd", "-n", "-l",
+                                f"127.0.0.1:{port}", "-c", "aiosmtpd.handlers.Mailbox",
+                                str(folder)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.time() + 10
+    while time.time() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            break
+        except OSError:
+            time.sleep(0.05)
+    box = Mailbox(folder, port)
+    monkeypatch.setenv("OPENCOO_SMTP_URL", box.url)
+    yield box
+    process.terminate()
+    process.wait(timeout=10)
+
+
+def mail_text(message) -> str:
+    """The text/plain part of an email."""
+    for part in message.walk():
+        if part.get_content_type() == "text/plain":
+            return part.get_payload(decode=True).decode(part.get_content_charset() or "utf-8")
+    raise AssertionError("no text part")

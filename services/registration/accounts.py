@@ -1,16 +1,17 @@
 """People's accounts: passwords (argon2id), the first admin, login with an arithmetic captcha."""
+import re
 import secrets
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 from services.chassis.database import utcnow
-from services.chassis.errors import BadRequest, Unauthorized
+from services.chassis.errors import BadRequest, RateLimited, RuleViolation, Unauthorized
 from services.contracts import tokens
-from services.registration.models import Account, Captcha
+from services.registration.models import Account, Captcha, LoginFailure
 
 # OWASP's minimum for argon2id: m=19 MiB, t=2, p=1 (DESIGN.md §9).
 HASHER = PasswordHasher(time_cost=2, memory_cost=19 * 1024, parallelism=1)
@@ -79,3 +80,84 @@ def token_for(account: Account, private_key_pem: bytes) -> dict:
                                      agency=account.agency_code, office=account.issuing_office_code)
     return {"access_token": token, "token_type": "Bearer", "expires_in": expires_in,
             "role": account.role}
+
+
+# --- lockout -----------------------------------------------------------------------------------
+
+FAILURE_WINDOW = timedelta(minutes=15)
+MAX_ACCOUNT_FAILURES = 5
+# An address may try several accounts (an office behind one NAT), but not many.
+MAX_ADDRESS_FAILURES = 20
+
+
+def _retry_after(oldest: datetime) -> int:
+    return max(1, int((oldest + FAILURE_WINDOW - utcnow()).total_seconds()) + 1)
+
+
+def refuse_if_locked(session, username: str, address: str):
+    since = utcnow() - FAILURE_WINDOW
+    for column, value, limit, code, what in (
+            (LoginFailure.username, username, MAX_ACCOUNT_FAILURES, "ACCOUNT_LOCKED",
+             "this account"),
+            (LoginFailure.address, address, MAX_ADDRESS_FAILURES, "TOO_MANY_ATTEMPTS",
+             "this address")):
+        recent = session.scalars(select(LoginFailure.failed_at).where(
+            column == value, LoginFailure.failed_at > since)
+            .order_by(LoginFailure.failed_at.desc()).limit(limit)).all()
+        if len(recent) >= limit:
+            wait = _retry_after(recent[-1])
+            raise RateLimited(f"too many failed logins for {what}; try again in "
+                              f"{(wait + 59) // 60} minute(s)", code=code,
+                              extra={"retry_after": wait})
+
+
+def record_failure(session, username: str | None, address: str):
+    session.add(LoginFailure(username=username, address=address, failed_at=utcnow()))
+    # Old rows are no use to any window.
+    session.execute(delete(LoginFailure).where(LoginFailure.failed_at < utcnow() - 2 * FAILURE_WINDOW))
+
+
+def clear_failures(session, username: str):
+    session.execute(delete(LoginFailure).where(LoginFailure.username == username))
+
+
+# --- passwords -----------------------------------------------------------------------------------
+
+MIN_PASSWORD = 10
+
+
+def check_new_password(username: str, password: str):
+    problems = []
+    if len(password) < MIN_PASSWORD:
+        problems.append(f"At least {MIN_PASSWORD} characters.")
+    if password.casefold() == username.casefold():
+        problems.append("Not the username.")
+    if not (re.search(r"[A-Za-z]", password) and re.search(r"[0-9]", password)):
+        problems.append("Letters and digits both.")
+    if problems:
+        raise RuleViolation("the new password is too weak", code="PASSWORD_WEAK",
+                            fields={"new_password": problems})
+
+
+def change_password(session, username: str, current: str, new: str):
+    account = authenticate(session, username, current)
+    check_new_password(username, new)
+    if current == new:
+        raise RuleViolation("the new password must differ from the current one",
+                            code="PASSWORD_WEAK", fields={"new_password": ["Same as now."]})
+    account.password_hash = HASHER.hash(new)
+
+
+def reset_password(uow, username: str, email: str) -> None:
+    """Forgot password: a new password goes to the account's own email. The answer is the same
+    whether or not the username and email match, so it tells nothing about accounts."""
+    account = uow.session.scalar(select(Account).where(Account.username == username.strip()))
+    if (account is None or not account.active or not account.email
+            or email.strip().casefold() != account.email.casefold()):
+        return
+    password = new_password()
+    account.password_hash = HASHER.hash(password)
+    uow.emit("credentials_issued", {"username": account.username, "role": account.role,
+                                    "name": account.name or account.username,
+                                    "email": account.email, "mobile": account.mobile,
+                                    "password": password, "reason": "password_reset"})

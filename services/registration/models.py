@@ -1,7 +1,8 @@
-"""Registration's own tables: the issuing organisation and the accounts of people."""
+"""Registration's own tables: the issuing organisation, exporters and their branches, and the
+accounts of people."""
 from datetime import datetime
 
-from sqlalchemy import Boolean, DateTime, ForeignKey, Integer, String
+from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Integer, LargeBinary, String
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -43,6 +44,9 @@ class Account(Base):
     username: Mapped[str] = mapped_column(String(64), unique=True)
     password_hash: Mapped[str] = mapped_column(String(200))
     role: Mapped[str] = mapped_column(String(16))  # exporter, officer, agency_admin, admin
+    name: Mapped[str] = mapped_column(String(200), default="")
+    email: Mapped[str | None] = mapped_column(String(254), nullable=True)
+    mobile: Mapped[str | None] = mapped_column(String(20), nullable=True)
     agency_code: Mapped[str | None] = mapped_column(ForeignKey("agency.code"), nullable=True)
     issuing_office_code: Mapped[str | None] = mapped_column(
         ForeignKey("issuing_office.code"), nullable=True)
@@ -57,3 +61,55 @@ class Captcha(Base):
     answer: Mapped[int] = mapped_column(Integer)
     expires_at: Mapped[datetime] = mapped_column(DateTime, index=True)
     used_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+
+
+class Exporter(Base):
+    """A registered IEC holder. Name, PAN, email and mobile are DGFT's (the IEC record at
+    registration); they change at DGFT, never here."""
+    __tablename__ = "exporter"
+
+    iec: Mapped[str] = mapped_column(String(10), primary_key=True)
+    name: Mapped[str] = mapped_column(String(300))
+    pan: Mapped[str] = mapped_column(String(10))
+    email: Mapped[str] = mapped_column(String(254))
+    mobile: Mapped[str] = mapped_column(String(20))
+    address: Mapped[str] = mapped_column(String(500), default="")
+    state: Mapped[str | None] = mapped_column(String(8), nullable=True)
+    aeo_number: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    dsc_subject: Mapped[str] = mapped_column(String(500))
+    dsc_fingerprint: Mapped[str] = mapped_column(String(64))
+    dsc_not_after: Mapped[datetime] = mapped_column(DateTime)
+    directors: Mapped[list] = mapped_column(JSON)
+    registered_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class ExporterBranch(Base):
+    __tablename__ = "exporter_branch"
+
+    iec: Mapped[str] = mapped_column(ForeignKey("exporter.iec"), primary_key=True)
+    branch_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    address: Mapped[str] = mapped_column(String(500), default="")
+    state: Mapped[str] = mapped_column(String(8))  # ISO 3166-2: decides CGST+SGST or IGST
+    gstin: Mapped[str | None] = mapped_column(String(15), nullable=True)
+    in_sez: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class RegistrationChallenge(Base):
+    """A nonce the exporter signs with the DSC: proof of possession, single-use, short-lived."""
+    __tablename__ = "registration_challenge"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    iec: Mapped[str] = mapped_column(String(10), index=True)
+    nonce: Mapped[bytes] = mapped_column(LargeBinary(64))
+    expires_at: Mapped[datetime] = mapped_column(DateTime)
+    used_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+
+
+class LoginFailure(Base):
+    """Failed logins, per account and per client address, for the lockout windows."""
+    __tablename__ = "login_failure"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    username: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
+    address: Mapped[str] = mapped_column(String(64), index=True)
+    failed_at: Mapped[datetime] = mapped_column(DateTime, index=True)

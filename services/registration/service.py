@@ -1,29 +1,111 @@
-"""Registration service entrypoints: organisation, captcha and login (exporter registration and
-staff accounts follow)."""
+"""Registration service entrypoints: the IEC directory, exporter registration with DSC, login,
+passwords, and the organisation with its staff accounts."""
+import base64
+
 from services.chassis import base
 from services.chassis.entrypoints import rpc
+from services.chassis.errors import ApiError, BadRequest, Unauthorized
+from services.chassis.rpc import TimedRpcProxy
 from services.contracts import tokens
-from services.registration import accounts
+from services.registration import accounts, exporters, staff
 from services.registration.organisation_store import list_agencies
 
 
 class RegistrationService(base.ServiceBase):
     name = "registration"
 
+    signing = TimedRpcProxy("signing")
+
+    # --- exporters ---------------------------------------------------------------------------
+
     @rpc
-    def agencies(self):
-        return list_agencies(self.db.session)
+    def iec_record(self, iec):
+        return exporters.public_record(self.db.session, iec)
+
+    @rpc
+    def registration_challenge(self, iec):
+        return exporters.new_challenge(self.db.session, iec)
+
+    @rpc
+    def register_exporter(self, form):
+        def verify_signature(data, signature_b64, iec, directors):
+            return self.signing.verify_signature(base64.b64encode(data).decode(), signature_b64,
+                                                 iec, directors)
+        return exporters.register(self.db, form, verify_signature)
+
+    @rpc
+    def exporter(self, iec):
+        return exporters.exporter_profile(self.db.session, iec)
+
+    # --- login and passwords -------------------------------------------------------------------
 
     @rpc
     def new_captcha(self):
         return accounts.new_captcha(self.db.session)
 
     @rpc
-    def login(self, username, password, captcha_id, captcha_answer):
+    def login(self, username, password, captcha_id, captcha_answer, address="unknown"):
         session = self.db.session
         try:
-            accounts.consume_captcha(session, captcha_id, captcha_answer)
-        finally:
-            self.db.commit()  # the captcha is spent even when the login then fails
-        account = accounts.authenticate(session, username, password)
+            accounts.refuse_if_locked(session, username, address)
+            try:
+                accounts.consume_captcha(session, captcha_id, captcha_answer)
+            except BadRequest:
+                accounts.record_failure(session, None, address)
+                raise
+            try:
+                account = accounts.authenticate(session, username, password)
+            except Unauthorized:
+                accounts.record_failure(session, username, address)
+                raise
+        except ApiError:
+            self.db.commit()  # spent captchas and counted failures stay, the error goes back
+            raise
+        accounts.clear_failures(session, username)
         return accounts.token_for(account, tokens.private_key_path().read_bytes())
+
+    @rpc
+    def forgot_password(self, username, email, captcha_id, captcha_answer):
+        try:
+            accounts.consume_captcha(self.db.session, captcha_id, captcha_answer)
+        except ApiError:
+            self.db.commit()
+            raise
+        accounts.reset_password(self.db, username, email)
+
+    @rpc
+    def change_password(self, username, current_password, new_password):
+        accounts.change_password(self.db.session, username, current_password, new_password)
+
+    # --- organisation and staff ----------------------------------------------------------------
+
+    @rpc
+    def agencies(self):
+        return list_agencies(self.db.session)
+
+    @rpc
+    def create_agency(self, actor, code, name):
+        return staff.create_agency(self.db.session, actor, code, name)
+
+    @rpc
+    def create_regional_office(self, actor, agency_code, code, name, state):
+        return staff.create_regional_office(self.db.session, actor, agency_code, code, name, state)
+
+    @rpc
+    def create_issuing_office(self, actor, regional_office_code, code, name, state, address=""):
+        return staff.create_issuing_office(self.db.session, actor, regional_office_code, code,
+                                           name, state, address)
+
+    @rpc
+    def offices(self, actor, agency_code=None):
+        return staff.list_offices(self.db.session, actor, agency_code)
+
+    @rpc
+    def create_staff(self, actor, role, username, name, email, mobile, agency_code,
+                     issuing_office_code=None):
+        return staff.create_staff(self.db, actor, role, username, name, email, mobile,
+                                  agency_code, issuing_office_code)
+
+    @rpc
+    def staff(self, actor, role=None):
+        return staff.list_staff(self.db.session, actor, role)

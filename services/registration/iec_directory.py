@@ -1,0 +1,131 @@
+"""The IEC directory: DGFT's record of an Import Export Code (firm, PAN, contacts, directors,
+branches). Two adapters behind one interface: a JSON file (the bundled demo directory by default)
+and an HTTP API (``GET {base}/iec/{iec}``). OPENCOO_IEC_DIRECTORY chooses (DESIGN.md §3)."""
+import json
+import re
+from functools import lru_cache
+from pathlib import Path
+
+import requests
+from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
+from requests.adapters import HTTPAdapter
+from urllib3.util.retry import Retry
+
+from services.chassis.config import env
+from services.chassis.errors import BadRequest, ServiceUnavailable
+
+DEMO_DIRECTORY = Path(__file__).parent / "data" / "iec_demo.json"
+IEC_RE = re.compile(r"^[A-Z0-9]{10}$")
+
+
+class Director(Schema):
+    name = fields.String(required=True, validate=validate.Length(min=1))
+    mobile = fields.String(load_default=None, allow_none=True)
+    address = fields.String(load_default="")
+
+    class Meta:
+        unknown = EXCLUDE
+
+
+class Branch(Schema):
+    branch_id = fields.String(required=True, validate=validate.Length(min=1, max=32))
+    address = fields.String(load_default="")
+    state = fields.String(required=True)
+
+    class Meta:
+        unknown = EXCLUDE
+
+
+class IecRecord(Schema):
+    iec = fields.String(required=True, validate=validate.Regexp(IEC_RE))
+    name = fields.String(required=True)
+    pan = fields.String(required=True, validate=validate.Regexp(r"^[A-Z]{5}[0-9]{4}[A-Z]$"))
+    email = fields.String(required=True)
+    mobile = fields.String(required=True)
+    address = fields.String(load_default="")
+    state = fields.String(load_default=None, allow_none=True)
+    directors = fields.List(fields.Nested(Director), required=True)
+    branches = fields.List(fields.Nested(Branch), required=True)
+
+    class Meta:
+        unknown = EXCLUDE
+
+
+_RECORD = IecRecord()
+
+
+def normalise_iec(raw) -> str:
+    iec = str(raw or "").strip().upper()
+    if not IEC_RE.match(iec):
+        raise BadRequest("an IEC is 10 letters and digits", code="IEC_INVALID",
+                         fields={"iec": ["An IEC is 10 letters and digits."]})
+    return iec
+
+
+class FileDirectory:
+    """A JSON file ``{"records": [...]}``, re-read when it changes on disk."""
+
+    def __init__(self, path: Path):
+        self.path = Path(path)
+        self._loaded_at = None
+        self._records: dict[str, dict] = {}
+
+    def _records_now(self) -> dict[str, dict]:
+        try:
+            mtime = self.path.stat().st_mtime_ns
+        except OSError as exc:
+            raise ServiceUnavailable(f"the IEC directory file cannot be read: {exc}",
+                                     code="IEC_DIRECTORY_UNAVAILABLE") from None
+        if mtime != self._loaded_at:
+            data = json.loads(self.path.read_text(encoding="utf-8"))
+            self._records = {r["iec"]: _RECORD.load(r) for r in data["records"]}
+            self._loaded_at = mtime
+        return self._records
+
+    def lookup(self, iec: str) -> dict | None:
+        return self._records_now().get(iec)
+
+
+class HttpDirectory:
+    """An IEC API: ``GET {base}/iec/{iec}`` answers one record, 404 when unknown. Connection
+    failures and 5xx are retried twice, then the directory is reported down (503)."""
+
+    def __init__(self, base: str, timeout=(3.0, 5.0)):
+        self.base = base.rstrip("/")
+        self.timeout = timeout
+        self.session = requests.Session()
+        retry = Retry(total=2, connect=2, read=2, status=2, backoff_factor=0.2,
+                      status_forcelist=(502, 503, 504), allowed_methods=("GET",))
+        self.session.mount("http://", HTTPAdapter(max_retries=retry))
+        self.session.mount("https://", HTTPAdapter(max_retries=retry))
+
+    def lookup(self, iec: str) -> dict | None:
+        try:
+            response = self.session.get(f"{self.base}/iec/{iec}", timeout=self.timeout,
+                                        headers={"Accept": "application/json"})
+        except requests.RequestException as exc:
+            raise ServiceUnavailable("the IEC directory does not answer; try again in a few "
+                                     "minutes", code="IEC_DIRECTORY_UNAVAILABLE",
+                                     extra={"detail": str(exc)[:200]}) from None
+        if response.status_code == 404:
+            return None
+        if response.status_code != 200:
+            raise ServiceUnavailable(f"the IEC directory answered {response.status_code}; try "
+                                     "again in a few minutes", code="IEC_DIRECTORY_UNAVAILABLE")
+        try:
+            record = _RECORD.load(response.json())
+        except (ValueError, ValidationError):
+            raise ServiceUnavailable("the IEC directory sent a record this platform cannot read",
+                                     code="IEC_DIRECTORY_UNAVAILABLE") from None
+        return record if record["iec"] == iec else None
+
+
+@lru_cache(maxsize=4)
+def _directory(setting: str):
+    if setting.startswith(("http://", "https://")):
+        return HttpDirectory(setting)
+    return FileDirectory(Path(setting))
+
+
+def directory():
+    return _directory(env("OPENCOO_IEC_DIRECTORY", str(DEMO_DIRECTORY)))

@@ -1,0 +1,164 @@
+"""The organisation kept by admins and agency admins: agencies, regional and issuing offices, and
+staff accounts (agency admins, officers), each with a password sent by email.
+
+``actor`` is the caller as the gateway verified it: ``{"username", "role", "agency"}``. An admin
+manages everything; an agency admin only its own agency's offices and officers."""
+import re
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from services.chassis.database import utcnow
+from services.chassis.errors import Conflict, Forbidden, NotFound, RuleViolation
+from services.registration import accounts
+from services.registration.contact import email_normalised, mobile_e164
+from services.registration.models import Account, Agency, IssuingOffice, RegionalOffice
+from services.registration.organisation import indian_state_codes
+
+CODE_RE = re.compile(r"^[A-Z0-9][A-Z0-9-]{1,31}$")
+USERNAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{2,63}$")
+
+
+def _admin_only(actor):
+    if actor["role"] != "admin":
+        raise Forbidden("only an administrator may do this", code="ROLE_FORBIDDEN")
+
+
+def _own_agency(actor, agency_code):
+    if actor["role"] == "admin":
+        return
+    if actor["role"] != "agency_admin" or actor.get("agency") != agency_code:
+        raise Forbidden(f"you manage agency {actor.get('agency')}, not {agency_code}",
+                        code="AGENCY_FORBIDDEN")
+
+
+def _checked(fields_and_errors):
+    fields = {name: [message] for name, ok, message in fields_and_errors if not ok}
+    if fields:
+        raise RuleViolation("some fields are not valid", code="VALIDATION_FAILED", fields=fields)
+
+
+def _agency(session, code) -> Agency:
+    agency = session.get(Agency, code)
+    if agency is None:
+        raise NotFound(f"no agency {code}", code="AGENCY_UNKNOWN")
+    return agency
+
+
+def _add(session, row, what):
+    session.add(row)
+    try:
+        session.flush()
+    except IntegrityError:
+        session.rollback()
+        raise Conflict(f"{what} exists already", code="ALREADY_EXISTS") from None
+
+
+def create_agency(session, actor, code, name):
+    _admin_only(actor)
+    _checked([("code", bool(CODE_RE.match(code)), "2-32 capitals, digits or dashes."),
+              ("name", bool(name.strip()), "Required.")])
+    if session.get(Agency, code) is not None:
+        raise Conflict(f"agency {code} exists already", code="ALREADY_EXISTS")
+    _add(session, Agency(code=code, name=name.strip()), f"agency {code}")
+    return {"code": code, "name": name.strip()}
+
+
+def create_regional_office(session, actor, agency_code, code, name, state):
+    _agency(session, agency_code)
+    _own_agency(actor, agency_code)
+    _checked([("code", bool(CODE_RE.match(code)), "2-32 capitals, digits or dashes."),
+              ("name", bool(name.strip()), "Required."),
+              ("state", state in indian_state_codes(), "An Indian state code such as IN-KL.")])
+    if session.get(RegionalOffice, code) or session.get(IssuingOffice, code):
+        raise Conflict(f"office {code} exists already", code="ALREADY_EXISTS")
+    _add(session, RegionalOffice(code=code, agency_code=agency_code, name=name.strip(),
+                                 state=state), f"office {code}")
+    return {"kind": "regional", "code": code, "agency_code": agency_code, "name": name.strip(),
+            "state": state}
+
+
+def create_issuing_office(session, actor, regional_office_code, code, name, state, address):
+    region = session.get(RegionalOffice, regional_office_code)
+    if region is None:
+        raise NotFound(f"no regional office {regional_office_code}",
+                       code="REGIONAL_OFFICE_UNKNOWN")
+    _own_agency(actor, region.agency_code)
+    _checked([("code", bool(CODE_RE.match(code)), "2-32 capitals, digits or dashes."),
+              ("name", bool(name.strip()), "Required."),
+              ("state", state in indian_state_codes(), "An Indian state code such as IN-KL.")])
+    if session.get(RegionalOffice, code) or session.get(IssuingOffice, code):
+        raise Conflict(f"office {code} exists already", code="ALREADY_EXISTS")
+    _add(session, IssuingOffice(code=code, regional_office_code=region.code,
+                                agency_code=region.agency_code, name=name.strip(), state=state,
+                                address=address.strip()), f"office {code}")
+    return {"kind": "issuing", "code": code, "agency_code": region.agency_code,
+            "regional_office_code": region.code, "name": name.strip(), "state": state,
+            "address": address.strip()}
+
+
+def list_offices(session, actor, agency_code=None):
+    if actor["role"] != "admin":
+        agency_code = actor.get("agency")
+    query = select(IssuingOffice).order_by(IssuingOffice.code)
+    if agency_code:
+        query = query.where(IssuingOffice.agency_code == agency_code)
+    return [{"code": o.code, "name": o.name, "state": o.state, "address": o.address,
+             "agency_code": o.agency_code, "regional_office_code": o.regional_office_code}
+            for o in session.scalars(query)]
+
+
+def create_staff(uow, actor, role, username, name, email, mobile, agency_code,
+                 issuing_office_code=None):
+    """An officer (bound to one issuing office) or an agency admin (admins only); the password
+    is generated and sent by email."""
+    session = uow.session
+    if role == "agency_admin":
+        _admin_only(actor)
+    _agency(session, agency_code)
+    _own_agency(actor, agency_code)
+    username = (username or "").strip().lower()
+    _checked([("username", bool(USERNAME_RE.match(username)),
+               "3-64 lower-case letters, digits, dots, dashes or underscores."),
+              ("name", bool((name or "").strip()), "Required."),
+              ("email", email_normalised(email) is not None, "Not a valid email address."),
+              ("mobile", mobile_e164(mobile) is not None, "Not a valid mobile number.")])
+    if role == "officer":
+        office = session.get(IssuingOffice, issuing_office_code or "")
+        if office is None:
+            raise NotFound(f"no issuing office {issuing_office_code}",
+                           code="ISSUING_OFFICE_UNKNOWN")
+        if office.agency_code != agency_code:
+            raise RuleViolation(f"issuing office {office.code} belongs to {office.agency_code}, "
+                                f"not {agency_code}", code="OFFICE_NOT_IN_AGENCY",
+                                fields={"issuing_office_code": ["Not an office of the agency."]})
+    else:
+        issuing_office_code = None
+    if session.scalar(select(Account.id).where(Account.username == username)) is not None:
+        raise Conflict(f"username {username} is taken", code="USERNAME_TAKEN")
+    password = accounts.new_password()
+    account = Account(username=username, password_hash=accounts.HASHER.hash(password),
+                      role=role, name=name.strip(), email=email.strip(),
+                      mobile=mobile_e164(mobile), agency_code=agency_code,
+                      issuing_office_code=issuing_office_code, created_at=utcnow())
+    _add(session, account, f"username {username}")
+    uow.emit("credentials_issued", {"username": username, "role": role, "name": account.name,
+                                    "email": account.email, "mobile": account.mobile,
+                                    "password": password, "reason": "staff_account"})
+    return staff_view(account)
+
+
+def staff_view(account: Account) -> dict:
+    return {"username": account.username, "role": account.role, "name": account.name,
+            "email": account.email, "mobile": account.mobile, "agency_code": account.agency_code,
+            "issuing_office_code": account.issuing_office_code, "active": account.active}
+
+
+def list_staff(session, actor, role=None):
+    query = select(Account).where(Account.role.in_(["officer", "agency_admin"])) \
+        .order_by(Account.username)
+    if actor["role"] != "admin":
+        query = query.where(Account.agency_code == actor.get("agency"))
+    if role:
+        query = query.where(Account.role == role)
+    return [staff_view(a) for a in session.scalars(query)]

@@ -1,0 +1,205 @@
+"""Login, lockout, tokens, passwords, and staff accounts with their scopes, over HTTP against
+real services with a real SMTP server."""
+import datetime as dt
+import re
+
+import jwt
+import pytest
+import requests
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
+
+from services.contracts import tokens
+from tests.conftest import ADMIN_PASSWORD, login, mail_text
+
+
+@pytest.fixture
+def stack(platform, smtp_mailbox):
+    return platform("registration", "notification"), smtp_mailbox
+
+
+def captcha(base):
+    c = requests.get(f"{base}/api/v1/auth/captcha", timeout=10).json()
+    a, b = (int(x) for x in c["question"].split("+"))
+    return c["captcha_id"], str(a + b)
+
+
+def attempt(base, username, password):
+    captcha_id, answer = captcha(base)
+    return requests.post(f"{base}/api/v1/auth/login", timeout=10, json={
+        "username": username, "password": password, "captcha_id": captcha_id,
+        "captcha_answer": answer})
+
+
+def password_from_mail(mailbox, address, subject=""):
+    mails = mailbox.wait_for(lambda m: address in m["To"].lower() and subject in m["Subject"])
+    assert len(mails) == 1, [m["Subject"] for m in mails]
+    return re.search(r"[Pp]assword:\s*(\S+)", mail_text(mails[0])).group(1)
+
+
+def bearer(token):
+    return {"Authorization": f"Bearer {token}"}
+
+
+def test_five_failures_lock_the_account_with_retry_after(stack):
+    base, _ = stack
+    for _ in range(5):
+        assert attempt(base, "admin", "wrong").status_code == 401
+    locked = attempt(base, "admin", ADMIN_PASSWORD)      # even the right password now
+    assert locked.status_code == 429
+    assert locked.json()["error"]["code"] == "ACCOUNT_LOCKED"
+    assert 0 < int(locked.headers["Retry-After"]) <= 15 * 60
+
+
+def test_many_failures_from_one_address_are_limited_too(stack):
+    base, _ = stack
+    codes = [attempt(base, f"nobody{i}", "wrong").status_code for i in range(21)]
+    assert codes[:20] == [401] * 20
+    assert codes[20] == 429
+
+
+def test_captcha_is_single_use(stack):
+    base, _ = stack
+    captcha_id, answer = captcha(base)
+    body = {"username": "admin", "password": ADMIN_PASSWORD, "captcha_id": captcha_id,
+            "captcha_answer": answer}
+    assert requests.post(f"{base}/api/v1/auth/login", json=body, timeout=10).status_code == 200
+    again = requests.post(f"{base}/api/v1/auth/login", json=body, timeout=10)
+    assert again.status_code == 400 and again.json()["error"]["code"] == "CAPTCHA_EXPIRED"
+
+
+def forged(platform_env, **changes):
+    """A token like the platform's, with one thing changed."""
+    key = serialization.load_pem_private_key(
+        (platform_env / "keys" / "jwt-ed25519.pem").read_bytes(), None)
+    now = dt.datetime.now(dt.timezone.utc)
+    claims = {"sub": "admin", "role": "admin", "iss": tokens.ISSUER, "aud": tokens.AUDIENCE,
+              "iat": now, "exp": now + dt.timedelta(minutes=5)}
+    algorithm = changes.pop("algorithm", "EdDSA")
+    signing_key = changes.pop("key", key)
+    claims.update(changes)
+    return jwt.encode(claims, signing_key, algorithm=algorithm)
+
+
+@pytest.mark.parametrize("case", ["good", "algorithm", "issuer", "audience", "expired",
+                                  "other_key", "none", "garbage"])
+def test_tokens_are_checked_for_algorithm_issuer_audience_expiry_and_key(
+        stack, platform_env, case):
+    base, _ = stack
+    now = dt.datetime.now(dt.timezone.utc)
+    token = {
+        "good": lambda: forged(platform_env),
+        "algorithm": lambda: forged(platform_env, algorithm="RS256",
+                                    key=rsa.generate_private_key(65537, 2048)),
+        "issuer": lambda: forged(platform_env, iss="someone-else"),
+        "audience": lambda: forged(platform_env, aud="another-api"),
+        "expired": lambda: forged(platform_env, iat=now - dt.timedelta(hours=2),
+                                  exp=now - dt.timedelta(hours=1)),
+        "other_key": lambda: forged(platform_env, key=ed25519.Ed25519PrivateKey.generate()),
+        "none": lambda: jwt.encode({"sub": "admin", "role": "admin", "iss": tokens.ISSUER,
+                                    "aud": tokens.AUDIENCE}, None, algorithm="none"),
+        "garbage": lambda: "abc.def.ghi",
+    }[case]()
+    response = requests.get(f"{base}/api/v1/admin/officers", headers=bearer(token), timeout=10)
+    if case == "good":
+        assert response.status_code == 200
+    else:
+        assert response.status_code == 401, case
+        expected = "TOKEN_EXPIRED" if case == "expired" else "TOKEN_INVALID"
+        assert response.json()["error"]["code"] == expected
+
+
+def make_staff(base, token, path, **body):
+    return requests.post(f"{base}/api/v1/admin/{path}", json=body, headers=bearer(token),
+                         timeout=10)
+
+
+def test_staff_accounts_and_their_scopes(stack):
+    base, mailbox = stack
+    admin = login(base, "admin", ADMIN_PASSWORD)
+    created = make_staff(base, admin, "agency-admins", username="mpeda.admin", name="Asha Nair",
+                         email="asha@mpeda.gov.in", mobile="+919847000111", agency_code="MPEDA")
+    assert created.status_code == 201, created.text
+    agency_admin = login(base, "mpeda.admin", password_from_mail(mailbox, "asha@mpeda.gov.in"))
+
+    officer = make_staff(base, agency_admin, "officers", username="kochi.officer",
+                         name="Vinod Pillai", email="vinod@mpeda.gov.in", mobile="+919847000222",
+                         agency_code="MPEDA", issuing_office_code="MPEDA-KOCHI")
+    assert officer.status_code == 201, officer.text
+    assert officer.json()["issuing_office_code"] == "MPEDA-KOCHI"
+    officer_token = login(base, "kochi.officer", password_from_mail(mailbox, "vinod@mpeda.gov.in"))
+    assert jwt.decode(officer_token, options={"verify_signature": False})["office"] == "MPEDA-KOCHI"
+
+    other_agency = make_staff(base, agency_admin, "officers", username="eic.officer", name="X Y",
+                              email="x@eic.gov.in", mobile="+919847000333", agency_code="EIC",
+                              issuing_office_code="EIC-MUMBAI")
+    assert other_agency.status_code == 403
+    assert other_agency.json()["error"]["code"] == "AGENCY_FORBIDDEN"
+    office_elsewhere = requests.post(f"{base}/api/v1/admin/offices", headers=bearer(agency_admin),
+                                     timeout=10, json={"kind": "regional", "code": "EIC-RO-GOA",
+                                                       "name": "Goa", "state": "IN-GA",
+                                                       "agency_code": "EIC"})
+    assert office_elsewhere.status_code == 403
+    own_office = requests.post(f"{base}/api/v1/admin/offices", headers=bearer(agency_admin),
+                               timeout=10, json={"kind": "regional", "code": "MPEDA-RO-GOA",
+                                                 "name": "MPEDA Goa", "state": "IN-GA",
+                                                 "agency_code": "MPEDA"})
+    assert own_office.status_code == 201, own_office.text
+    wrong_office = make_staff(base, admin, "officers", username="mixed.officer", name="Z",
+                              email="z@eic.gov.in", mobile="+919847000444", agency_code="EIC",
+                              issuing_office_code="MPEDA-KOCHI")
+    assert wrong_office.json()["error"]["code"] == "OFFICE_NOT_IN_AGENCY"
+    taken = make_staff(base, admin, "officers", username="kochi.officer", name="Again",
+                       email="again@mpeda.gov.in", mobile="+919847000555", agency_code="MPEDA",
+                       issuing_office_code="MPEDA-KOCHI")
+    assert taken.status_code == 409
+    no_agency_admins = make_staff(base, agency_admin, "agency-admins", username="another.admin",
+                                  name="A", email="a@mpeda.gov.in", mobile="+919847000666",
+                                  agency_code="MPEDA")
+    assert no_agency_admins.status_code == 403
+
+    seen = requests.get(f"{base}/api/v1/admin/officers", headers=bearer(agency_admin), timeout=10)
+    assert {s["username"] for s in seen.json()["items"]} == {"mpeda.admin", "kochi.officer"}
+    for token in (officer_token,):
+        refused = requests.get(f"{base}/api/v1/admin/officers", headers=bearer(token), timeout=10)
+        assert refused.status_code == 403 and refused.json()["error"]["code"] == "ROLE_FORBIDDEN"
+        refused = make_staff(base, token, "officers", username="sneaky", name="S",
+                             email="s@mpeda.gov.in", mobile="+919847000777", agency_code="MPEDA",
+                             issuing_office_code="MPEDA-KOCHI")
+        assert refused.status_code == 403
+
+
+def test_forgot_and_change_password(stack):
+    base, mailbox = stack
+    admin = login(base, "admin", ADMIN_PASSWORD)
+    make_staff(base, admin, "agency-admins", username="eic.admin", name="Ravi", agency_code="EIC",
+               email="ravi@eic.gov.in", mobile="+919847000888")
+    first = password_from_mail(mailbox, "ravi@eic.gov.in", "account")
+
+    captcha_id, answer = captcha(base)
+    wrong_email = requests.post(f"{base}/api/v1/auth/forgot-password", timeout=10, json={
+        "username": "eic.admin", "email": "not@eic.gov.in", "captcha_id": captcha_id,
+        "captcha_answer": answer})
+    assert wrong_email.status_code == 202
+    assert login(base, "eic.admin", first)              # nothing changed
+
+    captcha_id, answer = captcha(base)
+    reset = requests.post(f"{base}/api/v1/auth/forgot-password", timeout=10, json={
+        "username": "eic.admin", "email": "Ravi@EIC.gov.in", "captcha_id": captcha_id,
+        "captcha_answer": answer})
+    assert reset.status_code == 202 and reset.json() == wrong_email.json()
+    second = password_from_mail(mailbox, "ravi@eic.gov.in", "new password")
+    assert second != first
+    assert attempt(base, "eic.admin", first).status_code == 401
+    token = login(base, "eic.admin", second)
+
+    change = lambda current, new: requests.post(  # noqa: E731
+        f"{base}/api/v1/auth/change-password", headers=bearer(token), timeout=10,
+        json={"current_password": current, "new_password": new})
+    weak = change(second, "short1")
+    assert weak.status_code == 422 and weak.json()["error"]["code"] == "PASSWORD_WEAK"
+    assert change("wrong", "a-much-better-passw0rd").status_code == 401
+    assert change(second, "a-much-better-passw0rd").status_code == 200
+    assert login(base, "eic.admin", "a-much-better-passw0rd")
+    assert requests.post(f"{base}/api/v1/auth/change-password", timeout=10,
+                         json={"current_password": "x", "new_password": "y"}).status_code == 401
