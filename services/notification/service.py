@@ -1,7 +1,36 @@
-"""Notification service entrypoints. Its capabilities (email and SMS with templates, a delivery log and retries) arrive with
-their issues; today it runs, migrates its database and answers health."""
+"""Notification service entrypoints. Thin: event handlers record messages through ``messages.py``
+(in the transaction of their inbox row); the dispatcher beside the service sends them, retries
+with backoff, and keeps every try in the delivery log that operators list here."""
 from services.chassis import base
+from services.chassis.entrypoints import event_handler, rpc
+from services.notification import messages as message_log
+from services.notification.dispatch import MessageDispatcher
 
 
 class NotificationService(base.ServiceBase):
     name = "notification"
+
+    dispatcher = MessageDispatcher()
+
+    @event_handler("registration", "credentials_issued")
+    def on_credentials_issued(self, event):
+        message_log.record_credentials(self.db.session, event)
+        self.dispatcher.wake_after_commit()
+
+    @event_handler("registration", "exporter_registered")
+    def on_exporter_registered(self, event):
+        message_log.record_exporter_registered(self.db.session, event)
+        self.dispatcher.wake_after_commit()
+
+    @rpc
+    def messages(self, recipient=None, status=None, kind=None, page=1, per_page=50):
+        """For operators: stored messages, newest first, each with its delivery attempts."""
+        return message_log.list_messages(self.db.session, recipient=recipient, status=status,
+                                      kind=kind, page=page, per_page=per_page)
+
+    @rpc
+    def retry(self, message_id):
+        """Send a failed message again now (a new round of retries)."""
+        message = message_log.retry_message(self.db.session, message_id)
+        self.dispatcher.wake_after_commit()
+        return message

@@ -1,0 +1,225 @@
+"""The notification service layer: turn events into stored messages, list them for operators,
+requeue a failed one, and apply the outcome of a delivery try. Functions over a SQLAlchemy
+session; sending itself is ``delivery.py``'s and the dispatcher's.
+
+Event handlers only record messages (in the transaction of their inbox row); nothing is sent
+inside a handler, so a slow or absent mail server never holds up or retries an event.
+"""
+import uuid
+from datetime import datetime, timedelta
+
+import phonenumbers
+from markupsafe import escape
+from sqlalchemy import func, select
+from sqlalchemy.orm import selectinload
+
+from services.chassis import config
+from services.chassis.database import utcnow
+from services.chassis.errors import BadRequest, Conflict, NotFound
+from services.notification.models import DeliveryAttempt, Message
+from services.notification.rendering import render
+
+MASK = "••••••"
+STATUSES = ("pending", "sent", "failed")
+MAX_PER_PAGE = 200
+ERROR_MAX = 2000
+
+ROLE_LABELS = {
+    "exporter": "exporter",
+    "officer": "officer",
+    "agency_admin": "agency administrator",
+    "admin": "administrator",
+}
+
+
+def login_url() -> str:
+    return config.public_url() + "/"
+
+
+def normalize_mobile(mobile: str) -> str:
+    """E.164 (``+91…``) for an Indian or international number; left as given (trimmed) when it
+    cannot be read as one, so that the gateway's answer, not ours, says what is wrong."""
+    try:
+        number = phonenumbers.parse(mobile, "IN")
+    except phonenumbers.NumberParseException:
+        return mobile.strip()
+    if not phonenumbers.is_possible_number(number):
+        return mobile.strip()
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def _new_message(session, *, kind, channel, recipient, context, event, secret=None) -> Message:
+    rendered = render(kind, channel, context)
+    now = utcnow()
+    message = Message(
+        id=str(uuid.uuid4()), kind=kind, channel=channel, recipient=recipient,
+        subject=rendered.subject, body_text=rendered.text, body_html=rendered.html,
+        status="pending", attempts=0, round_started_at_attempt=0, next_attempt_at=now,
+        created_at=now, event_id=str(event["event_id"]),
+        correlation_id=event.get("correlation_id"), secret=secret, secret_redacted=False,
+    )
+    session.add(message)
+    return message
+
+
+# --- from events ------------------------------------------------------------------------------
+
+def record_credentials(session, event: dict) -> list[Message]:
+    """registration.credentials_issued: the username and password by email. The password stays in
+    the stored message only until it is delivered."""
+    context = {
+        "name": event["name"], "username": event["username"], "password": event["password"],
+        "role": event["role"], "role_label": ROLE_LABELS.get(event["role"], event["role"]),
+        "reason": event["reason"], "login_url": login_url(),
+    }
+    return [_new_message(session, kind="credentials", channel="email", recipient=event["email"],
+                         context=context, event=event, secret=event["password"])]
+
+
+def record_exporter_registered(session, event: dict) -> list[Message]:
+    """registration.exporter_registered: an SMS to the exporter's mobile. (The email confirming
+    the registration is the credentials email, from the credentials_issued event beside it.)"""
+    context = {"iec": event["iec"], "name": event["name"], "login_url": login_url()}
+    return [_new_message(session, kind="exporter_registered", channel="sms",
+                         recipient=normalize_mobile(event["mobile"]), context=context,
+                         event=event)]
+
+
+# --- secrets ----------------------------------------------------------------------------------
+
+def _masked(text: str | None, secret: str | None, html: bool) -> str | None:
+    if text is None or not secret:
+        return text
+    text = text.replace(secret, MASK)
+    if html:
+        text = text.replace(str(escape(secret)), MASK)
+    return text
+
+
+def redact(message: Message):
+    """Replace the message's password by a mask in what is stored, and forget it."""
+    if message.secret:
+        message.subject = _masked(message.subject, message.secret, html=False)
+        message.body_text = _masked(message.body_text, message.secret, html=False)
+        message.body_html = _masked(message.body_html, message.secret, html=True)
+        message.secret = None
+        message.secret_redacted = True
+
+
+# --- delivery outcome -------------------------------------------------------------------------
+
+def record_attempt(message: Message, attempted_at: datetime, error: str | None,
+                   delays: list[float], now: datetime | None = None):
+    """Apply one delivery try to ``message``: sent (and redacted), or scheduled again after the
+    backoff for this round's failure count, or failed when the round's retries are used up."""
+    now = now or utcnow()
+    message.attempts += 1
+    message.delivery_attempts.append(DeliveryAttempt(
+        attempted_at=attempted_at, ok=error is None,
+        error=error[:ERROR_MAX] if error else None))
+    message.claimed_by = None
+    message.claimed_until = None
+    if error is None:
+        message.status = "sent"
+        message.sent_at = now
+        message.next_attempt_at = None
+        message.last_error = None
+        redact(message)
+        return
+    message.last_error = error[:ERROR_MAX]
+    failures = message.attempts - message.round_started_at_attempt
+    if failures <= len(delays):
+        message.status = "pending"
+        message.next_attempt_at = now + timedelta(seconds=delays[failures - 1])
+    else:
+        message.status = "failed"
+        message.next_attempt_at = None
+
+
+# --- for operators ----------------------------------------------------------------------------
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() + "Z" if value is not None else None
+
+
+def message_as_dict(message: Message) -> dict:
+    """As shown to operators: a password not yet delivered is masked here too."""
+    return {
+        "id": message.id,
+        "kind": message.kind,
+        "channel": message.channel,
+        "recipient": message.recipient,
+        "subject": _masked(message.subject, message.secret, html=False),
+        "body_text": _masked(message.body_text, message.secret, html=False),
+        "body_html": _masked(message.body_html, message.secret, html=True),
+        "status": message.status,
+        "attempts": message.attempts,
+        "next_attempt_at": _iso(message.next_attempt_at),
+        "last_error": message.last_error,
+        "created_at": _iso(message.created_at),
+        "sent_at": _iso(message.sent_at),
+        "event_id": message.event_id,
+        "correlation_id": message.correlation_id,
+        "secret_redacted": message.secret_redacted,
+        "delivery_attempts": [
+            {"attempted_at": _iso(a.attempted_at), "ok": a.ok, "error": a.error}
+            for a in message.delivery_attempts
+        ],
+    }
+
+
+def _positive_int(name, value, maximum=None) -> int:
+    try:
+        number = int(value)
+        if isinstance(value, bool) or str(number) != str(value).strip():
+            raise ValueError
+    except (TypeError, ValueError):
+        raise BadRequest(f"{name} must be a whole number", fields={name: ["Not an integer."]})
+    if number < 1 or (maximum is not None and number > maximum):
+        limit = f"between 1 and {maximum}" if maximum else "at least 1"
+        raise BadRequest(f"{name} must be {limit}", fields={name: [f"Must be {limit}."]})
+    return number
+
+
+def list_messages(session, recipient=None, status=None, kind=None, page=1, per_page=50) -> dict:
+    """Newest first, with every delivery try; filters are exact matches (a mobile number may be
+    given in any usual form)."""
+    page = _positive_int("page", page)
+    per_page = _positive_int("per_page", per_page, MAX_PER_PAGE)
+    if status is not None and status not in STATUSES:
+        raise BadRequest(f"status must be one of {', '.join(STATUSES)}",
+                         fields={"status": [f"Must be one of: {', '.join(STATUSES)}."]})
+    conditions = []
+    if recipient:
+        # SMS recipients are stored in E.164: "98765 43210" finds "+919876543210".
+        recipient = recipient.strip() if "@" in recipient else normalize_mobile(recipient)
+        conditions.append(Message.recipient == recipient)
+    if status:
+        conditions.append(Message.status == status)
+    if kind:
+        conditions.append(Message.kind == kind)
+    total = session.scalar(select(func.count()).select_from(Message).where(*conditions))
+    rows = session.scalars(
+        select(Message).where(*conditions)
+        .options(selectinload(Message.delivery_attempts))
+        .order_by(Message.created_at.desc(), Message.id)
+        .offset((page - 1) * per_page).limit(per_page)
+    ).all()
+    return {"items": [message_as_dict(m) for m in rows], "page": page, "per_page": per_page,
+            "total": total}
+
+
+def retry_message(session, message_id: str) -> dict:
+    """Send a failed (or still pending) message now. A failed one starts a new round with the
+    full backoff schedule; a sent one is not sent again."""
+    message = session.get(Message, message_id)
+    if message is None:
+        raise NotFound(f"no message {message_id!r}", code="MESSAGE_NOT_FOUND")
+    if message.status == "sent":
+        raise Conflict("the message was already sent", code="MESSAGE_ALREADY_SENT")
+    if message.status == "failed":
+        message.status = "pending"
+        message.round_started_at_attempt = message.attempts
+    message.next_attempt_at = utcnow()
+    session.flush()
+    return message_as_dict(message)

@@ -1,0 +1,62 @@
+"""Rendering of messages from the Jinja2 templates in ``templates/``, one set per message kind.
+
+For each kind and channel:
+
+- email: ``<kind>.subject.txt``, ``<kind>.email.txt`` (plain text) and ``<kind>.email.html``
+- sms: ``<kind>.sms.txt``
+
+HTML templates are autoescaped; text templates are not (they are never read as markup). Every
+variable a template uses must be given (StrictUndefined), so a missing field fails loudly at render
+time rather than sending "Dear ,".
+"""
+from dataclasses import dataclass
+from pathlib import Path
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+
+TEMPLATE_DIR = Path(__file__).resolve().parent / "templates"
+
+# kind -> the channels it is sent on.
+KINDS: dict[str, tuple[str, ...]] = {
+    "credentials": ("email",),
+    # SMS only: the credentials email (reason "registration") is the exporter's confirmation by
+    # email, so a second email at the same moment would only say "see the other email".
+    "exporter_registered": ("sms",),
+}
+
+SUBJECT_MAX = 300
+
+_env = Environment(
+    loader=FileSystemLoader(str(TEMPLATE_DIR)),
+    autoescape=select_autoescape(enabled_extensions=("html",), default_for_string=False,
+                                 default=False),
+    undefined=StrictUndefined,
+    trim_blocks=True,
+    lstrip_blocks=True,
+    keep_trailing_newline=True,
+)
+
+
+@dataclass(frozen=True)
+class Rendered:
+    subject: str | None
+    text: str
+    html: str | None
+
+
+class UnknownTemplate(LookupError):
+    pass
+
+
+def render(kind: str, channel: str, context: dict) -> Rendered:
+    if channel not in KINDS.get(kind, ()):
+        raise UnknownTemplate(f"no {channel} template for message kind {kind!r}")
+    if channel == "sms":
+        text = _env.get_template(f"{kind}.sms.txt").render(context)
+        return Rendered(subject=None, text=" ".join(text.split()), html=None)
+    subject = " ".join(_env.get_template(f"{kind}.subject.txt").render(context).split())
+    subject = subject[:SUBJECT_MAX]
+    context = {**context, "subject": subject}
+    text = _env.get_template(f"{kind}.email.txt").render(context).strip() + "\n"
+    html = _env.get_template(f"{kind}.email.html").render(context)
+    return Rendered(subject=subject, text=text, html=html)
