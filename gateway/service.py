@@ -245,6 +245,12 @@ class GatewayService:
         body = parse_json(request, schemas.RegistrationRequest())
         return 201, self.registration.register_exporter(body)
 
+    @route("GET", "/api/v1/exporters/me", "The logged-in exporter: firm, branches, DSC",
+           tags=["registration"], roles=["exporter"])
+    def exporter_me(self, request):
+        principal = require(request, "exporter")
+        return self.registration.exporter(principal.username)
+
     # --- administration --------------------------------------------------------------------
 
     @route("GET", "/api/v1/admin/agencies", "Agencies with their offices", tags=["admin"],

@@ -90,7 +90,11 @@ def test_the_whole_registration_walk(stack, tmp_path, platform_env, events):
     mail = mailbox.wait_for(lambda m: "exports@malabarseafoods.in" in m["To"].lower())[0]
     password = re.search(r"[Pp]assword:\s*(\S+)", mail_text(mail)).group(1)
     token = login(base, IEC, password)
-    assert token
+    for method, path in (("GET", "/api/v1/admin/officers"), ("POST", "/api/v1/admin/agencies"),
+                         ("POST", "/api/v1/admin/reference/hs")):
+        refused = requests.request(method, base + path, timeout=10,
+                                   headers={"Authorization": f"Bearer {token}"})
+        assert refused.status_code == 403, path     # an exporter token on admin APIs
     published = events()
     assert {e["event_type"] for e in published} == {"exporter_registered", "credentials_issued"}
     registered = next(e for e in published if e["event_type"] == "exporter_registered")

@@ -1,0 +1,86 @@
+"""Start the platform the way `make up` does (`opencoo up`) and stop it with Ctrl-C."""
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import requests
+
+from tests.conftest import free_port
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+class Stack:
+    def __init__(self, env, log: Path):
+        self.env = env
+        self.base = env["OPENCOO_PUBLIC_URL"]
+        self.process = None
+        self.log = log  # a file, not a pipe: a pipe nobody drains would block the services
+
+    def start(self, timeout=120):
+        with open(self.log, "wb") as out:
+            self.process = subprocess.Popen(
+                [str(Path(sys.executable).parent / "opencoo"), "up"], cwd=ROOT, env=self.env,
+                stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            assert self.process.poll() is None, self.text
+            try:
+                if requests.get(f"{self.base}/health", timeout=3).status_code == 200:
+                    return self
+            except requests.ConnectionError:
+                pass
+            time.sleep(0.5)
+        raise AssertionError(f"the stack did not become healthy:\n{self.text[-4000:]}")
+
+    @property
+    def text(self):
+        return self.log.read_text(errors="replace")
+
+    def stop(self, timeout=60):
+        """Ctrl-C, as a developer stops `make up`. Returns the exit code and the processes that
+        outlived it (killed here so that a failing test leaves nothing behind)."""
+        running = self.descendants()
+        self.process.send_signal(signal.SIGINT)
+        try:
+            code = self.process.wait(timeout=timeout)
+        finally:
+            time.sleep(0.5)
+            left = {pid for pid in running if Path(f"/proc/{pid}").exists()}
+            for pid in left | {self.process.pid}:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+        return code, left
+
+    def descendants(self) -> set[int]:
+        """Every process below `opencoo up` (honcho starts each service in a session of its own,
+        so a process group would miss them)."""
+        parents = {}
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                fields = stat.read_text().rsplit(")", 1)[1].split()
+            except (OSError, IndexError):
+                continue
+            parents[int(stat.parent.name)] = int(fields[1])
+        found, frontier = set(), {self.process.pid}
+        while frontier:
+            frontier = {pid for pid, ppid in parents.items() if ppid in frontier} - found
+            found |= frontier
+        return found
+
+
+@pytest.fixture
+def stack_env(tmp_path, amqp_uri):
+    port = free_port()
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith("OPENCOO_") and k != "PYTHONWARNINGS"}
+    env.update({"OPENCOO_VAR": str(tmp_path / "var"), "OPENCOO_AMQP_URI": amqp_uri,
+                "OPENCOO_HTTP": f"127.0.0.1:{port}",
+                "OPENCOO_PUBLIC_URL": f"http://127.0.0.1:{port}"})
+    return env
