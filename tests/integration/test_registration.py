@@ -12,13 +12,9 @@ import pytest
 import requests
 from kombu import Connection, Exchange, Queue
 
-from tests.conftest import ADMIN_PASSWORD, free_port, login, mail_text
+from tests.conftest import free_port, login, mail_text
+from tests.exporters import DIRECTOR, GSTIN_KL, GSTIN_MH, IEC, form, register
 from tests.pki import make_ca, make_dsc, openssl_sign
-
-IEC = "AAACM4821K"                      # Malabar Sea Foods in the bundled demo directory
-DIRECTOR = "Ravi Kumar"
-GSTIN_KL = "32AAACM4821K1ZP"            # PAN AAACM4821K, Kerala, check digit valid
-GSTIN_MH = "27AAACM4821K1ZG"
 
 
 @pytest.fixture
@@ -44,26 +40,6 @@ def events(amqp_uri):
 
     yield drain
     conn.release()
-
-
-def form(base, tmp_path, platform_env, *, iec=IEC, director=DIRECTOR, dsc=None, **overrides):
-    """A complete registration for the demo firm, signed with a fresh DSC unless given."""
-    challenge = requests.post(f"{base}/api/v1/registrations/challenge", json={"iec": iec},
-                              timeout=10).json()
-    cert, key = dsc or make_dsc(platform_env, tmp_path / "dsc", iec, director)
-    signature = openssl_sign(base64.b64decode(challenge["nonce"]), cert, key, tmp_path)
-    body = {"iec": iec, "mobile": "+91 98470 12345", "email": "Exports@MalabarSeaFoods.in",
-            "declaration_accepted": True,
-            "branches": [{"branch_id": "B1", "gstin": GSTIN_KL},
-                         {"branch_id": "B2", "gstin": GSTIN_MH}],
-            "dsc": {"certificate": cert.read_text(), "challenge_id": challenge["challenge_id"],
-                    "signature": base64.b64encode(signature).decode()}}
-    body.update(overrides)
-    return body
-
-
-def register(base, body):
-    return requests.post(f"{base}/api/v1/registrations", json=body, timeout=30)
 
 
 def nothing_created(base, platform_env, events):
