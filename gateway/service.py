@@ -1,5 +1,6 @@
 """The gateway: the only HTTP entry. It authenticates, authorizes, validates and maps to RPC;
 every answer, errors included, is JSON (DESIGN.md §7)."""
+import base64
 from functools import lru_cache
 
 from marshmallow import ValidationError
@@ -12,10 +13,12 @@ from gateway.http import parse_json, route
 from gateway.ratelimit import RateLimit
 from services.chassis import config
 from services.chassis.correlation import CorrelationId
-from services.chassis.errors import ApiError, BadRequest, NotFound
+from services.chassis.errors import ApiError, BadRequest, NotFound, RuleViolation
 from services.chassis.rpc import TimedRpcProxy
 
 JSON_BODY = 64 * 1024
+APPLICATION_BODY = 1024 * 1024  # 100 products with 100 raw materials each fit
+DOCUMENT_BODY = 2 * 1024 * 1024 + 256 * 1024  # the 2 MB PDF, its signature and the form fields
 REGISTRATION_BODY = 256 * 1024  # certificate, signature and up to 200 branches
 HS_UPLOAD = 5 * 1024 * 1024
 STAFF_ROLES = ("admin", "agency_admin")
@@ -51,12 +54,54 @@ def paginate(request, items):
 
 
 def client_address(request) -> str:
+    """The client, for rate limits and lockouts. Behind N trusted proxies
+    (OPENCOO_TRUSTED_PROXIES=N) it is the Nth address from the right of X-Forwarded-For;
+    without, the socket's peer (a forged header must not choose its own limit)."""
+    hops = int(config.env("OPENCOO_TRUSTED_PROXIES", "0"))
+    if hops > 0:
+        forwarded = [a.strip() for a in request.headers.get("X-Forwarded-For", "").split(",")
+                     if a.strip()]
+        if len(forwarded) >= hops:
+            return forwarded[-hops]
     return request.remote_addr or "unknown"
 
 
 def actor(principal) -> dict:
-    """The caller as services see it: they decide what this role and agency may do."""
-    return {"username": principal.username, "role": principal.role, "agency": principal.agency}
+    """The caller as services see it: they decide what this role, agency and office may do."""
+    return {"username": principal.username, "role": principal.role, "agency": principal.agency,
+            "office": principal.office}
+
+
+LIST_FILTERS = ("status", "agreement", "agency", "number", "date_from", "date_to")
+_LIST_PAGE = schemas.ApplicationListQuery()
+
+
+def list_query(request) -> dict:
+    try:
+        query = _LIST_PAGE.load(request.args.to_dict())
+    except ValidationError as exc:
+        raise BadRequest("the list filters are not valid", code="VALIDATION_ERROR",
+                         fields=exc.messages) from None
+    query["filters"] = {k: str(query.pop(k)) for k in LIST_FILTERS if k in query}
+    return query
+
+
+def _signature_field(request) -> str:
+    """The detached CMS of an upload: a base64 text field, or a file part (DER or base64)."""
+    if request.form.get("signature"):
+        return request.form["signature"].strip()
+    part = request.files.get("signature")
+    if part is None:
+        raise RuleViolation("sign the document with your DSC and send the detached signature as "
+                            "'signature'", code="DOCUMENT_UNSIGNED",
+                            fields={"signature": ["Missing: every document is signed."]})
+    raw = part.read(200_000)
+    try:
+        text = raw.decode("ascii").strip()
+        base64.b64decode(text, validate=True)
+        return text
+    except (UnicodeDecodeError, ValueError):
+        return base64.b64encode(raw).decode()
 
 
 class GatewayService:
@@ -232,6 +277,7 @@ class GatewayService:
            tags=["registration"], request=schemas.ChallengeRequest, response=schemas.Challenge,
            max_body=JSON_BODY, responses={404: "Unknown IEC", 409: "Already registered"})
     def registration_challenge(self, request):
+        self.iec_lookups.check(client_address(request))  # it too tells which IECs exist
         body = parse_json(request, schemas.ChallengeRequest())
         return self.registration.registration_challenge(body["iec"])
 
@@ -250,6 +296,141 @@ class GatewayService:
     def exporter_me(self, request):
         principal = require(request, "exporter")
         return self.registration.exporter(principal.username)
+
+    # --- applications ------------------------------------------------------------------------
+
+    @route("POST", "/api/v1/applications", "Create a draft (any subset of the form)",
+           tags=["applications"], roles=["exporter"], request=schemas.ApplicationForm,
+           response=schemas.Application, max_body=APPLICATION_BODY)
+    def create_application(self, request):
+        principal = require(request, "exporter")
+        body = parse_json(request, schemas.AnyObject())
+        return 201, self.application.create_application(actor(principal), body)
+
+    @route("GET", "/api/v1/applications", "Own applications, filtered, sorted and paginated",
+           tags=["applications"], roles=["exporter"], query=schemas.ApplicationListQuery,
+           response=schemas.page_of(schemas.ApplicationSummary, "ApplicationPage"))
+    def list_applications(self, request):
+        principal = require(request, "exporter")
+        query = list_query(request)
+        return self.application.list_applications(actor(principal), query["filters"],
+                                                  query["page"], query["per_page"],
+                                                  query["sort"])
+
+    @route("GET", "/api/v1/applications/export.xlsx", "The same list as an Excel workbook",
+           tags=["applications"], roles=["exporter", "officer"],
+           query=schemas.ApplicationListQuery)
+    def export_applications(self, request):
+        principal = require(request, "exporter", "officer")
+        query = list_query(request)
+        content = self.application.export_applications(actor(principal), query["filters"])
+        return Response(base64.b64decode(content), headers={
+            "Content-Disposition": 'attachment; filename="applications.xlsx"'},
+            mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+
+    @route("GET", "/api/v1/applications/<application_id>", "One application with its form and "
+           "documents", tags=["applications"], roles=["exporter", "officer"],
+           response=schemas.Application)
+    def get_application(self, request, application_id):
+        principal = require(request, "exporter", "officer")
+        return self.application.get_application(actor(principal), application_id)
+
+    @route("PUT", "/api/v1/applications/<application_id>", "Replace the form of a draft (or of "
+           "an application with a discrepancy)", tags=["applications"], roles=["exporter"],
+           request=schemas.ApplicationForm, response=schemas.Application,
+           max_body=APPLICATION_BODY, responses={409: "Not editable in its status"})
+    def update_application(self, request, application_id):
+        principal = require(request, "exporter")
+        body = parse_json(request, schemas.AnyObject())
+        return self.application.update_application(actor(principal), application_id, body)
+
+    @route("DELETE", "/api/v1/applications/<application_id>", "Delete a draft",
+           tags=["applications"], roles=["exporter"], responses={409: "Not a draft"})
+    def delete_application(self, request, application_id):
+        principal = require(request, "exporter")
+        self.application.delete_application(actor(principal), application_id)
+        return Response(status=204)
+
+    @route("POST", "/api/v1/applications/<application_id>/clone", "A new draft from an old "
+           "application", tags=["applications"], roles=["exporter"],
+           response=schemas.Application)
+    def clone_application(self, request, application_id):
+        principal = require(request, "exporter")
+        return 201, self.application.clone_application(actor(principal), application_id)
+
+    @route("GET", "/api/v1/applications/<application_id>/history", "Status changes with actor, "
+           "time and comment", tags=["applications"], roles=["exporter", "officer"])
+    def application_history(self, request, application_id):
+        principal = require(request, "exporter", "officer")
+        return {"items": self.application.application_history(actor(principal),
+                                                              application_id)}
+
+    @route("GET", "/api/v1/applications/<application_id>/origin-check", "Computed RVC per "
+           "product and whether each meets its criterion (drafts too)", tags=["applications"],
+           roles=["exporter", "officer"])
+    def origin_check(self, request, application_id):
+        principal = require(request, "exporter", "officer")
+        return self.application.origin_check(actor(principal), application_id)
+
+    @route("POST", "/api/v1/applications/<application_id>/documents", "Upload a signed PDF "
+           "(multipart: kind, file, signature)", tags=["applications"], roles=["exporter"],
+           request=schemas.DocumentUpload, max_body=DOCUMENT_BODY,
+           responses={413: "Over 2 MB", 422: "Not a PDF, not signed, or signature invalid"})
+    def add_document(self, request, application_id):
+        principal = require(request, "exporter")
+        upload = request.files.get("file")
+        if upload is None:
+            raise BadRequest("send the PDF as multipart field 'file'", code="VALIDATION_ERROR",
+                             fields={"file": ["Missing data for required field."]})
+        content = upload.read(DOCUMENT_BODY + 1)
+        signature = _signature_field(request)
+        return 201, self.application.add_document(
+            actor(principal), application_id, request.form.get("kind", ""),
+            upload.filename or "document.pdf", base64.b64encode(content).decode(), signature)
+
+    @route("GET", "/api/v1/applications/<application_id>/documents/<document_id>",
+           "Download a document", tags=["applications"], roles=["exporter", "officer"])
+    def get_document(self, request, application_id, document_id):
+        principal = require(request, "exporter", "officer")
+        document = self.application.get_document(actor(principal), application_id, document_id)
+        return Response(base64.b64decode(document["content"]), mimetype="application/pdf",
+                        headers={"Content-Disposition":
+                                 f'attachment; filename="{document["id"]}.pdf"',
+                                 "X-Content-SHA256": document["sha256"]})
+
+    @route("GET", "/api/v1/applications/<application_id>/signing-payload", "The canonical JSON "
+           "(RFC 8785) to sign with the DSC for submission", tags=["applications"],
+           roles=["exporter"], response=schemas.SigningPayload)
+    def signing_payload(self, request, application_id):
+        principal = require(request, "exporter")
+        return self.application.signing_payload(actor(principal), application_id)
+
+    @route("POST", "/api/v1/applications/<application_id>/submit", "Submit with the DSC "
+           "signature over the signing payload; the number is given and payment is next",
+           tags=["applications"], roles=["exporter"], request=schemas.SubmitRequest,
+           response=schemas.Application, max_body=JSON_BODY,
+           responses={409: "Not a draft, or changed while submitting",
+                      422: "Rules broken (fields name each), or DSC refused"})
+    def submit_application(self, request, application_id):
+        principal = require(request, "exporter")
+        body = parse_json(request, schemas.SubmitRequest())
+        return self.application.submit_application(actor(principal), application_id,
+                                                   body["signature"])
+
+    @route("GET", "/api/v1/admin/exchange-rates", "Exchange rates (INR per unit)",
+           tags=["admin"], roles=STAFF_ROLES)
+    def exchange_rates(self, request):
+        require(request, *STAFF_ROLES)
+        return paginate(request, self.application.exchange_rates(request.args.get("currency")))
+
+    @route("POST", "/api/v1/admin/exchange-rates", "Set the rate of a currency from a date on",
+           tags=["admin"], roles=["admin"], request=schemas.ExchangeRateInput,
+           max_body=JSON_BODY)
+    def set_exchange_rate(self, request):
+        principal = require(request, "admin")
+        body = parse_json(request, schemas.ExchangeRateInput())
+        return 201, self.application.set_exchange_rate(actor(principal), body["currency"],
+                                                       body["valid_from"], body["rate"])
 
     # --- administration --------------------------------------------------------------------
 

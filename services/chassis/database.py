@@ -42,6 +42,7 @@ def make_engine(url: str):
             cur.execute("PRAGMA journal_mode=WAL")  # readers do not wait for the writer
             cur.execute("PRAGMA foreign_keys=ON")
             cur.execute("PRAGMA synchronous=NORMAL")
+            cur.execute("PRAGMA secure_delete=ON")  # scrubbed secrets leave no old copy
             cur.close()
 
         return engine

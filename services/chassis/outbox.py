@@ -16,6 +16,7 @@ from sqlalchemy import func, or_, select, update
 from services.chassis import amqp, config
 from services.chassis.database import utcnow
 from services.chassis.models import OutboxRecord
+from services.contracts.events import scrubbed
 
 log = logging.getLogger(__name__)
 
@@ -118,6 +119,7 @@ class OutboxRelay:
                 # nameko.* headers become the consumer worker's context data.
                 headers = {"nameko.correlation_id": cid} if cid else {}
                 amqp.publish_event(producer, self.service, row.payload, headers)
+                row.payload = scrubbed(self.service, row.payload)
                 row.published_at = utcnow()
                 session.commit()
             return len(rows)

@@ -131,6 +131,15 @@ EVENTS = {
 
 ENVELOPE_FIELDS = tuple(Envelope._declared_fields)
 
+# Fields no service may keep once the event has left: the outbox scrubs them after publishing.
+SECRET_FIELDS = {("registration", "credentials_issued"): ("password",)}
+SCRUBBED = "[scrubbed]"
+
+
+def scrubbed(source: str, payload: dict) -> dict:
+    secrets = SECRET_FIELDS.get((source, payload.get("event_type")), ())
+    return {k: (SCRUBBED if k in secrets else v) for k, v in payload.items()}
+
 
 class UnknownEvent(ValueError):
     pass

@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 
 from services.chassis.database import utcnow
 from services.chassis.errors import BadRequest, RateLimited, RuleViolation, Unauthorized
@@ -52,11 +52,15 @@ def new_captcha(session) -> dict:
 
 def consume_captcha(session, captcha_id: str, answer) -> None:
     """A captcha answers once, right or wrong, and only before it expires."""
-    captcha = session.get(Captcha, str(captcha_id))
-    if captcha is None or captcha.used_at is not None or captcha.expires_at < utcnow():
+    now = utcnow()
+    # One conditional update: two logins racing with the same captcha cannot both spend it.
+    spent = session.execute(update(Captcha).where(
+        Captcha.id == str(captcha_id), Captcha.used_at.is_(None), Captcha.expires_at >= now)
+        .values(used_at=now)).rowcount
+    if spent != 1:
         raise BadRequest("the captcha is unknown, used or expired; ask for a new one",
                          code="CAPTCHA_EXPIRED", fields={"captcha_id": ["Ask for a new captcha."]})
-    captcha.used_at = utcnow()
+    captcha = session.get(Captcha, str(captcha_id))
     if str(answer).strip() != str(captcha.answer):
         raise BadRequest("the captcha answer is wrong", code="CAPTCHA_INVALID",
                          fields={"captcha_answer": ["Wrong answer."]})

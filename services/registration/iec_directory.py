@@ -29,8 +29,8 @@ class Director(Schema):
 
 class Branch(Schema):
     branch_id = fields.String(required=True, validate=validate.Length(min=1, max=32))
-    address = fields.String(load_default="")
-    state = fields.String(required=True)
+    address = fields.String(load_default="", validate=validate.Length(max=500))
+    state = fields.String(required=True, validate=validate.Regexp(r"^IN-[A-Z]{2}$"))
 
     class Meta:
         unknown = EXCLUDE
@@ -38,11 +38,11 @@ class Branch(Schema):
 
 class IecRecord(Schema):
     iec = fields.String(required=True, validate=validate.Regexp(IEC_RE))
-    name = fields.String(required=True)
+    name = fields.String(required=True, validate=validate.Length(min=1, max=300))
     pan = fields.String(required=True, validate=validate.Regexp(r"^[A-Z]{5}[0-9]{4}[A-Z]$"))
     email = fields.String(required=True)
     mobile = fields.String(required=True)
-    address = fields.String(load_default="")
+    address = fields.String(load_default="", validate=validate.Length(max=500))
     state = fields.String(load_default=None, allow_none=True)
     directors = fields.List(fields.Nested(Director), required=True)
     branches = fields.List(fields.Nested(Branch), required=True)
@@ -87,15 +87,18 @@ class FileDirectory:
 
 
 class HttpDirectory:
-    """An IEC API: ``GET {base}/iec/{iec}`` answers one record, 404 when unknown. Connection
-    failures and 5xx are retried twice, then the directory is reported down (503)."""
+    """An IEC API: ``GET {base}/iec/{iec}`` answers one record, 404 when unknown. A failure is
+    retried once, then the directory is reported down (503). The worst case (two tries of 1.5 s
+    to connect and 2.5 s to read) stays under the callers' RPC deadline, so the exporter sees
+    "directory down", not a timeout."""
 
-    def __init__(self, base: str, timeout=(3.0, 5.0)):
+    def __init__(self, base: str, timeout=(1.5, 2.5)):
         self.base = base.rstrip("/")
         self.timeout = timeout
         self.session = requests.Session()
-        retry = Retry(total=2, connect=2, read=2, status=2, backoff_factor=0.2,
-                      status_forcelist=(502, 503, 504), allowed_methods=("GET",))
+        retry = Retry(total=1, connect=1, read=1, status=1, backoff_factor=0.2,
+                      status_forcelist=(500, 502, 503, 504), allowed_methods=("GET",),
+                      raise_on_status=False)
         self.session.mount("http://", HTTPAdapter(max_retries=retry))
         self.session.mount("https://", HTTPAdapter(max_retries=retry))
 

@@ -2,7 +2,7 @@
 accounts of people."""
 from datetime import datetime
 
-from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Integer, LargeBinary, String
+from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Integer, LargeBinary, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -76,7 +76,7 @@ class Exporter(Base):
     address: Mapped[str] = mapped_column(String(500), default="")
     state: Mapped[str | None] = mapped_column(String(8), nullable=True)
     aeo_number: Mapped[str | None] = mapped_column(String(32), nullable=True)
-    dsc_subject: Mapped[str] = mapped_column(String(500))
+    dsc_subject: Mapped[str] = mapped_column(Text)  # real DSC subjects run long
     dsc_fingerprint: Mapped[str] = mapped_column(String(64))
     dsc_not_after: Mapped[datetime] = mapped_column(DateTime)
     directors: Mapped[list] = mapped_column(JSON)

@@ -97,7 +97,14 @@ def create_issuing_office(session, actor, regional_office_code, code, name, stat
             "address": address.strip()}
 
 
+def _staff_only(actor):
+    if actor["role"] not in ("admin", "agency_admin") or (
+            actor["role"] == "agency_admin" and not actor.get("agency")):
+        raise Forbidden("only administrators see this", code="ROLE_FORBIDDEN")
+
+
 def list_offices(session, actor, agency_code=None):
+    _staff_only(actor)
     if actor["role"] != "admin":
         agency_code = actor.get("agency")
     query = select(IssuingOffice).order_by(IssuingOffice.code)
@@ -113,6 +120,9 @@ def create_staff(uow, actor, role, username, name, email, mobile, agency_code,
     """An officer (bound to one issuing office) or an agency admin (admins only); the password
     is generated and sent by email."""
     session = uow.session
+    if role not in ("officer", "agency_admin"):
+        raise Forbidden(f"staff accounts are officers or agency admins, not {role!r}",
+                        code="ROLE_FORBIDDEN")
     if role == "agency_admin":
         _admin_only(actor)
     _agency(session, agency_code)
@@ -155,6 +165,7 @@ def staff_view(account: Account) -> dict:
 
 
 def list_staff(session, actor, role=None):
+    _staff_only(actor)
     query = select(Account).where(Account.role.in_(["officer", "agency_admin"])) \
         .order_by(Account.username)
     if actor["role"] != "admin":

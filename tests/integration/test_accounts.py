@@ -81,8 +81,27 @@ def forged(platform_env, **changes):
     return jwt.encode(claims, signing_key, algorithm=algorithm)
 
 
-@pytest.mark.parametrize("case", ["good", "algorithm", "issuer", "audience", "expired",
-                                  "other_key", "none", "garbage"])
+def hs256_with_public_key(platform_env):
+    """The classic confusion attack: HMAC keyed with the verifier's public key."""
+    import base64
+    import hashlib
+    import hmac
+    import json
+
+    def b64(raw):
+        return base64.urlsafe_b64encode(raw).rstrip(b"=")
+
+    now = int(dt.datetime.now(dt.timezone.utc).timestamp())
+    header = b64(json.dumps({"alg": "HS256", "typ": "JWT"}).encode())
+    body = b64(json.dumps({"sub": "admin", "role": "admin", "iss": tokens.ISSUER,
+                           "aud": tokens.AUDIENCE, "iat": now, "exp": now + 300}).encode())
+    secret = (platform_env / "keys" / "jwt-ed25519.pub.pem").read_bytes()
+    signature = b64(hmac.new(secret, header + b"." + body, hashlib.sha256).digest())
+    return (header + b"." + body + b"." + signature).decode()
+
+
+@pytest.mark.parametrize("case", ["good", "algorithm", "hs256_public_key", "issuer", "audience",
+                                  "expired", "other_key", "none", "garbage"])
 def test_tokens_are_checked_for_algorithm_issuer_audience_expiry_and_key(
         stack, platform_env, case):
     base, _ = stack
@@ -91,6 +110,7 @@ def test_tokens_are_checked_for_algorithm_issuer_audience_expiry_and_key(
         "good": lambda: forged(platform_env),
         "algorithm": lambda: forged(platform_env, algorithm="RS256",
                                     key=rsa.generate_private_key(65537, 2048)),
+        "hs256_public_key": lambda: hs256_with_public_key(platform_env),
         "issuer": lambda: forged(platform_env, iss="someone-else"),
         "audience": lambda: forged(platform_env, aud="another-api"),
         "expired": lambda: forged(platform_env, iat=now - dt.timedelta(hours=2),
@@ -203,3 +223,17 @@ def test_forgot_and_change_password(stack):
     assert login(base, "eic.admin", "a-much-better-passw0rd")
     assert requests.post(f"{base}/api/v1/auth/change-password", timeout=10,
                          json={"current_password": "x", "new_password": "y"}).status_code == 401
+
+
+def test_the_registration_service_itself_refuses_other_staff_roles(stack, rpc_client):
+    """The gateway only ever asks for officers and agency admins; the service checks anyway."""
+    from services.chassis.errors import Forbidden
+
+    client = rpc_client()
+    agency_admin = {"username": "mpeda.admin", "role": "agency_admin", "agency": "MPEDA"}
+    for role in ("admin", "exporter"):
+        with pytest.raises(Forbidden):
+            client.registration.create_staff(agency_admin, role, "sneaky.admin", "S",
+                                             "s@mpeda.gov.in", "+919847000999", "MPEDA")
+    with pytest.raises(Forbidden):
+        client.registration.staff({"username": "x", "role": "officer", "agency": "MPEDA"})

@@ -76,10 +76,28 @@ def test_the_whole_registration_walk(stack, tmp_path, platform_env, events):
     registered = next(e for e in published if e["event_type"] == "exporter_registered")
     assert (registered["iec"], registered["mobile"]) == (IEC, "+919847012345")
     assert requests.get(f"{base}/api/v1/iec/{IEC}", timeout=10).json()["registered"] is True
+    # the password left with its event and is not kept in registration's outbox
+    db = sqlite3.connect(platform_env / "db" / "registration.sqlite3")
+    kept = [json.loads(p) for (p,) in db.execute(
+        "select payload from outbox where event_type = 'credentials_issued'")]
+    assert [k["password"] for k in kept] == ["[scrubbed]"]
+    assert password not in (platform_env / "db" / "registration.sqlite3").read_bytes().decode(
+        "latin-1")
 
     again = requests.post(f"{base}/api/v1/registrations/challenge", json={"iec": IEC},
                           timeout=10)
     assert again.status_code == 409 and again.json()["error"]["code"] == "IEC_ALREADY_REGISTERED"
+
+
+def test_an_iec_registers_once_even_with_a_challenge_taken_before(stack, tmp_path,
+                                                                    platform_env):
+    base, _ = stack
+    first = form(base, tmp_path, platform_env)
+    second = form(base, tmp_path / "second", platform_env)       # challenge taken before
+    assert register(base, first).status_code == 201
+    again = register(base, second)
+    assert again.status_code == 409
+    assert again.json()["error"]["code"] == "IEC_ALREADY_REGISTERED"
 
 
 def test_a_sez_branch_and_an_aeo_number(stack, tmp_path, platform_env):

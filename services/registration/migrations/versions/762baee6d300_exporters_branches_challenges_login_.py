@@ -25,7 +25,7 @@ def upgrade():
     sa.Column('address', sa.String(length=500), nullable=False),
     sa.Column('state', sa.String(length=8), nullable=True),
     sa.Column('aeo_number', sa.String(length=32), nullable=True),
-    sa.Column('dsc_subject', sa.String(length=500), nullable=False),
+    sa.Column('dsc_subject', sa.Text(), nullable=False),
     sa.Column('dsc_fingerprint', sa.String(length=64), nullable=False),
     sa.Column('dsc_not_after', sa.DateTime(), nullable=False),
     sa.Column('directors', sa.JSON(), nullable=False),
