@@ -51,7 +51,7 @@ def rpc(fn=None, **kwargs):
         return functools.partial(rpc, **kwargs)
     # ApiErrors are answers to the caller, not faults of this service: logged without alarm.
     kwargs.setdefault("expected_exceptions", ApiError)
-    return nameko_rpc(transactional(fn), **kwargs)
+    return nameko_rpc(**kwargs)(transactional(fn))
 
 
 class PoisonMessage(Exception):
