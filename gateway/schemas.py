@@ -255,3 +255,108 @@ class Staff(Schema):
     agency_code = fields.String(allow_none=True)
     issuing_office_code = fields.String(allow_none=True)
     active = fields.Boolean()
+
+
+# --- applications --------------------------------------------------------------------------------
+
+class AnyObject(Schema):
+    """A JSON object passed on whole; the application service validates the form itself and
+    answers with field paths such as products[2].raw_materials[0].origin_country."""
+
+    class Meta:
+        unknown = "include"
+
+
+class ApplicationForm(Schema):
+    kind = fields.String(metadata={"enum": ["preferential", "non_preferential"]})
+    agreement_code = fields.String(metadata={"example": "013"})
+    shipment_timing = fields.String(metadata={"enum": ["before", "after"]})
+    agency_code = fields.String()
+    regional_office_code = fields.String()
+    issuing_office_code = fields.String()
+    postal_delivery = fields.Boolean()
+    branch_id = fields.String()
+    importer = fields.Dict(metadata={"description": "{name, country (ISO 3166 alpha-2), address}"})
+    transport = fields.Dict(metadata={"description": "{mode, vessel_or_flight, port_of_loading, "
+                                                     "port_of_discharge, departure_date}"})
+    invoice = fields.Dict(metadata={"description": "{number, date}"})
+    uses_non_originating_materials = fields.Boolean()
+    products = fields.List(fields.Dict(), metadata={
+        "description": "{hs_code, description, quantity, unit, fob_currency, fob_value, fob_inr, "
+                       "marks_and_numbers, packages, preference_criterion, raw_materials: "
+                       "[{hs_code, description, quantity, unit, unit_cif_value, "
+                       "total_cif_value, origin_country, bill_of_entry_or_invoice_no, "
+                       "invoice_date, supplier}]}; amounts as decimal strings"})
+    exporter_comments = fields.String()
+    declaration = fields.Dict(metadata={"description": "{goods_available_at, origin_grounds, "
+                                                       "place, name, designation}"})
+
+
+class ApplicationSummary(Schema):
+    id = fields.String()
+    number = fields.String(allow_none=True, metadata={"example": "MPEDA/2026/013/0000066A"})
+    status = fields.String()
+    kind = fields.String(allow_none=True)
+    agreement_code = fields.String(allow_none=True)
+    agency_code = fields.String(allow_none=True)
+    issuing_office_code = fields.String(allow_none=True)
+    importer_name = fields.String(allow_none=True)
+    importer_country = fields.String(allow_none=True)
+    invoice_number = fields.String(allow_none=True)
+    invoice_date = fields.String(allow_none=True)
+    product_count = fields.Integer()
+    fob_inr = fields.String()
+    created_at = fields.String()
+    updated_at = fields.String()
+    submitted_at = fields.String(allow_none=True)
+
+
+class Application(ApplicationSummary):
+    iec = fields.String()
+    form = fields.Nested(ApplicationForm)
+    cloned_from = fields.String(allow_none=True)
+    documents = fields.List(fields.Dict())
+
+
+class ApplicationListQuery(Schema):
+    status = fields.String(validate=validate.OneOf(
+        ["draft", "pending_payment", "submitted", "discrepancy", "approved", "rejected",
+         "issued"]))
+    agreement = fields.String(validate=validate.Length(max=3))
+    agency = fields.String(validate=validate.Length(max=32))
+    number = fields.String(validate=validate.Length(max=64))
+    date_from = fields.Date()
+    date_to = fields.Date()
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1))
+    per_page = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
+    sort = fields.String(load_default="-created_at", validate=validate.OneOf(
+        [f"{sign}{name}" for sign in ("", "-")
+         for name in ("created_at", "updated_at", "number", "submitted_at")]))
+
+
+class DocumentUpload(Schema):
+    kind = fields.String(required=True, metadata={
+        "enum": ["invoice", "packing_list", "bill_of_lading", "other"]})
+    file = fields.Raw(required=True, metadata={"type": "string", "format": "binary",
+                                               "description": "PDF, at most 2 MB"})
+    signature = fields.String(required=True, metadata={
+        "description": "detached CMS over the file by the exporter's DSC: base64 text, or a "
+                       "file part with DER"})
+
+
+class SigningPayload(Schema):
+    payload = fields.String(metadata={"description": "base64 of the RFC 8785 JSON to sign"})
+    sha256 = fields.String()
+
+
+class SubmitRequest(Schema):
+    signature = fields.String(required=True, validate=validate.Length(min=1, max=100_000),
+                              metadata={"description": "base64 DER detached CMS over the "
+                                                       "decoded payload"})
+
+
+class ExchangeRateInput(Schema):
+    currency = fields.String(required=True, validate=validate.Length(equal=3))
+    valid_from = fields.String(required=True, validate=validate.Length(max=10))
+    rate = fields.String(required=True, validate=validate.Length(max=32),
+                         metadata={"description": "INR per unit, e.g. \"83.2500\""})

@@ -42,3 +42,19 @@ def registered_exporter(base, mailbox, tmp_path, platform_env):
     mail = mailbox.wait_for(lambda m: "exports@malabarseafoods.in" in m["To"].lower())[0]
     password = re.search(r"Password:\s*(\S+)", mail_text(mail)).group(1)
     return login(base, IEC, password), dsc
+
+
+def register_other_exporter(world, mailbox):
+    """A second exporter, Sundaram Textiles (IEC AABCS7319Q), logged in: its token."""
+    base, tmp, var = world["base"], world["tmp"] / "other-exporter", world["var"]
+    tmp.mkdir(exist_ok=True)
+    dsc = make_dsc(var, tmp / "dsc", "AABCS7319Q", "Lakshmi Sundaram")
+    body = form(base, tmp, var, iec="AABCS7319Q", director="Lakshmi Sundaram", dsc=dsc,
+                mobile="+919443011223", email="coo@sundaramtextiles.in",
+                branches=[{"branch_id": "B1", "gstin": "33AABCS7319Q1ZX"},
+                          {"branch_id": "B2", "in_sez": True, "state": "IN-TN"}])
+    response = register(base, body)
+    assert response.status_code == 201, response.text
+    mail = mailbox.wait_for(lambda m: "coo@sundaramtextiles.in" in m["To"].lower())[0]
+    password = re.search(r"Password:\s*(\S+)", mail_text(mail)).group(1)
+    return login(base, "AABCS7319Q", password)

@@ -2,6 +2,7 @@
 and detached CMS signatures made by the real `openssl cms`, the way an exporter's tool would."""
 import datetime as dt
 import subprocess
+import uuid
 from pathlib import Path
 
 from cryptography import x509
@@ -62,7 +63,7 @@ def make_dsc(var: Path, folder: Path, iec: str, name: str, *, days_valid=(-1, 36
 
 def openssl_sign(data: bytes, cert_path: Path, key_path: Path, folder: Path) -> bytes:
     """`openssl cms -sign -binary -outform DER`: detached, signer certificate included."""
-    data_path = folder / "to-sign.bin"
+    data_path = folder / f"to-sign-{uuid.uuid4().hex}.bin"  # callers may sign concurrently
     data_path.write_bytes(data)
     out = subprocess.run(["openssl", "cms", "-sign", "-binary", "-outform", "DER",
                           "-in", str(data_path), "-signer", str(cert_path),

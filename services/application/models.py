@@ -1,8 +1,10 @@
-"""Application's own tables. For now the reference data it checks applications against: agreements
-and the HS nomenclature."""
-from datetime import datetime
+"""Application's own tables: applications with their history, documents, submission evidence and
+number sequences, and the reference data they are checked against (agreements, HS nomenclature,
+exchange rates)."""
+from datetime import date, datetime
 
-from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Integer, String
+from sqlalchemy import (JSON, Boolean, Date, DateTime, ForeignKey, Index, Integer, LargeBinary,
+                        String, UniqueConstraint)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -44,3 +46,92 @@ class AgreementRecord(Base):
     short_name: Mapped[str] = mapped_column(String(32))
     data: Mapped[dict] = mapped_column(JSON)  # agreements.agreement_as_dict()
     updated_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class Application(Base):
+    """A CoO application. The form lives in ``data`` (the JSON of form.dump); the columns beside it
+    are what lists filter and sort on."""
+    __tablename__ = "application"
+    __table_args__ = (Index("ix_application_iec_created", "iec", "created_at"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    iec: Mapped[str] = mapped_column(String(10))
+    status: Mapped[str] = mapped_column(String(20), index=True)
+    kind: Mapped[str | None] = mapped_column(String(20), nullable=True)
+    agreement_code: Mapped[str | None] = mapped_column(String(3), nullable=True)
+    agency_code: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    issuing_office_code: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
+    number: Mapped[str | None] = mapped_column(String(64), nullable=True, unique=True)
+    data: Mapped[dict] = mapped_column(JSON)
+    cloned_from: Mapped[str | None] = mapped_column(String(36), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    updated_at: Mapped[datetime] = mapped_column(DateTime)
+    submitted_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+
+
+class StatusChange(Base):
+    __tablename__ = "status_change"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    application_id: Mapped[str] = mapped_column(ForeignKey("application.id", ondelete="CASCADE"),
+                                                index=True)
+    from_status: Mapped[str | None] = mapped_column(String(20), nullable=True)
+    to_status: Mapped[str] = mapped_column(String(20))
+    actor: Mapped[str] = mapped_column(String(64))
+    at: Mapped[datetime] = mapped_column(DateTime)
+    comment: Mapped[str] = mapped_column(String(2000), default="")
+
+
+class Document(Base):
+    """A supporting document: the PDF is in the blob store by SHA-256, with the exporter's
+    detached CMS signature over it kept here as evidence."""
+    __tablename__ = "document"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    application_id: Mapped[str] = mapped_column(ForeignKey("application.id", ondelete="CASCADE"),
+                                                index=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    filename: Mapped[str] = mapped_column(String(255))
+    sha256: Mapped[str] = mapped_column(String(64))
+    size: Mapped[int] = mapped_column(Integer)
+    pages: Mapped[int] = mapped_column(Integer)
+    signature: Mapped[bytes] = mapped_column(LargeBinary)
+    signer_subject: Mapped[str] = mapped_column(String(500))
+    uploaded_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class SubmissionEvidence(Base):
+    """What the exporter signed at submission: the canonical payload and the CMS over it."""
+    __tablename__ = "submission_evidence"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    application_id: Mapped[str] = mapped_column(ForeignKey("application.id", ondelete="CASCADE"),
+                                                index=True)
+    payload: Mapped[bytes] = mapped_column(LargeBinary)
+    signature: Mapped[bytes] = mapped_column(LargeBinary)
+    signer_subject: Mapped[str] = mapped_column(String(500))
+    signer_fingerprint: Mapped[str] = mapped_column(String(64))
+    signed_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class NumberSequence(Base):
+    """The last application number given per agency, year and scheme."""
+    __tablename__ = "number_sequence"
+
+    agency_code: Mapped[str] = mapped_column(String(32), primary_key=True)
+    year: Mapped[int] = mapped_column(Integer, primary_key=True)
+    scheme: Mapped[str] = mapped_column(String(3), primary_key=True)
+    last: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class ExchangeRate(Base):
+    """INR per unit of a currency, from a date on, kept by admins (customs notifies them)."""
+    __tablename__ = "exchange_rate"
+    __table_args__ = (UniqueConstraint("currency", "valid_from"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    currency: Mapped[str] = mapped_column(String(3), index=True)
+    valid_from: Mapped[date] = mapped_column(Date)
+    rate: Mapped[str] = mapped_column(String(32))  # decimal string: exact, on every database
+    set_by: Mapped[str] = mapped_column(String(64))
+    set_at: Mapped[datetime] = mapped_column(DateTime)

@@ -1,6 +1,8 @@
 """Reference data the application service owns: agreements, units, countries, currencies and the
 HS nomenclature. Service-layer functions over a SQLAlchemy session; the rules themselves live in
 ``agreements.py``, ``units.py`` and ``hs.py``."""
+from datetime import date
+from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 
 import pycountry
@@ -9,7 +11,7 @@ from sqlalchemy.orm import aliased
 
 from services.application import hs
 from services.application.agreements import AGREEMENTS, agreement_as_dict
-from services.application.models import AgreementRecord, HsCode, HsNomenclature
+from services.application.models import AgreementRecord, ExchangeRate, HsCode, HsNomenclature
 from services.application.units import UNITS
 from services.chassis.database import utcnow
 from services.chassis.errors import BadRequest, NotFound, RuleViolation
@@ -213,3 +215,69 @@ def import_hs_csv(session, text: str, source: str) -> dict:
     import_id = start_hs_import(session, source)
     add_hs_rows(session, import_id, entry_rows(entries))
     return activate_hs_import(session, import_id)
+
+
+def hs_exists(session, code: str) -> bool | None:
+    """Whether an HS code is in the loaded nomenclature (an 8-digit tariff item when its 6-digit
+    subheading is); None when no nomenclature is loaded, so callers check form only."""
+    active = _active(session)
+    if active is None:
+        return None
+    try:
+        form = hs.check_form(code)
+    except hs.InvalidHsCode:
+        return False
+    known = form.code[:6] if form.level == 8 else form.code
+    return session.get(HsCode, (active.id, known)) is not None
+
+
+# --- exchange rates ------------------------------------------------------------------------------
+
+def exchange_rate_on(session, currency: str, on) -> Decimal | None:
+    """INR per unit of ``currency`` in force on ``on``: the latest rate valid from that day or
+    before. INR is 1."""
+    if currency == "INR":
+        return Decimal(1)
+    rate = session.scalar(select(ExchangeRate.rate).where(
+        ExchangeRate.currency == currency, ExchangeRate.valid_from <= on)
+        .order_by(ExchangeRate.valid_from.desc()).limit(1))
+    return Decimal(rate) if rate is not None else None
+
+
+def set_exchange_rate(session, actor: str, currency: str, valid_from: str, rate: str) -> dict:
+    fields = {}
+    currency = (currency or "").upper()
+    if pycountry.currencies.get(alpha_3=currency) is None or currency == "INR":
+        fields["currency"] = ["An ISO 4217 currency other than INR."]
+    try:
+        day = date.fromisoformat(valid_from)
+    except (TypeError, ValueError):
+        fields["valid_from"] = ["A date like 2026-11-25."]
+    try:
+        value = Decimal(str(rate))
+        if not value.is_finite() or value <= 0 or value > 1_000_000:
+            raise InvalidOperation
+    except InvalidOperation:
+        fields["rate"] = ["INR per unit, a positive decimal such as 83.25."]
+    if fields:
+        raise BadRequest("the exchange rate is not valid", code="VALIDATION_ERROR",
+                         fields=fields)
+    row = session.scalar(select(ExchangeRate).where(ExchangeRate.currency == currency,
+                                                    ExchangeRate.valid_from == day))
+    if row is None:
+        row = ExchangeRate(currency=currency, valid_from=day)
+        session.add(row)
+    row.rate, row.set_by, row.set_at = str(value), actor, utcnow()
+    return _rate_view(row)
+
+
+def _rate_view(row) -> dict:
+    return {"currency": row.currency, "valid_from": row.valid_from.isoformat(), "rate": row.rate,
+            "set_by": row.set_by, "set_at": row.set_at.isoformat() + "Z"}
+
+
+def list_exchange_rates(session, currency: str | None = None) -> list[dict]:
+    query = select(ExchangeRate).order_by(ExchangeRate.currency, ExchangeRate.valid_from.desc())
+    if currency:
+        query = query.where(ExchangeRate.currency == currency.upper())
+    return [_rate_view(r) for r in session.scalars(query)]

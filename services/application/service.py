@@ -1,11 +1,102 @@
 """Application service entrypoints. Thin: each RPC hands over to the service-layer modules."""
-from services.application import reference
+import base64
+
+from services.application import applications, reference
 from services.chassis import base
 from services.chassis.entrypoints import rpc
+from services.chassis.rpc import TimedRpcProxy
+
+
+def offices_by_agency(agencies) -> dict:
+    """agency -> regional office -> issuing offices, from registration's organisation."""
+    return {a["code"]: {r["code"]: {o["code"] for o in r["issuing_offices"]}
+                        for r in a["regional_offices"]} for a in agencies}
 
 
 class ApplicationService(base.ServiceBase):
     name = "application"
+
+    registration = TimedRpcProxy("registration")
+    signing = TimedRpcProxy("signing")
+
+    def _verify_signature(self, data, signature_b64, iec, directors):
+        return self.signing.verify_signature(base64.b64encode(data).decode(), signature_b64,
+                                             iec, directors)
+
+    # --- applications --------------------------------------------------------------------------
+
+    @rpc
+    def create_application(self, actor, body):
+        return applications.create_draft(self.db, actor, body)
+
+    @rpc
+    def get_application(self, actor, application_id):
+        return applications.get_application(self.db.session, actor, application_id)
+
+    @rpc
+    def update_application(self, actor, application_id, body):
+        return applications.update_draft(self.db, actor, application_id, body)
+
+    @rpc
+    def delete_application(self, actor, application_id):
+        applications.delete_draft(self.db, actor, application_id)
+
+    @rpc
+    def clone_application(self, actor, application_id):
+        return applications.clone(self.db, actor, application_id)
+
+    @rpc
+    def list_applications(self, actor, filters, page=1, per_page=50, sort="-created_at"):
+        return applications.list_applications(self.db.session, actor, filters, page, per_page,
+                                              sort)
+
+    @rpc
+    def export_applications(self, actor, filters):
+        content = applications.export_xlsx(self.db.session, actor, filters)
+        return base64.b64encode(content).decode()
+
+    @rpc
+    def application_history(self, actor, application_id):
+        return applications.history(self.db.session, actor, application_id)
+
+    @rpc
+    def origin_check(self, actor, application_id):
+        return applications.origin_check(self.db.session, actor, application_id)
+
+    @rpc
+    def add_document(self, actor, application_id, kind, filename, content_b64, signature_b64):
+        exporter = self.registration.exporter(actor["username"])
+        return applications.add_document(
+            self.db, actor, application_id, kind, filename, base64.b64decode(content_b64),
+            signature_b64, self._verify_signature, exporter["directors"])
+
+    @rpc
+    def get_document(self, actor, application_id, document_id):
+        return applications.get_document(self.db.session, actor, application_id, document_id)
+
+    @rpc
+    def signing_payload(self, actor, application_id):
+        return applications.signing_payload(self.db.session, actor, application_id)
+
+    @rpc
+    def submit_application(self, actor, application_id, signature_b64):
+        exporter = self.registration.exporter(actor["username"])
+        offices = offices_by_agency(self.registration.agencies())
+        return applications.submit(self.db, actor, application_id, signature_b64,
+                                   self._verify_signature, exporter, offices)
+
+    # --- exchange rates ------------------------------------------------------------------------
+
+    @rpc
+    def exchange_rates(self, currency=None):
+        return reference.list_exchange_rates(self.db.session, currency)
+
+    @rpc
+    def set_exchange_rate(self, actor, currency, valid_from, rate):
+        return reference.set_exchange_rate(self.db.session, actor["username"], currency,
+                                           valid_from, rate)
+
+    # --- reference data ------------------------------------------------------------------------
 
     @rpc
     def agreements(self):

@@ -1,0 +1,388 @@
+"""CoO applications: drafts, documents, DSC-signed submission with its number, lists and history
+(DESIGN.md §5, §7). Service-layer functions over the unit of work; the rules of the form live in
+``form.py``, ``rules.py`` and ``origin.py``, the document rules in ``documents.py``.
+
+``actor`` is the caller as the gateway verified it: ``{"username", "role", "agency", "office"}``.
+An exporter reaches only applications of its own IEC; anything else is "not found", so that
+nobody learns which ids exist.
+"""
+import base64
+import hashlib
+import uuid
+from datetime import date, datetime, timezone
+from decimal import Decimal, InvalidOperation
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from services.application import documents as document_rules
+from services.application import form, origin, rules
+from services.application.models import (Application, Document, NumberSequence, StatusChange,
+                                          SubmissionEvidence)
+from services.application.reference import exchange_rate_on, hs_exists
+from services.chassis.blobs import BlobStore
+from services.chassis.database import utcnow
+from services.chassis.errors import BadRequest, Conflict, NotFound, RuleViolation
+
+EDITABLE = ("draft", "discrepancy")
+NON_PREFERENTIAL_SCHEME = "000"  # our own code: non-preferential certificates name no agreement
+INDIA = ZoneInfo("Asia/Kolkata")  # the application year turns at midnight in India, not UTC
+MAX_EXPORT_ROWS = 100_000
+
+
+# --- access ------------------------------------------------------------------------------------
+
+def _load(session, actor, application_id) -> Application:
+    application = session.get(Application, str(application_id))
+    if application is None or not _may_see(actor, application):
+        raise NotFound("no such application", code="APPLICATION_NOT_FOUND")
+    return application
+
+
+def _may_see(actor, application) -> bool:
+    if actor["role"] == "exporter":
+        return application.iec == actor["username"]
+    if actor["role"] == "officer":
+        return (application.issuing_office_code == actor.get("office")
+                and application.status != "draft")
+    return False
+
+
+def _exporter_only(actor):
+    if actor["role"] != "exporter":
+        raise NotFound("no such application", code="APPLICATION_NOT_FOUND")
+
+
+def _editable(application):
+    if application.status not in EDITABLE:
+        raise Conflict(f"an application in status {application.status} cannot be changed",
+                       code="APPLICATION_NOT_EDITABLE")
+
+
+def _record(session, application, to_status, actor, comment=""):
+    session.add(StatusChange(application_id=application.id, from_status=application.status,
+                             to_status=to_status, actor=actor["username"], at=utcnow(),
+                             comment=comment))
+    application.status = to_status
+
+
+def _columns(application, data):
+    """The columns lists filter on, derived from the form."""
+    application.kind = data.get("kind")
+    application.agreement_code = data.get("agreement_code")
+    application.agency_code = data.get("agency_code")
+    application.issuing_office_code = data.get("issuing_office_code")
+
+
+# --- views -------------------------------------------------------------------------------------
+
+def _summary(application) -> dict:
+    data = application.data
+    importer = data.get("importer") or {}
+    return {
+        "id": application.id, "number": application.number, "status": application.status,
+        "kind": application.kind, "agreement_code": application.agreement_code,
+        "agency_code": application.agency_code,
+        "issuing_office_code": application.issuing_office_code,
+        "importer_name": importer.get("name"), "importer_country": importer.get("country"),
+        "invoice_number": (data.get("invoice") or {}).get("number"),
+        "invoice_date": (data.get("invoice") or {}).get("date"),
+        "product_count": len(data.get("products") or []),
+        "fob_inr": str(sum((_decimal(p.get("fob_inr")) for p in data.get("products") or []),
+                           start=_decimal(0))),
+        "created_at": _iso(application.created_at), "updated_at": _iso(application.updated_at),
+        "submitted_at": _iso(application.submitted_at),
+    }
+
+
+def _decimal(value):
+    try:
+        return Decimal(str(value)) if value is not None else Decimal(0)
+    except InvalidOperation:
+        return Decimal(0)
+
+
+def _iso(moment):
+    return moment.isoformat() + "Z" if moment else None
+
+
+def _view(session, application) -> dict:
+    docs = session.scalars(select(Document).where(Document.application_id == application.id)
+                           .order_by(Document.uploaded_at)).all()
+    return {**_summary(application), "iec": application.iec, "form": application.data,
+            "cloned_from": application.cloned_from,
+            "documents": [_document_view(d) for d in docs]}
+
+
+def _document_view(document) -> dict:
+    return {"id": document.id, "kind": document.kind, "filename": document.filename,
+            "sha256": document.sha256, "size": document.size, "pages": document.pages,
+            "signer": document.signer_subject, "uploaded_at": _iso(document.uploaded_at)}
+
+
+# --- drafts ------------------------------------------------------------------------------------
+
+def create_draft(uow, actor, body: dict) -> dict:
+    _exporter_only(actor)
+    data = _load_form(body)
+    now = utcnow()
+    application = Application(id=str(uuid.uuid4()), iec=actor["username"], status="draft",
+                              data=data, created_at=now, updated_at=now)
+    _columns(application, data)
+    uow.session.add(application)
+    uow.session.add(StatusChange(application_id=application.id, from_status=None,
+                                 to_status="draft", actor=actor["username"], at=now,
+                                 comment="created"))
+    return _view(uow.session, application)
+
+
+def _load_form(body) -> dict:
+    try:
+        return form.dump(form.load_draft(body if isinstance(body, dict) else {}))
+    except form.FormError as exc:
+        raise BadRequest("the application form has fields that are not valid",
+                         code="VALIDATION_ERROR", fields=exc.fields) from None
+
+
+def get_application(session, actor, application_id) -> dict:
+    return _view(session, _load(session, actor, application_id))
+
+
+def update_draft(uow, actor, application_id, body: dict) -> dict:
+    """Replace the form of a draft (or of an application sent back with a discrepancy)."""
+    _exporter_only(actor)
+    application = _load(uow.session, actor, application_id)
+    _editable(application)
+    application.data = _load_form(body)
+    _columns(application, application.data)
+    application.updated_at = utcnow()
+    return _view(uow.session, application)
+
+
+def delete_draft(uow, actor, application_id) -> None:
+    _exporter_only(actor)
+    application = _load(uow.session, actor, application_id)
+    if application.status != "draft":
+        raise Conflict("only a draft can be deleted; nothing else is ever deleted",
+                       code="APPLICATION_NOT_EDITABLE")
+    uow.session.delete(application)
+
+
+def clone(uow, actor, application_id) -> dict:
+    """A new draft with the form of an old application (documents are not copied: each
+    shipment has its own invoice)."""
+    _exporter_only(actor)
+    source = _load(uow.session, actor, application_id)
+    now = utcnow()
+    application = Application(id=str(uuid.uuid4()), iec=source.iec, status="draft",
+                              data=dict(source.data), cloned_from=source.id, created_at=now,
+                              updated_at=now)
+    _columns(application, application.data)
+    uow.session.add(application)
+    uow.session.add(StatusChange(application_id=application.id, from_status=None,
+                                 to_status="draft", actor=actor["username"], at=now,
+                                 comment=f"cloned from {source.number or source.id}"))
+    return _view(uow.session, application)
+
+
+# --- lists -------------------------------------------------------------------------------------
+
+SORTS = {"created_at": Application.created_at, "updated_at": Application.updated_at,
+         "number": Application.number, "submitted_at": Application.submitted_at}
+
+
+def _filtered(actor, filters):
+    query = select(Application)
+    if actor["role"] == "exporter":
+        query = query.where(Application.iec == actor["username"])
+    elif actor["role"] == "officer":
+        query = query.where(Application.issuing_office_code == actor.get("office"),
+                            Application.status != "draft")
+    else:
+        raise NotFound("no such list", code="APPLICATION_NOT_FOUND")
+    if filters.get("status"):
+        query = query.where(Application.status == filters["status"])
+    if filters.get("agreement"):
+        query = query.where(Application.agreement_code == filters["agreement"])
+    if filters.get("agency"):
+        query = query.where(Application.agency_code == filters["agency"])
+    if filters.get("number"):
+        query = query.where(Application.number.contains(filters["number"].upper()))
+    if filters.get("date_from"):
+        query = query.where(Application.created_at >= _day(filters["date_from"], "date_from"))
+    if filters.get("date_to"):
+        end = _day(filters["date_to"], "date_to")
+        query = query.where(Application.created_at < datetime.combine(end, datetime.max.time()))
+    return query
+
+
+def _day(value, field) -> datetime:
+    try:
+        return datetime.combine(date.fromisoformat(str(value)), datetime.min.time())
+    except ValueError:
+        raise BadRequest(f"{field} must be a date like 2026-11-25", code="VALIDATION_ERROR",
+                         fields={field: ["Not a date (YYYY-MM-DD)."]}) from None
+
+
+def list_applications(session, actor, filters, page=1, per_page=50, sort="-created_at") -> dict:
+    query = _filtered(actor, filters)
+    descending = sort.startswith("-")
+    column = SORTS.get(sort.lstrip("-"))
+    if column is None:
+        raise BadRequest(f"sort by one of {', '.join(SORTS)} (prefix - for descending)",
+                         code="VALIDATION_ERROR", fields={"sort": ["Unknown sort."]})
+    total = session.scalar(select(func.count()).select_from(query.subquery()))
+    ordered = query.order_by(column.desc() if descending else column.asc(),
+                             Application.id)
+    rows = session.scalars(ordered.offset((page - 1) * per_page).limit(per_page)).all()
+    return {"items": [_summary(a) for a in rows], "page": page, "per_page": per_page,
+            "total": total}
+
+
+def export_xlsx(session, actor, filters) -> bytes:
+    from services.application.export import applications_xlsx
+
+    rows = session.scalars(_filtered(actor, filters).order_by(Application.created_at.desc())
+                           .limit(MAX_EXPORT_ROWS)).all()
+    return applications_xlsx([_summary(a) for a in rows])
+
+
+def history(session, actor, application_id) -> list[dict]:
+    application = _load(session, actor, application_id)
+    changes = session.scalars(select(StatusChange).where(
+        StatusChange.application_id == application.id).order_by(StatusChange.id)).all()
+    return [{"from": c.from_status, "to": c.to_status, "actor": c.actor, "at": _iso(c.at),
+             "comment": c.comment} for c in changes]
+
+
+# --- documents -----------------------------------------------------------------------------------
+
+def add_document(uow, actor, application_id, kind, filename, content: bytes, signature_b64,
+                 verify_signature, directors) -> dict:
+    """``verify_signature(data, signature_b64, iec, directors)`` is the signing service's check."""
+    _exporter_only(actor)
+    application = _load(uow.session, actor, application_id)
+    _editable(application)
+    document_rules.check_kind(kind)
+    checked = document_rules.check_pdf(content, filename)
+    uow.commit()  # no connection held while the signing service checks the signature
+    signer = verify_signature(content, signature_b64, application.iec, directors)
+    application = _load(uow.session, actor, application_id)
+    _editable(application)
+    BlobStore().put(content)
+    document = Document(id=str(uuid.uuid4()), application_id=application.id, kind=kind,
+                        filename=(filename or "document.pdf")[:255], sha256=checked["sha256"],
+                        size=checked["size"], pages=checked["pages"],
+                        signature=base64.b64decode(signature_b64),
+                        signer_subject=signer["subject"], uploaded_at=utcnow())
+    uow.session.add(document)
+    application.updated_at = utcnow()
+    return _document_view(document)
+
+
+def get_document(session, actor, application_id, document_id) -> dict:
+    application = _load(session, actor, application_id)
+    document = session.get(Document, str(document_id))
+    if document is None or document.application_id != application.id:
+        raise NotFound("no such document", code="DOCUMENT_NOT_FOUND")
+    return {**_document_view(document),
+            "content": base64.b64encode(BlobStore().get(document.sha256)).decode()}
+
+
+# --- submission ----------------------------------------------------------------------------------
+
+def _payload(application) -> bytes:
+    return rules.signing_payload(application.data, application_id=application.id,
+                                 iec=application.iec)
+
+
+def signing_payload(session, actor, application_id) -> dict:
+    _exporter_only(actor)
+    application = _load(session, actor, application_id)
+    _editable(application)
+    payload = _payload(application)
+    return {"payload": base64.b64encode(payload).decode(),
+            "sha256": hashlib.sha256(payload).hexdigest()}
+
+
+def problems(session, application, exporter, offices) -> dict:
+    """Every rule the application breaks, by field path; {} when it may be submitted."""
+    has_invoice = session.scalar(select(func.count()).select_from(Document).where(
+        Document.application_id == application.id, Document.kind == "invoice")) > 0
+    return rules.check_submission(
+        form.load_draft(application.data),
+        hs_exists=lambda code: hs_exists(session, code),
+        exchange_rate=lambda currency, on: exchange_rate_on(session, currency, on),
+        exporter_branches={b["branch_id"] for b in exporter["branches"]},
+        offices=offices, has_invoice_document=has_invoice,
+        today=datetime.now(INDIA).date())
+
+
+def submit(uow, actor, application_id, signature_b64, verify_signature, exporter, offices) -> dict:
+    """Check every rule, check the exporter's DSC signature over the canonical payload, then give
+    the number and move to pending_payment, all or nothing. Idempotent: a repeated submit of an
+    application already submitted with the same payload answers as the first did."""
+    _exporter_only(actor)
+    session = uow.session
+    application = _load(session, actor, application_id)
+    if application.status == "pending_payment" and _same_evidence(session, application,
+                                                                  signature_b64):
+        return _view(session, application)
+    if application.status != "draft":
+        raise Conflict(f"an application in status {application.status} cannot be submitted",
+                       code="APPLICATION_NOT_EDITABLE")
+    found = problems(session, application, exporter, offices)
+    if found:
+        raise RuleViolation("the application cannot be submitted yet", code="APPLICATION_INVALID",
+                            fields=found)
+    payload = _payload(application)
+    uow.commit()  # no connection held while the signing service checks the signature
+    signer = verify_signature(payload, signature_b64, application.iec,
+                              [d for d in exporter["directors"]])
+
+    application = _load(session, actor, application_id)
+    if application.status != "draft" or _payload(application) != payload:
+        raise Conflict("the application changed while it was being submitted; sign it again",
+                       code="APPLICATION_CHANGED")
+    now = utcnow()
+    application.number = _next_number(session, application, now)
+    application.submitted_at = application.updated_at = now
+    session.add(SubmissionEvidence(application_id=application.id, payload=payload,
+                                   signature=base64.b64decode(signature_b64),
+                                   signer_subject=signer["subject"],
+                                   signer_fingerprint=signer["fingerprint_sha256"], signed_at=now))
+    _record(session, application, "pending_payment", actor, "submitted with DSC")
+    return _view(session, application)
+
+
+def _same_evidence(session, application, signature_b64) -> bool:
+    evidence = session.scalar(select(SubmissionEvidence).where(
+        SubmissionEvidence.application_id == application.id)
+        .order_by(SubmissionEvidence.id.desc()).limit(1))
+    try:
+        return evidence is not None and evidence.signature == base64.b64decode(signature_b64)
+    except ValueError:
+        return False
+
+
+def _next_number(session, application, now) -> str:
+    """``{AGENCY}/{YEAR}/{SCHEME}/{SEQ:07d}A``; the sequence row is updated in the submitting
+    transaction, so numbers are consecutive and a rolled-back submission gives its number back."""
+    year = now.replace(tzinfo=timezone.utc).astimezone(INDIA).year
+    scheme = application.agreement_code or NON_PREFERENTIAL_SCHEME
+    key = {"agency_code": application.agency_code, "year": year, "scheme": scheme}
+    if session.get(NumberSequence, (application.agency_code, year, scheme)) is None:
+        # First of its kind: concurrent submitters may race to create the row.
+        dialect = postgresql if session.bind.dialect.name == "postgresql" else sqlite
+        session.execute(dialect.insert(NumberSequence).values(**key, last=0)
+                        .on_conflict_do_nothing())
+    session.execute(update(NumberSequence).filter_by(**key)
+                    .values(last=NumberSequence.last + 1))
+    last = session.scalar(select(NumberSequence.last).filter_by(**key))
+    return f"{application.agency_code}/{year}/{scheme}/{last:07d}A"
+
+
+def origin_check(session, actor, application_id) -> dict:
+    application = _load(session, actor, application_id)
+    return origin.origin_check(form.load_draft(application.data))
