@@ -22,6 +22,7 @@ DOCUMENT_BODY = 2 * 1024 * 1024 + 256 * 1024  # the 2 MB PDF, its signature and 
 REGISTRATION_BODY = 256 * 1024  # certificate, signature and up to 200 branches
 HS_UPLOAD = 5 * 1024 * 1024
 STAFF_ROLES = ("admin", "agency_admin")
+EXPORT_TIMEOUT = 120
 
 
 @lru_cache(maxsize=1)
@@ -323,7 +324,9 @@ class GatewayService:
     def export_applications(self, request):
         principal = require(request, "exporter", "officer")
         query = list_query(request)
-        content = self.application.export_applications(actor(principal), query["filters"])
+        # Up to 100,000 rows take about half a minute to write: a deadline of its own.
+        content = self.application.with_timeout(EXPORT_TIMEOUT).export_applications(
+            actor(principal), query["filters"])
         return Response(base64.b64decode(content), headers={
             "Content-Disposition": 'attachment; filename="applications.xlsx"'},
             mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")

@@ -12,6 +12,7 @@ openpyxl's write-only mode, which streams rows to the file instead of keeping ce
 memory stays flat for 100,000 rows. Plain Python: no nameko, no database.
 """
 import io
+from collections.abc import Iterable
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal, InvalidOperation
 
@@ -48,7 +49,7 @@ COLUMNS = (
 HEADERS = tuple(c[0] for c in COLUMNS)
 
 
-def applications_xlsx(rows) -> bytes:
+def applications_xlsx(rows: Iterable[dict]) -> bytes:
     """``rows``: dicts with the keys of ``COLUMNS`` (missing keys give empty cells)."""
     workbook = Workbook(write_only=True)
     sheet = workbook.create_sheet(SHEET_TITLE)

@@ -52,15 +52,20 @@ class Application(Base):
     """A CoO application. The form lives in ``data`` (the JSON of form.dump); the columns beside it
     are what lists filter and sort on."""
     __tablename__ = "application"
-    __table_args__ = (Index("ix_application_iec_created", "iec", "created_at"),)
+    # Lists always filter by the exporter (or the office) first, then by status or agreement.
+    __table_args__ = (Index("ix_application_iec_created", "iec", "created_at"),
+                      Index("ix_application_iec_status_created", "iec", "status", "created_at"),
+                      Index("ix_application_iec_agreement_created", "iec", "agreement_code",
+                            "created_at"),
+                      Index("ix_application_office_status", "issuing_office_code", "status"))
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     iec: Mapped[str] = mapped_column(String(10))
-    status: Mapped[str] = mapped_column(String(20), index=True)
+    status: Mapped[str] = mapped_column(String(20))
     kind: Mapped[str | None] = mapped_column(String(20), nullable=True)
     agreement_code: Mapped[str | None] = mapped_column(String(3), nullable=True)
     agency_code: Mapped[str | None] = mapped_column(String(32), nullable=True)
-    issuing_office_code: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
+    issuing_office_code: Mapped[str | None] = mapped_column(String(64), nullable=True)
     number: Mapped[str | None] = mapped_column(String(64), nullable=True, unique=True)
     data: Mapped[dict] = mapped_column(JSON)
     cloned_from: Mapped[str | None] = mapped_column(String(36), nullable=True)

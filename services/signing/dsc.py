@@ -28,6 +28,9 @@ import unicodedata
 from datetime import datetime, timezone
 
 from asn1crypto import cms, core, pem
+# tsp adds CMS attribute names (signingCertificateV2, which pyHanko's signers write) to a map that
+# asn1crypto inverts once, on first use: imported here, before any parsing, so both agree.
+from asn1crypto import tsp  # noqa: F401
 from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature

@@ -261,3 +261,36 @@ def test_another_exporter_reaches_nothing(world, smtp_mailbox):
     export = call(world, "GET", "/api/v1/applications/export.xlsx", token=other)
     assert len(list(openpyxl.load_workbook(io.BytesIO(export.content)).active.rows)) == 1
     assert call(world, "GET", f"/api/v1/applications/{application_id}").status_code == 200
+
+
+def test_officers_of_the_issuing_office_read_submitted_applications_and_documents(world,
+                                                                                   smtp_mailbox):
+    import re
+
+    from tests.conftest import mail_text
+
+    application_id = ready_draft(world)
+    admin = login(world["base"], "admin", ADMIN_PASSWORD)
+    officers = {}
+    for username, office, email in (("kochi.officer", "MPEDA-KOCHI", "kochi@mpeda.gov.in"),
+                                    ("chennai.officer", "MPEDA-CHENNAI", "chennai@mpeda.gov.in")):
+        made = call(world, "POST", "/api/v1/admin/officers", token=admin, json={
+            "username": username, "name": username, "email": email, "mobile": "+919847000123",
+            "agency_code": "MPEDA", "issuing_office_code": office})
+        assert made.status_code == 201, made.text
+        mail = smtp_mailbox.wait_for(lambda m, e=email: e in m["To"].lower())[0]
+        password = re.search(r"Password:\s*(\S+)", mail_text(mail)).group(1)
+        officers[office] = login(world["base"], username, password)
+
+    path = f"/api/v1/applications/{application_id}"
+    assert call(world, "GET", path, token=officers["MPEDA-KOCHI"]).status_code == 404  # a draft
+    assert submit(world, application_id).status_code == 200
+    seen = call(world, "GET", path, token=officers["MPEDA-KOCHI"])
+    assert seen.status_code == 200 and seen.json()["status"] == "pending_payment"
+    document = seen.json()["documents"][0]
+    pdf = call(world, "GET", f"{path}/documents/{document['id']}", token=officers["MPEDA-KOCHI"])
+    assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF-")
+    assert pdf.headers["X-Content-SHA256"] == document["sha256"]
+    assert call(world, "GET", path, token=officers["MPEDA-CHENNAI"]).status_code == 404
+    assert call(world, "PUT", path, token=officers["MPEDA-KOCHI"],
+                json=application_body()).status_code == 403

@@ -109,7 +109,8 @@ def test_a_failed_write_leaves_neither_blob_nor_temporary_file(store, monkeypatc
 def test_the_file_is_fsynced_before_it_is_renamed(store, monkeypatch):
     events = []
     real_fsync, real_replace = os.fsync, os.replace
-    monkeypatch.setattr(blobs_module.os, "fsync", lambda fd: (events.append("fsync"), real_fsync(fd)))
+    monkeypatch.setattr(blobs_module.os, "fsync",
+                        lambda fd: (events.append("fsync"), real_fsync(fd)))
     monkeypatch.setattr(blobs_module.os, "replace",
                         lambda a, b: (events.append("replace"), real_replace(a, b)))
     store.put(DATA)

@@ -16,7 +16,7 @@ from services.application.documents import (DOCUMENT_KINDS, MAX_DOCUMENT_BYTES, 
                                             check_pdf)
 from services.chassis.errors import PayloadTooLarge, RuleViolation
 
-PNG_HEAD = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06\x00\x00\x00"
+PNG_HEAD = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(13)
 JPEG_HEAD = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00"
 ZIP_HEAD = b"PK\x03\x04\x14\x00\x06\x00\x08\x00\x00\x00!\x00"
 
@@ -76,7 +76,7 @@ def refused(data, filename="invoice.pdf", error=RuleViolation):
     return e.value
 
 
-# --- kinds -----------------------------------------------------------------------------------------
+# --- kinds ----------------------------------------------------------------------------------------
 
 def test_document_kinds():
     assert DOCUMENT_KINDS == ("invoice", "packing_list", "bill_of_lading", "other")
@@ -97,7 +97,7 @@ def test_other_kinds_are_refused_with_the_allowed_list(kind):
         assert allowed in e.value.fields["kind"][0]
 
 
-# --- good PDFs -------------------------------------------------------------------------------------
+# --- good PDFs ------------------------------------------------------------------------------------
 
 def test_a_pdf_made_by_pyhanko_is_accepted_with_its_page_count():
     data = pyhanko_pdf(pages=3)
@@ -116,7 +116,7 @@ def test_the_filename_does_not_matter():
     assert check_pdf(pyhanko_pdf(), "scan.PNG")["pages"] == 1
 
 
-# --- size ------------------------------------------------------------------------------------------
+# --- size -----------------------------------------------------------------------------------------
 
 def test_max_document_bytes_is_two_mebibytes():
     assert MAX_DOCUMENT_BYTES == 2 * 1024 * 1024
@@ -146,7 +146,7 @@ def test_an_empty_file_is_refused():
     assert error.code == "DOCUMENT_EMPTY" and error.status == 422
 
 
-# --- not a PDF -------------------------------------------------------------------------------------
+# --- not a PDF ------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("data, named", [
     (PNG_HEAD + os.urandom(100), "PNG"),
@@ -217,7 +217,7 @@ def test_a_pdf_without_pages_is_refused_as_empty():
     assert "no pages" in error.message
 
 
-# --- encryption ------------------------------------------------------------------------------------
+# --- encryption -----------------------------------------------------------------------------------
 
 def test_a_password_protected_pdf_is_refused():
     error = refused(pyhanko_pdf(password="secret"))

@@ -1,14 +1,14 @@
 """applications, history, documents, evidence, numbers, exchange rates
 
-Revision ID: 9b02c44e21cc
+Revision ID: a7ea25ef2815
 Revises: e6f2eb48babf
-Create Date: 2026-11-25 05:08:18.194626
+Create Date: 2026-11-25 05:44:14.031065
 """
 from alembic import op
 import sqlalchemy as sa
 
 
-revision = '9b02c44e21cc'
+revision = 'a7ea25ef2815'
 down_revision = 'e6f2eb48babf'
 branch_labels = None
 depends_on = None
@@ -34,9 +34,10 @@ def upgrade():
     sa.UniqueConstraint('number')
     )
     with op.batch_alter_table('application', schema=None) as batch_op:
+        batch_op.create_index('ix_application_iec_agreement_created', ['iec', 'agreement_code', 'created_at'], unique=False)
         batch_op.create_index('ix_application_iec_created', ['iec', 'created_at'], unique=False)
-        batch_op.create_index(batch_op.f('ix_application_issuing_office_code'), ['issuing_office_code'], unique=False)
-        batch_op.create_index(batch_op.f('ix_application_status'), ['status'], unique=False)
+        batch_op.create_index('ix_application_iec_status_created', ['iec', 'status', 'created_at'], unique=False)
+        batch_op.create_index('ix_application_office_status', ['issuing_office_code', 'status'], unique=False)
 
     op.create_table('exchange_rate',
     sa.Column('id', sa.Integer(), autoincrement=True, nullable=False),
@@ -126,9 +127,10 @@ def downgrade():
 
     op.drop_table('exchange_rate')
     with op.batch_alter_table('application', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_application_status'))
-        batch_op.drop_index(batch_op.f('ix_application_issuing_office_code'))
+        batch_op.drop_index('ix_application_office_status')
+        batch_op.drop_index('ix_application_iec_status_created')
         batch_op.drop_index('ix_application_iec_created')
+        batch_op.drop_index('ix_application_iec_agreement_created')
 
     op.drop_table('application')
     # ### end Alembic commands ###
