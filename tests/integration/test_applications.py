@@ -294,3 +294,72 @@ def test_officers_of_the_issuing_office_read_submitted_applications_and_document
     assert call(world, "GET", path, token=officers["MPEDA-CHENNAI"]).status_code == 404
     assert call(world, "PUT", path, token=officers["MPEDA-KOCHI"],
                 json=application_body()).status_code == 403
+
+
+def _product(**changes):
+    product = application_body()["products"][0]
+    product.update(changes)
+    return [product]
+
+
+def _material(**changes):
+    product = application_body()["products"][0]
+    product["raw_materials"][0].update(changes)
+    return [product]
+
+
+TOMORROW = (date.today() + timedelta(days=1)).isoformat()
+LAST_WEEK = (date.today() - timedelta(days=7)).isoformat()
+
+
+@pytest.mark.parametrize("overrides, path, fragment", [
+    ({"products": _product(hs_code="030698")}, "products[0].hs_code", "not in the HS"),
+    ({"importer": {"name": "Acme", "country": "US", "address": "NY"}}, "importer.country",
+     "not a partner"),
+    ({"importer": {"name": "Acme", "country": "XX", "address": "?"}}, "importer.country",
+     "ISO 3166"),
+    ({"invoice": {"number": "X-1", "date": TOMORROW}}, "invoice.date", "future"),
+    ({"transport": {"mode": "sea", "vessel_or_flight": "MSC ANNA", "port_of_loading": "Cochin",
+                    "port_of_discharge": "HCMC", "departure_date": LAST_WEEK}},
+     "transport.departure_date", ""),
+    ({"products": _material(total_cif_value="500000.00")},
+     "products[0].raw_materials[0].total_cif_value", ""),
+    ({"products": _product(fob_inr="900000.00")}, "products[0].fob_inr", ""),
+    ({"products": _product(unit="XYZ")}, "products[0].unit", "unit list"),
+    ({"products": _product(preference_criterion="CC")}, "products[0].preference_criterion",
+     "not a criterion of AIFTA"),
+    ({"products": _material(origin_country="ZZ")},
+     "products[0].raw_materials[0].origin_country", ""),
+    ({"branch_id": "B7"}, "branch_id", "not one of your registered branches"),
+    ({"issuing_office_code": "EIC-MUMBAI"}, "issuing_office_code", ""),
+    ({"kind": "non_preferential"}, "agreement_code", "names no agreement"),
+])
+def test_each_rule_names_its_field_path_and_changes_nothing(world, overrides, path, fragment):
+    application_id = ready_draft(world, **overrides)
+    refused = submit(world, application_id)
+    assert refused.status_code == 422, refused.text
+    fields = refused.json()["error"]["fields"]
+    assert path in fields, fields
+    assert fragment in " ".join(fields[path])
+    after = call(world, "GET", f"/api/v1/applications/{application_id}").json()
+    assert (after["status"], after["number"]) == ("draft", None)
+    history = call(world, "GET", f"/api/v1/applications/{application_id}/history").json()
+    assert [h["to"] for h in history["items"]] == ["draft"]
+
+
+def test_an_application_without_its_invoice_document_is_refused(world):
+    draft = call(world, "POST", "/api/v1/applications", json=application_body()).json()
+    refused = submit(world, draft["id"])
+    assert refused.status_code == 422
+    assert "documents" in refused.json()["error"]["fields"]
+
+
+def test_malformed_drafts_are_400_with_paths(world):
+    bad = application_body()
+    bad["products"][0]["raw_materials"][0]["quantity"] = "lots"
+    bad["colour"] = "blue"
+    response = call(world, "POST", "/api/v1/applications", json=bad)
+    assert response.status_code == 400
+    fields = response.json()["error"]["fields"]
+    assert "products[0].raw_materials[0].quantity" in fields and "colour" in fields
+    assert call(world, "GET", "/api/v1/applications").json()["total"] == 0
