@@ -11,6 +11,7 @@ import openpyxl
 import pytest
 import requests
 
+from tests.application_fixtures import valid_application
 from tests.conftest import ADMIN_PASSWORD, SHARED_DATA, login
 from tests.exporters import IEC
 from tests.pki import make_dsc, openssl_sign
@@ -39,35 +40,9 @@ def minimal_pdf(text="Commercial invoice MSF/2026/118") -> bytes:
 
 
 def application_body(**overrides):
-    today = date.today()
-    body = {
-        "kind": "preferential", "agreement_code": "013", "shipment_timing": "before",
-        "agency_code": "MPEDA", "regional_office_code": "MPEDA-RO-KOCHI",
-        "issuing_office_code": "MPEDA-KOCHI", "postal_delivery": False, "branch_id": "B1",
-        "importer": {"name": "Saigon Seafood Trading JSC", "country": "VN",
-                     "address": "12 Nguyen Hue, District 1, Ho Chi Minh City"},
-        "transport": {"mode": "sea", "vessel_or_flight": "MSC ANNA V.123",
-                      "port_of_loading": "Cochin", "port_of_discharge": "Ho Chi Minh City",
-                      "departure_date": (today + timedelta(days=7)).isoformat()},
-        "invoice": {"number": "MSF/2026/118", "date": (today - timedelta(days=1)).isoformat()},
-        "uses_non_originating_materials": True,
-        "products": [{
-            "hs_code": "030617", "description": "Frozen vannamei shrimps, headless, shell-on",
-            "quantity": "12000", "unit": "KGS", "fob_currency": "USD", "fob_value": "12012.00",
-            "fob_inr": "1000000.00", "marks_and_numbers": "MSF/VN/118/1-600",
-            "packages": "600 cartons", "preference_criterion": "RVC",
-            "raw_materials": [{
-                "hs_code": "230120", "description": "Shrimp feed", "quantity": "6000",
-                "unit": "KGS", "unit_cif_value": "100.00", "total_cif_value": "600000.00",
-                "origin_country": "NO", "bill_of_entry_or_invoice_no": "BE-2026-4471",
-                "invoice_date": (today - timedelta(days=60)).isoformat(),
-                "supplier": "Nordic Aqua Feed AS"}],
-        }],
-        "exporter_comments": "",
-        "declaration": {"goods_available_at": "Willingdon Island, Kochi",
-                        "origin_grounds": "Farmed and processed in India", "place": "Kochi",
-                        "name": "Ravi Kumar", "designation": "Director"},
-    }
+    """The complete AIFTA shrimp application of tests/application_fixtures.py, dated today; its
+    second raw material (shrimp feed from Norway, CIF 600,000 INR) makes the RVC 40%."""
+    body = valid_application(date.today())
     body.update(overrides)
     return body
 
@@ -162,7 +137,7 @@ def test_draft_to_submission_with_number_history_and_evidence(world):
 
 def test_the_aifta_rvc_threshold(world):
     failing = application_body()
-    failing["products"][0]["raw_materials"][0].update(
+    failing["products"][0]["raw_materials"][1].update(
         {"unit_cif_value": "116.67", "quantity": "6000", "total_cif_value": "700020.00"})
     application_id = ready_draft(world, products=failing["products"])
     check = call(world, "GET", f"/api/v1/applications/{application_id}/origin-check").json()
@@ -304,7 +279,7 @@ def _product(**changes):
 
 def _material(**changes):
     product = application_body()["products"][0]
-    product["raw_materials"][0].update(changes)
+    product["raw_materials"][1].update(changes)
     return [product]
 
 
@@ -323,13 +298,13 @@ LAST_WEEK = (date.today() - timedelta(days=7)).isoformat()
                     "port_of_discharge": "HCMC", "departure_date": LAST_WEEK}},
      "transport.departure_date", ""),
     ({"products": _material(total_cif_value="500000.00")},
-     "products[0].raw_materials[0].total_cif_value", ""),
+     "products[0].raw_materials[1].total_cif_value", ""),
     ({"products": _product(fob_inr="900000.00")}, "products[0].fob_inr", ""),
     ({"products": _product(unit="XYZ")}, "products[0].unit", "unit list"),
     ({"products": _product(preference_criterion="CC")}, "products[0].preference_criterion",
      "not a criterion of AIFTA"),
     ({"products": _material(origin_country="ZZ")},
-     "products[0].raw_materials[0].origin_country", ""),
+     "products[0].raw_materials[1].origin_country", ""),
     ({"branch_id": "B7"}, "branch_id", "not one of your registered branches"),
     ({"issuing_office_code": "EIC-MUMBAI"}, "issuing_office_code", ""),
     ({"kind": "non_preferential"}, "agreement_code", "names no agreement"),
