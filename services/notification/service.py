@@ -4,7 +4,7 @@ with backoff, and keeps every try in the delivery log that operators list here."
 from services.chassis import base
 from services.chassis.entrypoints import event_handler, rpc
 from services.notification import messages as message_log
-from services.notification.dispatch import MessageDispatcher
+from services.notification.dependencies import MessageDispatcher
 
 
 class NotificationService(base.ServiceBase):
