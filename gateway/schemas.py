@@ -17,6 +17,9 @@ class Page(Schema):
     page = fields.Integer(load_default=1, validate=validate.Range(min=1))
     per_page = fields.Integer(load_default=500, validate=validate.Range(min=1, max=500))
 
+    class Meta:
+        unknown = "exclude"  # routes read their own filters (agency=, role=) beside these
+
 
 def page_of(item_schema, name):
     return type(name, (Schema,), {

@@ -237,3 +237,38 @@ def test_the_registration_service_itself_refuses_other_staff_roles(stack, rpc_cl
                                              "s@mpeda.gov.in", "+919847000999", "MPEDA")
     with pytest.raises(Forbidden):
         client.registration.staff({"username": "x", "role": "officer", "agency": "MPEDA"})
+
+
+def test_a_captcha_expires(stack, platform_env):
+    import sqlite3
+
+    base, _ = stack
+    captcha_id, answer = captcha(base)
+    db = sqlite3.connect(platform_env / "db" / "registration.sqlite3")
+    db.execute("update captcha set expires_at = '2000-01-01 00:00:00' where id = ?", (captcha_id,))
+    db.commit()
+    late = requests.post(f"{base}/api/v1/auth/login", timeout=10, json={
+        "username": "admin", "password": ADMIN_PASSWORD, "captcha_id": captcha_id,
+        "captcha_answer": answer})
+    assert late.status_code == 400 and late.json()["error"]["code"] == "CAPTCHA_EXPIRED"
+
+
+def test_an_agency_admin_sees_only_its_own_offices(stack):
+    base, mailbox = stack
+    admin = login(base, "admin", ADMIN_PASSWORD)
+    make_staff(base, admin, "agency-admins", username="fieo.admin", name="F", agency_code="FIEO",
+               email="f@fieo.org", mobile="+919847000321")
+    token = login(base, "fieo.admin", password_from_mail(mailbox, "f@fieo.org"))
+    for query in ("", "?agency=EIC"):
+        offices = requests.get(f"{base}/api/v1/admin/offices{query}", headers=bearer(token),
+                               timeout=10).json()["items"]
+        assert offices and {o["agency_code"] for o in offices} == {"FIEO"}
+    everything = requests.get(f"{base}/api/v1/admin/offices", headers=bearer(admin),
+                              timeout=10).json()["items"]
+    assert {"FIEO", "EIC", "MPEDA", "DGFT"} <= {o["agency_code"] for o in everything}
+    issuing_elsewhere = requests.post(f"{base}/api/v1/admin/offices", headers=bearer(token),
+                                      timeout=10, json={"kind": "issuing", "code": "EIC-PUNE",
+                                                        "name": "EIC Pune", "state": "IN-MH",
+                                                        "regional_office_code": "EIC-RO-MUMBAI"})
+    assert issuing_elsewhere.status_code == 403
+    assert issuing_elsewhere.json()["error"]["code"] == "AGENCY_FORBIDDEN"
