@@ -153,6 +153,6 @@ def parse_json(request, schema):
         raise UnsupportedMediaType("send the body as application/json")
     try:
         data = json.loads(request.get_data(cache=False) or b"null")
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
         raise ValidationError({"_body": ["Body is not valid JSON."]}) from None
     return schema.load(data if data is not None else {})

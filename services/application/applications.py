@@ -9,7 +9,7 @@ nobody learns which ids exist.
 import base64
 import hashlib
 import uuid
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal, InvalidOperation
 from zoneinfo import ZoneInfo
 
@@ -35,6 +35,15 @@ MAX_EXPORT_ROWS = 100_000
 
 def _load(session, actor, application_id) -> Application:
     application = session.get(Application, str(application_id))
+    if application is None or not _may_see(actor, application):
+        raise NotFound("no such application", code="APPLICATION_NOT_FOUND")
+    return application
+
+
+def _reload(session, actor, application_id) -> Application:
+    """Read again from the database: after a commit in the middle of a call (sessions keep their
+    objects, expire_on_commit=False), another request may have changed the row."""
+    application = session.get(Application, str(application_id), populate_existing=True)
     if application is None or not _may_see(actor, application):
         raise NotFound("no such application", code="APPLICATION_NOT_FOUND")
     return application
@@ -208,18 +217,23 @@ def _filtered(actor, filters):
     if filters.get("agency"):
         query = query.where(Application.agency_code == filters["agency"])
     if filters.get("number"):
-        query = query.where(Application.number.contains(filters["number"].upper()))
+        query = query.where(Application.number.contains(filters["number"].upper(),
+                                                        autoescape=True))
     if filters.get("date_from"):
-        query = query.where(Application.created_at >= _day(filters["date_from"], "date_from"))
+        query = query.where(Application.created_at >= _day_start(filters["date_from"],
+                                                                 "date_from"))
     if filters.get("date_to"):
-        end = _day(filters["date_to"], "date_to")
-        query = query.where(Application.created_at < datetime.combine(end, datetime.max.time()))
+        end = _day_start(filters["date_to"], "date_to") + timedelta(days=1)
+        query = query.where(Application.created_at < end)
     return query
 
 
-def _day(value, field) -> datetime:
+def _day_start(value, field) -> datetime:
+    """The start of a day in India, as the naive UTC the tables store."""
     try:
-        return datetime.combine(date.fromisoformat(str(value)), datetime.min.time())
+        day = date.fromisoformat(str(value))
+        start = datetime.combine(day, datetime.min.time(), tzinfo=INDIA)
+        return start.astimezone(timezone.utc).replace(tzinfo=None)
     except ValueError:
         raise BadRequest(f"{field} must be a date like 2026-11-25", code="VALIDATION_ERROR",
                          fields={field: ["Not a date (YYYY-MM-DD)."]}) from None
@@ -268,7 +282,7 @@ def add_document(uow, actor, application_id, kind, filename, content: bytes, sig
     checked = document_rules.check_pdf(content, filename)
     uow.commit()  # no connection held while the signing service checks the signature
     signer = verify_signature(content, signature_b64, application.iec, directors)
-    application = _load(uow.session, actor, application_id)
+    application = _reload(uow.session, actor, application_id)
     _editable(application)
     BlobStore().put(content)
     document = Document(id=str(uuid.uuid4()), application_id=application.id, kind=kind,
@@ -341,11 +355,18 @@ def submit(uow, actor, application_id, signature_b64, verify_signature, exporter
     signer = verify_signature(payload, signature_b64, application.iec,
                               [d for d in exporter["directors"]])
 
-    application = _load(session, actor, application_id)
-    if application.status != "draft" or _payload(application) != payload:
+    application = _reload(session, actor, application_id)
+    now = utcnow()
+    # Claim the transition with one conditional update: of two submissions racing (a retried
+    # request, a re-run RPC) only one moves the draft and takes a number.
+    claimed = session.execute(update(Application).where(
+        Application.id == application.id, Application.status == "draft",
+        Application.updated_at == application.updated_at).values(updated_at=now)).rowcount
+    if claimed != 1 or application.status != "draft" or _payload(application) != payload:
+        session.rollback()
         raise Conflict("the application changed while it was being submitted; sign it again",
                        code="APPLICATION_CHANGED")
-    now = utcnow()
+    session.refresh(application)
     application.number = _next_number(session, application, now)
     application.submitted_at = application.updated_at = now
     session.add(SubmissionEvidence(application_id=application.id, payload=payload,

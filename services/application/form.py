@@ -125,6 +125,9 @@ class Amount(fields.Decimal):
         if isinstance(value, str):
             value = value.strip()
         number = super()._deserialize(value, attr, data, **kwargs)
+        if not number.is_finite() or abs(number) > self.maximum:
+            # Checked before any quantize: "1E+100" would overflow the decimal context.
+            raise ValidationError(f"Must be at most {self.maximum}.")
         exponent = number.as_tuple().exponent
         if isinstance(exponent, int) and -exponent > self.max_places:
             raise ValidationError(f"At most {self.max_places} decimal places.")
@@ -227,7 +230,7 @@ class ApplicationForm(_Part):
     """The whole application body; every field optional (a draft)."""
 
     kind = Choice(KINDS)
-    agreement_code = Text(SHORT)
+    agreement_code = Text(3)  # the scheme code, as in application numbers
     shipment_timing = Choice(SHIPMENT_TIMINGS)
     agency_code = Text(SHORT)
     regional_office_code = Text(SHORT * 2)

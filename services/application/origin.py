@@ -19,7 +19,7 @@ bilateral CECAs/CEPAs, GSP, GSTP...) is treated without cumulation here: partner
 count as non-originating, which can only understate the RVC, never overstate it. A material whose
 origin country is not given yet is counted as non-originating for the same reason.
 
-The RVC is rounded to 2 places (ROUND_HALF_UP) and that rounded figure, the one shown to the
+The RVC is rounded to 2 places (ROUND_DOWN, ROUND_HALF_UP) and that rounded figure, the one shown to the
 exporter, is compared with the threshold, so the message and the verdict never disagree.
 
 Nothing here raises on an incomplete draft: a figure that cannot be computed comes back as None
@@ -30,7 +30,7 @@ with a message saying why. ``product_origin`` returns Decimals; ``origin_check``
 from __future__ import annotations
 
 from datetime import date
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal, InvalidOperation
 
 from services.application.agreements import Agreement, agreement_by_code
 
@@ -154,17 +154,20 @@ def product_origin(product: dict, agreement: Agreement | None) -> dict:
         return result
 
     rvc = rvc_percent(fob, non_originating)
+    exact = (fob - non_originating) * 100 / fob
     result["rvc_percent"] = rvc
     name = agreement.short_name
     if threshold is None:
         result["message"] = (f"RVC {rvc}%; {name} sets no single threshold for criterion "
                              f"{criterion}, so it is not checked here.")
         return result
-    result["meets"] = rvc >= threshold
+    # The exact figure decides; the rounded one is for people (34.995% shows as 35.00% but fails).
+    result["meets"] = exact >= threshold
     if result["meets"]:
         result["message"] = f"RVC {rvc}% meets the {threshold}% required by {name}."
     else:
-        result["message"] = f"RVC {rvc}% is below the {threshold}% required by {name}."
+        shown = rvc if rvc < threshold else exact.quantize(Decimal("0.0001"), rounding=ROUND_DOWN)
+        result["message"] = f"RVC {shown}% is below the {threshold}% required by {name}."
     return result
 
 

@@ -177,15 +177,17 @@ def test_document_refusals(world):
     assert unsigned.status_code == 422
     assert unsigned.json()["error"]["code"] == "DOCUMENT_UNSIGNED"
     wrong_kind = upload(world, path, minimal_pdf(), kind="selfie")
+    assert wrong_kind.status_code == 422
     assert wrong_kind.json()["error"]["code"] == "DOCUMENT_KIND_INVALID"
-    signed_other = bytearray(minimal_pdf())
+    # a valid PDF with the signature of another valid PDF
     cert, key = world["dsc"]
-    signature = openssl_sign(bytes(signed_other), cert, key, world["tmp"])
-    signed_other[-10] ^= 1
+    other_signature = openssl_sign(minimal_pdf("another invoice"), cert, key, world["tmp"])
     mismatch = call(world, "POST", f"/api/v1/applications/{path}/documents",
-                    files={"file": ("x.pdf", bytes(signed_other), "application/pdf")},
-                    data={"kind": "invoice", "signature": base64.b64encode(signature).decode()})
-    assert mismatch.json()["error"]["code"] in ("DSC_SIGNATURE_INVALID", "DOCUMENT_NOT_PDF")
+                    files={"file": ("x.pdf", minimal_pdf(), "application/pdf")},
+                    data={"kind": "invoice",
+                          "signature": base64.b64encode(other_signature).decode()})
+    assert mismatch.status_code == 422
+    assert mismatch.json()["error"]["code"] == "DSC_SIGNATURE_INVALID"
     assert call(world, "GET", f"/api/v1/applications/{path}").json()["documents"] == []
 
 
@@ -223,15 +225,23 @@ def test_another_exporter_reaches_nothing(world, smtp_mailbox):
     from tests.exporters import register_other_exporter
 
     other = register_other_exporter(world, smtp_mailbox)
-    for method, path in [("GET", f"/api/v1/applications/{application_id}"),
+    for method, path, *body in [("GET", f"/api/v1/applications/{application_id}"),
                          ("PUT", f"/api/v1/applications/{application_id}"),
                          ("DELETE", f"/api/v1/applications/{application_id}"),
                          ("POST", f"/api/v1/applications/{application_id}/clone"),
                          ("GET", f"/api/v1/applications/{application_id}/history"),
                          ("GET", f"/api/v1/applications/{application_id}/signing-payload"),
+                         ("GET", f"/api/v1/applications/{application_id}/origin-check"),
+                         ("POST", f"/api/v1/applications/{application_id}/submit",
+                          {"signature": "AAAA"}),
                          ("GET", f"/api/v1/applications/{application_id}/documents/{document_id}")]:
-        response = call(world, method, path, token=other, json=application_body())
+        response = call(world, method, path, token=other,
+                        json=body[0] if body else application_body())
         assert response.status_code == 404, (method, path, response.status_code)
+    sneaky_upload = call(world, "POST", f"/api/v1/applications/{application_id}/documents",
+                         token=other, files={"file": ("x.pdf", minimal_pdf(), "application/pdf")},
+                         data={"kind": "invoice", "signature": "AAAA"})
+    assert sneaky_upload.status_code == 404
     assert call(world, "GET", "/api/v1/applications", token=other).json()["total"] == 0
     export = call(world, "GET", "/api/v1/applications/export.xlsx", token=other)
     assert len(list(openpyxl.load_workbook(io.BytesIO(export.content)).active.rows)) == 1
