@@ -4,7 +4,8 @@ and that no other exporter reaches any of it."""
 import base64
 import io
 import os
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import eventlet
 import openpyxl
@@ -117,7 +118,7 @@ def test_draft_to_submission_with_number_history_and_evidence(world):
     assert submitted.status_code == 200, submitted.text
     body = submitted.json()
     assert body["status"] == "pending_payment"
-    year = date.today().year
+    year = datetime.now(ZoneInfo("Asia/Kolkata")).year  # numbers use India's year
     assert body["number"] == f"MPEDA/{year}/013/0000001A"
     history = call(world, "GET", f"/api/v1/applications/{application_id}/history").json()["items"]
     assert [(h["from"], h["to"]) for h in history] == [(None, "draft"),
@@ -198,7 +199,7 @@ def test_fifty_concurrent_submissions_get_fifty_consecutive_numbers(world):
     assert [r.status_code for r in results] == [200] * 50, [r.text for r in results
                                                            if r.status_code != 200][:3]
     numbers = sorted(r.json()["number"] for r in results)
-    year = date.today().year
+    year = datetime.now(ZoneInfo("Asia/Kolkata")).year  # numbers use India's year
     assert numbers == [f"MPEDA/{year}/013/{n:07d}A" for n in range(1, 51)]
 
 
