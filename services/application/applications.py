@@ -285,6 +285,11 @@ def add_document(uow, actor, application_id, kind, filename, content: bytes, sig
     application = _reload(uow.session, actor, application_id)
     _editable(application)
     BlobStore().put(content)
+    known = uow.session.scalar(select(Document).where(
+        Document.application_id == application.id, Document.kind == kind,
+        Document.sha256 == checked["sha256"]))
+    if known is not None:
+        return _document_view(known)
     document = Document(id=str(uuid.uuid4()), application_id=application.id, kind=kind,
                         filename=(filename or "document.pdf")[:255], sha256=checked["sha256"],
                         size=checked["size"], pages=checked["pages"],

@@ -89,8 +89,10 @@ class StatusChange(Base):
 
 class Document(Base):
     """A supporting document: the PDF is in the blob store by SHA-256, with the exporter's
-    detached CMS signature over it kept here as evidence."""
+    detached CMS signature over it kept here as evidence. The same file of the same kind is kept
+    once per application: a repeated upload (a retried request) finds the first."""
     __tablename__ = "document"
+    __table_args__ = (UniqueConstraint("application_id", "kind", "sha256"),)
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     application_id: Mapped[str] = mapped_column(ForeignKey("application.id", ondelete="CASCADE"),

@@ -349,3 +349,16 @@ def test_malformed_drafts_are_400_with_paths(world):
     fields = response.json()["error"]["fields"]
     assert "products[0].raw_materials[0].quantity" in fields and "colour" in fields
     assert call(world, "GET", "/api/v1/applications").json()["total"] == 0
+
+
+def test_the_same_document_sent_twice_is_kept_once(world):
+    draft = call(world, "POST", "/api/v1/applications", json=application_body()).json()
+    content = minimal_pdf()
+    first = upload(world, draft["id"], content)
+    again = upload(world, draft["id"], content)              # a retried request
+    assert first.status_code == again.status_code == 201
+    assert again.json()["id"] == first.json()["id"]
+    packing = upload(world, draft["id"], content, kind="packing_list")
+    assert packing.json()["id"] != first.json()["id"]        # another kind is another document
+    documents = call(world, "GET", f"/api/v1/applications/{draft['id']}").json()["documents"]
+    assert len(documents) == 2

@@ -1,14 +1,14 @@
 """applications, history, documents, evidence, numbers, exchange rates
 
-Revision ID: a7ea25ef2815
+Revision ID: 97163191cbd5
 Revises: e6f2eb48babf
-Create Date: 2026-11-25 05:44:14.031065
+Create Date: 2026-11-25 06:06:46.894320
 """
 from alembic import op
 import sqlalchemy as sa
 
 
-revision = 'a7ea25ef2815'
+revision = '97163191cbd5'
 down_revision = 'e6f2eb48babf'
 branch_labels = None
 depends_on = None
@@ -71,7 +71,8 @@ def upgrade():
     sa.Column('signer_subject', sa.String(length=500), nullable=False),
     sa.Column('uploaded_at', sa.DateTime(), nullable=False),
     sa.ForeignKeyConstraint(['application_id'], ['application.id'], ondelete='CASCADE'),
-    sa.PrimaryKeyConstraint('id')
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('application_id', 'kind', 'sha256')
     )
     with op.batch_alter_table('document', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_document_application_id'), ['application_id'], unique=False)
