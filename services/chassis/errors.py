@@ -54,11 +54,6 @@ class NotFound(ApiError):
 
 
 @_remote
-class MethodNotAllowed(ApiError):
-    status, default_code = 405, "METHOD_NOT_ALLOWED"
-
-
-@_remote
 class Conflict(ApiError):
     status, default_code = 409, "CONFLICT"
 

@@ -129,8 +129,6 @@ EVENTS = {
     ("certificate", "certificate_revoked"): {1: CertificateRevokedV1},
 }
 
-ENVELOPE_FIELDS = tuple(Envelope._declared_fields)
-
 # Fields no service may keep once the event has left: the outbox scrubs them after publishing.
 SECRET_FIELDS = {("registration", "credentials_issued"): ("password",)}
 SCRUBBED = "[scrubbed]"
