@@ -126,11 +126,15 @@ class Captcha(Schema):
     expires_in = fields.Integer()
 
 
-class LoginRequest(Schema):
-    username = fields.String(required=True, validate=validate.Length(min=1, max=64))
-    password = fields.String(required=True, validate=validate.Length(min=1, max=256))
+class CaptchaAnswer(Schema):
+    """What every captcha-guarded form carries beside its own fields."""
     captcha_id = fields.String(required=True, validate=validate.Length(min=1, max=64))
     captcha_answer = fields.String(required=True, validate=validate.Length(min=1, max=8))
+
+
+class LoginRequest(CaptchaAnswer):
+    username = fields.String(required=True, validate=validate.Length(min=1, max=64))
+    password = fields.String(required=True, validate=validate.Length(min=1, max=256))
 
 
 class Token(Schema):
@@ -202,11 +206,9 @@ class Registration(Schema):
     message = fields.String()
 
 
-class ForgotPassword(Schema):
+class ForgotPassword(CaptchaAnswer):
     username = fields.String(required=True, validate=validate.Length(min=1, max=64))
     email = fields.String(required=True, validate=validate.Length(min=3, max=254))
-    captcha_id = fields.String(required=True, validate=validate.Length(min=1, max=64))
-    captcha_answer = fields.String(required=True, validate=validate.Length(min=1, max=8))
 
 
 class ChangePassword(Schema):
