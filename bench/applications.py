@@ -33,14 +33,12 @@ import json
 import os
 import random
 import re
-import shutil
 import signal
 import statistics
 import sys
 import tempfile
 import threading
 import time
-import urllib.error
 import uuid
 from pathlib import Path
 
@@ -48,7 +46,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.dont_write_bytecode = True  # no __pycache__ beside the sources
 
-from bench.rpc_roundtrip import (VENV_BIN, Group, Management, amqp_uri, cpu_busy,  # noqa: E402
+from bench.rpc_roundtrip import (VENV_BIN, Group, Management, amqp_uri, clean_up, cpu_busy,  # noqa: E402
                                  free_port, log, machine, wait_http)
 
 RESULTS = ROOT / "bench" / "results" / "applications.json"
@@ -491,15 +489,7 @@ def main() -> int:
         result["query_plans"] = query_plans(db_path, IEC, date_from)
     finally:
         group.stop(sig=signal.SIGTERM, wait=45)
-        try:
-            mgmt.delete_vhost(vhost)
-            log(f"vhost {vhost} deleted")
-        except (urllib.error.URLError, OSError) as exc:
-            log(f"could not delete vhost {vhost}: {exc}")
-        if args.keep:
-            log(f"kept {tmp}")
-        else:
-            shutil.rmtree(tmp, ignore_errors=True)
+        clean_up(mgmt, vhost, tmp, args.keep)
 
     result["settings"] = {k: v for k, v in vars(args).items() if k != "output"}
     print()

@@ -494,6 +494,19 @@ def machine(mgmt: Management, wrk: str | None) -> dict:
 
 # --- the two runs ------------------------------------------------------------------------------
 
+def clean_up(mgmt: Management, vhost: str, tmp: Path, keep: bool) -> None:
+    """Delete the run's vhost and temporary folder (kept with --keep, for its logs)."""
+    try:
+        mgmt.delete_vhost(vhost)
+        log(f"vhost {vhost} deleted")
+    except (urllib.error.URLError, OSError) as exc:
+        log(f"could not delete vhost {vhost}: {exc}")
+    if keep:
+        log(f"logs kept in {tmp}")
+    else:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
 def amqp_uri(args, vhost: str) -> str:
     return f"amqp://{args.user}:{args.password}@{args.amqp_host}:{args.amqp_port}/{vhost}"
 
@@ -704,15 +717,7 @@ def main() -> int:
         baseline = run_baseline(args, wrk, vhost, tmp)
         platform = run_platform(args, wrk, vhost, tmp, mgmt)
     finally:
-        try:
-            mgmt.delete_vhost(vhost)
-            log(f"vhost {vhost} deleted")
-        except (urllib.error.URLError, OSError) as exc:
-            log(f"could not delete vhost {vhost}: {exc}")
-        if args.keep:
-            log(f"logs kept in {tmp}")
-        else:
-            shutil.rmtree(tmp, ignore_errors=True)
+        clean_up(mgmt, vhost, tmp, args.keep)
 
     pm, rm = platform["idle_memory"], platform["idle_memory_rabbitmq"]
     result = {
