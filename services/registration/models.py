@@ -35,6 +35,8 @@ class IssuingOffice(Base):
     name: Mapped[str] = mapped_column(String(200))
     state: Mapped[str] = mapped_column(String(8))
     address: Mapped[str] = mapped_column(String(500), default="")
+    # The agency's GST registration in the office's state: the supplier on the fee receipts.
+    gstin: Mapped[str | None] = mapped_column(String(15), nullable=True)
 
 
 class Account(Base):

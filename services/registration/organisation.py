@@ -21,6 +21,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Iterator
 
+from stdnum import luhn
+
 
 @dataclass(frozen=True)
 class IssuingOffice:
@@ -263,3 +265,30 @@ def _indian_states() -> tuple[tuple[str, str], ...]:
 def indian_state_codes() -> dict[str, str]:
     """ISO 3166-2 code -> name for India's states and union territories (from pycountry)."""
     return dict(_indian_states())
+
+
+# GST state codes (the first two digits of a GSTIN) by ISO 3166-2 code: a GSTIN is registered per
+# state, so an issuing office's GSTIN must start with its own state's code.
+GST_STATE_CODES = {
+    "IN-JK": "01", "IN-HP": "02", "IN-PB": "03", "IN-CH": "04", "IN-UK": "05", "IN-HR": "06",
+    "IN-DL": "07", "IN-RJ": "08", "IN-UP": "09", "IN-BR": "10", "IN-SK": "11", "IN-AR": "12",
+    "IN-NL": "13", "IN-MN": "14", "IN-MZ": "15", "IN-TR": "16", "IN-ML": "17", "IN-AS": "18",
+    "IN-WB": "19", "IN-JH": "20", "IN-OD": "21", "IN-CG": "22", "IN-MP": "23", "IN-GJ": "24",
+    "IN-DH": "26", "IN-MH": "27", "IN-KA": "29", "IN-GA": "30", "IN-LD": "31", "IN-KL": "32",
+    "IN-TN": "33", "IN-PY": "34", "IN-AN": "35", "IN-TS": "36", "IN-AP": "37", "IN-LA": "38",
+}
+
+# Seed PANs of the agencies (illustrative, in PAN format): with an office's state they make the
+# office's GSTIN on the fee receipts. An operator replaces them with the real ones.
+SEED_AGENCY_PANS = {
+    "DGFT": "AAAGD0584M", "EIC": "AAAGE1123F", "MPEDA": "AAAGM0289C", "FIEO": "AAATF0456K",
+    "TC": "AAAGT0718B", "SPICES": "AAAGS0932H", "FICCI": "AAACF1212R",
+}
+
+_GSTIN_ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+
+
+def office_gstin(state: str, pan: str, entity: str = "1") -> str:
+    """The GSTIN of ``pan``'s registration in ``state`` (the ``entity``-th), check digit included."""
+    body = f"{GST_STATE_CODES[state]}{pan}{entity}Z"
+    return body + luhn.calc_check_digit(body, alphabet=_GSTIN_ALPHABET)

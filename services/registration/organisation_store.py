@@ -3,7 +3,7 @@ admins."""
 from sqlalchemy import select
 
 from services.registration.models import Agency, IssuingOffice, RegionalOffice
-from services.registration.organisation import SEED_AGENCIES
+from services.registration.organisation import SEED_AGENCIES, SEED_AGENCY_PANS, office_gstin
 
 
 def seed_organisation(session) -> int:
@@ -19,12 +19,16 @@ def seed_organisation(session) -> int:
                                            name=region.name, state=region.state))
                 added += 1
             for office in region.issuing_offices:
-                if session.get(IssuingOffice, office.code) is None:
+                gstin = office_gstin(office.state, SEED_AGENCY_PANS[agency.code])
+                row = session.get(IssuingOffice, office.code)
+                if row is None:
                     session.add(IssuingOffice(
                         code=office.code, regional_office_code=region.code,
                         agency_code=agency.code, name=office.name, state=office.state,
-                        address=office.address))
+                        address=office.address, gstin=gstin))
                     added += 1
+                elif row.gstin is None and row.state == office.state:
+                    row.gstin = gstin  # offices seeded before GSTINs were kept
     return added
 
 
@@ -36,7 +40,8 @@ def list_agencies(session) -> list[dict]:
     by_region: dict[str, list] = {}
     for o in offices:
         by_region.setdefault(o.regional_office_code, []).append(
-            {"code": o.code, "name": o.name, "state": o.state, "address": o.address})
+            {"code": o.code, "name": o.name, "state": o.state, "address": o.address,
+             "gstin": o.gstin})
     by_agency: dict[str, list] = {}
     for r in regions:
         by_agency.setdefault(r.agency_code, []).append(
