@@ -1,0 +1,87 @@
+"""PDF rendering shared by payment receipts and certificates (DESIGN.md §8, §9).
+
+WeasyPrint renders only our own templates, and its URL fetcher fetches nothing from outside: it
+serves ``data:`` URLs and files inside the template folder, and refuses everything else (http,
+https, ftp, files elsewhere), so neither a template nor text that slipped into one can make the
+renderer open a network connection or read a file such as ``/etc/passwd``. A refused image or
+attachment is left out and logged by WeasyPrint; a refused stylesheet fails the render.
+
+Fonts come from the machine (``fonts-dejavu-core``, see deploy/dev/system-packages.sh), never from
+the web: templates name ``"DejaVu Sans"``, which also has the rupee sign.
+"""
+from __future__ import annotations
+
+import mimetypes
+from pathlib import Path
+from urllib.parse import urljoin, urlsplit
+from urllib.request import DataHandler, Request, url2pathname
+
+import eventlet.patcher
+import segno
+from eventlet import tpool
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from weasyprint import CSS, HTML
+from weasyprint.urls import URLFetcher, URLFetcherResponse
+
+
+class FetchRefused(ValueError):
+    """The renderer was asked for a resource it may not read."""
+
+
+class GuardedURLFetcher(URLFetcher):
+    """Serves ``data:`` URLs and regular files under ``base_dir``; refuses everything else."""
+
+    def __init__(self, base_dir: Path | None = None):
+        super().__init__()  # fetch() below replaces the parent's urllib opener entirely
+        self.base_dir = base_dir.resolve() if base_dir is not None else None
+
+    def fetch(self, url, headers=None):
+        parts = urlsplit(url)
+        scheme = parts.scheme.lower()
+        if scheme == "data":
+            # Decoded in memory by urllib's handler alone: no opener, so no proxy or other scheme.
+            response = DataHandler().data_open(Request(url))
+            return URLFetcherResponse(url, response.read(), response.headers)
+        if scheme == "file" and self.base_dir is not None and parts.netloc in ("", "localhost"):
+            # resolve() follows symlinks and folds "..", so both must still land inside base_dir.
+            path = Path(url2pathname(parts.path)).resolve()
+            if path.is_relative_to(self.base_dir) and path.is_file():
+                mime = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+                return URLFetcherResponse(path.as_uri(), path.read_bytes(), {"Content-Type": mime})
+        raise FetchRefused(f"the PDF renderer may not fetch {url[:200]!r}")
+
+
+def render_pdf(html: str, base_dir: Path | None = None,
+               stylesheets: list[str] | None = None) -> bytes:
+    """PDF bytes of ``html``. Relative URLs and ``stylesheets`` (file names) resolve in ``base_dir``.
+
+    CPU-bound (hundreds of ms): from a nameko service call it through :func:`offload`.
+    """
+    fetcher = GuardedURLFetcher(base_dir)
+    base_url = fetcher.base_dir.as_uri() + "/" if fetcher.base_dir is not None else None
+    if stylesheets and base_url is None:
+        raise ValueError("stylesheets need a base_dir to be read from")
+    css = [CSS(url=urljoin(base_url, name), url_fetcher=fetcher) for name in stylesheets or ()]
+    return HTML(string=html, base_url=base_url, url_fetcher=fetcher).write_pdf(stylesheets=css)
+
+
+def offload(fn, *args, **kwargs):
+    """``fn(*args, **kwargs)`` in a real OS thread when eventlet has patched threads, so a long
+    CPU-bound call does not freeze the process's other green threads; a plain call otherwise."""
+    if eventlet.patcher.is_monkey_patched("thread"):
+        return tpool.execute(fn, *args, **kwargs)
+    return fn(*args, **kwargs)
+
+
+def qr_svg_data_uri(text: str) -> str:
+    """A QR code of ``text`` as an SVG ``data:`` URI (0.5 mm modules; CSS may resize it)."""
+    # make_qr, not make: segno would pick a Micro QR for short text, which many phones cannot read.
+    return segno.make_qr(text, error="m").svg_data_uri(unit="mm", scale=0.5)
+
+
+def template_environment(folder: Path) -> Environment:
+    """Jinja2 for PDF templates: HTML is autoescaped, so exporter-supplied text (names, addresses)
+    is always text, never markup; an undefined variable fails the render instead of printing ''."""
+    return Environment(loader=FileSystemLoader(str(folder)),
+                       autoescape=select_autoescape(("html", "htm", "xml", "svg")),
+                       undefined=StrictUndefined)

@@ -1,0 +1,225 @@
+"""chassis.pdf: a renderer that fetches nothing from outside (DESIGN.md §9), offloading, QR, escaping."""
+import base64
+import http.server
+import io
+import re
+import subprocess
+import threading
+import time
+import urllib.parse
+import xml.etree.ElementTree as ET
+
+import eventlet
+import eventlet.patcher
+import jinja2
+import pytest
+import weasyprint
+from PIL import Image
+
+from services.chassis import pdf
+from services.chassis.pdf import (FetchRefused, GuardedURLFetcher, offload, qr_svg_data_uri, render_pdf,
+                                  template_environment)
+
+
+def _png() -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", (4, 4), "red").save(out, "PNG")
+    return out.getvalue()
+
+
+PNG = _png()
+
+
+def _text(data: bytes) -> str:
+    run = subprocess.run(["pdftotext", "-", "-"], input=data, capture_output=True, check=True)
+    return run.stdout.decode()
+
+
+def _image_count(data: bytes) -> int:
+    listing = subprocess.run(["pdfimages", "-list", "-"], input=data, capture_output=True, check=True)
+    return len(listing.stdout.decode().splitlines()) - 2  # two header lines
+
+
+@pytest.fixture
+def web_server():
+    """A local HTTP server that records every path asked of it and answers with a PNG."""
+    seen = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            seen.append(self.path)
+            self.send_response(200)
+            self.send_header("Content-Type", "image/png")
+            self.send_header("Content-Length", str(len(PNG)))
+            self.end_headers()
+            self.wfile.write(PNG)
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}", seen
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture
+def base_dir(tmp_path):
+    base = tmp_path / "templates"
+    base.mkdir()
+    (base / "logo.png").write_bytes(PNG)
+    (tmp_path / "outside.png").write_bytes(PNG)
+    (base / "link.png").symlink_to(tmp_path / "outside.png")
+    return base
+
+
+def test_renders_a_pdf_that_pdfinfo_reads():
+    data = render_pdf("<h1>Hello ₹</h1>")
+    assert data.startswith(b"%PDF-")
+    info = subprocess.run(["pdfinfo", "-"], input=data, capture_output=True, check=True).stdout.decode()
+    assert re.search(r"^Pages:\s+1$", info, re.M)
+    assert "Hello ₹" in _text(data)
+
+
+def test_http_image_is_not_fetched(web_server, monkeypatch):
+    url, seen = web_server
+    html = f'<p>x</p><img src="{url}/x.png">'
+    for name in ("http_proxy", "HTTP_PROXY", "all_proxy", "ALL_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+    # Control: WeasyPrint's own fetcher does reach the server, so "no request" below means something.
+    weasyprint.HTML(string=html).write_pdf()
+    assert seen == ["/x.png"]
+    seen.clear()
+
+    data = render_pdf(html)
+    time.sleep(0.1)  # let a request, had one been made, reach the server thread
+    assert seen == []
+    assert _image_count(data) == 0
+
+
+@pytest.mark.parametrize("url", [
+    "http://127.0.0.1:9/x.png", "https://example.com/x.png", "ftp://example.com/x.png",
+    "file:///etc/passwd", "file://localhost/etc/passwd", "file://otherhost/logo.png",
+    "//example.com/x.png", "gopher://example.com/",
+])
+def test_everything_but_data_and_base_dir_files_is_refused(base_dir, url):
+    with pytest.raises(FetchRefused):
+        GuardedURLFetcher(base_dir).fetch(url)
+
+
+def _attachments(data: bytes, tmp_path) -> str:
+    (tmp_path / "a.pdf").write_bytes(data)  # pdfdetach does not read stdin
+    return subprocess.run(["pdfdetach", "-list", str(tmp_path / "a.pdf")], capture_output=True,
+                          check=True).stdout.decode()
+
+
+def test_etc_passwd_cannot_be_attached(base_dir, tmp_path):
+    links = '<a rel="attachment" href="{0}">x</a><link rel="attachment" href="{0}">'
+
+    def attached(url):
+        return _attachments(render_pdf(links.format(url), base_dir=base_dir), tmp_path)
+
+    # Control: an attachment from base_dir is embedded, so "0 embedded files" below means something.
+    assert "1: logo.png" in attached("logo.png")
+    assert "0 embedded files" in attached("file:///etc/passwd")
+
+
+def test_file_inside_base_dir_is_served(base_dir):
+    fetcher = GuardedURLFetcher(base_dir)
+    response = fetcher.fetch((base_dir / "logo.png").as_uri())
+    assert response.read() == PNG and response.content_type == "image/png"
+    assert _image_count(render_pdf('<img src="logo.png">', base_dir=base_dir)) == 1
+
+
+@pytest.mark.parametrize("name", ["../outside.png", "..%2Foutside.png", "sub/../../outside.png", "link.png"])
+def test_escapes_from_base_dir_are_refused(base_dir, name):
+    url = urllib.parse.urljoin(base_dir.as_uri() + "/", name)
+    with pytest.raises(FetchRefused):
+        GuardedURLFetcher(base_dir).fetch(url)
+    assert _image_count(render_pdf(f'<img src="{name}">', base_dir=base_dir)) == 0
+
+
+def test_nothing_local_is_served_without_base_dir(base_dir):
+    with pytest.raises(FetchRefused):
+        GuardedURLFetcher(None).fetch((base_dir / "logo.png").as_uri())
+
+
+def test_stylesheets_come_from_base_dir_only(base_dir, tmp_path):
+    (base_dir / "big.css").write_text("h1 { font-size: 40pt }")
+    assert b"%PDF-" in render_pdf("<h1>x</h1>", base_dir=base_dir, stylesheets=["big.css"])[:8]
+    (tmp_path / "evil.css").write_text("h1 { color: red }")
+    with pytest.raises(weasyprint.urls.URLFetchingError):
+        render_pdf("<h1>x</h1>", base_dir=base_dir, stylesheets=["../evil.css"])
+    with pytest.raises(ValueError):
+        render_pdf("<h1>x</h1>", stylesheets=["big.css"])
+
+
+def test_data_uri_image_is_rendered():
+    uri = "data:image/png;base64," + base64.b64encode(PNG).decode()
+    assert _image_count(render_pdf(f'<img src="{uri}">')) == 1
+
+
+def test_template_environment_escapes_user_text(tmp_path):
+    (tmp_path / "t.html").write_text("<p>{{ name }}</p>")
+    env = template_environment(tmp_path)
+    html = env.get_template("t.html").render(name="<script>alert(1)</script><b>Bold</b> & Co")
+    assert "<script>" not in html and "<b>" not in html
+    assert "&lt;script&gt;" in html and "&amp; Co" in html
+    # Escaped markup reaches the PDF as the literal text the exporter typed.
+    assert "<b>Bold</b> & Co" in _text(render_pdf(html))
+
+
+def test_template_environment_rejects_undefined_variables(tmp_path):
+    (tmp_path / "t.html").write_text("<p>{{ missing }}</p>")
+    with pytest.raises(jinja2.UndefinedError):
+        template_environment(tmp_path).get_template("t.html").render()
+
+
+def test_offload_returns_and_raises():
+    assert offload(lambda a, b=0: a + b, 2, b=3) == 5
+    with pytest.raises(ZeroDivisionError):
+        offload(lambda: 1 / 0)
+
+
+def test_offload_lets_green_threads_run():
+    if not eventlet.patcher.is_monkey_patched("thread"):
+        pytest.skip("needs eventlet monkey patching (tests/conftest.py does it)")
+    real_sleep = eventlet.patcher.original("time").sleep
+    ticks = []
+
+    def ticker():
+        while True:
+            ticks.append(1)
+            eventlet.sleep(0.01)
+
+    green = eventlet.spawn(ticker)
+    try:
+        eventlet.sleep(0)
+        before = len(ticks)
+        offload(real_sleep, 0.3)  # a blocking call: a direct call would freeze the ticker
+        assert len(ticks) - before >= 5
+    finally:
+        green.kill()
+
+
+def test_offload_calls_directly_without_monkey_patching(monkeypatch):
+    monkeypatch.setattr(pdf.eventlet.patcher, "is_monkey_patched", lambda module: False)
+    monkeypatch.setattr(pdf.tpool, "execute", lambda *a, **k: pytest.fail("tpool used"))
+    assert offload(lambda: threading.current_thread()) is threading.current_thread()
+
+
+def test_offload_renders_a_pdf():
+    assert offload(render_pdf, "<p>threaded</p>").startswith(b"%PDF-")
+
+
+def test_qr_svg_data_uri_is_an_svg_that_renders():
+    uri = qr_svg_data_uri("https://coo.example/api/v1/verify?number=MPEDA/2026/013/0000001A")
+    prefix, _, payload = uri.partition(",")
+    assert prefix.startswith("data:image/svg+xml")
+    root = ET.fromstring(urllib.parse.unquote(payload))
+    assert root.tag == "{http://www.w3.org/2000/svg}svg"
+    assert root.find("{http://www.w3.org/2000/svg}path") is not None
+    data = render_pdf(f'<img src="{uri}" style="width: 30mm">')
+    assert data.startswith(b"%PDF-")
