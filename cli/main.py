@@ -109,6 +109,22 @@ def _rpc():
 
 
 @main.group()
+def payments():
+    """Payments."""
+
+
+@payments.command("reconcile")
+@click.option("--older-than", default=0.0, show_default=True,
+              help="Only payments opened at least this many seconds ago.")
+def reconcile_payments(older_than):
+    """Ask the payment provider about payments still in progress (their callback never came) and
+    complete or fail them; each payment is counted once however often this runs."""
+    with _rpc() as rpc:
+        outcomes = rpc.payment.reconcile(older_than)
+    click.echo(", ".join(f"{k}: {v}" for k, v in sorted(outcomes.items())) or "nothing open")
+
+
+@main.group()
 def reference():
     """Reference data."""
 

@@ -365,3 +365,42 @@ class ExchangeRateInput(Schema):
     valid_from = fields.String(required=True, validate=validate.Length(max=10))
     rate = fields.String(required=True, validate=validate.Length(max=32),
                          metadata={"description": "INR per unit, e.g. \"83.2500\""})
+
+
+class OrderSummary(Schema):
+    application_id = fields.String()
+    application_number = fields.String()
+    certificate_name = fields.String()
+    agency_name = fields.String()
+    service = fields.String(metadata={"description": "issue, duplicate, in_lieu or non_preferential"})
+    tax = fields.String(metadata={"description": "CGST+SGST (same state), IGST, or none"})
+    place_of_supply = fields.String(metadata={"description": "the exporter branch's state"})
+    base = fields.Integer(metadata={"description": "paise"})
+    cgst = fields.Integer()
+    sgst = fields.Integer()
+    igst = fields.Integer()
+    total = fields.Integer()
+    gst_rate = fields.String(metadata={"description": "percent"})
+    currency = fields.String()
+    paid = fields.Boolean()
+    payment_id = fields.String(allow_none=True)
+
+
+class Payment(Schema):
+    payment_id = fields.String()
+    application_id = fields.String()
+    application_number = fields.String()
+    provider = fields.String()
+    status = fields.String(metadata={"description": "created, completed or failed"})
+    failure_reason = fields.String(allow_none=True)
+    redirect_url = fields.String(allow_none=True)
+    currency = fields.String()
+    base = fields.Integer()
+    cgst = fields.Integer()
+    sgst = fields.Integer()
+    igst = fields.Integer()
+    total = fields.Integer()
+    gst_rate = fields.String()
+    receipt_number = fields.String(allow_none=True)
+    created_at = fields.String()
+    completed_at = fields.String(allow_none=True)

@@ -3,6 +3,7 @@ every answer, errors included, is JSON (DESIGN.md §7)."""
 import base64
 from functools import lru_cache
 
+from markupsafe import escape
 from marshmallow import ValidationError
 from werkzeug.utils import safe_join
 from werkzeug.wrappers import Response
@@ -15,6 +16,7 @@ from services.chassis import config
 from services.chassis.correlation import CorrelationId
 from services.chassis.errors import ApiError, BadRequest, NotFound, RuleViolation
 from services.chassis.rpc import TimedRpcProxy
+from services.contracts.fees import FeeWindow
 
 JSON_BODY = 64 * 1024
 APPLICATION_BODY = 1024 * 1024  # 100 products with 100 raw materials each fit
@@ -41,6 +43,25 @@ DOCS_PAGE = """<!doctype html>
 
 
 _PAGE = schemas.Page()
+
+PAYMENT_PROVIDERS = ("sandbox", "razorpay")
+
+SANDBOX_PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>OpenCoO sandbox payment</title></head>
+<body><h1>Sandbox payment</h1>
+<p>{number}: <strong>INR {amount}</strong>. Status: <strong id="status">{status}</strong>.</p>
+{form}<p>This is the development payment provider: no money moves.</p></body></html>"""
+
+SANDBOX_FORM = """<form method="post">
+<button name="outcome" value="success">Pay (success)</button>
+<button name="outcome" value="failure">Decline (failure)</button></form>"""
+
+
+def _sandbox_page(payment) -> Response:
+    html = SANDBOX_PAGE.format(
+        number=escape(payment["application_number"]), amount=f"{payment['total'] / 100:.2f}",
+        status=escape(payment["status"]), form=SANDBOX_FORM if payment["status"] == "created" else "")
+    return Response(html, mimetype="text/html")
 
 
 def paginate(request, items):
@@ -419,6 +440,79 @@ class GatewayService:
         body = parse_json(request, schemas.SubmitRequest())
         return self.application.submit_application(actor(principal), application_id,
                                                    body["signature"])
+
+    # --- fees and payment ------------------------------------------------------------------------
+
+    @route("GET", "/api/v1/applications/<application_id>/fee", "Order summary: base fee, "
+           "CGST + SGST (same state) or IGST, total, in paise", tags=["payments"],
+           roles=["exporter"], response=schemas.OrderSummary,
+           responses={422: "No fee in force, or the form lacks office or branch"})
+    def order_summary(self, request, application_id):
+        principal = require(request, "exporter")
+        return self.payment.order_summary(actor(principal), application_id)
+
+    @route("POST", "/api/v1/applications/<application_id>/payments", "Start paying the fee: the "
+           "provider's page to send the payer to", tags=["payments"], roles=["exporter"],
+           response=schemas.Payment, max_body=JSON_BODY,
+           responses={409: "Not awaiting payment, or paid already",
+                      503: "Payment provider unreachable"})
+    def create_payment(self, request, application_id):
+        principal = require(request, "exporter")
+        return 201, self.payment.create_payment(actor(principal), application_id)
+
+    @route("GET", "/api/v1/applications/<application_id>/payments", "Payments of an "
+           "application, oldest first", tags=["payments"], roles=["exporter", "officer"])
+    def list_payments(self, request, application_id):
+        principal = require(request, "exporter", "officer")
+        return paginate(request, self.payment.payments(actor(principal), application_id))
+
+    @route("GET", "/api/v1/payments/<payment_id>/receipt.pdf", "GST receipt of a completed "
+           "payment", tags=["payments"], roles=["exporter", "officer"],
+           responses={409: "Not completed yet"})
+    def payment_receipt(self, request, payment_id):
+        principal = require(request, "exporter", "officer")
+        receipt = self.payment.receipt_pdf(actor(principal), payment_id)
+        return Response(base64.b64decode(receipt["content"]), mimetype="application/pdf",
+                        headers={"Content-Disposition":
+                                 f'attachment; filename="{receipt["filename"]}"'})
+
+    @route("POST", "/api/v1/payments/callback/<provider>", "The payment provider's signed "
+           "callback (server to server); idempotent", tags=["payments"], max_body=JSON_BODY,
+           responses={401: "Signature does not verify", 404: "Unknown provider or order",
+                      422: "Amount or currency differs from the order"})
+    def payment_callback(self, request, provider):
+        if provider not in PAYMENT_PROVIDERS:
+            raise NotFound("no such payment provider", code="PROVIDER_UNKNOWN")
+        body = request.get_data(cache=False)
+        return self.payment.callback(provider, dict(request.headers),
+                                     base64.b64encode(body).decode())
+
+    @route("GET", "/sandbox-pay/<payment_id>", "The sandbox provider's payment page",
+           tags=["payments"])
+    def sandbox_page(self, request, payment_id):
+        return _sandbox_page(self.payment.sandbox_payment(payment_id))
+
+    @route("POST", "/sandbox-pay/<payment_id>", "The payer's choice on the sandbox page (form "
+           "field outcome=success or failure); the sandbox then calls back as a provider would",
+           tags=["payments"], max_body=4096)
+    def sandbox_decide(self, request, payment_id):
+        self.payment.sandbox_decide(payment_id, request.form.get("outcome", ""))
+        return Response(status=303, headers={"Location": f"/sandbox-pay/{payment_id}"})
+
+    @route("GET", "/api/v1/admin/fees", "The fee schedule (an agency admin's own agency)",
+           tags=["admin"], roles=STAFF_ROLES)
+    def admin_fees(self, request):
+        principal = require(request, *STAFF_ROLES)
+        return paginate(request, self.payment.fees(actor(principal), request.args.get("agency")))
+
+    @route("POST", "/api/v1/admin/fees", "Add a window of the fee schedule: from valid_from on "
+           "it replaces the earlier one", tags=["admin"], roles=STAFF_ROLES,
+           request=FeeWindow, max_body=JSON_BODY,
+           responses={403: "Another agency's schedule", 422: "Unknown agency"})
+    def add_fee(self, request):
+        principal = require(request, *STAFF_ROLES)
+        window = FeeWindow()
+        return 201, self.payment.add_fee(actor(principal), window.dump(parse_json(request, window)))
 
     @route("GET", "/api/v1/admin/exchange-rates", "Exchange rates (INR per unit)",
            tags=["admin"], roles=STAFF_ROLES)

@@ -101,7 +101,7 @@ def _summary(application) -> dict:
         "fob_inr": str(sum((_decimal(p.get("fob_inr")) for p in data.get("products") or []),
                            start=_decimal(0))),
         "created_at": _iso(application.created_at), "updated_at": _iso(application.updated_at),
-        "submitted_at": _iso(application.submitted_at),
+        "submitted_at": _iso(application.submitted_at), "paid_at": _iso(application.paid_at),
     }
 
 
@@ -407,6 +407,27 @@ def _next_number(session, application, now) -> str:
                     .values(last=NumberSequence.last + 1))
     last = session.scalar(select(NumberSequence.last).filter_by(**key))
     return f"{application.agency_code}/{year}/{scheme}/{last:07d}A"
+
+
+PAYMENT = {"username": "payment", "role": "system", "agency": None, "office": None}
+
+
+def mark_paid(uow, event) -> bool:
+    """payment.payment_completed: the application goes to its issuing office's queue. Only a
+    pending application moves, so a repeated event changes nothing."""
+    session = uow.session
+    application = session.get(Application, event["application_id"])
+    if application is None or application.status != "pending_payment":
+        return False
+    application.paid_at = application.updated_at = utcnow()
+    _record(session, application, "submitted", PAYMENT,
+            f"fee paid: {event['total'] / 100:.2f} INR (payment {event['payment_id']})")
+    uow.emit("application_submitted", {
+        "application_id": application.id, "application_number": application.number,
+        "iec": application.iec, "agreement_code": application.agreement_code,
+        "agency_code": application.agency_code,
+        "issuing_office_code": application.issuing_office_code})
+    return True
 
 
 def origin_check(session, actor, application_id) -> dict:

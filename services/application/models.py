@@ -72,6 +72,8 @@ class Application(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime)
     updated_at: Mapped[datetime] = mapped_column(DateTime)
     submitted_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    # When the fee was paid: the application reaches the officer then, and turnaround counts from it.
+    paid_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
 
 
 class StatusChange(Base):

@@ -3,7 +3,7 @@ import base64
 
 from services.application import applications, reference
 from services.chassis import base
-from services.chassis.entrypoints import rpc
+from services.chassis.entrypoints import event_handler, rpc
 from services.chassis.rpc import TimedRpcProxy
 
 
@@ -84,6 +84,10 @@ class ApplicationService(base.ServiceBase):
         offices = offices_by_agency(self.registration.agencies())
         return applications.submit(self.db, actor, application_id, signature_b64,
                                    self._verify_signature, exporter, offices)
+
+    @event_handler("payment", "payment_completed")
+    def on_payment_completed(self, event):
+        applications.mark_paid(self.db, event)
 
     # --- exchange rates ------------------------------------------------------------------------
 

@@ -30,9 +30,8 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 
-SERVICES = ("issue", "duplicate", "in_lieu", "non_preferential")
+from services.contracts.fees import MAX_GST_RATE, SERVICES
 
-MAX_GST_RATE = Decimal("28")
 _HUNDRED = Decimal(100)
 _ONE_PAISA = Decimal(1)
 

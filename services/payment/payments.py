@@ -1,0 +1,424 @@
+"""The payment service layer: the fee schedule, order summaries, payments and their callbacks,
+reconciliation and receipts (DESIGN.md §4 "Fees", issue 5). Functions over the unit of work; the
+arithmetic is ``fees.py``'s, the providers' protocols ``providers.py``'s, the PDF
+``receipts.py``'s.
+
+Nothing here calls another service: ``service.py`` fetches the application (through the
+application service, which decides who may see it), the exporter and the organisation, and hands
+them in as plain dicts (``billing_parties``).
+
+A payment is counted once whatever arrives: its completion is a conditional update from
+``created`` or ``failed``, so a repeated callback, or a callback racing a reconciliation, finds
+the row already completed and changes nothing.
+"""
+import logging
+import uuid
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+from marshmallow import ValidationError
+from sqlalchemy import select, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from services.chassis.database import utcnow
+from services.chassis.errors import (BadRequest, Conflict, Forbidden, NotFound, RuleViolation,
+                                     ServiceUnavailable, Unauthorized)
+from services.payment import fees
+from services.payment.models import FeeRow, Payment, ReceiptSequence
+from services.payment.providers import InvalidCallback, ProviderStatus, ProviderUnavailable
+from services.contracts.fees import FeeWindow
+
+log = logging.getLogger(__name__)
+
+INDIA = ZoneInfo("Asia/Kolkata")  # fees and financial years follow India's calendar
+REUSE_OPEN_PAYMENT = timedelta(minutes=30)  # a second click within this reuses the open order
+SAC_CERTIFICATION = "998599"  # GST services code: other support services (certification)
+SERVICE_NAMES = {"issue": "Certificate of Origin", "duplicate": "Duplicate Certificate of Origin",
+                 "in_lieu": "Certificate of Origin in lieu", "non_preferential":
+                 "Certificate of Origin (Non-Preferential)"}
+
+
+def today_in_india() -> date:
+    return datetime.now(INDIA).date()
+
+
+# --- fee schedule -------------------------------------------------------------------------------
+
+def _fee_view(row: FeeRow) -> dict:
+    return {"id": row.id, "agency_code": row.agency_code, "service": row.service,
+            "base_paise": row.base_paise, "gst_rate": row.gst_rate,
+            "valid_from": row.valid_from.isoformat(),
+            "valid_to": row.valid_to.isoformat() if row.valid_to else None,
+            "created_by": row.created_by, "created_at": row.created_at.isoformat() + "Z"}
+
+
+def _fee(row: FeeRow) -> fees.Fee:
+    return fees.Fee(agency_code=row.agency_code, service=row.service, base_paise=row.base_paise,
+                    gst_rate_percent=Decimal(row.gst_rate), valid_from=row.valid_from,
+                    valid_to=row.valid_to)
+
+
+def _admin_of(actor, agency_code):
+    if actor["role"] == "admin":
+        return
+    if actor["role"] == "agency_admin" and actor.get("agency") == agency_code:
+        return
+    raise Forbidden("only an admin or this agency's admin may do this", code="FORBIDDEN")
+
+
+def list_fees(session, actor, agency_code=None) -> list[dict]:
+    if actor["role"] == "agency_admin":
+        agency_code = actor.get("agency")
+    elif actor["role"] != "admin":
+        raise Forbidden("only admins keep the fee schedule", code="FORBIDDEN")
+    query = select(FeeRow).order_by(FeeRow.agency_code, FeeRow.service, FeeRow.valid_from)
+    if agency_code:
+        query = query.where(FeeRow.agency_code == agency_code)
+    return [_fee_view(row) for row in session.scalars(query)]
+
+
+def add_fee(session, actor, body, known_agencies) -> dict:
+    """A new window of the schedule. Windows are never edited: a later ``valid_from`` takes over
+    from its day on (``fees.fee_in_force``), so past receipts keep explaining themselves."""
+    try:
+        window = FeeWindow().load(body)
+    except ValidationError as exc:
+        raise BadRequest("the fee is not valid", code="INVALID_FEE", fields=exc.messages) from None
+    _admin_of(actor, window["agency_code"])
+    if window["agency_code"] not in known_agencies:
+        raise RuleViolation("no such agency", code="AGENCY_UNKNOWN",
+                            fields={"agency_code": ["Unknown agency."]})
+    row = FeeRow(agency_code=window["agency_code"], service=window["service"],
+                 base_paise=window["base_paise"], gst_rate=str(window["gst_rate"]),
+                 valid_from=window["valid_from"], valid_to=window["valid_to"],
+                 created_by=actor["username"], created_at=utcnow())
+    session.add(row)
+    session.flush()
+    return _fee_view(row)
+
+
+def fee_for(session, agency_code, service, on: date) -> fees.Fee:
+    rows = session.scalars(select(FeeRow).where(FeeRow.agency_code == agency_code,
+                                                FeeRow.service == service)).all()
+    fee = fees.fee_in_force([_fee(r) for r in rows], agency_code, service, on)
+    if fee is None:
+        raise RuleViolation(f"no {service} fee of {agency_code} is in force on {on}",
+                            code="FEE_NOT_SCHEDULED")
+    return fee
+
+
+def seed_fee(session, agency_code, service, base_paise, gst_rate, valid_from) -> bool:
+    """Add a window unless the agency has one for this service already (never overwrite)."""
+    if session.scalar(select(FeeRow.id).where(FeeRow.agency_code == agency_code,
+                                              FeeRow.service == service).limit(1)):
+        return False
+    session.add(FeeRow(agency_code=agency_code, service=service, base_paise=base_paise,
+                       gst_rate=gst_rate, valid_from=valid_from, created_by="seed",
+                       created_at=utcnow()))
+    return True
+
+
+# --- who is billed, by whom ---------------------------------------------------------------------
+
+def fee_service(application) -> str:
+    """Which line of the schedule an application pays."""
+    if application.get("request_kind") in ("duplicate", "in_lieu"):
+        return application["request_kind"]
+    return "non_preferential" if application.get("kind") == "non_preferential" else "issue"
+
+
+def billing_parties(application, exporter, agencies, agreement) -> dict:
+    """The supplier (issuing office of the agency), the recipient (the exporter's branch) and the
+    certificate, as the order summary and the receipt show them."""
+    form = application.get("form") or {}
+    missing = {name: ["Required before the fee can be worked out."]
+               for name in ("agency_code", "issuing_office_code", "branch_id") if not form.get(name)}
+    if missing:
+        raise RuleViolation("the application does not say who issues it or which branch pays",
+                            code="FEE_NOT_AVAILABLE", fields=missing)
+    agency = next((a for a in agencies if a["code"] == form["agency_code"]), None)
+    office = agency and next((o for r in agency["regional_offices"] for o in r["issuing_offices"]
+                              if o["code"] == form["issuing_office_code"]), None)
+    branch = next((b for b in exporter["branches"] if b["branch_id"] == form["branch_id"]), None)
+    if office is None or branch is None:
+        raise RuleViolation("the issuing office or the branch is not known", code="FEE_NOT_AVAILABLE",
+                            fields={"issuing_office_code" if office is None else "branch_id":
+                                    ["Not known."]})
+    service = fee_service(application)
+    name = SERVICE_NAMES[service]
+    if agreement:
+        name = f"{name} — {agreement['short_name']} ({agreement['certificate_form']})"
+    return {
+        "service": service, "certificate_name": name,
+        "application_id": application["id"], "application_number": application["number"],
+        "agency": {"code": agency["code"], "name": agency["name"]},
+        "issuing_office": {"code": office["code"], "name": office["name"],
+                           "state": office["state"], "gstin": office.get("gstin"),
+                           "address": office.get("address", "")},
+        "exporter": {"iec": exporter["iec"], "name": exporter["name"],
+                     "branch_id": branch["branch_id"], "gstin": branch.get("gstin"),
+                     "state": branch["state"], "address": branch.get("address", "")},
+    }
+
+
+def _quote(session, parties, on: date) -> tuple[fees.Fee, fees.OrderSummary]:
+    fee = fee_for(session, parties["agency"]["code"], parties["service"], on)
+    return fee, fees.gst_split(fee.base_paise, fee.gst_rate_percent,
+                               parties["exporter"]["state"], parties["issuing_office"]["state"])
+
+
+def _amounts(summary, fee) -> dict:
+    return {**summary.as_dict(), "gst_rate": str(fee.gst_rate_percent), "currency": "INR"}
+
+
+def order_summary(session, application, parties) -> dict:
+    """The portal's ORDER SUMMARY. Once paid, the figures are the payment's, not today's."""
+    paid = _completed_payment(session, application["id"])
+    if paid is not None:
+        amounts = {"base": paid.base, "cgst": paid.cgst, "sgst": paid.sgst, "igst": paid.igst,
+                   "total": paid.total, "gst_rate": paid.gst_rate, "currency": paid.currency}
+    else:
+        fee, summary = _quote(session, parties, today_in_india())
+        amounts = _amounts(summary, fee)
+    return {"application_id": application["id"], "application_number": application["number"],
+            "certificate_name": parties["certificate_name"], "agency_name":
+            parties["agency"]["name"], "service": parties["service"],
+            "tax": "CGST+SGST" if amounts["igst"] == 0 and amounts["cgst"] else
+                   ("IGST" if amounts["igst"] else "none"),
+            "place_of_supply": parties["exporter"]["state"], **amounts,
+            "paid": paid is not None, "payment_id": paid.id if paid else None}
+
+
+# --- payments -----------------------------------------------------------------------------------
+
+def _completed_payment(session, application_id) -> Payment | None:
+    return session.scalar(select(Payment).where(Payment.application_id == application_id,
+                                                Payment.status == "completed").limit(1))
+
+
+def payment_view(payment: Payment) -> dict:
+    return {"payment_id": payment.id, "application_id": payment.application_id,
+            "application_number": payment.application_number, "provider": payment.provider,
+            "status": payment.status, "failure_reason": payment.failure_reason,
+            "redirect_url": payment.redirect_url, "currency": payment.currency,
+            "base": payment.base, "cgst": payment.cgst, "sgst": payment.sgst,
+            "igst": payment.igst, "total": payment.total, "gst_rate": payment.gst_rate,
+            "receipt_number": payment.receipt_number,
+            "created_at": payment.created_at.isoformat() + "Z",
+            "completed_at": payment.completed_at.isoformat() + "Z"
+            if payment.completed_at else None}
+
+
+def check_payable(session, actor, application):
+    if actor["role"] != "exporter":
+        raise Forbidden("only the exporter pays", code="FORBIDDEN")
+    if _completed_payment(session, application["id"]) is not None:
+        raise Conflict("this application is paid already", code="ALREADY_PAID")
+    if application["status"] != "pending_payment":
+        raise Conflict(f"an application in status {application['status']} is not awaiting payment",
+                       code="APPLICATION_NOT_PAYABLE")
+
+
+def create_payment(uow, actor, application, parties, provider, return_url) -> dict:
+    """A payment for a pending application and the provider's page to pay it on. A second click
+    while an order is open gets that order back rather than a second charge."""
+    session = uow.session
+    check_payable(session, actor, application)
+    now = utcnow()
+    open_payment = session.scalar(
+        select(Payment).where(Payment.application_id == application["id"],
+                              Payment.status == "created", Payment.provider == provider.name,
+                              Payment.order_id.is_not(None),
+                              Payment.created_at > now - REUSE_OPEN_PAYMENT)
+        .order_by(Payment.created_at.desc()).limit(1))
+    fee, summary = _quote(session, parties, today_in_india())
+    if open_payment is not None and open_payment.total == summary.total:
+        return payment_view(open_payment)
+    payment = Payment(id=str(uuid.uuid4()), application_id=application["id"],
+                      application_number=application["number"], iec=parties["exporter"]["iec"],
+                      agency_code=parties["agency"]["code"], service=parties["service"],
+                      provider=provider.name, currency="INR", gst_rate=str(fee.gst_rate_percent),
+                      base=summary.base, cgst=summary.cgst, sgst=summary.sgst, igst=summary.igst,
+                      total=summary.total, status="created", created_by=actor["username"],
+                      created_at=now, parties=parties)
+    session.add(payment)
+    uow.commit()  # the row exists before the provider hears of it: a callback always finds it
+    try:
+        order = provider.create_order(payment.id, payment.total, payment.currency,
+                                      f"{parties['certificate_name']} {payment.application_number}",
+                                      return_url)
+    except ProviderUnavailable as exc:
+        payment.status, payment.failure_reason = "failed", f"provider unavailable: {exc}"[:500]
+        uow.commit()
+        raise ServiceUnavailable("the payment provider cannot be reached; try again shortly",
+                                 code="PAYMENT_PROVIDER_UNAVAILABLE") from None
+    payment.order_id, payment.redirect_url = order.order_id, order.redirect_url
+    return payment_view(payment)
+
+
+def list_payments(session, application_id) -> list[dict]:
+    return [payment_view(p) for p in session.scalars(
+        select(Payment).where(Payment.application_id == application_id)
+        .order_by(Payment.created_at))]
+
+
+# --- callbacks and reconciliation ---------------------------------------------------------------
+
+def handle_callback(uow, provider, headers, body: bytes) -> dict:
+    """A provider's server-to-server callback: verified, matched with its payment, applied once."""
+    try:
+        status = provider.parse_callback(headers, body)
+    except InvalidCallback as exc:
+        log.warning("refused %s callback: %s", provider.name, exc)
+        raise Unauthorized("the callback's signature does not verify",
+                           code="CALLBACK_SIGNATURE_INVALID") from None
+    if status.state == "pending":
+        return {"outcome": "ignored"}
+    payment = uow.session.scalar(select(Payment).where(Payment.order_id == status.order_id,
+                                                       Payment.provider == provider.name))
+    if payment is None:
+        log.warning("%s callback for unknown order %s", provider.name, status.order_id)
+        raise NotFound("no payment has this order", code="PAYMENT_UNKNOWN")
+    return {"outcome": apply_status(uow, payment, status), "payment_id": payment.id}
+
+
+def apply_status(uow, payment: Payment, status: ProviderStatus) -> str:
+    """Apply what the provider says about ``payment``: completed once, failed once, else nothing.
+    Returns what happened: completed, failed, duplicate or ignored."""
+    session = uow.session
+    if status.state == "paid":
+        if status.amount_paise != payment.total or (status.currency or "").upper() != payment.currency:
+            log.error("payment %s: provider reports %s %s, order was %s %s", payment.id,
+                      status.amount_paise, status.currency, payment.total, payment.currency)
+            raise RuleViolation("the amount paid is not the amount ordered",
+                                code="PAYMENT_AMOUNT_MISMATCH")
+        now = utcnow()
+        done = session.execute(update(Payment).where(
+            Payment.id == payment.id, Payment.status.in_(("created", "failed")))
+            .values(status="completed", completed_at=now, failure_reason=None,
+                    provider_payment_id=status.provider_payment_id)).rowcount
+        if done != 1:
+            return "duplicate"
+        session.refresh(payment)
+        supplier = payment.parties["issuing_office"].get("gstin") or payment.agency_code
+        payment.receipt_number = _next_receipt_number(session, supplier, now)
+        uow.emit("payment_completed", {
+            "payment_id": payment.id, "application_id": payment.application_id,
+            "amount_paise": payment.base, "cgst": payment.cgst, "sgst": payment.sgst,
+            "igst": payment.igst, "total": payment.total})
+        return "completed"
+    if status.state == "failed":
+        reason = (status.reason or "declined")[:500]
+        done = session.execute(update(Payment).where(
+            Payment.id == payment.id, Payment.status == "created")
+            .values(status="failed", failure_reason=reason)).rowcount
+        if done != 1:
+            return "ignored"
+        uow.emit("payment_failed", {"payment_id": payment.id,
+                                    "application_id": payment.application_id, "reason": reason})
+        return "failed"
+    return "ignored"
+
+
+def _financial_year(moment: datetime) -> str:
+    day = moment.replace(tzinfo=ZoneInfo("UTC")).astimezone(INDIA).date()
+    start = day.year if day.month >= 4 else day.year - 1
+    return f"{start}-{(start + 1) % 100:02d}"
+
+
+def _next_receipt_number(session, supplier, now) -> str:
+    """``{FY}/{SEQ:07d}``, e.g. ``2026-27/0000001``: consecutive per supplier GSTIN and financial
+    year, at most 16 characters (GST invoice rules)."""
+    key = {"supplier": supplier, "financial_year": _financial_year(now)}
+    dialect = postgresql if session.bind.dialect.name == "postgresql" else sqlite
+    session.execute(dialect.insert(ReceiptSequence).values(**key, last=0).on_conflict_do_nothing())
+    session.execute(update(ReceiptSequence).filter_by(**key)
+                    .values(last=ReceiptSequence.last + 1))
+    last = session.scalar(select(ReceiptSequence.last).filter_by(**key))
+    return f"{key['financial_year']}/{last:07d}"
+
+
+def stuck_payments(session, provider_name, older_than: timedelta) -> list[str]:
+    return list(session.scalars(select(Payment.id).where(
+        Payment.status == "created", Payment.provider == provider_name,
+        Payment.order_id.is_not(None), Payment.created_at < utcnow() - older_than)
+        .order_by(Payment.created_at)))
+
+
+def reconcile_one(uow, provider, payment_id) -> str:
+    """Ask the provider about one payment still in progress and apply its answer."""
+    payment = uow.session.get(Payment, payment_id)
+    if payment is None or payment.status != "created":
+        return "ignored"
+    uow.commit()  # no transaction open while the provider answers
+    try:
+        status = provider.fetch_status(payment.order_id)
+    except ProviderUnavailable as exc:
+        log.warning("reconcile %s: provider unavailable: %s", payment_id, exc)
+        return "error"
+    if status.state == "pending":
+        return "pending"
+    try:
+        return apply_status(uow, payment, status)
+    except RuleViolation:
+        return "mismatch"
+
+
+# --- sandbox provider's page --------------------------------------------------------------------
+
+def sandbox_payment(session, payment_id) -> Payment:
+    payment = session.get(Payment, str(payment_id))
+    if payment is None or payment.provider != "sandbox":
+        raise NotFound("no such sandbox payment", code="PAYMENT_UNKNOWN")
+    return payment
+
+
+def sandbox_decide(session, payment_id, outcome) -> Payment:
+    """The payer's choice on the sandbox page, kept once (the sandbox's own memory)."""
+    if outcome not in ("success", "failure"):
+        raise BadRequest("outcome must be success or failure", code="INVALID_OUTCOME",
+                         fields={"outcome": ["success or failure"]})
+    payment = sandbox_payment(session, payment_id)
+    session.execute(update(Payment).where(Payment.id == payment.id,
+                                          Payment.sandbox_outcome.is_(None))
+                    .values(sandbox_outcome=outcome))
+    session.refresh(payment)
+    return payment
+
+
+def sandbox_decision(session, order_id):
+    payment = session.scalar(select(Payment).where(Payment.order_id == order_id,
+                                                   Payment.provider == "sandbox"))
+    if payment is None or payment.sandbox_outcome is None:
+        return None
+    return payment.sandbox_outcome, payment.total, payment.currency
+
+
+# --- receipts -----------------------------------------------------------------------------------
+
+def receipt_data(session, actor, payment_id) -> dict:
+    """What the GST receipt shows; only for a completed payment, only to its exporter or an
+    officer of the issuing office."""
+    payment = session.get(Payment, str(payment_id))
+    parties = payment.parties if payment else {}
+    allowed = payment is not None and (
+        (actor["role"] == "exporter" and payment.iec == actor["username"])
+        or (actor["role"] == "officer"
+            and parties["issuing_office"]["code"] == actor.get("office")))
+    if not allowed:
+        raise NotFound("no such payment", code="PAYMENT_UNKNOWN")
+    if payment.status != "completed":
+        raise Conflict("a receipt is issued once the payment is completed",
+                       code="PAYMENT_NOT_COMPLETED")
+    office = parties["issuing_office"]
+    return {"receipt_number": payment.receipt_number,
+            "issued_at": payment.completed_at.isoformat() + "Z", "payment_id": payment.id,
+            "provider": payment.provider, "provider_payment_id": payment.provider_payment_id,
+            "agency": {**parties["agency"], "gstin": office["gstin"], "address": office["address"]},
+            "issuing_office": {k: office[k] for k in ("code", "name", "state")},
+            "exporter": parties["exporter"], "application_number": payment.application_number,
+            "certificate_name": parties["certificate_name"], "service": payment.service,
+            "sac": SAC_CERTIFICATION, "base": payment.base, "gst_rate": payment.gst_rate,
+            "cgst": payment.cgst, "sgst": payment.sgst, "igst": payment.igst,
+            "total": payment.total}
