@@ -17,7 +17,7 @@ from services.chassis import config
 from services.chassis.database import utcnow
 from services.chassis.errors import BadRequest, Conflict, NotFound
 from services.notification.models import DeliveryAttempt, Message
-from services.notification.rendering import render
+from services.notification.rendering import KINDS, render
 
 MASK = "••••••"
 STATUSES = ("pending", "sent", "failed")
@@ -34,6 +34,20 @@ ROLE_LABELS = {
 
 def login_url() -> str:
     return config.public_url() + "/"
+
+
+def exporter_application_url(application_id: str) -> str:
+    return f"{config.public_url()}/applications/{application_id}"
+
+
+def officer_application_url(application_id: str) -> str:
+    return f"{config.public_url()}/officer/applications/{application_id}"
+
+
+def certificate_label(agreement_code: str | None) -> str:
+    """How a message names the certificate asked for: preferential under an agreement (its
+    scheme code, as in the application number) or non-preferential (no agreement)."""
+    return f"preferential (scheme {agreement_code})" if agreement_code else "non-preferential"
 
 
 def normalize_mobile(mobile: str) -> str:
@@ -83,6 +97,52 @@ def record_exporter_registered(session, event: dict) -> list[Message]:
     return [_new_message(session, kind="exporter_registered", channel="sms",
                          recipient=normalize_mobile(event["mobile"]), context=context,
                          event=event)]
+
+
+def _to_contact(session, *, kind, contact, context, event, seen) -> list[Message]:
+    """One message of ``kind`` on each of its channels (rendering.KINDS) for which ``contact``
+    (``{"email", "mobile"}``, either may be missing) has an address. ``seen`` holds the
+    (kind, channel, recipient) already recorded for this event, so that two people sharing an
+    address get one message, not a broken unique key."""
+    addresses = {"email": (contact.get("email") or "").strip() or None,
+                 "sms": normalize_mobile(contact["mobile"]) if contact.get("mobile") else None}
+    recorded = []
+    for channel in KINDS[kind]:
+        recipient = addresses[channel]
+        if not recipient or (kind, channel, recipient.lower()) in seen:
+            continue
+        seen.add((kind, channel, recipient.lower()))
+        recorded.append(_new_message(session, kind=kind, channel=channel, recipient=recipient,
+                                     context=context, event=event))
+    return recorded
+
+
+def record_application_submitted(session, event: dict, exporter: dict,
+                                 office_contacts: dict) -> list[Message]:
+    """application.application_submitted: email and SMS to the exporter ("submitted to <office>")
+    and to every active officer of the issuing office ("a new application is waiting").
+
+    ``exporter`` is registration's exporter profile (name, email, mobile); ``office_contacts`` its
+    ``office_contacts`` answer: ``{"office": {code, name, ...}, "officers": [{username, name,
+    email, mobile}]}``. The caller fetched them; nothing here calls another service."""
+    office = office_contacts["office"]
+    common = {
+        "application_number": event["application_number"], "iec": event["iec"],
+        "agency_code": event["agency_code"], "office_name": office["name"],
+        "certificate": certificate_label(event.get("agreement_code")),
+    }
+    seen: set = set()
+    recorded = _to_contact(
+        session, kind="application_submitted", contact=exporter, event=event, seen=seen,
+        context={**common, "name": exporter["name"],
+                 "url": exporter_application_url(event["application_id"])})
+    officer_url = officer_application_url(event["application_id"])
+    for officer in office_contacts["officers"]:
+        recorded += _to_contact(
+            session, kind="application_received", contact=officer, event=event, seen=seen,
+            context={**common, "name": officer["name"], "exporter_name": exporter["name"],
+                     "url": officer_url})
+    return recorded
 
 
 # --- secrets ----------------------------------------------------------------------------------

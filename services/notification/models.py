@@ -16,8 +16,10 @@ class Message(Base):
     __tablename__ = "message"
     __table_args__ = (
         # A second handling of the same event cannot make a second message of the same kind and
-        # channel, even if the inbox were bypassed.
-        UniqueConstraint("event_id", "kind", "channel", name="uq_message_event_kind_channel"),
+        # channel to the same recipient, even if the inbox were bypassed. (One event may reach
+        # several recipients: every officer of an office, say.)
+        UniqueConstraint("event_id", "kind", "channel", "recipient",
+                         name="uq_message_event_kind_channel_recipient"),
         Index("ix_message_due", "status", "next_attempt_at"),
     )
 

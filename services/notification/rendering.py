@@ -5,6 +5,8 @@ For each kind and channel:
 - email: ``<kind>.subject.txt``, ``<kind>.email.txt`` (plain text) and ``<kind>.email.html``
 - sms: ``<kind>.sms.txt``
 
+HTML emails may extend ``_layout.email.html`` (the page, the signature) and fill its ``body``.
+
 HTML templates are autoescaped; text templates are not (they are never read as markup). Every
 variable a template uses must be given (StrictUndefined), so a missing field fails loudly at render
 time rather than sending "Dear ,".
@@ -22,6 +24,10 @@ KINDS: dict[str, tuple[str, ...]] = {
     # SMS only: the credentials email (reason "registration") is the exporter's confirmation by
     # email, so a second email at the same moment would only say "see the other email".
     "exporter_registered": ("sms",),
+    # application.application_submitted: to the exporter, "your application was submitted" ...
+    "application_submitted": ("email", "sms"),
+    # ... and to every active officer of the issuing office, "a new application is waiting".
+    "application_received": ("email", "sms"),
 }
 
 SUBJECT_MAX = 300

@@ -3,6 +3,7 @@
 with backoff, and keeps every try in the delivery log that operators list here."""
 from services.chassis import base
 from services.chassis.entrypoints import event_handler, rpc
+from services.chassis.rpc import TimedRpcProxy
 from services.notification import messages as message_log
 from services.notification.dependencies import MessageDispatcher
 
@@ -11,6 +12,8 @@ class NotificationService(base.ServiceBase):
     name = "notification"
 
     dispatcher = MessageDispatcher()
+    # Contacts (exporters' and officers') are registration's; events carry none.
+    registration = TimedRpcProxy("registration")
 
     @event_handler("registration", "credentials_issued")
     def on_credentials_issued(self, event):
@@ -20,6 +23,16 @@ class NotificationService(base.ServiceBase):
     @event_handler("registration", "exporter_registered")
     def on_exporter_registered(self, event):
         message_log.record_exporter_registered(self.db.session, event)
+        self.dispatcher.wake_after_commit()
+
+    @event_handler("application", "application_submitted")
+    def on_application_submitted(self, event):
+        # Asked before anything is recorded: if registration fails (down, slow, an unknown IEC or
+        # office) this raises, the inbox row and any message roll back together, and the chassis
+        # retries the event later, then dead-letters it.
+        exporter = self.registration.exporter(event["iec"])
+        contacts = self.registration.office_contacts(event["issuing_office_code"])
+        message_log.record_application_submitted(self.db.session, event, exporter, contacts)
         self.dispatcher.wake_after_commit()
 
     @rpc

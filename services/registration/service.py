@@ -109,3 +109,9 @@ class RegistrationService(base.ServiceBase):
     @rpc
     def staff(self, actor, role=None):
         return staff.list_staff(self.db.session, actor, role)
+
+    @rpc
+    def office_contacts(self, office_code):
+        """Internal (not exposed by the gateway): an issuing office and its active officers'
+        contacts, for the notification service."""
+        return staff.office_contacts(self.db.session, office_code)

@@ -173,3 +173,21 @@ def list_staff(session, actor, role=None):
     if role:
         query = query.where(Account.role == role)
     return [staff_view(a) for a in session.scalars(query)]
+
+
+def office_contacts(session, office_code) -> dict:
+    """An issuing office and how to reach its active officers, for notifications (an internal
+    call between services: no actor). Officers are those of role "officer" bound to the office;
+    a deactivated account is left out."""
+    office = session.get(IssuingOffice, office_code or "")
+    if office is None:
+        raise NotFound(f"no issuing office {office_code}", code="ISSUING_OFFICE_UNKNOWN")
+    officers = session.scalars(
+        select(Account).where(Account.role == "officer",
+                              Account.issuing_office_code == office.code,
+                              Account.active.is_(True))
+        .order_by(Account.username)).all()
+    return {"office": {"code": office.code, "name": office.name, "state": office.state,
+                       "agency_code": office.agency_code},
+            "officers": [{"username": a.username, "name": a.name, "email": a.email,
+                          "mobile": a.mobile} for a in officers]}

@@ -1,8 +1,14 @@
 """Message templates: every kind renders on its channels, HTML is autoescaped, text is not, and
 the wording carries what the recipient needs."""
+import uuid
+
 import pytest
 from jinja2 import UndefinedError
+from sqlalchemy import create_engine
+from sqlalchemy.orm import Session
 
+from services.notification import messages
+from services.notification.models import Base
 from services.notification.rendering import KINDS, UnknownTemplate, render
 
 HOSTILE = 'Sea <script>alert("x")</script> & Sons'
@@ -13,12 +19,30 @@ CONTEXTS = {
                     "reason": "registration", "login_url": "https://coo.example.in/"},
     "exporter_registered": {"iec": "ABCDE12345", "name": "Sea Foods Pvt Ltd",
                             "login_url": "https://coo.example.in/"},
+    "application_submitted": {
+        "name": "Sea Foods Pvt Ltd", "iec": "ABCDE12345",
+        "application_number": "MPEDA/2026/013/0000066A", "agency_code": "MPEDA",
+        "office_name": "MPEDA Head Office, Kochi", "certificate": "preferential (scheme 013)",
+        "url": "https://coo.example.in/applications/7d0f6a52-5b6e-4c1e-9d3a-0c5f2b1e9a11"},
+    "application_received": {
+        "name": "Anil Nair", "exporter_name": "Sea Foods Pvt Ltd", "iec": "ABCDE12345",
+        "application_number": "MPEDA/2026/013/0000066A",
+        "office_name": "MPEDA Head Office, Kochi", "certificate": "preferential (scheme 013)",
+        "url": "https://coo.example.in/officer/applications/"
+               "7d0f6a52-5b6e-4c1e-9d3a-0c5f2b1e9a11"},
 }
+# The link each kind carries, and the context key that holds the exporter's name.
+LINKS = {kind: context.get("url", context.get("login_url")) for kind, context in CONTEXTS.items()}
+EXPORTER_NAME_KEY = {"application_received": "exporter_name"}
+# Messages that do not name their recipient: the exporter's own SMS about its application.
+NAMELESS = {("application_submitted", "sms")}
 
 
 def test_every_kind_has_a_context_here():
     assert set(KINDS) == set(CONTEXTS)
-    assert KINDS == {"credentials": ("email",), "exporter_registered": ("sms",)}
+    assert KINDS == {"credentials": ("email",), "exporter_registered": ("sms",),
+                     "application_submitted": ("email", "sms"),
+                     "application_received": ("email", "sms")}
 
 
 @pytest.mark.parametrize("kind,channel", [(k, c) for k, cs in KINDS.items() for c in cs])
@@ -29,18 +53,22 @@ def test_every_kind_renders_on_its_channels(kind, channel):
         assert rendered.subject and "\n" not in rendered.subject
         assert rendered.html.lstrip().startswith("<!DOCTYPE html>")
         assert "Sea Foods Pvt Ltd" in rendered.text and "Sea Foods Pvt Ltd" in rendered.html
-        assert "https://coo.example.in/" in rendered.text
-        assert 'href="https://coo.example.in/"' in rendered.html
+        assert LINKS[kind] in rendered.text
+        assert f'href="{LINKS[kind]}"' in rendered.html
+        assert rendered.html.rstrip().endswith("</html>")
     else:
         assert rendered.subject is None and rendered.html is None
         assert "\n" not in rendered.text
-        assert len(rendered.text) <= 160 + len("Sea Foods Pvt Ltd")   # about one SMS
+        # About one SMS, besides the name and the link (a link is kept whole, never cut).
+        link = LINKS[kind] if LINKS[kind] in rendered.text else ""
+        assert len(rendered.text) <= 160 + len("Sea Foods Pvt Ltd") + len(link)
 
 
 @pytest.mark.parametrize("kind,channel", [(k, c) for k, cs in KINDS.items() for c in cs])
 def test_html_is_autoescaped_and_text_is_not(kind, channel):
-    rendered = render(kind, channel, {**CONTEXTS[kind], "name": HOSTILE})
-    assert HOSTILE in rendered.text
+    rendered = render(kind, channel, {**CONTEXTS[kind],
+                                      EXPORTER_NAME_KEY.get(kind, "name"): HOSTILE})
+    assert (HOSTILE in rendered.text) is ((kind, channel) not in NAMELESS)
     if rendered.html is not None:
         assert "<script>" not in rendered.html
         assert "Sea &lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt; &amp; Sons" in rendered.html
@@ -89,3 +117,137 @@ def test_unknown_kind_or_channel():
         render("credentials", "sms", CONTEXTS["credentials"])
     with pytest.raises(UnknownTemplate):
         render("certificate_issued", "email", {})
+
+
+# --- the submission messages ------------------------------------------------------------------
+
+SUBMISSION_KINDS = [(k, c) for k in ("application_submitted", "application_received")
+                    for c in KINDS[k]]
+
+
+@pytest.mark.parametrize("kind,channel", SUBMISSION_KINDS)
+def test_submission_messages_carry_number_office_and_link(kind, channel):
+    rendered = render(kind, channel, CONTEXTS[kind])
+    for part in (rendered.subject, rendered.text, rendered.html):
+        if part is not None:
+            assert "None" not in part
+    assert "MPEDA/2026/013/0000066A" in rendered.text
+    assert LINKS[kind] in rendered.text
+    if channel == "email":
+        assert "MPEDA/2026/013/0000066A" in rendered.subject
+        assert "MPEDA/2026/013/0000066A" in rendered.html
+        assert f"Dear {CONTEXTS[kind]['name']}," in rendered.text
+        assert "preferential (scheme 013) Certificate of Origin" in " ".join(rendered.text.split())
+
+
+def test_submitted_names_the_office_to_the_exporter():
+    email = render("application_submitted", "email", CONTEXTS["application_submitted"])
+    assert email.subject == ("OpenCoO: application MPEDA/2026/013/0000066A submitted to "
+                             "MPEDA Head Office, Kochi")
+    sms = render("application_submitted", "sms", CONTEXTS["application_submitted"])
+    assert sms.text == ("OpenCoO: application MPEDA/2026/013/0000066A (IEC ABCDE12345) was "
+                        "submitted to MPEDA Head Office, Kochi. Track it at "
+                        + LINKS["application_submitted"])
+
+
+def test_received_names_the_exporter_and_its_iec_to_the_officer():
+    context = CONTEXTS["application_received"]
+    email = render("application_received", "email", context)
+    assert email.subject == ("OpenCoO: new application MPEDA/2026/013/0000066A from "
+                             "Sea Foods Pvt Ltd (ABCDE12345)")
+    assert "waiting in the queue of MPEDA Head Office, Kochi" in " ".join(email.text.split())
+    assert "Dear Anil Nair," in email.html
+    sms = render("application_received", "sms", context)
+    assert sms.text.startswith("OpenCoO: new application MPEDA/2026/013/0000066A from Sea Foods "
+                               "Pvt Ltd (IEC ABCDE12345) is waiting in your queue")
+
+
+@pytest.mark.parametrize("kind,channel", SUBMISSION_KINDS)
+def test_an_exporter_name_with_markup_characters(kind, channel):
+    name = "Sea <Foods> & Sons"
+    context = {**CONTEXTS[kind], EXPORTER_NAME_KEY.get(kind, "name"): name}
+    rendered = render(kind, channel, context)
+    # Plain text is never read as markup: the name stays as it is.
+    assert (name in rendered.text) is ((kind, channel) not in NAMELESS)
+    if kind == "application_received":
+        assert name in (rendered.subject or rendered.text)
+    if channel == "email":
+        assert "Sea &lt;Foods&gt; &amp; Sons" in rendered.html
+        assert "<Foods>" not in rendered.html
+
+
+@pytest.mark.parametrize("kind", ["application_submitted", "application_received"])
+def test_submission_templates_need_every_field(kind):
+    for field in CONTEXTS[kind]:
+        context = dict(CONTEXTS[kind])
+        del context[field]
+        with pytest.raises(UndefinedError):
+            for channel in KINDS[kind]:
+                render(kind, channel, context)
+
+
+# --- recording them (an in-memory database, no broker) ----------------------------------------
+
+@pytest.fixture
+def session(monkeypatch):
+    monkeypatch.setenv("OPENCOO_PUBLIC_URL", "https://coo.example.in/")
+    engine = create_engine("sqlite://")
+    Base.metadata.create_all(engine)
+    with Session(engine) as s:
+        yield s
+    engine.dispose()
+
+
+APPLICATION_ID = "7d0f6a52-5b6e-4c1e-9d3a-0c5f2b1e9a11"
+EXPORTER = {"iec": "ABCDE12345", "name": "Sea <Foods> & Sons", "email": "exports@seafoods.in",
+            "mobile": "+919876543210", "state": "IN-KL"}
+OFFICE = {"code": "MPEDA-KOCHI", "name": "MPEDA Head Office, Kochi", "state": "IN-KL",
+          "agency_code": "MPEDA"}
+
+
+def submitted(**over):
+    return {"event_id": str(uuid.uuid4()), "event_type": "application_submitted", "version": 1,
+            "correlation_id": "corr-1", "application_id": APPLICATION_ID,
+            "application_number": "MPEDA/2026/013/0000066A", "iec": "ABCDE12345",
+            "agreement_code": "013", "agency_code": "MPEDA", "issuing_office_code": "MPEDA-KOCHI",
+            **over}
+
+
+def officer(username, email, mobile):
+    return {"username": username, "name": username.title(), "email": email, "mobile": mobile}
+
+
+def test_submission_records_exporter_and_each_officer_separately(session):
+    contacts = {"office": OFFICE, "officers": [
+        officer("anil", "anil@mpeda.example.in", "+919400000001"),
+        officer("beena", "beena@mpeda.example.in", None),          # no mobile: email only
+        officer("chacko", "anil@mpeda.example.in", "09400000001"),  # shares anil's addresses
+    ]}
+    event = submitted()
+    recorded = messages.record_application_submitted(session, event, EXPORTER, contacts)
+    session.commit()
+    assert [(m.kind, m.channel, m.recipient) for m in recorded] == [
+        ("application_submitted", "email", "exports@seafoods.in"),
+        ("application_submitted", "sms", "+919876543210"),
+        ("application_received", "email", "anil@mpeda.example.in"),
+        ("application_received", "sms", "+919400000001"),
+        ("application_received", "email", "beena@mpeda.example.in"),
+    ]
+    assert all(m.event_id == event["event_id"] and m.status == "pending" for m in recorded)
+    exporter_email, exporter_sms, anil_email, _, beena_email = recorded
+    assert f"https://coo.example.in/applications/{APPLICATION_ID}" in exporter_email.body_text
+    assert f"https://coo.example.in/applications/{APPLICATION_ID}" in exporter_sms.body_text
+    assert "Sea &lt;Foods&gt; &amp; Sons" in anil_email.body_html
+    assert "Dear Beena," in beena_email.body_text
+    assert (f"https://coo.example.in/officer/applications/{APPLICATION_ID}"
+            in beena_email.body_text)
+    assert "MPEDA Head Office, Kochi" in exporter_email.subject
+
+
+def test_non_preferential_submission_names_no_agreement(session):
+    [email, sms] = messages.record_application_submitted(
+        session, submitted(agreement_code=None, application_number="MPEDA/2026/000/0000001A"),
+        EXPORTER, {"office": OFFICE, "officers": []})
+    assert "non-preferential Certificate of Origin" in " ".join(email.body_text.split())
+    for text in (email.subject, email.body_text, email.body_html, sms.body_text):
+        assert "None" not in text and "MPEDA/2026/000/0000001A" in text
