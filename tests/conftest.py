@@ -11,8 +11,11 @@ import eventlet  # noqa: E402
 
 eventlet.monkey_patch()  # noqa: E402
 
+import json  # noqa: E402
 import os  # noqa: E402
+import threading  # noqa: E402
 import uuid  # noqa: E402
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer  # noqa: E402
 from urllib.parse import quote, urlparse  # noqa: E402
 
 import pytest  # noqa: E402
@@ -257,6 +260,32 @@ def smtp_mailbox(tmp_path, monkeypatch):
     yield box
     process.terminate()
     process.wait(timeout=10)
+
+
+@pytest.fixture
+def sms_endpoint(monkeypatch):
+    """A local HTTP SMS gateway recording the JSON bodies POSTed to it."""
+    received = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self):
+            body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            received.append(json.loads(body))
+            self.send_response(200)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    server.received = received
+    server.url = f"http://127.0.0.1:{server.server_address[1]}/sms"
+    monkeypatch.setenv("OPENCOO_SMS_URL", server.url)
+    yield server
+    server.shutdown()
+    server.server_close()
 
 
 def mail_text(message) -> str:

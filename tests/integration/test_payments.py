@@ -150,7 +150,8 @@ def test_eic_duplicate_fee_from_the_seeded_schedule(platform_env):
 
 # --- the sandbox ----------------------------------------------------------------------------------
 
-def test_sandbox_payment_submits_the_application_and_issues_a_receipt(world):
+def test_sandbox_payment_submits_the_application_and_issues_a_receipt(sms_endpoint, world,
+                                                                    smtp_mailbox):
     application_id = pending_application(world)
     pending = call(world, "GET", "/api/v1/applications?status=pending_payment").json()
     assert application_id in [a["id"] for a in pending["items"]]
@@ -161,6 +162,14 @@ def test_sandbox_payment_submits_the_application_and_issues_a_receipt(world):
     assert change["actor"] == "payment" and payment["payment_id"] in change["comment"]
     pending = call(world, "GET", "/api/v1/applications?status=pending_payment").json()
     assert application_id not in [a["id"] for a in pending["items"]]
+    # The submission messages reach a real SMTP server and the local SMS gateway.
+    number = call(world, "GET", f"/api/v1/applications/{application_id}").json()[
+        "number"]
+    mail = smtp_mailbox.wait_for(lambda m: number in m["Subject"]
+                                 and "malabarseafoods" in m["To"].lower())
+    assert mail
+    wait_until(lambda: any(number in sms["text"] and sms["to"] == "+919847012345"
+                           for sms in sms_endpoint.received), what="the exporter's SMS")
 
     [paid] = call(world, "GET", f"/api/v1/applications/{application_id}/payments").json()["items"]
     assert paid["status"] == "completed" and paid["receipt_number"].endswith("/0000001")

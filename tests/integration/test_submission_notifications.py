@@ -2,11 +2,8 @@
 (DESIGN.md §4): application.application_submitted on a real broker, the notification service asking
 the real registration service for the contacts, a real SMTP server (aiosmtpd) and a local HTTP SMS
 endpoint. Also registration's internal ``office_contacts`` RPC that it relies on."""
-import json
-import threading
 import time
 from datetime import datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import eventlet
 import pytest
@@ -50,31 +47,6 @@ NOBODY_ELSE = {"kavitha@mpeda.example.in", "+919400000003", "mohan.das@mpeda.exa
 
 
 # --- harness ----------------------------------------------------------------------------------
-
-@pytest.fixture
-def sms_endpoint():
-    """A local HTTP SMS gateway recording the JSON bodies POSTed to it."""
-    received = []
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self):
-            body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-            received.append(json.loads(body))
-            self.send_response(200)
-            self.send_header("Content-Length", "0")
-            self.end_headers()
-
-        def log_message(self, *args):
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    server.received = received
-    server.url = f"http://127.0.0.1:{server.server_address[1]}/sms"
-    yield server
-    server.shutdown()
-    server.server_close()
-
 
 def registration_session():
     engine = make_engine(database_url("registration"))
