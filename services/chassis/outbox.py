@@ -3,6 +3,10 @@
 It wakes right after a commit that emitted events, and also polls, so that rows left behind by a
 process that died between commit and publish still go out. Delivery is at-least-once (a crash after
 publish but before marking the row repeats it); consumers' inboxes make the effect happen once.
+
+Besides the JSON body, each message carries AMQP headers naming the event (``event_headers``), so
+that a consumer can bind by them with a headers exchange: an issuing agency receives only its own
+agency's events that way (docs/events.md). The routing key stays the event type.
 """
 import logging
 import uuid
@@ -22,6 +26,20 @@ log = logging.getLogger(__name__)
 
 BATCH = 100
 CLAIM_SECONDS = 30
+
+# Payload fields copied into message headers when the event has them (a non-empty string).
+ROUTING_FIELDS = ("agency_code", "issuing_office_code")
+
+
+def event_headers(source: str, payload: dict) -> dict:
+    """The headers every published event carries, for consumers to bind by."""
+    headers = {"event_type": payload["event_type"], "version": payload["version"],
+               "source": source}
+    for name in ROUTING_FIELDS:
+        value = payload.get(name)
+        if isinstance(value, str) and value:
+            headers[name] = value
+    return headers
 
 
 class OutboxRelay:
@@ -116,8 +134,10 @@ class OutboxRelay:
             producer = self._producer()
             for row in rows:
                 cid = row.payload.get("correlation_id")
-                # nameko.* headers become the consumer worker's context data.
-                headers = {"nameko.correlation_id": cid} if cid else {}
+                headers = event_headers(self.service, row.payload)
+                if cid:
+                    # nameko.* headers become the consumer worker's context data.
+                    headers["nameko.correlation_id"] = cid
                 amqp.publish_event(producer, self.service, row.payload, headers)
                 row.payload = scrubbed(self.service, row.payload)
                 row.published_at = utcnow()

@@ -3,6 +3,10 @@
 Payloads are flat: the envelope fields (event_id, event_type, version, occurred_at, correlation_id)
 sit beside the event's own fields. A new field that consumers may ignore can be added to a version;
 renaming or dropping one needs a new version, published beside the old one until consumers move.
+
+Every application.* and certificate.* event names its issuing agency (``agency_code``, and the
+office where it has one): the outbox relay copies both into AMQP headers, so that an agency's
+system binds to its own events only (docs/events.md).
 """
 import uuid
 from datetime import datetime, timezone
@@ -63,23 +67,31 @@ class DiscrepancyRaisedV1(Envelope):
     application_number = fields.String(required=True)
     iec = _Iec
     comment = fields.String(required=True)
+    agency_code = fields.String(required=True)
+    issuing_office_code = fields.String(required=True)
 
 
 class ApplicationResubmittedV1(Envelope):
     application_id = fields.String(required=True)
     application_number = fields.String(required=True)
+    agency_code = fields.String(required=True)
+    issuing_office_code = fields.String(required=True)
 
 
 class ApplicationApprovedV1(Envelope):
     application_id = fields.String(required=True)
     application_number = fields.String(required=True)
     officer = fields.String(required=True)
+    agency_code = fields.String(required=True)
+    issuing_office_code = fields.String(required=True)
 
 
 class ApplicationRejectedV1(Envelope):
     application_id = fields.String(required=True)
     application_number = fields.String(required=True)
     reason = fields.String(required=True)
+    agency_code = fields.String(required=True)
+    issuing_office_code = fields.String(required=True)
 
 
 class PaymentCompletedV1(Envelope):
@@ -105,12 +117,15 @@ class CertificateIssuedV1(Envelope):
     iec = _Iec
     sha256 = fields.String(required=True, validate=validate.Regexp(r"^[0-9a-f]{64}$"))
     url = fields.Url(required=True, require_tld=False)
+    agency_code = fields.String(required=True)
+    issuing_office_code = fields.String(required=True)
 
 
 class CertificateRevokedV1(Envelope):
     certificate_id = fields.String(required=True)
     certificate_number = fields.String(required=True)
     reason = fields.String(required=True)
+    agency_code = fields.String(required=True)
 
 
 # (exchange source service, event type) -> {version: schema class}. The exchange is

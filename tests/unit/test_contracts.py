@@ -7,6 +7,8 @@ from marshmallow import ValidationError
 
 from services.contracts import events
 
+# Every application.* and certificate.* event names its agency, so agencies can bind by it.
+AGENCY = ("agency_code", "issuing_office_code")
 DESIGN_EVENTS = {
     ("registration", "exporter_registered"): {"iec", "name", "email", "mobile"},
     ("registration", "credentials_issued"): {"username", "role", "name", "email", "mobile",
@@ -15,16 +17,19 @@ DESIGN_EVENTS = {
                                                "agreement_code", "agency_code",
                                                "issuing_office_code"},
     ("application", "discrepancy_raised"): {"application_id", "application_number", "iec",
-                                            "comment"},
-    ("application", "application_resubmitted"): {"application_id", "application_number"},
-    ("application", "application_approved"): {"application_id", "application_number", "officer"},
-    ("application", "application_rejected"): {"application_id", "application_number", "reason"},
+                                            "comment", *AGENCY},
+    ("application", "application_resubmitted"): {"application_id", "application_number", *AGENCY},
+    ("application", "application_approved"): {"application_id", "application_number", "officer",
+                                              *AGENCY},
+    ("application", "application_rejected"): {"application_id", "application_number", "reason",
+                                              *AGENCY},
     ("payment", "payment_completed"): {"payment_id", "application_id", "amount_paise", "cgst",
                                        "sgst", "igst", "total"},
     ("payment", "payment_failed"): {"payment_id", "application_id", "reason"},
     ("certificate", "certificate_issued"): {"certificate_id", "certificate_number",
-                                            "application_id", "iec", "sha256", "url"},
-    ("certificate", "certificate_revoked"): {"certificate_id", "certificate_number", "reason"},
+                                            "application_id", "iec", "sha256", "url", *AGENCY},
+    ("certificate", "certificate_revoked"): {"certificate_id", "certificate_number", "reason",
+                                             "agency_code"},
 }
 ENVELOPE = {"event_id", "event_type", "version", "occurred_at", "correlation_id"}
 
@@ -79,7 +84,9 @@ def test_producers_cannot_publish_what_breaks_the_contract():
 
 def test_consumers_tolerate_added_fields_but_not_missing_ones_or_unknown_versions():
     payload = events.make_event("application", "application_resubmitted",
-                                {"application_id": "a", "application_number": "n"}, None)
+                                {"application_id": "a", "application_number": "n",
+                                 "agency_code": "MPEDA", "issuing_office_code": "MPEDA-KOCHI"},
+                                None)
     assert "added_later" not in events.parse_event(
         "application", "application_resubmitted", {**payload, "added_later": True})
     with pytest.raises(events.UnknownEvent):
@@ -91,3 +98,13 @@ def test_consumers_tolerate_added_fields_but_not_missing_ones_or_unknown_version
         events.parse_event("application", "application_approved", payload)  # wrong type
     with pytest.raises(ValidationError):
         events.parse_event("application", "application_resubmitted", ["not", "a", "dict"])
+
+
+def test_every_event_an_agency_binds_to_names_its_agency():
+    """Agencies bind application.events and certificate.events by the agency_code header, which
+    the outbox relay copies from the payload: an event without it would reach no agency."""
+    for (source, event_type), versions in events.EVENTS.items():
+        if source in ("application", "certificate"):
+            for version, schema in versions.items():
+                field = schema().fields.get("agency_code")
+                assert field is not None and field.required, (event_type, version)
