@@ -1,7 +1,9 @@
 """Signing service entrypoints. Thin: each RPC hands over to the service-layer modules.
 
 Verification side: exporters' DSCs and their detached CMS signatures (services.signing.dsc, with
-trust anchors from services.signing.trust). PAdES signing on PKCS#11 tokens arrives with its issue.
+trust anchors from services.signing.trust). Certificates: PAdES signing with the agencies' keys on
+the PKCS#11 token, and validation of signed PDFs (services.signing.pades, through the
+PadesSigning dependency, which runs them off the hub).
 Binary values travel as base64 strings, since RPC payloads are JSON."""
 import base64
 import binascii
@@ -10,6 +12,7 @@ from services.chassis import base
 from services.chassis.entrypoints import rpc
 from services.chassis.errors import BadRequest, RuleViolation
 from services.signing import dsc
+from services.signing.dependencies import PadesSigning
 
 
 def _b64decode(value, field: str) -> bytes:
@@ -23,8 +26,19 @@ def _b64decode(value, field: str) -> bytes:
             from None
 
 
+def _text(value, field: str, limit: int, required: bool = True) -> str:
+    if value is None and not required:
+        return ""
+    if isinstance(value, str) and len(value) <= limit and (value.strip() or not required):
+        return value
+    rule = f"must be {'non-empty ' if required else ''}text of at most {limit} characters"
+    raise BadRequest(f"{field} {rule}.", fields={field: rule})
+
+
 class SigningService(base.ServiceBase):
     name = "signing"
+
+    pades = PadesSigning()
 
     @rpc
     def verify_dsc(self, certificate_pem, expected_iec, directors=None):
@@ -44,3 +58,19 @@ class SigningService(base.ServiceBase):
             raise RuleViolation("The signature is invalid: it is not valid base64.",
                                 code=dsc.DSC_SIGNATURE_INVALID, fields=exc.fields) from None
         return dsc.verify_signature(data, signature, expected_iec, directors)
+
+    @rpc
+    def sign_certificate(self, agency_code, pdf_b64, reason=None, location=None):
+        """Sign a certificate PDF (base64) PAdES B-B with the issuing agency's key on the token;
+        returns the signed PDF (base64). NotFound AGENCY_KEY_UNKNOWN for an agency without key."""
+        agency_code = _text(agency_code, "agency_code", 32)
+        reason = _text(reason, "reason", 200, required=False)
+        location = _text(location, "location", 200, required=False)
+        pdf = _b64decode(pdf_b64, "pdf_b64")
+        signed = self.pades.sign(pdf, agency_code, reason=reason, location=location)
+        return base64.b64encode(signed).decode("ascii")
+
+    @rpc
+    def validate_certificate(self, pdf_b64):
+        """Check a signed certificate PDF (base64): see services.signing.pades.validate."""
+        return self.pades.validate(_b64decode(pdf_b64, "pdf_b64"))

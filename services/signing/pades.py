@@ -1,0 +1,666 @@
+"""PAdES signatures on certificates of origin (DESIGN.md §8): signing with the issuing agency's key
+on the PKCS#11 token, and validating signed PDFs.
+
+Plain Python, no nameko. ``services.signing.dependencies`` gives the service one ``AgencySigner``
+per process and runs ``AgencySigner.sign`` and ``validate`` through ``offload`` (eventlet's tpool),
+so both are called from real OS threads, several at once.
+
+Signing: PAdES B-B (SubFilter ETSI.CAdES.detached, SHA-256, the agency certificate and its issuers
+embedded, no timestamp) in a new invisible signature field "OpenCoO". The agency's key is
+``agency-<code>`` on the token of DESIGN.md §3 (``OPENCOO_PKCS11_MODULE/TOKEN/PIN``, else the
+SoftHSM2 token "opencoo-agencies" that ``cli.devpki`` makes in the data folder); its certificate is
+``$OPENCOO_VAR/pki/agency-<code>.pem``, else the certificate object of that label on the token,
+and its issuers come from the token, ``var/pki`` and the trust anchors. The token is opened once,
+on first use; key handle, certificate, chain and the size of the signature container are looked
+up once per agency and kept. A PKCS#11 session must not be used by two threads at once: every
+token call (lookups, and the one C_Sign per PDF) holds the signer's lock, the rest of the work
+(parsing, hashing, writing the PDF) runs in parallel. When the library was re-initialised or the
+token reset underneath (stale session or handles), a fresh session is opened and the PDF signed
+once more.
+
+Validation (``validate``) never raises for what a user uploads and fetches nothing from the network:
+the signer's chain must end at a trust anchor of ``services.signing.trust`` (the dev CA plus
+``OPENCOO_TRUST_ANCHORS``), revocation is not checked (development certificates carry no CRL or
+OCSP address; ``soft-fail`` without fetching), and the signature must cover the entire file.
+
+Thread rules. Code here runs in tpool threads, where eventlet's green locks (what ``threading.Lock``
+and the ``logging`` handlers' locks are after monkey patching) deadlock when contended from another
+OS thread. So: our locks are real OS locks, nothing here logs, and callers that can should resolve
+the trust anchors (``trust.trust_anchors()`` takes a green lock) in their green thread and pass
+them in (``validate(..., anchors=...)``) and call ``AgencySigner.prepare`` there first.
+"""
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as _dt
+import hashlib
+import re
+import selectors
+from dataclasses import dataclass
+from io import BytesIO
+from pathlib import Path
+from typing import Callable, Optional, Sequence
+
+import eventlet.patcher
+from asn1crypto import cms
+from asn1crypto import x509 as asn1_x509
+from cryptography import x509
+from cryptography.exceptions import InvalidSignature
+from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+from pyhanko.pdf_utils.reader import PdfFileReader
+from pyhanko.sign import fields, signers
+from pyhanko.sign.attributes import CMSAttributeProvider, SigningCertificateV2Provider
+from pyhanko.sign.general import as_signing_certificate_v2, simple_cms_attribute
+from pyhanko.sign.pkcs11 import select_pkcs11_signing_params
+from pyhanko.sign.signers.pdf_cms import PdfCMSSignedAttributes
+from pyhanko.sign.validation import SignatureCoverageLevel, async_validate_pdf_signature
+from pyhanko_certvalidator import ValidationContext
+from pyhanko_certvalidator.registry import SimpleCertificateStore
+
+from cli import devpki
+from services.chassis import config
+from services.signing import trust
+
+FIELD_NAME = "OpenCoO"
+MD_ALGORITHM = "sha256"
+AGENCY_KEY_UNKNOWN = "AGENCY_KEY_UNKNOWN"
+SIGNING_TOKEN_UNAVAILABLE = "SIGNING_TOKEN_UNAVAILABLE"
+
+_threading = eventlet.patcher.original("threading")
+_time = eventlet.patcher.original("time")
+_OsLock = _threading.Lock
+
+_AGENCY_CODE_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,31}")
+
+
+class AgencyKeyUnknown(LookupError):
+    """No signing key, or no certificate for it, for this agency on the token."""
+
+    code = AGENCY_KEY_UNKNOWN
+
+    def __init__(self, agency_code: str, detail: str = ""):
+        self.agency_code = agency_code
+        super().__init__(f"no signing key for agency {agency_code!r}"
+                         + (f": {detail}" if detail else ""))
+
+
+class SigningUnavailable(RuntimeError):
+    """The agency token cannot be used (not set up, module missing, wrong PIN, failing)."""
+
+    code = SIGNING_TOKEN_UNAVAILABLE
+
+
+class NotAPdf(ValueError):
+    """The bytes to sign are not a PDF that can be signed."""
+
+
+# --------------------------------------------------------------------------------------------------
+# running pyHanko's coroutines
+
+_loops = _threading.local()
+
+
+class _NoWaitSelector(selectors.BaseSelector):
+    """Selector of our private event loops, which never wait on I/O: ``select`` returns at once
+    (or after a timer's timeout, which pyHanko does not use) and refuses to block for good. It
+    calls nothing of eventlet's, where the patched ``select``/``selectors`` would reach for the hub
+    from a tpool thread. The loop's wake-up pipe is never needed: nothing is handed to threads."""
+
+    def __init__(self):
+        self._keys: dict = {}
+
+    def register(self, fileobj, events, data=None):
+        fd = fileobj if isinstance(fileobj, int) else fileobj.fileno()
+        key = selectors.SelectorKey(fileobj, fd, events, data)
+        self._keys[fileobj] = key
+        return key
+
+    def unregister(self, fileobj):
+        return self._keys.pop(fileobj)
+
+    def select(self, timeout=None):
+        if timeout is None:
+            raise RuntimeError("PDF signing/validation tried to wait on I/O")
+        if timeout > 0:
+            _time.sleep(timeout)
+        return []
+
+    def get_map(self):
+        return self._keys
+
+    def close(self):
+        self._keys.clear()
+
+
+def _run(coro):
+    """Run a pyHanko coroutine to completion on this OS thread's own event loop.
+
+    pyHanko needs a running loop (``asyncio.as_completed`` over signed attributes), although
+    nothing here waits on I/O: our token signer signs synchronously and fetching is off. One loop
+    per OS thread, made on first use and kept (tpool threads are few and long-lived)."""
+    loop = getattr(_loops, "loop", None)
+    if loop is None or loop.is_closed():
+        loop = asyncio.SelectorEventLoop(_NoWaitSelector())
+        _loops.loop = loop
+    return loop.run_until_complete(coro)
+
+
+def _iso(moment: Optional[_dt.datetime]) -> Optional[str]:
+    if moment is None:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=_dt.timezone.utc)
+    return moment.astimezone(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _pristine(cert) -> asn1_x509.Certificate:
+    """A freshly loaded, not yet parsed, asn1crypto certificate of ``cert`` (object or DER)."""
+    return asn1_x509.Certificate.load(cert if isinstance(cert, bytes) else cert.dump())
+
+
+# --------------------------------------------------------------------------------------------------
+# the token
+
+
+def token_info(var: Path) -> devpki.TokenInfo:
+    """The agency token of DESIGN.md §3, creating nothing: the configured one when
+    OPENCOO_PKCS11_MODULE or OPENCOO_PKCS11_TOKEN is set, else the SoftHSM2 token that
+    `opencoo init` made under ``var``. SigningUnavailable when there is none."""
+    if config.env("OPENCOO_PKCS11_MODULE") or config.env("OPENCOO_PKCS11_TOKEN"):
+        try:
+            return devpki.ensure_token(var)  # with these set it only reads the environment
+        except FileNotFoundError as exc:
+            raise SigningUnavailable(str(exc)) from None
+    base = Path(var).resolve() / "softhsm2"  # as devpki.softhsm_env
+    conf = base / "softhsm2.conf"
+    if not conf.is_file():
+        raise SigningUnavailable(f"no agency signing token in {base} (run `opencoo init`)")
+    pin = config.env("OPENCOO_PKCS11_PIN")
+    if pin is None:
+        try:
+            pin = (base / "pin").read_text().strip()
+        except FileNotFoundError:
+            raise SigningUnavailable("no PIN for the agency token: set OPENCOO_PKCS11_PIN or "
+                                     "run `opencoo init`") from None
+    try:
+        module = devpki.find_pkcs11_module()
+    except FileNotFoundError as exc:
+        raise SigningUnavailable(str(exc)) from None
+    return devpki.TokenInfo(module=module, label=devpki.DEFAULT_TOKEN_LABEL, pin=pin,
+                            conf=str(conf))
+
+
+class _FixedAttribute(CMSAttributeProvider):
+    """A signed attribute whose value never changes, kept encoded."""
+
+    def __init__(self, der: bytes):
+        self._der = der
+        self.attribute_type = cms.CMSAttribute.load(der)["type"].native
+
+    async def get_attribute(self, dry_run=False) -> cms.CMSAttribute:
+        return cms.CMSAttribute.load(self._der)
+
+
+class _TokenKeySigner(signers.Signer):
+    """A pyHanko signer over a private key handle kept open on the token.
+
+    Unlike pyHanko's PKCS11Signer it signs synchronously (PKCS11Signer hands each C_Sign to the
+    event loop's executor, a thread pool per loop) and takes the token lock around C_Sign only.
+    EC keys are signed with the raw mechanism over the digest (CKM_ECDSA: SoftHSM has no
+    CKM_ECDSA_SHA256); RSA keys with CKM_SHA256_RSA_PKCS unless the token lacks it."""
+
+    def __init__(self, key, cert: asn1_x509.Certificate, chain: Sequence, raw: bool, lock,
+                 signature_size: int):
+        super().__init__(signing_cert=_pristine(cert), embed_roots=True,
+                         cert_registry=SimpleCertificateStore.from_certs(
+                             [_pristine(c) for c in (cert, *chain)]))
+        self.key = key
+        self._raw = raw
+        self._lock = lock
+        self._signature_size = signature_size
+        self._signing_cert_v2 = _FixedAttribute(simple_cms_attribute(
+            "signing_certificate_v2", as_signing_certificate_v2(_pristine(cert))).dump())
+
+    def _signed_attr_providers(self, *args, **kwargs):
+        # pyHanko builds the signing-certificate-v2 attribute (hash and issuer/serial of our
+        # certificate: the same every time) afresh for each signature, and asn1crypto needs some
+        # 10 ms to assemble and encode it; ours is encoded once.
+        for provider in super()._signed_attr_providers(*args, **kwargs):
+            if isinstance(provider, SigningCertificateV2Provider):
+                yield self._signing_cert_v2
+            else:
+                yield provider
+
+    async def async_sign_raw(self, data: bytes, digest_algorithm: str, dry_run=False) -> bytes:
+        if dry_run:
+            return bytes(self._signature_size)
+        spec = select_pkcs11_signing_params(
+            self.get_signature_mechanism_for_digest(digest_algorithm), digest_algorithm.lower(),
+            use_raw_mechanism=self._raw, sign_kwargs={})
+        if spec.pre_sign_transform is not None:
+            data = spec.pre_sign_transform(data)
+        with self._lock:
+            signature = self.key.sign(data, **spec.sign_kwargs)
+        if spec.post_sign_transform is not None:
+            signature = spec.post_sign_transform(signature)
+        return signature
+
+
+@dataclass
+class _Agency:
+    code: str
+    certificate: asn1_x509.Certificate
+    chain: list
+    signer: _TokenKeySigner
+    generation: int                         # of the session the key handle comes from
+    bytes_reserved: Optional[int] = None    # room for the CMS in /Contents, measured once
+
+    def reserve(self) -> int:
+        """Bytes to reserve for the signature container: what pyHanko would otherwise estimate
+        with a throw-away dry-run CMS on every signature (half the signing time), measured once.
+        The container's size does not depend on the document: same certificates, attributes of
+        fixed size, no timestamp."""
+        if self.bytes_reserved is None:
+            dummy = _run(self.signer.async_sign(
+                hashlib.sha256(b"").digest(), MD_ALGORITHM, use_pades=True, dry_run=True,
+                signed_attr_settings=PdfCMSSignedAttributes(
+                    signing_time=_dt.datetime.now(_dt.timezone.utc))))
+            size = len(dummy.dump()) * 2                        # hex in the PDF
+            self.bytes_reserved = size + 2 * (size // 4)        # pyHanko's own 50% margin
+        return self.bytes_reserved
+
+
+class AgencySigner:
+    """Signs PDFs with the agencies' keys on the token. One per process; thread-safe.
+
+    ``var``: the data folder (default OPENCOO_VAR, read on first use); ``token``: a
+    ``devpki.TokenInfo`` (default ``token_info(var)``); ``anchors``: returns the trust anchors,
+    searched for the agency certificate's issuers."""
+
+    def __init__(self, var: Optional[Path] = None, token: Optional[devpki.TokenInfo] = None,
+                 anchors: Callable[[], Sequence[asn1_x509.Certificate]] = trust.trust_anchors):
+        self._var = Path(var) if var is not None else None
+        self._token_info = token
+        self._anchors = anchors
+        self._lock = _OsLock()          # the session, the cache, every token call
+        self._session = None
+        self.sessions_opened = 0        # also the generation of the current session's handles
+        self._agencies: dict[str, _Agency] = {}
+
+    @property
+    def var(self) -> Path:
+        if self._var is None:
+            self._var = config.var_dir()
+        return self._var
+
+    @property
+    def token_label(self) -> Optional[str]:
+        return self._token_info.label if self._token_info else None
+
+    # -- the session (caller holds self._lock)
+
+    def _open_session(self):
+        import pkcs11
+
+        if self._session is not None:
+            return self._session
+        info = self._token_info or token_info(self.var)
+        try:
+            token = devpki.get_token(info)
+            try:
+                session = token.open(user_pin=info.pin)
+            except pkcs11.UserAlreadyLoggedIn:  # C_Login is per application, not per session
+                session = token.open()
+        except (pkcs11.PKCS11Error, OSError, RuntimeError) as exc:
+            raise SigningUnavailable(f"cannot open the agency token {info.label!r}: "
+                                     f"{type(exc).__name__} {exc}".strip()) from None
+        self._token_info = info
+        self._session = session
+        self.sessions_opened += 1
+        return session
+
+    def _drop_session(self) -> None:
+        import pkcs11
+
+        if self._session is not None:
+            with contextlib.suppress(pkcs11.PKCS11Error, RuntimeError):
+                self._session.close()
+        self._session = None
+        self._agencies.clear()
+
+    def close(self) -> None:
+        """Close the session (the next signature opens a new one)."""
+        with self._lock:
+            self._drop_session()
+
+    # -- agency material
+
+    def _load_agency(self, session, code: str) -> _Agency:
+        """Key handle, certificate, chain of ``code`` (caller holds self._lock)."""
+        from pkcs11 import Attribute, KeyType, ObjectClass
+
+        label = devpki.agency_key_label(code)
+        keys = list(session.get_objects({Attribute.CLASS: ObjectClass.PRIVATE_KEY,
+                                         Attribute.LABEL: label}))
+        if len(keys) != 1:
+            raise AgencyKeyUnknown(code, f"{'no' if not keys else 'several'} private keys "
+                                         f"{label!r} on the token")
+        key = keys[0]
+        key_type = key[Attribute.KEY_TYPE]
+        public_der = None
+        if key_type == KeyType.EC:
+            for pub in session.get_objects({Attribute.CLASS: ObjectClass.PUBLIC_KEY,
+                                            Attribute.LABEL: label}):
+                with contextlib.suppress(Exception):
+                    public_der = _spki_der(devpki.token_public_key(pub))
+                break
+        token_certs = [asn1_x509.Certificate.load(bytes(obj[Attribute.VALUE]))
+                       for obj in session.get_objects({Attribute.CLASS: ObjectClass.CERTIFICATE})]
+        labelled = [asn1_x509.Certificate.load(bytes(obj[Attribute.VALUE]))
+                    for obj in session.get_objects({Attribute.CLASS: ObjectClass.CERTIFICATE,
+                                                    Attribute.LABEL: label})]
+
+        cert_path = devpki.agency_cert_path(self.var, code)
+        candidates = []
+        if cert_path.is_file():
+            with contextlib.suppress(Exception):
+                candidates += trust.parse_certificates(cert_path.read_bytes(), str(cert_path))[:1]
+        candidates += labelled
+        cert = next((c for c in candidates
+                     if public_der is None or c.public_key.dump() == public_der), None)
+        if cert is None:
+            raise AgencyKeyUnknown(code, f"no certificate for the key {label!r} "
+                                         f"(looked in {cert_path} and on the token)")
+
+        chain = _build_chain(cert, token_certs + _pki_folder_certs(self.var)
+                             + list(self._anchors()))
+        if key_type == KeyType.EC:
+            raw = True
+            size = 9 + 2 * ((cert.public_key.bit_size + 7) // 8 + 1)   # DER ECDSA at most
+        else:
+            raw = _rsa_needs_raw(session)
+            size = 512
+        signer = _TokenKeySigner(key, cert, chain, raw, self._lock, size)
+        return _Agency(code, cert, chain, signer, self.sessions_opened)
+
+    def _agency(self, code: str) -> _Agency:
+        with self._lock:
+            agency = self._agencies.get(code)
+            if agency is None:
+                agency = self._load_agency(self._open_session(), code)
+                self._agencies[code] = agency
+            return agency
+
+    def _with_retry(self, action):
+        """``action()``, run once more after a PKCS#11 error (stale session or handles): the
+        session the failed handles came from (``_TokenFailed.generation``; the current one for a
+        failed lookup) is dropped first, unless another thread has replaced it already."""
+        import pkcs11
+
+        failed = None
+        try:
+            return action()
+        except _TokenFailed as exc:
+            failed = exc.generation
+        except pkcs11.PKCS11Error:
+            pass
+        with self._lock:
+            if failed is None or failed == self.sessions_opened:
+                self._drop_session()
+        try:
+            return action()
+        except _TokenFailed as exc:
+            raise SigningUnavailable(f"the agency token failed: {exc.__cause__!r}") from None
+        except pkcs11.PKCS11Error as exc:
+            raise SigningUnavailable(f"the agency token failed: {exc!r}") from None
+
+    def prepare(self, agency_code: str) -> asn1_x509.Certificate:
+        """Open the token and load the agency's key and certificate unless done already;
+        returns the certificate. AgencyKeyUnknown, SigningUnavailable."""
+        code = _check_code(agency_code)
+        return self._with_retry(lambda: self._agency(code).certificate)
+
+    # -- signing
+
+    def sign(self, pdf: bytes, agency_code: str, *, reason: str, location: str) -> bytes:
+        """``pdf`` signed PAdES B-B by the agency's key, in a new invisible field "OpenCoO".
+        Raises AgencyKeyUnknown, SigningUnavailable, NotAPdf."""
+        code = _check_code(agency_code)
+        if not isinstance(pdf, (bytes, bytearray, memoryview)) or not _looks_like_pdf(pdf):
+            raise NotAPdf("not a PDF")
+        pdf = bytes(pdf)
+        meta = signers.PdfSignatureMetadata(
+            field_name=FIELD_NAME, subfilter=fields.SigSeedSubFilter.PADES,
+            md_algorithm=MD_ALGORITHM, reason=reason or None, location=location or None)
+
+        def attempt():
+            import pkcs11
+
+            agency = self._agency(code)
+            try:
+                writer = IncrementalPdfFileWriter(BytesIO(pdf), strict=False)
+            except Exception as exc:  # noqa: BLE001 - whatever the parser trips on
+                raise NotAPdf(f"not a readable PDF: {exc}") from None
+            try:
+                out = _run(signers.PdfSigner(meta, agency.signer).async_sign_pdf(
+                    writer, output=BytesIO(), bytes_reserved=agency.reserve()))
+            except Exception as exc:  # noqa: BLE001
+                cause = exc if isinstance(exc, pkcs11.PKCS11Error) else exc.__cause__
+                if isinstance(cause, pkcs11.PKCS11Error):
+                    raise _TokenFailed(agency.generation) from cause
+                raise NotAPdf(f"the PDF cannot be signed: {exc}") from exc
+            return out.getvalue()
+
+        return self._with_retry(attempt)
+
+
+class _TokenFailed(Exception):
+    """A PKCS#11 error while signing with handles of session ``generation``."""
+
+    def __init__(self, generation: int):
+        super().__init__(generation)
+        self.generation = generation
+
+
+def _check_code(agency_code) -> str:
+    if not isinstance(agency_code, str) or not _AGENCY_CODE_RE.fullmatch(agency_code):
+        raise AgencyKeyUnknown(str(agency_code)[:40], "not an agency code")
+    return agency_code
+
+
+def _spki_der(public_key) -> bytes:
+    from cryptography.hazmat.primitives import serialization
+
+    return public_key.public_bytes(serialization.Encoding.DER,
+                                   serialization.PublicFormat.SubjectPublicKeyInfo)
+
+
+def _rsa_needs_raw(session) -> bool:
+    from pkcs11 import Mechanism
+
+    try:
+        mechanisms = set(session.token.slot.get_mechanisms())
+    except Exception:  # noqa: BLE001
+        return False
+    return Mechanism.SHA256_RSA_PKCS not in mechanisms and Mechanism.RSA_PKCS in mechanisms
+
+
+def _pki_folder_certs(var: Path) -> list[asn1_x509.Certificate]:
+    """Certificates in var/pki other than the agencies' (the dev CA, intermediates)."""
+    out: list = []
+    folder = Path(var) / "pki"
+    if folder.is_dir():
+        for path in sorted(folder.glob("*.pem")):
+            if not path.name.startswith("agency-"):
+                with contextlib.suppress(Exception):
+                    out += trust.parse_certificates(path.read_bytes(), str(path))
+    return out
+
+
+def _build_chain(cert: asn1_x509.Certificate, pool: list) -> list[asn1_x509.Certificate]:
+    """The issuers of ``cert`` from ``pool``, up to a self-signed one or as far as known:
+    subject, key identifier and signature must match."""
+    by_subject: dict = {}
+    for candidate in pool:
+        if candidate.ca:
+            by_subject.setdefault(candidate.subject.dump(), []).append(candidate)
+    chain: list = []
+    seen, current = {cert.sha256}, cert
+    while current.self_signed != "yes" and len(chain) < 8:
+        issuer = None
+        for candidate in by_subject.get(current.issuer.dump(), []):
+            aki = current.authority_key_identifier
+            if candidate.sha256 in seen or (aki is not None and candidate.key_identifier
+                                            not in (None, aki)):
+                continue
+            try:
+                x509.load_der_x509_certificate(current.dump()).verify_directly_issued_by(
+                    x509.load_der_x509_certificate(candidate.dump()))
+            except (InvalidSignature, ValueError, TypeError):
+                continue
+            issuer = candidate
+            break
+        if issuer is None:
+            break
+        chain.append(issuer)
+        seen.add(issuer.sha256)
+        current = issuer
+    return chain
+
+
+# --------------------------------------------------------------------------------------------------
+# which agency a certificate belongs to
+
+_index_lock = _OsLock()
+_index: dict = {"key": None, "map": {}}
+
+
+def _agency_index(var: Path) -> dict:
+    """SHA-256 of each agency certificate var/pki/agency-<code>.pem -> code. Read again only when
+    the folder changes (a new or re-issued certificate is a new file there)."""
+    folder = Path(var) / "pki"
+    try:
+        key = (str(folder), folder.stat().st_mtime_ns)
+    except FileNotFoundError:
+        return {}
+    with _index_lock:
+        if _index["key"] == key:
+            return _index["map"]
+    mapping = {}
+    for path in folder.glob("agency-*.pem"):
+        code = path.name[len("agency-"):-len(".pem")]
+        with contextlib.suppress(Exception):
+            mapping[trust.parse_certificates(path.read_bytes(), str(path))[0].sha256] = code
+    with _index_lock:
+        _index["key"], _index["map"] = key, mapping
+    return mapping
+
+
+def agency_code_of(certificate: asn1_x509.Certificate, var: Optional[Path] = None) -> Optional[str]:
+    """The agency a signing certificate belongs to, or None.
+
+    A subject organizationalUnitName ``agency-<CODE>`` (the key's label on the token) names it.
+    The development certificates carry none (their subject is C=IN, O=<agency name>, CN=<name>
+    CoO Signing: see ``devpki.agency_subject``), so otherwise the certificate is looked up among
+    the agency certificates ``var/pki/agency-<CODE>.pem``: only a certificate the platform holds
+    for an agency maps to that agency."""
+    with contextlib.suppress(Exception):
+        for attribute in certificate.subject.chosen:
+            for type_value in attribute:
+                if type_value["type"].native != "organizational_unit_name":
+                    continue
+                match = re.fullmatch(r"agency-(" + _AGENCY_CODE_RE.pattern + ")",
+                                     str(type_value["value"].native).strip())
+                if match:
+                    return match.group(1)
+    return _agency_index(Path(var) if var is not None else config.var_dir()).get(certificate.sha256)
+
+
+# --------------------------------------------------------------------------------------------------
+# validation
+
+
+def _looks_like_pdf(data) -> bool:
+    return b"%PDF-" in bytes(data[:1024])
+
+
+def _result(**values) -> dict:
+    result = {"signed": False, "signature_valid": False, "intact": False, "trusted": False,
+              "covers_whole_file": False, "signer_subject": None, "signer_organization": None,
+              "agency_code": None, "signed_at": None, "problem": None}
+    result.update(values)
+    return result
+
+
+def _signer_fields(cert: asn1_x509.Certificate, var: Optional[Path]) -> dict:
+    crypto = x509.load_der_x509_certificate(cert.dump())
+    orgs = crypto.subject.get_attributes_for_oid(x509.NameOID.ORGANIZATION_NAME)
+    return {"signer_subject": crypto.subject.rfc4514_string(),
+            "signer_organization": orgs[0].value if orgs else None,
+            "agency_code": agency_code_of(cert, var)}
+
+
+def validate(pdf: bytes, *, anchors: Optional[Sequence[asn1_x509.Certificate]] = None,
+             var: Optional[Path] = None) -> dict:
+    """What a signed certificate PDF says about itself::
+
+        {"signed", "signature_valid", "intact", "trusted", "covers_whole_file",
+         "signer_subject", "signer_organization", "agency_code", "signed_at", "problem"}
+
+    The signature looked at is the field "OpenCoO", else the first one. ``intact``: the signed
+    bytes are unchanged and the signature value verifies with the embedded certificate;
+    ``trusted``: that certificate chains to ``anchors`` (default: ``trust.trust_anchors()``) and
+    may sign documents (non-repudiation); pyHanko checks it only for a signature value that
+    verifies; ``covers_whole_file``: nothing was added after the
+    signature (no incremental update, no trailing bytes); ``signature_valid``: all three.
+    ``signed_at``: the signing time the signer wrote (ISO 8601, UTC; B-B has no trusted time).
+    ``problem``: the first reason it is not valid, in words, else None.
+    Never raises for bad input: bytes that are not a PDF give ``problem`` "not a PDF"."""
+    if not isinstance(pdf, (bytes, bytearray, memoryview)) or not _looks_like_pdf(pdf):
+        return _result(problem="not a PDF")
+    try:
+        signatures = PdfFileReader(BytesIO(bytes(pdf)), strict=False).embedded_regular_signatures
+    except Exception:  # noqa: BLE001 - anything a broken file makes the parser raise
+        return _result(problem="not a PDF")
+    if not signatures:
+        return _result(problem="not signed")
+    embedded = next((s for s in signatures if s.field_name == FIELD_NAME), signatures[0])
+
+    roots = list(trust.trust_anchors() if anchors is None else anchors)
+    # An empty list means "trust nothing" (None would mean the operating system's TLS roots).
+    context = ValidationContext(trust_roots=roots, allow_fetching=False,
+                                revocation_mode="soft-fail")
+    try:
+        status = _run(async_validate_pdf_signature(embedded, signer_validation_context=context,
+                                                   skip_diff=True))
+    except Exception as exc:  # noqa: BLE001 - a malformed signature is a finding, not a crash
+        values = {}
+        with contextlib.suppress(Exception):
+            values = _signer_fields(embedded.signer_cert, var)
+        return _result(signed=True, problem=f"the signature cannot be verified: {exc}"[:300],
+                       **values)
+
+    intact = bool(status.intact and status.valid)
+    trusted = status.trust_problem_indic is None and status.validation_path is not None
+    covers = status.coverage == SignatureCoverageLevel.ENTIRE_FILE
+    problem = None
+    if not intact:
+        problem = ("the document was changed after it was signed" if not status.intact
+                   else "the signature value does not verify with the signer's certificate")
+    elif not covers:
+        problem = "content was added to the file after it was signed"
+    elif not trusted:
+        issuer = status.signing_cert.issuer.human_friendly
+        problem = f"the signer's certificate is not from a trusted authority (issuer: {issuer})"
+    return _result(signed=True, signature_valid=intact and covers and trusted, intact=intact,
+                   trusted=trusted, covers_whole_file=covers,
+                   signed_at=_iso(status.signer_reported_dt), problem=problem,
+                   **_signer_fields(status.signing_cert, var))
+
+
+__all__ = [
+    "AgencySigner", "AgencyKeyUnknown", "SigningUnavailable", "NotAPdf", "validate",
+    "agency_code_of", "token_info", "FIELD_NAME", "AGENCY_KEY_UNKNOWN",
+    "SIGNING_TOKEN_UNAVAILABLE",
+]
