@@ -314,6 +314,10 @@ class ApplicationSummary(Schema):
     created_at = fields.String()
     updated_at = fields.String()
     submitted_at = fields.String(allow_none=True)
+    paid_at = fields.String(allow_none=True)
+    decided_at = fields.String(allow_none=True)
+    post_audit = fields.Boolean(metadata={
+        "description": "approved by self-certification, awaiting post-audit"})
 
 
 class Application(ApplicationSummary):
@@ -321,6 +325,10 @@ class Application(ApplicationSummary):
     form = fields.Nested(ApplicationForm)
     cloned_from = fields.String(allow_none=True)
     documents = fields.List(fields.Dict())
+    decided_by = fields.String(allow_none=True, metadata={
+        "description": "the officer, or self-certification"})
+    remarks = fields.String(allow_none=True)
+    certificate_number = fields.String(allow_none=True)
 
 
 class ApplicationListQuery(Schema):
@@ -336,7 +344,7 @@ class ApplicationListQuery(Schema):
     per_page = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
     sort = fields.String(load_default="-created_at", validate=validate.OneOf(
         [f"{sign}{name}" for sign in ("", "-")
-         for name in ("created_at", "updated_at", "number", "submitted_at")]))
+         for name in ("created_at", "updated_at", "number", "submitted_at", "paid_at")]))
 
 
 class DocumentUpload(Schema):
@@ -404,3 +412,73 @@ class Payment(Schema):
     receipt_number = fields.String(allow_none=True)
     created_at = fields.String()
     completed_at = fields.String(allow_none=True)
+
+
+class RevokeRequest(Schema):
+    reason = fields.String(required=True, validate=validate.Length(min=1, max=2000))
+
+
+# --- officer examination -------------------------------------------------------------------------
+
+class OfficerQueueQuery(ApplicationListQuery):
+    """The exporter list's filters; without status, the applications awaiting examination
+    (submitted). The order is fixed: oldest payment first."""
+    post_audit = fields.Boolean(metadata={
+        "description": "true: only applications approved by self-certification, for "
+                       "post-audit (of any status unless status is given)"})
+
+    class Meta:
+        exclude = ("sort",)
+
+
+_DECISION_TEXT = 2000
+
+
+def _required_text():
+    # Spaces alone say nothing: refused like an empty text.
+    return fields.String(required=True, validate=[
+        validate.Length(min=1, max=_DECISION_TEXT),
+        validate.Regexp(r"\s*\S", error="Must not be blank.")])
+
+
+class Comment(Schema):
+    comment = _required_text()
+
+
+class Remarks(Schema):
+    remarks = fields.String(load_default=None, allow_none=True,
+                            validate=validate.Length(max=_DECISION_TEXT),
+                            metadata={"description": "printed on the certificate"})
+
+
+class Reason(Schema):
+    reason = _required_text()
+
+
+class SelfCertification(Schema):
+    iec = fields.String(required=True, validate=validate.Regexp(r"^[A-Z0-9]{10}$"))
+    agency_code = fields.String(required=True, validate=validate.Length(min=1, max=32))
+    flagged_by = fields.String(dump_only=True)
+    flagged_at = fields.String(dump_only=True)
+
+
+class StatsQuery(Schema):
+    days = fields.Integer(load_default=90, validate=validate.Range(min=1, max=366))
+
+
+class OfficeStats(Schema):
+    issuing_office_code = fields.String()
+    agency_code = fields.String()
+    waiting = fields.Integer(metadata={"description": "submitted, awaiting an officer now"})
+    decided = fields.Integer(metadata={"description": "approved or rejected by an officer in "
+                                                      "the window"})
+    self_certified = fields.Integer(metadata={"description": "approved by self-certification "
+                                                             "in the window (not in turnaround)"})
+    turnaround_median_hours = fields.Float(allow_none=True, metadata={
+        "description": "payment to decision"})
+    turnaround_p90_hours = fields.Float(allow_none=True)
+
+
+class Stats(Schema):
+    days = fields.Integer()
+    offices = fields.List(fields.Nested(OfficeStats))

@@ -26,6 +26,16 @@ content of the exporting country, C = cumulative (aggregate) content, D = produc
 (SAFTA). GSP Form A uses the donor-specific letters P, W, F, G, Y, Pk. Criteria reserved for
 least developed countries are left out: India is not an LDC, so its exporters cannot claim them.
 
+Self-certification (``allows_self_certification``): whether an approved exporter's application
+under the agreement may be approved without an officer and audited afterwards (the approved
+exporter scheme of the Foreign Trade Policy, which applies only where the agreement's origin
+procedures let an exporter certify origin). Only IKCEPA allows it here, as the platform's pilot
+of the scheme: a single partner with one modern certificate form keeps the post-audit simple.
+This is a product choice, not a reading of the legal text; check the current DGFT notices before
+enabling another agreement. GSP is left out although EU-style donors accept exporters' own
+statements under REX: those statements are not certificates, and the donors that still ask for
+Form A want it certified by the agency.
+
 Legal thresholds were taken from the published rules of origin as well as we know them; where
 a value is uncertain or simplified, the agreement's ``notes`` say so. Product-specific rules
 (PSR) are not modelled: they override the general rule for the listed tariff lines.
@@ -108,7 +118,7 @@ AGREEMENTS: tuple[Agreement, ...] = (
         value_content_threshold=35,
         value_content_criteria=("RVC",),
         value_content_tariff_shift="CTSH",
-        allows_self_certification=False,
+        allows_self_certification=True,  # see "Self-certification" above
         notes=(
             "In force 1 January 2010. General rule: RVC of at least 35% of FOB together with "
             "a change of tariff subheading (CTSH). Product-specific rules use CTH, CTSH or CC "

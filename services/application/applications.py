@@ -26,6 +26,11 @@ from services.chassis.database import utcnow
 from services.chassis.errors import BadRequest, Conflict, NotFound, RuleViolation
 
 EDITABLE = ("draft", "discrepancy")
+# Chosen before the number was given and fixed with it: the number names the agency and the
+# scheme, the fee was billed for the office and the branch, and the office's officer examines it.
+# An application sent back with a discrepancy keeps them.
+FROZEN_AFTER_NUMBER = ("agency_code", "regional_office_code", "issuing_office_code",
+                       "agreement_code", "kind", "branch_id")
 NON_PREFERENTIAL_SCHEME = "000"  # our own code: non-preferential certificates name no agreement
 INDIA = ZoneInfo("Asia/Kolkata")  # the application year turns at midnight in India, not UTC
 MAX_EXPORT_ROWS = 100_000
@@ -102,6 +107,7 @@ def _summary(application) -> dict:
                            start=_decimal(0))),
         "created_at": _iso(application.created_at), "updated_at": _iso(application.updated_at),
         "submitted_at": _iso(application.submitted_at), "paid_at": _iso(application.paid_at),
+        "decided_at": _iso(application.decided_at), "post_audit": bool(application.post_audit),
     }
 
 
@@ -120,7 +126,8 @@ def _view(session, application) -> dict:
     docs = session.scalars(select(Document).where(Document.application_id == application.id)
                            .order_by(Document.uploaded_at)).all()
     return {**_summary(application), "iec": application.iec, "form": application.data,
-            "cloned_from": application.cloned_from,
+            "cloned_from": application.cloned_from, "decided_by": application.decided_by,
+            "remarks": application.remarks, "certificate_number": application.certificate_number,
             "documents": [_document_view(d) for d in docs]}
 
 
@@ -163,7 +170,15 @@ def update_draft(uow, actor, application_id, body: dict) -> dict:
     _exporter_only(actor)
     application = _load(uow.session, actor, application_id)
     _editable(application)
-    application.data = _load_form(body)
+    data = _load_form(body)
+    if application.number is not None:
+        changed = [f for f in FROZEN_AFTER_NUMBER if data.get(f) != application.data.get(f)]
+        if changed:
+            raise RuleViolation("these were fixed when the application got its number",
+                                code="APPLICATION_FIELD_FROZEN",
+                                fields={f: [f"Cannot change after submission (was "
+                                            f"{application.data.get(f)!r})."] for f in changed})
+    application.data = data
     _columns(application, application.data)
     application.updated_at = utcnow()
     return _view(uow.session, application)
@@ -198,7 +213,8 @@ def clone(uow, actor, application_id) -> dict:
 # --- lists -------------------------------------------------------------------------------------
 
 SORTS = {"created_at": Application.created_at, "updated_at": Application.updated_at,
-         "number": Application.number, "submitted_at": Application.submitted_at}
+         "number": Application.number, "submitted_at": Application.submitted_at,
+         "paid_at": Application.paid_at}
 
 
 def _filtered(actor, filters):
@@ -219,6 +235,8 @@ def _filtered(actor, filters):
     if filters.get("number"):
         query = query.where(Application.number.contains(filters["number"].upper(),
                                                         autoescape=True))
+    if filters.get("post_audit") is not None:
+        query = query.where(Application.post_audit == bool(filters["post_audit"]))
     if filters.get("date_from"):
         query = query.where(Application.created_at >= _day_start(filters["date_from"],
                                                                  "date_from"))
@@ -241,23 +259,26 @@ def _day_start(value, field) -> datetime:
 
 def list_applications(session, actor, filters, page=1, per_page=50, sort="-created_at") -> dict:
     query = _filtered(actor, filters)
+    total = session.scalar(select(func.count()).select_from(query.subquery()))
+    rows = session.scalars(_ordered(query, sort).offset((page - 1) * per_page)
+                           .limit(per_page)).all()
+    return {"items": [_summary(a) for a in rows], "page": page, "per_page": per_page,
+            "total": total}
+
+
+def _ordered(query, sort):
     descending = sort.startswith("-")
     column = SORTS.get(sort.lstrip("-"))
     if column is None:
         raise BadRequest(f"sort by one of {', '.join(SORTS)} (prefix - for descending)",
                          code="VALIDATION_ERROR", fields={"sort": ["Unknown sort."]})
-    total = session.scalar(select(func.count()).select_from(query.subquery()))
-    ordered = query.order_by(column.desc() if descending else column.asc(),
-                             Application.id)
-    rows = session.scalars(ordered.offset((page - 1) * per_page).limit(per_page)).all()
-    return {"items": [_summary(a) for a in rows], "page": page, "per_page": per_page,
-            "total": total}
+    return query.order_by(column.desc() if descending else column.asc(), Application.id)
 
 
-def export_xlsx(session, actor, filters) -> bytes:
+def export_xlsx(session, actor, filters, sort="-created_at") -> bytes:
     from services.application.export import applications_xlsx
 
-    rows = session.scalars(_filtered(actor, filters).order_by(Application.created_at.desc())
+    rows = session.scalars(_ordered(_filtered(actor, filters), sort)
                            .limit(MAX_EXPORT_ROWS)).all()
     return applications_xlsx([_summary(a) for a in rows])
 
@@ -342,13 +363,41 @@ def submit(uow, actor, application_id, signature_b64, verify_signature, exporter
     """Check every rule, check the exporter's DSC signature over the canonical payload, then give
     the number and move to pending_payment, all or nothing. Idempotent: a repeated submit of an
     application already submitted with the same payload answers as the first did."""
+    application = _signed_claim(uow, actor, application_id, signature_b64, verify_signature,
+                                exporter, offices, "draft")
+    if application.status == "draft":
+        application.number = _next_number(uow.session, application, application.updated_at)
+        application.submitted_at = application.updated_at
+        _record(uow.session, application, "pending_payment", actor, "submitted with DSC")
+    return _view(uow.session, application)
+
+
+def resubmit(uow, actor, application_id, signature_b64, verify_signature, exporter,
+             offices) -> dict:
+    """An application sent back with a discrepancy, edited and signed again over its new payload,
+    returns to the issuing office's queue. It keeps its number and its payment (and so its place
+    by ``paid_at``); the new signature is kept beside the first as evidence."""
+    application = _signed_claim(uow, actor, application_id, signature_b64, verify_signature,
+                                exporter, offices, "discrepancy")
+    if application.status == "discrepancy":
+        _record(uow.session, application, "submitted", actor, "resubmitted with DSC")
+        emit(uow, "application_resubmitted", application)
+    return _view(uow.session, application)
+
+
+def _signed_claim(uow, actor, application_id, signature_b64, verify_signature, exporter, offices,
+                  from_status) -> Application:
+    """The signed step out of ``from_status``: every rule checked, the DSC signature over the
+    canonical payload verified, the transition claimed and the evidence kept. Returns the
+    application still in ``from_status`` for the caller to move on, or, when this very signature
+    already moved it (a retried request), the application as it is now."""
     _exporter_only(actor)
     session = uow.session
     application = _load(session, actor, application_id)
-    if application.status == "pending_payment" and _same_evidence(session, application,
-                                                                  signature_b64):
-        return _view(session, application)
-    if application.status != "draft":
+    if application.status != from_status and _same_evidence(session, application,
+                                                             signature_b64):
+        return application
+    if application.status != from_status:
         raise Conflict(f"an application in status {application.status} cannot be submitted",
                        code="APPLICATION_NOT_EDITABLE")
     found = problems(session, application, exporter, offices)
@@ -363,23 +412,20 @@ def submit(uow, actor, application_id, signature_b64, verify_signature, exporter
     application = _reload(session, actor, application_id)
     now = utcnow()
     # Claim the transition with one conditional update: of two submissions racing (a retried
-    # request, a re-run RPC) only one moves the draft and takes a number.
+    # request, a re-run RPC) only one moves the application (and takes a number).
     claimed = session.execute(update(Application).where(
-        Application.id == application.id, Application.status == "draft",
+        Application.id == application.id, Application.status == from_status,
         Application.updated_at == application.updated_at).values(updated_at=now)).rowcount
-    if claimed != 1 or application.status != "draft" or _payload(application) != payload:
+    if claimed != 1 or application.status != from_status or _payload(application) != payload:
         session.rollback()
         raise Conflict("the application changed while it was being submitted; sign it again",
                        code="APPLICATION_CHANGED")
     session.refresh(application)
-    application.number = _next_number(session, application, now)
-    application.submitted_at = application.updated_at = now
     session.add(SubmissionEvidence(application_id=application.id, payload=payload,
                                    signature=base64.b64decode(signature_b64),
                                    signer_subject=signer["subject"],
                                    signer_fingerprint=signer["fingerprint_sha256"], signed_at=now))
-    _record(session, application, "pending_payment", actor, "submitted with DSC")
-    return _view(session, application)
+    return application
 
 
 def _same_evidence(session, application, signature_b64) -> bool:
@@ -422,12 +468,17 @@ def mark_paid(uow, event) -> bool:
     application.paid_at = application.updated_at = utcnow()
     _record(session, application, "submitted", PAYMENT,
             f"fee paid: {event['total'] / 100:.2f} INR (payment {event['payment_id']})")
-    uow.emit("application_submitted", {
-        "application_id": application.id, "application_number": application.number,
-        "iec": application.iec, "agreement_code": application.agreement_code,
-        "agency_code": application.agency_code,
-        "issuing_office_code": application.issuing_office_code})
+    emit(uow, "application_submitted", application, agreement_code=application.agreement_code)
     return True
+
+
+def emit(uow, event_type, application, **fields):
+    """An application event in the outbox: every one carries the application, its exporter, and
+    the agency and office that agencies' systems bind by, then its own ``fields``."""
+    common = {"application_id": application.id, "application_number": application.number,
+              "iec": application.iec, "agency_code": application.agency_code,
+              "issuing_office_code": application.issuing_office_code}
+    uow.emit(event_type, {**common, **fields})
 
 
 def origin_check(session, actor, application_id) -> dict:

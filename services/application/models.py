@@ -4,7 +4,7 @@ exchange rates)."""
 from datetime import date, datetime
 
 from sqlalchemy import (JSON, Boolean, Date, DateTime, ForeignKey, Index, Integer, LargeBinary,
-                        String, UniqueConstraint)
+                        String, UniqueConstraint, false)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -57,7 +57,12 @@ class Application(Base):
                       Index("ix_application_iec_status_created", "iec", "status", "created_at"),
                       Index("ix_application_iec_agreement_created", "iec", "agreement_code",
                             "created_at"),
-                      Index("ix_application_office_status", "issuing_office_code", "status"))
+                      # The officer's queue: its office's applications of a status, oldest
+                      # payment first.
+                      Index("ix_application_office_status_paid", "issuing_office_code", "status",
+                            "paid_at"),
+                      # Turnaround statistics read the decisions of a recent window.
+                      Index("ix_application_decided_at", "decided_at"))
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     iec: Mapped[str] = mapped_column(String(10))
@@ -74,6 +79,14 @@ class Application(Base):
     submitted_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
     # When the fee was paid: the application reaches the officer then, and turnaround counts from it.
     paid_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    # The decision (approve or reject) and who made it: an officer's username, or
+    # "self-certification" for an approved exporter's application approved without an officer,
+    # which post_audit marks for review afterwards.
+    decided_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    decided_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    remarks: Mapped[str | None] = mapped_column(String(2000), nullable=True)
+    post_audit: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    certificate_number: Mapped[str | None] = mapped_column(String(64), nullable=True)
 
 
 class StatusChange(Base):
@@ -121,6 +134,17 @@ class SubmissionEvidence(Base):
     signer_subject: Mapped[str] = mapped_column(String(500))
     signer_fingerprint: Mapped[str] = mapped_column(String(64))
     signed_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class SelfCertification(Base):
+    """An approved exporter of an agency: its applications to that agency under an agreement that
+    allows self-certification are approved on payment, without an officer, and audited after."""
+    __tablename__ = "self_certification"
+
+    iec: Mapped[str] = mapped_column(String(10), primary_key=True)
+    agency_code: Mapped[str] = mapped_column(String(32), primary_key=True)
+    flagged_by: Mapped[str] = mapped_column(String(64))
+    flagged_at: Mapped[datetime] = mapped_column(DateTime)
 
 
 class NumberSequence(Base):

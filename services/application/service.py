@@ -1,9 +1,10 @@
 """Application service entrypoints. Thin: each RPC hands over to the service-layer modules."""
 import base64
 
-from services.application import applications, reference
+from services.application import applications, examination, reference
 from services.chassis import base
 from services.chassis.entrypoints import event_handler, rpc
+from services.chassis.errors import NotFound
 from services.chassis.rpc import TimedRpcProxy
 
 
@@ -22,6 +23,13 @@ class ApplicationService(base.ServiceBase):
     def _verify_signature(self, data, signature_b64, iec, directors):
         return self.signing.verify_signature(base64.b64encode(data).decode(), signature_b64,
                                              iec, directors)
+
+    def _exporter_registered(self, iec) -> bool:
+        try:
+            self.registration.exporter(iec)
+            return True
+        except NotFound:
+            return False
 
     # --- applications --------------------------------------------------------------------------
 
@@ -85,9 +93,65 @@ class ApplicationService(base.ServiceBase):
         return applications.submit(self.db, actor, application_id, signature_b64,
                                    self._verify_signature, exporter, offices)
 
+    @rpc
+    def resubmit_application(self, actor, application_id, signature_b64):
+        exporter = self.registration.exporter(actor["username"])
+        offices = offices_by_agency(self.registration.agencies())
+        return applications.resubmit(self.db, actor, application_id, signature_b64,
+                                     self._verify_signature, exporter, offices)
+
     @event_handler("payment", "payment_completed")
     def on_payment_completed(self, event):
-        applications.mark_paid(self.db, event)
+        examination.payment_completed(self.db, event)
+
+    # --- officer examination -------------------------------------------------------------------
+
+    @rpc
+    def officer_queue(self, actor, filters, page=1, per_page=50):
+        return examination.queue(self.db.session, actor, filters, page, per_page)
+
+    @rpc
+    def export_officer_queue(self, actor, filters):
+        return base64.b64encode(examination.queue_xlsx(self.db.session, actor, filters)).decode()
+
+    @rpc
+    def raise_discrepancy(self, actor, application_id, comment):
+        return examination.raise_discrepancy(self.db, actor, application_id, comment)
+
+    @rpc
+    def approve_application(self, actor, application_id, remarks=None):
+        return examination.approve(self.db, actor, application_id, remarks)
+
+    @rpc
+    def reject_application(self, actor, application_id, reason):
+        return examination.reject(self.db, actor, application_id, reason)
+
+    @rpc
+    def examination_stats(self, actor, days=examination.STATS_DAYS):
+        return examination.stats(self.db.session, actor, days)
+
+    @rpc
+    def self_certification(self, actor):
+        return examination.list_self_certification(self.db.session, actor)
+
+    @rpc
+    def flag_self_certification(self, actor, iec, agency_code):
+        agency_codes = {a["code"] for a in self.registration.agencies()}
+        return examination.flag_self_certification(
+            self.db.session, actor, iec, agency_code, agency_codes, self._exporter_registered)
+
+    @rpc
+    def unflag_self_certification(self, actor, agency_code, iec):
+        examination.unflag_self_certification(self.db.session, actor, agency_code, iec)
+
+    @rpc
+    def certificate_particulars(self, application_id):
+        """Internal: for the certificate service (not exposed by the gateway)."""
+        return examination.certificate_particulars(self.db.session, application_id)
+
+    @event_handler("certificate", "certificate_issued")
+    def on_certificate_issued(self, event):
+        examination.certificate_issued(self.db, event)
 
     # --- exchange rates ------------------------------------------------------------------------
 

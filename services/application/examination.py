@@ -1,0 +1,314 @@
+"""Officer examination (DESIGN.md §5): the issuing office's queue, discrepancies, approval and
+rejection, turnaround statistics, the approved exporters whose applications are self-certified,
+and what the certificate service reads and reports back. Service-layer functions over the unit of
+work, as in ``applications.py``; the percentile arithmetic at the end is plain Python.
+
+An officer reaches only its own issuing office's applications: any other is "not found", as for
+exporters. A decision is claimed with one conditional update on the status, so of two officers
+deciding the same application at once one decides and the other gets 409 APPLICATION_NOT_PENDING.
+"""
+import logging
+import math
+from datetime import timedelta
+
+from sqlalchemy import func, select, update
+
+from services.application.applications import (_iso, _load, _record, _view, emit, export_xlsx,
+                                                list_applications, mark_paid)
+from services.application.models import AgreementRecord, Application, SelfCertification
+from services.chassis.database import utcnow
+from services.chassis.errors import BadRequest, Conflict, Forbidden, NotFound, RuleViolation
+
+log = logging.getLogger(__name__)
+
+QUEUE_STATUS = "submitted"
+QUEUE_SORT = "paid_at"  # first paid, first examined
+STATS_DAYS = 90
+MAX_STATS_DAYS = 366
+# Actors of transitions no person makes; they appear in the history under these names.
+SELF_CERTIFICATION = {"username": "self-certification", "role": "system", "agency": None,
+                      "office": None}
+CERTIFICATE = {"username": "certificate", "role": "system", "agency": None, "office": None}
+
+
+def _officer_only(actor):
+    # Exporters have their own list under the same query; admins are not officers.
+    if actor["role"] != "officer":
+        raise NotFound("no such application", code="APPLICATION_NOT_FOUND")
+
+
+# --- the queue -----------------------------------------------------------------------------------
+
+def queue(session, actor, filters, page=1, per_page=50) -> dict:
+    """The officer's issuing office's applications awaiting examination (or of the status asked
+    for), oldest payment first."""
+    _officer_only(actor)
+    return list_applications(session, actor, _queue_filters(filters), page, per_page,
+                             QUEUE_SORT)
+
+
+def queue_xlsx(session, actor, filters) -> bytes:
+    _officer_only(actor)
+    return export_xlsx(session, actor, _queue_filters(filters), QUEUE_SORT)
+
+
+def _queue_filters(filters) -> dict:
+    # Self-certified applications awaiting post-audit are approved (or issued since), never
+    # submitted: asked for alone, they come in every status.
+    default = {} if filters.get("post_audit") else {"status": QUEUE_STATUS}
+    return {**default, **filters}
+
+
+# --- decisions -----------------------------------------------------------------------------------
+
+def _claim(session, application, from_status) -> bool:
+    """Take the application out of ``from_status`` with one conditional update. Of two
+    transactions trying at once the second waits for the first's row lock (PostgreSQL) or write
+    lock (SQLite) and then finds the status changed: it updates nothing."""
+    session.flush()
+    now = utcnow()
+    claimed = session.execute(
+        update(Application).where(Application.id == application.id,
+                                  Application.status == from_status)
+        .values(updated_at=now).execution_options(synchronize_session=False)).rowcount == 1
+    if claimed:
+        application.updated_at = now
+    return claimed
+
+
+def _pending(session, actor, application_id) -> Application:
+    _officer_only(actor)
+    application = _load(session, actor, application_id)
+    if application.status != QUEUE_STATUS or not _claim(session, application, QUEUE_STATUS):
+        raise Conflict("the application is not awaiting examination (it may just have been "
+                       "decided by another officer)", code="APPLICATION_NOT_PENDING")
+    return application
+
+
+def raise_discrepancy(uow, actor, application_id, comment) -> dict:
+    """Send the application back to the exporter, who edits it and resubmits with the DSC."""
+    application = _pending(uow.session, actor, application_id)
+    _record(uow.session, application, "discrepancy", actor, comment)
+    emit(uow, "discrepancy_raised", application, comment=comment)
+    return _view(uow.session, application)
+
+
+def approve(uow, actor, application_id, remarks=None) -> dict:
+    application = _pending(uow.session, actor, application_id)
+    _decide(uow, application, "approved", actor, remarks or "approved", remarks=remarks or None)
+    return _view(uow.session, application)
+
+
+def reject(uow, actor, application_id, reason) -> dict:
+    application = _pending(uow.session, actor, application_id)
+    _decide(uow, application, "rejected", actor, reason, remarks=reason)
+    return _view(uow.session, application)
+
+
+def _decide(uow, application, decision, actor, comment, remarks=None, post_audit=False):
+    """Record the decision on a claimed application: who and when are kept on the row (the time
+    from ``paid_at`` is the office's turnaround), the history says why."""
+    application.decided_by = actor["username"]
+    application.decided_at = application.updated_at
+    application.remarks = remarks
+    application.post_audit = post_audit
+    _record(uow.session, application, decision, actor, comment)
+    if decision == "approved":
+        emit(uow, "application_approved", application, officer=actor["username"])
+    else:
+        emit(uow, "application_rejected", application, reason=comment)
+
+
+# --- self-certification ---------------------------------------------------------------------------
+
+def payment_completed(uow, event) -> None:
+    """payment.payment_completed: the application goes to its office's queue, or, for an approved
+    exporter of the agency under an agreement that allows it, is approved at once and marked for
+    post-audit. Both in one transaction, so it is never seen submitted and forgotten."""
+    if not mark_paid(uow, event):
+        return
+    application = uow.session.get(Application, event["application_id"])
+    if self_certifies(uow.session, application) and _claim(uow.session, application,
+                                                           QUEUE_STATUS):
+        _decide(uow, application, "approved", SELF_CERTIFICATION,
+                "approved exporter: self-certified, for post-audit", post_audit=True)
+
+
+def self_certifies(session, application) -> bool:
+    if application.kind != "preferential" or not application.agreement_code:
+        return False
+    # The agreement table, not agreements.py: it is what exporters are shown.
+    agreement = session.get(AgreementRecord, application.agreement_code)
+    if agreement is None or not agreement.data.get("allows_self_certification"):
+        return False
+    return session.get(SelfCertification, (application.iec, application.agency_code)) is not None
+
+
+def _own_agency(actor, agency_code):
+    if actor["role"] == "admin":
+        return
+    if actor["role"] != "agency_admin" or not actor.get("agency") \
+            or actor["agency"] != agency_code:
+        raise Forbidden(f"you manage agency {actor.get('agency')}, not {agency_code}",
+                        code="AGENCY_FORBIDDEN")
+
+
+def _staff_only(actor):
+    if actor["role"] not in ("admin", "agency_admin") or (
+            actor["role"] == "agency_admin" and not actor.get("agency")):
+        raise Forbidden("only administrators may do this", code="ROLE_FORBIDDEN")
+
+
+def _flag_view(row) -> dict:
+    return {"iec": row.iec, "agency_code": row.agency_code, "flagged_by": row.flagged_by,
+            "flagged_at": _iso(row.flagged_at)}
+
+
+def list_self_certification(session, actor) -> list[dict]:
+    _staff_only(actor)
+    query = select(SelfCertification).order_by(SelfCertification.agency_code,
+                                                SelfCertification.iec)
+    if actor["role"] != "admin":
+        query = query.where(SelfCertification.agency_code == actor["agency"])
+    return [_flag_view(r) for r in session.scalars(query)]
+
+
+def flag_self_certification(session, actor, iec, agency_code, agency_codes,
+                            exporter_registered) -> dict:
+    """Make ``iec`` an approved exporter of ``agency_code``. Flagging again changes nothing (the
+    pair is the key), so a retried request is harmless.
+    ``exporter_registered(iec)`` asks registration."""
+    _own_agency(actor, agency_code)
+    if agency_code not in agency_codes:
+        raise RuleViolation(f"no agency {agency_code}", code="AGENCY_UNKNOWN",
+                            fields={"agency_code": ["Not an issuing agency."]})
+    existing = session.get(SelfCertification, (iec, agency_code))
+    if existing is not None:
+        return _flag_view(existing)
+    if not exporter_registered(iec):
+        raise RuleViolation(f"IEC {iec} is not a registered exporter", code="EXPORTER_UNKNOWN",
+                            fields={"iec": ["Not a registered exporter."]})
+    row = SelfCertification(iec=iec, agency_code=agency_code, flagged_by=actor["username"],
+                            flagged_at=utcnow())
+    session.add(row)
+    return _flag_view(row)
+
+
+def unflag_self_certification(session, actor, agency_code, iec) -> None:
+    """Applications approved under the flag stay approved (and marked for post-audit)."""
+    _own_agency(actor, agency_code)
+    row = session.get(SelfCertification, (iec, agency_code))
+    if row is None:
+        raise NotFound(f"{iec} is not an approved exporter of {agency_code}",
+                       code="SELF_CERTIFICATION_NOT_FOUND")
+    session.delete(row)
+
+
+# --- turnaround ----------------------------------------------------------------------------------
+
+def stats(session, actor, days=STATS_DAYS) -> dict:
+    """Per issuing office: applications waiting now, and the officers' decisions of the last
+    ``days`` days with their turnaround (payment to decision). Self-certified approvals are
+    counted apart: no officer made them, and their zero turnaround would flatter the office.
+
+    The percentiles are computed here in Python from the window's decided rows: a few thousand
+    rows per office and quarter, which needs no percentile support from the database (SQLite has
+    none)."""
+    _staff_only(actor)
+    if not 1 <= days <= MAX_STATS_DAYS:
+        raise BadRequest(f"days must be 1 to {MAX_STATS_DAYS}", code="VALIDATION_ERROR",
+                         fields={"days": [f"Must be from 1 to {MAX_STATS_DAYS}."]})
+    scope = [] if actor["role"] == "admin" else [Application.agency_code == actor["agency"]]
+    office = (Application.agency_code, Application.issuing_office_code)
+    waiting = session.execute(select(*office, func.count()).where(
+        Application.status == QUEUE_STATUS, *scope).group_by(*office)).all()
+    decided = session.execute(select(*office, Application.paid_at, Application.decided_at,
+                                     Application.post_audit).where(
+        Application.decided_at >= utcnow() - timedelta(days=days), *scope)).all()
+    return {"days": days, "offices": office_stats(waiting, decided)}
+
+
+def office_stats(waiting, decided) -> list[dict]:
+    """``waiting``: (agency, office, count) rows; ``decided``: (agency, office, paid_at,
+    decided_at, post_audit) rows. One entry per office that has either, by office code."""
+    offices: dict[tuple, dict] = {}
+
+    def entry(agency, office):
+        return offices.setdefault((agency, office), {
+            "issuing_office_code": office, "agency_code": agency, "waiting": 0, "decided": 0,
+            "self_certified": 0, "hours": []})
+
+    for agency, office, count in waiting:
+        entry(agency, office)["waiting"] = count
+    for agency, office, paid_at, decided_at, post_audit in decided:
+        row = entry(agency, office)
+        if post_audit:
+            row["self_certified"] += 1
+        else:
+            row["decided"] += 1
+            row["hours"].append(turnaround_hours(paid_at, decided_at))
+    result = []
+    for key in sorted(offices, key=lambda k: (k[1] or "", k[0] or "")):
+        row = offices[key]
+        hours = row.pop("hours")
+        row["turnaround_median_hours"] = _rounded(percentile(hours, 50))
+        row["turnaround_p90_hours"] = _rounded(percentile(hours, 90))
+        result.append(row)
+    return result
+
+
+def turnaround_hours(paid_at, decided_at) -> float:
+    return (decided_at - paid_at).total_seconds() / 3600
+
+
+def percentile(values, q) -> float | None:
+    """The ``q``-th percentile (0..100) by linear interpolation between the closest ranks (the
+    "inclusive" method: NumPy's default, Excel's PERCENTILE.INC); None for no values. The median
+    is the 50th."""
+    ordered = sorted(values)
+    if not ordered:
+        return None
+    rank = (len(ordered) - 1) * q / 100
+    low = math.floor(rank)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
+
+
+def _rounded(hours):
+    return None if hours is None else round(hours, 2)
+
+
+# --- for the certificate service ---------------------------------------------------------------
+
+def certificate_particulars(session, application_id) -> dict:
+    """Internal (the certificate service, not the gateway): what a certificate is made from."""
+    application = session.get(Application, str(application_id))
+    if application is None:
+        raise NotFound("no such application", code="APPLICATION_NOT_FOUND")
+    return {"id": application.id, "number": application.number, "iec": application.iec,
+            "status": application.status, "kind": application.kind,
+            "agreement_code": application.agreement_code,
+            "agency_code": application.agency_code,
+            "issuing_office_code": application.issuing_office_code, "form": application.data,
+            "request_kind": None, "original_number": None,  # duplicates and in-lieu: not yet
+            "decided_by": application.decided_by, "decided_at": _iso(application.decided_at),
+            "remarks": application.remarks, "post_audit": bool(application.post_audit),
+            "paid_at": _iso(application.paid_at)}
+
+
+def certificate_issued(uow, event) -> bool:
+    """certificate.certificate_issued: approved -> issued, with the certificate's number. A
+    repeated event (or a second one for the same application) changes nothing."""
+    session = uow.session
+    application = session.get(Application, event["application_id"])
+    number = event["certificate_number"]
+    if application is None or application.status != "approved" \
+            or not _claim(session, application, "approved"):
+        if application is None or application.certificate_number != number:
+            log.warning("certificate %s issued for application %s, which is %s; ignored",
+                        number, event["application_id"],
+                        application.status if application else "unknown")
+        return False
+    application.certificate_number = number
+    _record(session, application, "issued", CERTIFICATE, f"certificate {number} issued")
+    return True
