@@ -134,15 +134,16 @@ EXAMPLES = {
         "agency_code": "MPEDA", "issuing_office_code": "MPEDA-KOCHI"},
     ("application", "application_resubmitted", 1): {
         "application_id": "3f9c1b0e-5d2a-4c7e-9a61-0b8d2e4f7a15",
-        "application_number": "MPEDA/2026/013/0000066A", "agency_code": "MPEDA",
-        "issuing_office_code": "MPEDA-KOCHI"},
+        "application_number": "MPEDA/2026/013/0000066A", "iec": "AAACM4821K",
+        "agency_code": "MPEDA", "issuing_office_code": "MPEDA-KOCHI"},
     ("application", "application_approved", 1): {
         "application_id": "3f9c1b0e-5d2a-4c7e-9a61-0b8d2e4f7a15",
-        "application_number": "MPEDA/2026/013/0000066A", "officer": "mpeda.kochi.officer1",
+        "application_number": "MPEDA/2026/013/0000066A", "iec": "AAACM4821K",
+        "officer": "mpeda.kochi.officer1",
         "agency_code": "MPEDA", "issuing_office_code": "MPEDA-KOCHI"},
     ("application", "application_rejected", 1): {
         "application_id": "7a2e9d41-0c3b-4f58-b6e2-5d1a9c8f3e20",
-        "application_number": "EIC/2026/002/0000412A",
+        "application_number": "EIC/2026/002/0000412A", "iec": "AABCS7319Q",
         "reason": "The goods do not meet the IKCEPA rule of origin (CTH not satisfied).",
         "agency_code": "EIC", "issuing_office_code": "EIC-MUMBAI"},
     ("payment", "payment_completed", 1): {
@@ -163,7 +164,8 @@ EXAMPLES = {
     ("certificate", "certificate_revoked", 1): {
         "certificate_id": "b8f2c6d0-4e1a-4973-9c5d-6a0e3f7b2d48",
         "certificate_number": "MPEDA/2026/013/0000066A",
-        "reason": "Issued on a forged invoice.", "agency_code": "MPEDA"},
+        "reason": "Issued on a forged invoice.", "agency_code": "MPEDA",
+        "issuing_office_code": "MPEDA-KOCHI"},
 }
 
 EXAMPLE_ENVELOPE = {"correlation_id": "5b2f0c7e9a1d4e86b3c2a7f1d0e9b845",

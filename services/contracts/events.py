@@ -74,6 +74,7 @@ class DiscrepancyRaisedV1(Envelope):
 class ApplicationResubmittedV1(Envelope):
     application_id = fields.String(required=True)
     application_number = fields.String(required=True)
+    iec = _Iec
     agency_code = fields.String(required=True)
     issuing_office_code = fields.String(required=True)
 
@@ -81,6 +82,7 @@ class ApplicationResubmittedV1(Envelope):
 class ApplicationApprovedV1(Envelope):
     application_id = fields.String(required=True)
     application_number = fields.String(required=True)
+    iec = _Iec
     officer = fields.String(required=True)
     agency_code = fields.String(required=True)
     issuing_office_code = fields.String(required=True)
@@ -89,6 +91,7 @@ class ApplicationApprovedV1(Envelope):
 class ApplicationRejectedV1(Envelope):
     application_id = fields.String(required=True)
     application_number = fields.String(required=True)
+    iec = _Iec
     reason = fields.String(required=True)
     agency_code = fields.String(required=True)
     issuing_office_code = fields.String(required=True)
@@ -126,6 +129,7 @@ class CertificateRevokedV1(Envelope):
     certificate_number = fields.String(required=True)
     reason = fields.String(required=True)
     agency_code = fields.String(required=True)
+    issuing_office_code = fields.String(required=True)
 
 
 # (exchange source service, event type) -> {version: schema class}. The exchange is

@@ -18,18 +18,19 @@ DESIGN_EVENTS = {
                                                "issuing_office_code"},
     ("application", "discrepancy_raised"): {"application_id", "application_number", "iec",
                                             "comment", *AGENCY},
-    ("application", "application_resubmitted"): {"application_id", "application_number", *AGENCY},
-    ("application", "application_approved"): {"application_id", "application_number", "officer",
-                                              *AGENCY},
-    ("application", "application_rejected"): {"application_id", "application_number", "reason",
-                                              *AGENCY},
+    ("application", "application_resubmitted"): {"application_id", "application_number", "iec",
+                                                 *AGENCY},
+    ("application", "application_approved"): {"application_id", "application_number", "iec",
+                                              "officer", *AGENCY},
+    ("application", "application_rejected"): {"application_id", "application_number", "iec",
+                                              "reason", *AGENCY},
     ("payment", "payment_completed"): {"payment_id", "application_id", "amount_paise", "cgst",
                                        "sgst", "igst", "total"},
     ("payment", "payment_failed"): {"payment_id", "application_id", "reason"},
     ("certificate", "certificate_issued"): {"certificate_id", "certificate_number",
                                             "application_id", "iec", "sha256", "url", *AGENCY},
     ("certificate", "certificate_revoked"): {"certificate_id", "certificate_number", "reason",
-                                             "agency_code"},
+                                             *AGENCY},
 }
 ENVELOPE = {"event_id", "event_type", "version", "occurred_at", "correlation_id"}
 
@@ -38,7 +39,7 @@ SAMPLES = {
     "mobile": "+919847012345", "application_id": "a-1",
     "application_number": "MPEDA/2026/013/0000066A", "agreement_code": "013",
     "agency_code": "MPEDA", "issuing_office_code": "MPEDA-KOCHI", "comment": "invoice unsigned",
-    "officer": "officer1", "reason": "not originating", "payment_id": "p-1",
+    "officer": "officer1", "payment_id": "p-1",
     "amount_paise": 35000, "cgst": 2100, "sgst": 2100, "igst": 0, "total": 39200,
     "certificate_id": "c-1", "certificate_number": "MPEDA/2026/013/0000066A",
     "sha256": "ab" * 32, "username": "AAACM1234F", "role": "exporter", "password": "s3cret",
@@ -85,7 +86,8 @@ def test_producers_cannot_publish_what_breaks_the_contract():
 def test_consumers_tolerate_added_fields_but_not_missing_ones_or_unknown_versions():
     payload = events.make_event("application", "application_resubmitted",
                                 {"application_id": "a", "application_number": "n",
-                                 "agency_code": "MPEDA", "issuing_office_code": "MPEDA-KOCHI"},
+                                 "iec": "AAACM1234F", "agency_code": "MPEDA",
+                                 "issuing_office_code": "MPEDA-KOCHI"},
                                 None)
     assert "added_later" not in events.parse_event(
         "application", "application_resubmitted", {**payload, "added_later": True})
