@@ -23,6 +23,7 @@ APPLICATION_BODY = 1024 * 1024  # 100 products with 100 raw materials each fit
 DOCUMENT_BODY = 2 * 1024 * 1024 + 256 * 1024  # the 2 MB PDF, its signature and the form fields
 REGISTRATION_BODY = 256 * 1024  # certificate, signature and up to 200 branches
 HS_UPLOAD = 5 * 1024 * 1024
+VERIFY_BODY = 10 * 1024 * 1024  # a certificate with 100 products is well under this
 STAFF_ROLES = ("admin", "agency_admin")
 EXPORT_TIMEOUT = 120
 
@@ -57,6 +58,34 @@ SANDBOX_FORM = """<form method="post">
 <button name="outcome" value="failure">Decline (failure)</button></form>"""
 
 
+VERIFICATION_PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width">
+<title>Certificate of Origin {number}</title></head>
+<body><h1>Certificate of Origin verification</h1>{body}
+<p>To check a PDF file itself, upload it to POST /api/v1/verify.</p></body></html>"""
+
+STATUS_WORDS = {"valid": "VALID", "revoked": "REVOKED — not valid",
+                "superseded": "SUPERSEDED — replaced by another certificate"}
+
+
+def _verification_page(number, found, problem) -> str:
+    """What a customs officer sees after scanning the QR code."""
+    if found is None:
+        body = f"<p><strong>{escape(problem)}</strong>: {escape(number)}</p>"
+    else:
+        rows = [("Number", found["number"]), ("Status", STATUS_WORDS[found["status"]]),
+                ("Reason", found["status_reason"]), ("Replaced by", found["superseded_by"]),
+                ("Issued on", found["issued_on"]), ("Exporter", found["exporter"]),
+                ("IEC", found["iec"]), ("Importing country", found["importer_country"]),
+                ("Issuing agency", found["agency_code"]),
+                ("Kind", found["kind"] if found["kind"] == "original"
+                 else f"{found['kind']} of {found['original_number']}"),
+                ("SHA-256 of the signed PDF", found["sha256"])]
+        body = "<table>" + "".join(f"<tr><th>{escape(k)}</th><td>{escape(v)}</td></tr>"
+                                   for k, v in rows if v) + "</table>"
+    return VERIFICATION_PAGE.format(number=escape(number), body=body)
+
+
 def _sandbox_page(payment) -> Response:
     html = SANDBOX_PAGE.format(
         number=escape(payment["application_number"]), amount=f"{payment['total'] / 100:.2f}",
@@ -64,12 +93,16 @@ def _sandbox_page(payment) -> Response:
     return Response(html, mimetype="text/html")
 
 
-def paginate(request, items):
+def _page_args(request) -> dict:
     try:
-        page = _PAGE.load(request.args.to_dict())
+        return _PAGE.load({k: v for k, v in request.args.items() if k in ("page", "per_page")})
     except ValidationError as exc:
         raise BadRequest("page and per_page must be positive whole numbers",
                          code="VALIDATION_ERROR", fields=exc.messages) from None
+
+
+def paginate(request, items):
+    page = _page_args(request)
     start = (page["page"] - 1) * page["per_page"]
     return {"items": items[start:start + page["per_page"]], "page": page["page"],
             "per_page": page["per_page"], "total": len(items)}
@@ -98,9 +131,9 @@ LIST_FILTERS = ("status", "agreement", "agency", "number", "date_from", "date_to
 _LIST_PAGE = schemas.ApplicationListQuery()
 
 
-def list_query(request) -> dict:
+def list_query(request, schema=_LIST_PAGE) -> dict:
     try:
-        query = _LIST_PAGE.load(request.args.to_dict())
+        query = schema.load(request.args.to_dict())
     except ValidationError as exc:
         raise BadRequest("the list filters are not valid", code="VALIDATION_ERROR",
                          fields=exc.messages) from None
@@ -604,3 +637,190 @@ class GatewayService:
         return 201, self.registration.create_staff(
             actor(principal), "agency_admin", body["username"], body["name"], body["email"],
             body["mobile"], body["agency_code"])
+
+    # --- certificates and verification ------------------------------------------------------
+
+    @route("GET", "/api/v1/certificates", "Issued certificates: the exporter's own, the "
+           "officer's office's", tags=["certificates"], roles=["exporter", "officer", *STAFF_ROLES])
+    def list_certificates(self, request):
+        principal = require(request, "exporter", "officer", *STAFF_ROLES)
+        return self.certificate.certificates(actor(principal), **_page_args(request),
+                                             status=request.args.get("status"))
+
+    @route("GET", "/api/v1/certificates/<certificate_id>", "One certificate's registry entry",
+           tags=["certificates"], roles=["exporter", "officer", *STAFF_ROLES])
+    def get_certificate(self, request, certificate_id):
+        principal = require(request, "exporter", "officer", *STAFF_ROLES)
+        return self.certificate.certificate(actor(principal), certificate_id)
+
+    @route("GET", "/api/v1/certificates/<certificate_id>.pdf", "The signed certificate PDF",
+           tags=["certificates"], roles=["exporter", "officer", *STAFF_ROLES])
+    def certificate_pdf(self, request, certificate_id):
+        principal = require(request, "exporter", "officer", *STAFF_ROLES)
+        document = self.certificate.certificate_pdf(actor(principal), certificate_id)
+        filename = document["number"].replace("/", "-")
+        return Response(base64.b64decode(document["content"]), mimetype="application/pdf",
+                        headers={"Content-Disposition": f'attachment; filename="{filename}.pdf"',
+                                 "X-Content-SHA256": document["sha256"]})
+
+    @route("GET", "/api/v1/applications/<application_id>/preview.pdf", "The certificate as it "
+           "would be issued, unsigned and marked DRAFT", tags=["certificates"],
+           roles=["exporter"], responses={422: "The form does not name an issuing office yet"})
+    def certificate_preview(self, request, application_id):
+        principal = require(request, "exporter")
+        pdf = base64.b64decode(self.certificate.preview(actor(principal), application_id))
+        return Response(pdf, mimetype="application/pdf",
+                        headers={"Content-Disposition": 'inline; filename="preview.pdf"'})
+
+    @route("POST", "/api/v1/admin/certificates/<certificate_id>/revoke", "Revoke a certificate "
+           "of one's agency, with the reason", tags=["admin"], roles=STAFF_ROLES,
+           request=schemas.RevokeRequest, max_body=JSON_BODY,
+           responses={409: "Revoked or superseded already"})
+    def revoke_certificate(self, request, certificate_id):
+        principal = require(request, *STAFF_ROLES)
+        body = parse_json(request, schemas.RevokeRequest())
+        return self.certificate.revoke(actor(principal), certificate_id, body["reason"])
+
+    @route("GET", "/api/v1/verify", "Verify a certificate by its number (JSON, or an HTML page "
+           "for browsers: the QR code's target)", tags=["verification"],
+           responses={404: "No certificate has this number"})
+    def verify_number(self, request):
+        number = request.args.get("number", "")
+        wants_html = request.accept_mimetypes.best_match(
+            ["application/json", "text/html"]) == "text/html"
+        if not wants_html:
+            return self.certificate.verify_number(number)
+        try:
+            found = self.certificate.verify_number(number)
+        except ApiError as exc:
+            return Response(_verification_page(number, None, exc.message),
+                            status=exc.status,
+                            mimetype="text/html")
+        return Response(_verification_page(number, found, None), mimetype="text/html")
+
+    @route("POST", "/api/v1/verify", "Verify a certificate PDF (multipart `file`): signature, "
+           "registry hash and status", tags=["verification"], max_body=VERIFY_BODY,
+           responses={400: "No file"})
+    def verify_file(self, request):
+        upload = request.files.get("file")
+        if upload is None:
+            raise BadRequest("send the PDF as multipart field 'file'", code="VALIDATION_ERROR",
+                             fields={"file": ["Missing data for required field."]})
+        return self.certificate.verify_file(base64.b64encode(upload.read(VERIFY_BODY)).decode())
+
+    # --- officer examination ---------------------------------------------------------------------
+
+    @route("GET", "/api/v1/officer/applications", "The officer's issuing office's queue: "
+           "submitted applications (or the status asked for), oldest payment first",
+           tags=["examination"], roles=["officer"], query=schemas.OfficerQueueQuery,
+           response=schemas.page_of(schemas.ApplicationSummary, "OfficerQueuePage"))
+    def officer_queue(self, request):
+        principal = require(request, "officer")
+        query = self._officer_query(request)
+        return self.application.officer_queue(actor(principal), query["filters"],
+                                              query["page"], query["per_page"])
+
+    @route("GET", "/api/v1/officer/applications/export.xlsx", "The queue as an Excel workbook",
+           tags=["examination"], roles=["officer"], query=schemas.OfficerQueueQuery)
+    def export_officer_queue(self, request):
+        principal = require(request, "officer")
+        query = self._officer_query(request)
+        content = self.application.with_timeout(EXPORT_TIMEOUT).export_officer_queue(
+            actor(principal), query["filters"])
+        return Response(base64.b64decode(content), headers={
+            "Content-Disposition": 'attachment; filename="queue.xlsx"'},
+            mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+
+    @staticmethod
+    def _officer_query(request) -> dict:
+        query = list_query(request, schemas.OfficerQueueQuery())
+        if "post_audit" in query:  # a boolean, not one of the text filters
+            query["filters"]["post_audit"] = query.pop("post_audit")
+        return query
+
+    @route("POST", "/api/v1/officer/applications/<application_id>/discrepancy", "Send the "
+           "application back to the exporter with what to correct", tags=["examination"],
+           roles=["officer"], request=schemas.Comment, response=schemas.Application,
+           max_body=JSON_BODY, responses={404: "Not of the officer's office",
+                                          409: "Not awaiting examination"})
+    def raise_discrepancy(self, request, application_id):
+        principal = require(request, "officer")
+        body = parse_json(request, schemas.Comment())
+        return self.application.raise_discrepancy(actor(principal), application_id,
+                                                  body["comment"])
+
+    @route("POST", "/api/v1/officer/applications/<application_id>/approve", "Approve: the "
+           "certificate is issued next (the body may be omitted)", tags=["examination"],
+           roles=["officer"], request=schemas.Remarks, response=schemas.Application,
+           max_body=JSON_BODY, responses={404: "Not of the officer's office",
+                                          409: "Not awaiting examination, or decided already"})
+    def approve_application(self, request, application_id):
+        principal = require(request, "officer")
+        # A bare POST approves without remarks.
+        body = (parse_json(request, schemas.Remarks())
+                if request.content_length or request.mimetype == "application/json" else {})
+        return self.application.approve_application(actor(principal), application_id,
+                                                    body.get("remarks"))
+
+    @route("POST", "/api/v1/officer/applications/<application_id>/reject", "Reject, with the "
+           "reason", tags=["examination"], roles=["officer"], request=schemas.Reason,
+           response=schemas.Application, max_body=JSON_BODY,
+           responses={404: "Not of the officer's office",
+                      409: "Not awaiting examination, or decided already"})
+    def reject_application(self, request, application_id):
+        principal = require(request, "officer")
+        body = parse_json(request, schemas.Reason())
+        return self.application.reject_application(actor(principal), application_id,
+                                                   body["reason"])
+
+    @route("POST", "/api/v1/applications/<application_id>/resubmit", "Resubmit after a "
+           "discrepancy, with the DSC signature over the new signing payload",
+           tags=["applications"], roles=["exporter"], request=schemas.SubmitRequest,
+           response=schemas.Application, max_body=JSON_BODY,
+           responses={409: "No discrepancy raised, or changed while resubmitting",
+                      422: "Rules broken (fields name each), or DSC refused"})
+    def resubmit_application(self, request, application_id):
+        principal = require(request, "exporter")
+        body = parse_json(request, schemas.SubmitRequest())
+        return self.application.resubmit_application(actor(principal), application_id,
+                                                     body["signature"])
+
+    @route("GET", "/api/v1/admin/stats", "Per issuing office: waiting, decided and turnaround "
+           "(payment to decision) over the last `days` days", tags=["admin"], roles=STAFF_ROLES,
+           query=schemas.StatsQuery, response=schemas.Stats)
+    def examination_stats(self, request):
+        principal = require(request, *STAFF_ROLES)
+        try:
+            query = schemas.StatsQuery().load(request.args.to_dict())
+        except ValidationError as exc:
+            raise BadRequest("days must be a whole number from 1 to 366",
+                             code="VALIDATION_ERROR", fields=exc.messages) from None
+        return self.application.examination_stats(actor(principal), query["days"])
+
+    @route("GET", "/api/v1/admin/self-certification", "Approved exporters whose applications "
+           "are approved without an officer (an agency admin's own agency)", tags=["admin"],
+           roles=STAFF_ROLES, query=schemas.Page,
+           response=schemas.page_of(schemas.SelfCertification, "SelfCertificationPage"))
+    def self_certification(self, request):
+        principal = require(request, *STAFF_ROLES)
+        return paginate(request, self.application.self_certification(actor(principal)))
+
+    @route("POST", "/api/v1/admin/self-certification", "Make an exporter an approved exporter "
+           "of an agency: its applications under agreements that allow it are approved on "
+           "payment and audited after", tags=["admin"], roles=STAFF_ROLES,
+           request=schemas.SelfCertification, response=schemas.SelfCertification,
+           max_body=JSON_BODY, responses={403: "Another agency",
+                                          422: "Unknown agency or exporter"})
+    def flag_self_certification(self, request):
+        principal = require(request, *STAFF_ROLES)
+        body = parse_json(request, schemas.SelfCertification())
+        return 201, self.application.flag_self_certification(actor(principal), body["iec"],
+                                                             body["agency_code"])
+
+    @route("DELETE", "/api/v1/admin/self-certification/<agency_code>/<iec>", "End an "
+           "exporter's self-certification with an agency", tags=["admin"], roles=STAFF_ROLES,
+           responses={403: "Another agency", 404: "Not an approved exporter of the agency"})
+    def unflag_self_certification(self, request, agency_code, iec):
+        principal = require(request, *STAFF_ROLES)
+        self.application.unflag_self_certification(actor(principal), agency_code, iec)
+        return Response(status=204)

@@ -131,7 +131,9 @@ def platform(platform_env, run_services, monkeypatch):
     monkeypatch.setenv("OPENCOO_PUBLIC_URL", f"http://127.0.0.1:{port}")
     monkeypatch.setenv("OPENCOO_ADMIN_PASSWORD", ADMIN_PASSWORD)
     monkeypatch.setenv("OPENCOO_HEALTH_TIMEOUT", "1")
-    devpki.ensure_jwt_keys(platform_env)
+    from services.registration.organisation import SEED_AGENCIES
+
+    devpki.ensure_all(platform_env, [(a.code, a.name) for a in SEED_AGENCIES])
     for service in SERVICES:
         migrations.upgrade(service)
         seeding.seed(service)

@@ -1,7 +1,112 @@
-"""Certificate service entrypoints. Its capabilities (certificate rendering, the certificate registry, verification and revocation) arrive with
-their issues; today it runs, migrates its database and answers health."""
+"""Certificate service entrypoints. On ``application_approved`` it renders the certificate,
+has the signing service sign it with the issuing agency's key, and registers it; it also serves
+certificates, previews, public verification and revocation. Thin: the registry is
+``registry.py``, the PDF ``rendering.py``."""
+import base64
+from services.certificate import registry, rendering
 from services.chassis import base
+from services.chassis.entrypoints import event_handler, rpc
+from services.chassis.database import utcnow
+from services.chassis.errors import RuleViolation
+from services.chassis.pdf import offload
+from services.chassis.rpc import TimedRpcProxy
+
+SIGNING_REASON = "Certificate of Origin issued"
+
+
+def find_office(agencies, agency_code, office_code) -> tuple[dict, dict]:
+    for agency in agencies:
+        if agency["code"] == agency_code:
+            for region in agency["regional_offices"]:
+                for office in region["issuing_offices"]:
+                    if office["code"] == office_code:
+                        return agency, office
+    raise RuleViolation("the application names no known issuing office", code="OFFICE_UNKNOWN",
+                        fields={"issuing_office_code": ["Choose the agency's issuing office."]})
 
 
 class CertificateService(base.ServiceBase):
     name = "certificate"
+
+    application = TimedRpcProxy("application")
+    registration = TimedRpcProxy("registration")
+    signing = TimedRpcProxy("signing")
+
+    def _document(self, particulars, *, number, issued_on, officer, remarks, marking):
+        """The certificate's contents from what the other services know."""
+        exporter = self.registration.exporter(particulars["iec"])
+        form = particulars["form"]
+        agency, office = find_office(self.registration.agencies(), form.get("agency_code"),
+                                     form.get("issuing_office_code"))
+        code = form.get("agreement_code")
+        agreement = self.application.agreement(code) if code else None
+        return exporter, office, rendering.certificate_view(
+            particulars, agreement, office, agency, exporter, number=number,
+            issued_on=issued_on, officer=officer, remarks=remarks, marking=marking,
+            verify_url=registry.verify_url(number))
+
+    # --- issuing --------------------------------------------------------------------------------
+
+    @event_handler("application", "application_approved")
+    def on_application_approved(self, event):
+        """Render, sign, store, register: once per application however often this runs. Nothing
+        is written until the signed PDF exists, so a process killed midway leaves no trace and
+        the redelivered event does the whole issuance again."""
+        with self.db.session.no_autoflush:  # keep the inbox row unflushed: no write lock yet
+            if registry.issued_for(self.db.session, event["application_id"]) is not None:
+                return
+        particulars = self.application.certificate_particulars(event["application_id"])
+        exporter, office, document = self._document(
+            particulars, number=particulars["number"],
+            issued_on=registry.india_date(utcnow()), officer=particulars["decided_by"],
+            remarks=particulars.get("remarks") or "", marking=registry.marking(particulars))
+        pdf = offload(rendering.render_certificate, document)
+        signed = self.signing.sign_certificate(
+            particulars["agency_code"], base64.b64encode(pdf).decode(), SIGNING_REASON,
+            office["name"])
+        registry.record_issue(self.db, particulars, exporter, base64.b64decode(signed))
+
+    # --- reading --------------------------------------------------------------------------------
+
+    @rpc
+    def certificates(self, actor, page=1, per_page=50, status=None):
+        return registry.list_certificates(self.db.session, actor, page, per_page, status)
+
+    @rpc
+    def certificate(self, actor, certificate_id):
+        return registry.get_certificate(self.db.session, actor, certificate_id)
+
+    @rpc
+    def certificate_pdf(self, actor, certificate_id):
+        certificate, pdf = registry.certificate_pdf(self.db.session, actor, certificate_id)
+        return {**certificate, "content": base64.b64encode(pdf).decode()}
+
+    @rpc
+    def certificate_for_request(self, actor, certificate_id):
+        return registry.certificate_for_request(self.db.session, actor, certificate_id)
+
+    @rpc
+    def preview(self, actor, application_id):
+        """The certificate as it would look, unsigned and watermarked DRAFT."""
+        application = self.application.get_application(actor, application_id)
+        _, _, document = self._document(
+            application, number=application.get("number") or "DRAFT", issued_on=None,
+            officer=None, remarks="", marking=registry.marking(application))
+        self.db.commit()
+        return base64.b64encode(offload(rendering.render_certificate, document, draft=True)
+                                ).decode()
+
+    # --- verification and revocation ------------------------------------------------------------
+
+    @rpc
+    def verify_number(self, number):
+        return registry.verify_number(self.db.session, number)
+
+    @rpc
+    def verify_file(self, pdf_b64):
+        validation = self.signing.validate_certificate(pdf_b64)
+        return registry.verify_file(self.db.session, base64.b64decode(pdf_b64), validation)
+
+    @rpc
+    def revoke(self, actor, certificate_id, reason):
+        return registry.revoke(self.db, actor, certificate_id, reason)

@@ -54,7 +54,7 @@ def world(platform, smtp_mailbox, tmp_path, platform_env):
     exporter with its DSC."""
     from tests.exporters import registered_exporter
 
-    base = platform("registration", "application", "signing", "notification", "payment")
+    base = platform()  # every service
     admin = login(base, "admin", ADMIN_PASSWORD)
     auth = {"Authorization": f"Bearer {admin}"}
     with open(HS2022, "rb") as f:

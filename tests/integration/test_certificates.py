@@ -1,0 +1,167 @@
+"""Certificates against the real services: approval -> a PDF rendered from our templates, signed
+PAdES with the agency's key on SoftHSM2, stored and registered once; verification by number and
+by file (pdfsig agrees); revocation; the DRAFT preview; who may see what."""
+import subprocess
+import uuid
+
+import pytest
+import requests
+from kombu import Connection, Exchange
+
+from services.contracts.events import make_event
+from tests.integration.test_applications import call, ready_draft, world  # noqa: F401
+from tests.integration.test_payments import (pending_application, rows, sandbox_pay,
+                                             status_of, wait_until)
+from tests.staff import make_staff
+
+
+@pytest.fixture
+def officer(world, smtp_mailbox):
+    return make_staff(world["base"], smtp_mailbox, "kochi.officer", office="MPEDA-KOCHI")
+
+
+def certificates(world, token=None):
+    return call(world, "GET", "/api/v1/certificates", token=token).json()["items"]
+
+
+def issue(world, officer) -> dict:
+    """A paid application approved by the officer: its certificate once issued."""
+    application_id = pending_application(world)
+    sandbox_pay(world, application_id)
+    wait_until(lambda: status_of(world, application_id) == "submitted", what="submitted")
+    approved = call(world, "POST", f"/api/v1/officer/applications/{application_id}/approve",
+                    token=officer, json={"remarks": "Checked against the invoice."})
+    assert approved.status_code == 200, approved.text
+    return wait_until(lambda: next((c for c in certificates(world)
+                                    if c["application_id"] == application_id), None),
+                      timeout=60, what="the certificate")
+
+
+def pdfsig(path) -> str:
+    return subprocess.run(["pdfsig", str(path)], capture_output=True, text=True).stdout
+
+
+def verify_file(world, content: bytes) -> dict:
+    answer = requests.post(f"{world['base']}/api/v1/verify", timeout=60,
+                           files={"file": ("certificate.pdf", content, "application/pdf")})
+    assert answer.status_code == 200, answer.text
+    return answer.json()
+
+
+def test_approval_issues_a_signed_certificate_that_verifies(world, officer):
+    certificate = issue(world, officer)
+    assert certificate["status"] == "valid" and certificate["kind"] == "original"
+    wait_until(lambda: status_of(world, certificate["application_id"]) == "issued", what="issued")
+
+    pdf = call(world, "GET", f"/api/v1/certificates/{certificate['id']}.pdf")
+    assert pdf.status_code == 200 and pdf.headers["X-Content-SHA256"] == certificate["sha256"]
+    path = world["tmp"] / "certificate.pdf"
+    path.write_bytes(pdf.content)
+    assert "Signature Validation: Signature is Valid." in pdfsig(path)
+    shown = subprocess.run(["pdftotext", str(path), "-"], capture_output=True, text=True).stdout
+    assert certificate["number"] in shown and "Viet" in shown  # the importing country
+
+    by_number = requests.get(f"{world['base']}/api/v1/verify", timeout=10,
+                             params={"number": certificate["number"]})
+    assert by_number.status_code == 200
+    assert by_number.json()["status"] == "valid"
+    assert by_number.json()["sha256"] == certificate["sha256"]
+    page = requests.get(f"{world['base']}/api/v1/verify", timeout=10,
+                        params={"number": certificate["number"]},
+                        headers={"Accept": "text/html,application/xhtml+xml"})
+    assert page.headers["Content-Type"].startswith("text/html") and "VALID" in page.text
+
+    verdict = verify_file(world, pdf.content)
+    assert verdict["valid"] and verdict["signature_valid"] and verdict["matches_registry"]
+    assert verdict["certificate"]["number"] == certificate["number"]
+
+    changed = bytearray(pdf.content)
+    changed[len(changed) // 3] ^= 0x01
+    verdict = verify_file(world, bytes(changed))
+    assert not verdict["valid"] and not verdict["matches_registry"]
+    appended = verify_file(world, pdf.content + b"\n%tampered\n")
+    assert not appended["valid"]
+    garbage = verify_file(world, b"not a pdf at all")
+    assert not garbage["valid"] and not garbage["signature_valid"]
+    assert rows("certificate", "select count(*) from outbox where event_type = "
+                "'certificate_issued'") == [(1,)]
+
+
+def test_the_same_approval_delivered_twice_issues_one_certificate(world, officer, amqp_uri):
+    certificate = issue(world, officer)
+    particulars = {"application_id": certificate["application_id"],
+                   "application_number": certificate["number"], "officer": "kochi.officer",
+                   "iec": certificate["iec"], "agency_code": "MPEDA",
+                   "issuing_office_code": "MPEDA-KOCHI"}
+    event = make_event("application", "application_approved", particulars, "twice")
+    with Connection(amqp_uri) as conn:
+        producer = conn.Producer()
+        for payload in (event, {**event, "event_id": str(uuid.uuid4())}):
+            producer.publish(payload, exchange=Exchange("application.events", type="topic",
+                                                        durable=True),
+                             routing_key="application_approved", serializer="json")
+    wait_until(lambda: rows("certificate", "select count(*) from inbox") >= [(3,)],
+               what="both deliveries handled")
+    assert rows("certificate", "select count(*) from certificate") == [(1,)]
+    assert rows("certificate", "select count(*) from outbox where event_type = "
+                "'certificate_issued'") == [(1,)]
+
+
+def test_revocation_by_the_agency_shows_in_verification(world, officer, smtp_mailbox):
+    certificate = issue(world, officer)
+    mpeda_admin = make_staff(world["base"], smtp_mailbox, "mpeda.admin")
+    eic_admin = make_staff(world["base"], smtp_mailbox, "eic.admin", agency="EIC")
+    path = f"/api/v1/admin/certificates/{certificate['id']}/revoke"
+    assert call(world, "POST", path, json={"reason": "x"}).status_code == 403  # the exporter
+    assert call(world, "POST", path, token=eic_admin, json={"reason": "x"}).status_code == 404
+    assert call(world, "POST", path, token=mpeda_admin, json={}).status_code == 400
+    assert rows("certificate", "select status from certificate") == [("valid",)]
+
+    revoked = call(world, "POST", path, token=mpeda_admin,
+                   json={"reason": "Goods found not to be of Indian origin."})
+    assert revoked.status_code == 200 and revoked.json()["status"] == "revoked"
+    again = call(world, "POST", path, token=mpeda_admin, json={"reason": "again"})
+    assert again.status_code == 409
+    shown = requests.get(f"{world['base']}/api/v1/verify", timeout=10,
+                         params={"number": certificate["number"]}).json()
+    assert shown["status"] == "revoked" and "Indian origin" in shown["status_reason"]
+    pdf = call(world, "GET", f"/api/v1/certificates/{certificate['id']}.pdf").content
+    verdict = verify_file(world, pdf)
+    assert verdict["signature_valid"] and verdict["matches_registry"] and not verdict["valid"]
+    assert verdict["status"] == "revoked"
+    assert rows("certificate", "select count(*) from outbox where event_type = "
+                "'certificate_revoked'") == [(1,)]
+
+
+def test_who_sees_certificates_and_the_draft_preview(world, officer, smtp_mailbox):
+    from tests.exporters import register_other_exporter
+
+    certificate = issue(world, officer)
+    other_officer = make_staff(world["base"], smtp_mailbox, "chennai.officer",
+                               office="MPEDA-CHENNAI")
+    other_exporter = register_other_exporter(world, smtp_mailbox)
+    for token in (other_officer, other_exporter):
+        for path in (f"/api/v1/certificates/{certificate['id']}",
+                     f"/api/v1/certificates/{certificate['id']}.pdf"):
+            assert call(world, "GET", path, token=token).status_code == 404, path
+        assert certificates(world, token) == []
+    assert [c["id"] for c in certificates(world, officer)] == [certificate["id"]]
+    unknown = requests.get(f"{world['base']}/api/v1/verify", params={"number": "NOPE/1"},
+                           timeout=10)
+    assert unknown.status_code == 404
+    assert requests.get(f"{world['base']}/api/v1/verify", timeout=10).status_code == 400
+    assert requests.post(f"{world['base']}/api/v1/verify", timeout=10).status_code == 400
+
+    draft = ready_draft(world)
+    preview = call(world, "GET", f"/api/v1/applications/{draft}/preview.pdf")
+    assert preview.status_code == 200 and preview.content.startswith(b"%PDF-")
+    path = world["tmp"] / "preview.pdf"
+    path.write_bytes(preview.content)
+    assert "DRAFT" in subprocess.run(["pdftotext", str(path), "-"], capture_output=True,
+                                     text=True).stdout
+    assert "Signature" not in pdfsig(path) or "does not contain any signatures" in pdfsig(path)
+    assert call(world, "GET", f"/api/v1/applications/{draft}/preview.pdf",
+                token=other_exporter).status_code == 404
+    empty = call(world, "POST", "/api/v1/applications", json={"kind": "preferential"}).json()
+    assert call(world, "GET", f"/api/v1/applications/{empty['id']}/preview.pdf"
+                ).status_code == 422
