@@ -1,6 +1,7 @@
 """The gateway: the only HTTP entry. It authenticates, authorizes, validates and maps to RPC;
 every answer, errors included, is JSON (DESIGN.md §7)."""
 import base64
+import json
 from functools import lru_cache
 
 from markupsafe import escape
@@ -662,6 +663,37 @@ class GatewayService:
         return Response(base64.b64decode(document["content"]), mimetype="application/pdf",
                         headers={"Content-Disposition": f'attachment; filename="{filename}.pdf"',
                                  "X-Content-SHA256": document["sha256"]})
+
+    @route("POST", "/api/v1/certificates/<certificate_id>/duplicates", "Ask for a duplicate or "
+           "a certificate in lieu (multipart: kind, reason, for in_lieu `form` = JSON of the "
+           "corrected fields, optional signed `file` + `signature`); it has its own fee",
+           tags=["certificates"], roles=["exporter"], max_body=DOCUMENT_BODY,
+           response=schemas.Application,
+           responses={200: "The same request, still awaiting payment",
+                      409: "The certificate is revoked or superseded",
+                      422: "The corrections break a rule or change a fixed field"})
+    def request_duplicate(self, request, certificate_id):
+        principal = require(request, "exporter")
+        corrections = {}
+        if request.form.get("form"):
+            try:
+                corrections = json.loads(request.form["form"])
+            except ValueError:
+                corrections = None
+            if not isinstance(corrections, dict):
+                raise BadRequest("form must be a JSON object of the corrected fields",
+                                 code="VALIDATION_ERROR", fields={"form": ["Not a JSON object."]})
+        supporting = None
+        upload = request.files.get("file")
+        if upload is not None:
+            supporting = {"filename": upload.filename or "supporting.pdf",
+                          "content_b64": base64.b64encode(upload.read(DOCUMENT_BODY + 1)).decode(),
+                          "signature_b64": _signature_field(request)}
+        certificate = self.certificate.certificate_for_request(actor(principal), certificate_id)
+        made = self.application.request_duplicate(
+            actor(principal), certificate, request.form.get("kind", ""),
+            request.form.get("reason", ""), corrections, supporting)
+        return (201 if made["created"] else 200), made["application"]
 
     @route("GET", "/api/v1/applications/<application_id>/preview.pdf", "The certificate as it "
            "would be issued, unsigned and marked DRAFT", tags=["certificates"],

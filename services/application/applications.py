@@ -128,6 +128,9 @@ def _view(session, application) -> dict:
     return {**_summary(application), "iec": application.iec, "form": application.data,
             "cloned_from": application.cloned_from, "decided_by": application.decided_by,
             "remarks": application.remarks, "certificate_number": application.certificate_number,
+            "request_kind": application.request_kind,
+            "original_number": application.original_number,
+            "request_reason": application.request_reason,
             "documents": [_document_view(d) for d in docs]}
 
 

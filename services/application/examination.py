@@ -290,7 +290,8 @@ def certificate_particulars(session, application_id) -> dict:
             "agreement_code": application.agreement_code,
             "agency_code": application.agency_code,
             "issuing_office_code": application.issuing_office_code, "form": application.data,
-            "request_kind": None, "original_number": None,  # duplicates and in-lieu: not yet
+            "request_kind": application.request_kind,
+            "original_number": application.original_number,
             "decided_by": application.decided_by, "decided_at": _iso(application.decided_at),
             "remarks": application.remarks, "post_audit": bool(application.post_audit),
             "paid_at": _iso(application.paid_at)}

@@ -87,6 +87,12 @@ class Application(Base):
     remarks: Mapped[str | None] = mapped_column(String(2000), nullable=True)
     post_audit: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     certificate_number: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    # A duplicate or in-lieu request (duplicates.py): of which application and certificate, why.
+    request_kind: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    original_application_id: Mapped[str | None] = mapped_column(String(36), nullable=True,
+                                                                 index=True)
+    original_number: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    request_reason: Mapped[str | None] = mapped_column(String(2000), nullable=True)
 
 
 class StatusChange(Base):

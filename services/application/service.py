@@ -1,7 +1,7 @@
 """Application service entrypoints. Thin: each RPC hands over to the service-layer modules."""
 import base64
 
-from services.application import applications, examination, reference
+from services.application import applications, duplicates, examination, reference
 from services.chassis import base
 from services.chassis.entrypoints import event_handler, rpc
 from services.chassis.errors import NotFound
@@ -99,6 +99,23 @@ class ApplicationService(base.ServiceBase):
         offices = offices_by_agency(self.registration.agencies())
         return applications.resubmit(self.db, actor, application_id, signature_b64,
                                      self._verify_signature, exporter, offices)
+
+    @rpc
+    def request_duplicate(self, actor, certificate, kind, reason, corrections=None,
+                          supporting=None):
+        """A duplicate or in-lieu request from an issued ``certificate`` (the certificate
+        service's view of it, which has checked that it is the exporter's and valid)."""
+        exporter = self.registration.exporter(actor["username"])
+        if supporting:
+            content = base64.b64decode(supporting["content_b64"])
+            checked = duplicates.check_supporting(supporting["filename"], content)
+            signer = self._verify_signature(content, supporting["signature_b64"],
+                                            actor["username"], exporter["directors"])
+            supporting = {**supporting, "content": content, "checked": checked, "signer": signer}
+        view, new = duplicates.request(
+            self.db, actor, certificate, kind, reason, corrections or {}, exporter,
+            offices_by_agency(self.registration.agencies()), supporting)
+        return {"application": view, "created": new}
 
     @event_handler("payment", "payment_completed")
     def on_payment_completed(self, event):

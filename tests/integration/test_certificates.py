@@ -165,3 +165,79 @@ def test_who_sees_certificates_and_the_draft_preview(world, officer, smtp_mailbo
     empty = call(world, "POST", "/api/v1/applications", json={"kind": "preferential"}).json()
     assert call(world, "GET", f"/api/v1/applications/{empty['id']}/preview.pdf"
                 ).status_code == 422
+
+
+def request_copy(world, certificate, token=None, **fields):
+    return call(world, "POST", f"/api/v1/certificates/{certificate['id']}/duplicates",
+                token=token, data=fields)
+
+
+def approve_and_issue(world, officer, application_id) -> dict:
+    sandbox_pay(world, application_id)
+    wait_until(lambda: status_of(world, application_id) == "submitted", what="submitted")
+    approved = call(world, "POST", f"/api/v1/officer/applications/{application_id}/approve",
+                    token=officer, json={})
+    assert approved.status_code == 200, approved.text
+    return wait_until(lambda: next((c for c in certificates(world)
+                                    if c["application_id"] == application_id), None),
+                      timeout=60, what="the certificate")
+
+
+def pdf_text(world, certificate) -> str:
+    path = world["tmp"] / f"{certificate['id']}.pdf"
+    path.write_bytes(call(world, "GET", f"/api/v1/certificates/{certificate['id']}.pdf").content)
+    assert "Signature Validation: Signature is Valid." in pdfsig(path)
+    return subprocess.run(["pdftotext", str(path), "-"], capture_output=True, text=True).stdout
+
+
+def test_duplicate_and_in_lieu_certificates(world, officer, smtp_mailbox):
+    import json
+
+    from tests.exporters import register_other_exporter
+
+    original = issue(world, officer)
+    other = register_other_exporter(world, smtp_mailbox)
+    moved = json.dumps({"issuing_office_code": "MPEDA-CHENNAI"})
+    for fields, token, status in (
+            ({"kind": "copy", "reason": "lost"}, None, 400),
+            ({"kind": "duplicate"}, None, 400),
+            ({"kind": "duplicate", "reason": "lost", "form": "{}"}, None, 200),  # empty: none
+            ({"kind": "duplicate", "reason": "lost", "form": '{"x": 1}'}, None, 400),
+            ({"kind": "in_lieu", "reason": "typo"}, None, 400),
+            ({"kind": "in_lieu", "reason": "typo", "form": "[1]"}, None, 400),
+            ({"kind": "in_lieu", "reason": "typo", "form": moved}, None, 422),
+            ({"kind": "duplicate", "reason": "lost"}, other, 404),
+            ({"kind": "duplicate", "reason": "lost"}, officer, 403)):
+        answer = request_copy(world, original, token=token, **fields)
+        expected = 201 if status == 200 else status  # the first valid one creates the request
+        assert answer.status_code == expected, (fields, answer.text)
+    assert rows("application", "select count(*) from application where request_kind is not null"
+                ) == [(1,)]
+
+    duplicate = request_copy(world, original, kind="duplicate", reason="Original lost in transit.")
+    assert duplicate.status_code == 200  # the open request, not a second one
+    duplicate = duplicate.json()
+    assert duplicate["status"] == "pending_payment" and duplicate["request_kind"] == "duplicate"
+    assert duplicate["number"] == original["number"] + "/00000001"
+    fee = call(world, "GET", f"/api/v1/applications/{duplicate['id']}/fee").json()
+    assert fee["service"] == "duplicate" and fee["total"] == 39200
+    copy = approve_and_issue(world, officer, duplicate["id"])
+    assert copy["kind"] == "duplicate" and copy["original_number"] == original["number"]
+    assert "DUPLICATE" in pdf_text(world, copy)
+    assert requests.get(f"{world['base']}/api/v1/verify", params={"number": copy["number"]},
+                        timeout=10).json()["status"] == "valid"
+
+    corrected = {"importer": {"name": "Saigon Seafood Trading JSC", "country": "VN",
+                              "address": "14 Nguyen Hue, District 1, Ho Chi Minh City"}}
+    in_lieu = request_copy(world, original, kind="in_lieu", reason="Importer address wrong.",
+                           form=json.dumps(corrected))
+    assert in_lieu.status_code == 201, in_lieu.text
+    assert in_lieu.json()["number"] == original["number"] + "/00000002"
+    replacement = approve_and_issue(world, officer, in_lieu.json()["id"])
+    text = pdf_text(world, replacement)
+    assert f"IN LIEU OF {original['number']}" in text and "14 Nguyen Hue" in text
+    superseded = requests.get(f"{world['base']}/api/v1/verify", timeout=10,
+                              params={"number": original["number"]}).json()
+    assert superseded["status"] == "superseded"
+    assert superseded["superseded_by"] == replacement["number"]
+    assert request_copy(world, original, kind="duplicate", reason="again").status_code == 409

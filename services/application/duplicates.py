@@ -1,0 +1,137 @@
+"""Duplicate and in-lieu certificates (DESIGN.md §4 "Application number", §5).
+
+From an issued certificate the exporter asks for
+- a duplicate (the original was lost or damaged): the same particulars, marked "DUPLICATE";
+- a certificate in lieu (the original had an error): the particulars with the corrections,
+  marked "IN LIEU OF <number>"; once issued it supersedes the original in the registry.
+
+Each request is an application of its own with the original's number plus ``/{SEQ:08d}``, its own
+fee (the schedule's duplicate or in-lieu line) and payment; it then goes through the issuing
+office's queue like any application. The agency, office, agreement and branch stay the
+original's: the number and the fee were given for them.
+"""
+import base64
+import uuid
+
+from sqlalchemy import func, select
+
+from services.application import documents as document_rules
+from services.application.applications import (FROZEN_AFTER_NUMBER, _load_form, _record, _view,
+                                               problems)
+from services.application.models import Application, Document
+from services.chassis.blobs import BlobStore
+from services.chassis.database import utcnow
+from services.chassis.errors import BadRequest, Conflict, NotFound, RuleViolation
+
+REQUEST_KINDS = ("duplicate", "in_lieu")
+REASON_MAX = 2000
+
+
+def _original(session, actor, certificate) -> Application:
+    original = session.get(Application, certificate["application_id"])
+    if original is None or original.iec != actor["username"]:
+        raise NotFound("no such certificate", code="CERTIFICATE_NOT_FOUND")
+    return original
+
+
+def _checked(kind, reason, corrections):
+    fields = {}
+    if kind not in REQUEST_KINDS:
+        fields["kind"] = [f"One of {', '.join(REQUEST_KINDS)}."]
+    if not (reason or "").strip() or len(reason) > REASON_MAX:
+        fields["reason"] = [f"Required, at most {REASON_MAX} characters."]
+    if kind == "duplicate" and corrections:
+        fields["form"] = ["A duplicate repeats the original; ask for a certificate in lieu to "
+                          "correct it."]
+    if kind == "in_lieu" and not corrections:
+        fields["form"] = ["Give the corrected fields of the certificate in lieu."]
+    if fields:
+        raise BadRequest("the request is not valid", code="VALIDATION_ERROR", fields=fields)
+
+
+def _corrected(original, corrections) -> dict:
+    """The original's form with the corrected top-level fields; the fixed ones may not change."""
+    frozen = [f for f in FROZEN_AFTER_NUMBER if f in corrections
+              and corrections[f] != original.data.get(f)]
+    if frozen:
+        raise RuleViolation("these were fixed with the original's number",
+                            code="APPLICATION_FIELD_FROZEN",
+                            fields={f: ["Cannot change in a certificate in lieu."] for f in frozen})
+    return _load_form({**original.data, **corrections})
+
+
+def open_request(session, original, kind) -> Application | None:
+    """A request of this kind still awaiting payment: a retried request finds it again."""
+    return session.scalar(select(Application).where(
+        Application.original_application_id == original.id, Application.request_kind == kind,
+        Application.status == "pending_payment").limit(1))
+
+
+def request(uow, actor, certificate, kind, reason, corrections, exporter, offices,
+            supporting=None) -> tuple[dict, bool]:
+    """The request as an application awaiting payment. ``supporting`` is an optional signed PDF
+    already verified by the signing service: {filename, content, signature_b64, signer}.
+    Returns (its view, whether it is new)."""
+    if actor["role"] != "exporter":
+        raise NotFound("no such certificate", code="CERTIFICATE_NOT_FOUND")
+    _checked(kind, reason, corrections)
+    session = uow.session
+    original = _original(session, actor, certificate)
+    if original.status != "issued":
+        raise Conflict("only an issued certificate can be duplicated or replaced",
+                       code="CERTIFICATE_NOT_VALID")
+    existing = open_request(session, original, kind)
+    if existing is not None:
+        return _view(session, existing), False
+    data = _corrected(original, corrections) if kind == "in_lieu" else dict(original.data)
+    now = utcnow()
+    sequence = session.scalar(select(func.count()).select_from(Application).where(
+        Application.original_application_id == original.id)) + 1
+    # (a request racing this one for the same number fails on the number's unique key: 409)
+    application = Application(
+        id=str(uuid.uuid4()), iec=original.iec, status=None, kind=original.kind,
+        agreement_code=original.agreement_code, agency_code=original.agency_code,
+        issuing_office_code=original.issuing_office_code,
+        number=f"{original.number}/{sequence:08d}", data=data, created_at=now, updated_at=now,
+        submitted_at=now, request_kind=kind, original_application_id=original.id,
+        original_number=certificate["number"], request_reason=reason.strip())
+    session.add(application)
+    _record(session, application, "pending_payment", actor,
+            f"{kind.replace('_', '-')} of {certificate['number']} requested: {reason.strip()}")
+    session.flush()
+    _copy_documents(session, original, application)
+    if supporting:
+        _add_supporting(session, application, supporting)
+    if kind == "in_lieu":
+        session.flush()
+        found = problems(session, application, exporter, offices)
+        if found:
+            raise RuleViolation("the corrected certificate breaks the rules",
+                                code="APPLICATION_INVALID", fields=found)
+    return _view(session, application), True
+
+
+def _copy_documents(session, original, application):
+    """The original's documents stand for the request too (same stored files)."""
+    for document in session.scalars(select(Document).where(
+            Document.application_id == original.id)):
+        session.add(Document(
+            id=str(uuid.uuid4()), application_id=application.id, kind=document.kind,
+            filename=document.filename, sha256=document.sha256, size=document.size,
+            pages=document.pages, signature=document.signature,
+            signer_subject=document.signer_subject, uploaded_at=document.uploaded_at))
+
+
+def check_supporting(filename, content):
+    return document_rules.check_pdf(content, filename)
+
+
+def _add_supporting(session, application, supporting):
+    checked = supporting["checked"]
+    BlobStore().put(supporting["content"])
+    session.add(Document(
+        id=str(uuid.uuid4()), application_id=application.id, kind="other",
+        filename=(supporting["filename"] or "supporting.pdf")[:255], sha256=checked["sha256"],
+        size=checked["size"], pages=checked["pages"],
+        signature=base64.b64decode(supporting["signature_b64"]),
+        signer_subject=supporting["signer"]["subject"], uploaded_at=utcnow()))
