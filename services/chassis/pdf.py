@@ -11,6 +11,7 @@ the web: templates name ``"DejaVu Sans"``, which also has the rupee sign.
 """
 from __future__ import annotations
 
+import logging
 import mimetypes
 from pathlib import Path
 from urllib.parse import urljoin, urlsplit
@@ -69,8 +70,28 @@ def offload(fn, *args, **kwargs):
     """``fn(*args, **kwargs)`` in a real OS thread when eventlet has patched threads, so a long
     CPU-bound call does not freeze the process's other green threads; a plain call otherwise."""
     if eventlet.patcher.is_monkey_patched("thread"):
+        _os_locks_for_log_handlers()
         return tpool.execute(fn, *args, **kwargs)
     return fn(*args, **kwargs)
+
+
+def _os_locks_for_log_handlers():
+    """WeasyPrint and pyHanko log from the tpool thread. The handlers' locks are eventlet's green
+    locks after monkey patching, and a real thread that meets one held cannot wait on the hub;
+    real OS locks serialise both kinds of thread correctly (a log write holds it for
+    microseconds). Handlers configured later than the first offload keep their own lock."""
+    global _LOG_LOCKS_DONE
+    if _LOG_LOCKS_DONE:
+        return
+    os_rlock = eventlet.patcher.original("threading").RLock
+    loggers = [logging.getLogger()] + [lg for lg in logging.Logger.manager.loggerDict.values()
+                                       if isinstance(lg, logging.Logger)]
+    for handler in {h for lg in loggers for h in lg.handlers}:
+        handler.lock = os_rlock()
+    _LOG_LOCKS_DONE = True
+
+
+_LOG_LOCKS_DONE = False
 
 
 def qr_svg_data_uri(text: str) -> str:

@@ -223,3 +223,44 @@ def test_qr_svg_data_uri_is_an_svg_that_renders():
     assert root.find("{http://www.w3.org/2000/svg}path") is not None
     data = render_pdf(f'<img src="{uri}" style="width: 30mm">')
     assert data.startswith(b"%PDF-")
+
+
+def test_offloaded_work_and_green_threads_log_through_the_same_handler_without_deadlock():
+    import logging
+    import time
+
+    import eventlet
+
+    from services.chassis import pdf
+
+    records = []
+
+    class Slow(logging.Handler):
+        def emit(self, record):
+            time.sleep(0.001)  # hold the handler lock long enough for the threads to meet
+            records.append(record.getMessage())
+
+    handler = Slow()
+    log = logging.getLogger("offload-test")
+    log.addHandler(handler)
+    log.propagate = False
+    pdf._LOG_LOCKS_DONE = False  # this handler came after the first offload of the session
+    try:
+        def from_thread():
+            for i in range(200):
+                log.warning("thread %d", i)
+            return "done"
+
+        def from_hub():
+            for i in range(200):
+                log.warning("green %d", i)
+                eventlet.sleep(0)
+
+        green = eventlet.spawn(from_hub)
+        with eventlet.Timeout(30):
+            assert pdf.offload(from_thread) == "done"
+            green.wait()
+        assert type(handler.lock) is type(eventlet.patcher.original("threading").RLock())
+        assert len(records) == 400
+    finally:
+        log.removeHandler(handler)
