@@ -32,7 +32,7 @@ class Stack:
             try:
                 if requests.get(f"{self.base}/health", timeout=3).status_code == 200:
                     return self
-            except requests.ConnectionError:
+            except requests.RequestException:  # not listening yet, or too busy starting to answer
                 pass
             time.sleep(0.5)
         raise AssertionError(f"the stack did not become healthy:\n{self.text[-4000:]}")
