@@ -151,6 +151,15 @@ def certificate_pdf(session, actor, certificate_id) -> tuple[dict, bytes]:
     return view(certificate), BlobStore().get(certificate.sha256)
 
 
+def certificate_file(session, certificate_id) -> tuple[Certificate, bytes]:
+    """Internal (no actor): the registered certificate and its signed PDF, for the notification
+    service to attach to the exporter's email. NotFound for an unknown id."""
+    certificate = session.get(Certificate, str(certificate_id))
+    if certificate is None:
+        raise NotFound("no such certificate", code="CERTIFICATE_NOT_FOUND")
+    return certificate, BlobStore().get(certificate.sha256)
+
+
 def certificate_for_request(session, actor, certificate_id) -> dict:
     """The certificate a duplicate or in-lieu request starts from: the exporter's own, valid."""
     if actor["role"] != "exporter":

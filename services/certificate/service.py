@@ -82,6 +82,14 @@ class CertificateService(base.ServiceBase):
         return {**certificate, "content": base64.b64encode(pdf).decode()}
 
     @rpc
+    def certificate_file(self, certificate_id):
+        """Internal, for the notification service: the signed PDF of a registered certificate,
+        ``{"number", "sha256", "content"}`` (content in base64)."""
+        certificate, pdf = registry.certificate_file(self.db.session, certificate_id)
+        return {"number": certificate.number, "sha256": certificate.sha256,
+                "content": base64.b64encode(pdf).decode()}
+
+    @rpc
     def certificate_for_request(self, actor, certificate_id):
         return registry.certificate_for_request(self.db.session, actor, certificate_id)
 

@@ -20,6 +20,8 @@ from urllib.parse import unquote, urlsplit, urlunsplit
 
 import requests
 
+from services.chassis.blobs import BlobCorrupt, BlobStore
+from services.chassis.errors import ApiError
 from services.notification import settings
 
 SMTP_TIMEOUT = 20   # seconds per network operation
@@ -38,6 +40,14 @@ class DeliveryError(Exception):
 
 
 @dataclass(frozen=True)
+class Attachment:
+    """A file sent with an email, its bytes read from the blob store."""
+    filename: str
+    content_type: str
+    content: bytes
+
+
+@dataclass(frozen=True)
 class Outgoing:
     """What a sender needs of a stored message."""
     id: str
@@ -46,14 +56,32 @@ class Outgoing:
     subject: str | None
     text: str
     html: str | None
+    attachments: tuple[Attachment, ...] = ()
+
+
+def load_attachments(refs, store: BlobStore | None = None) -> tuple[Attachment, ...]:
+    """The attachments of a stored message, from ``(sha256, filename, content_type)`` references:
+    the bytes come from the blob store, which checks them against their hash. A missing or damaged
+    file is a DeliveryError (recorded and retried like any other), never a mail without it."""
+    store = store or BlobStore()
+    loaded = []
+    for sha256, filename, content_type in refs:
+        try:
+            content = store.get(sha256)
+        except (ApiError, BlobCorrupt) as exc:
+            raise DeliveryError(f"attachment {filename} ({sha256}) cannot be read from the blob "
+                                f"store: {exc}") from None
+        loaded.append(Attachment(filename=filename, content_type=content_type, content=content))
+    return tuple(loaded)
 
 
 # --- email ------------------------------------------------------------------------------------
 
 def build_email(outgoing: Outgoing, from_addr: str) -> EmailMessage:
-    """An RFC 5322 message: multipart/alternative with the text and the HTML body. The Message-ID
-    derives from our message id, so a message sent twice (a crash between sending and recording)
-    can be recognised as one by the recipient's mail system."""
+    """An RFC 5322 message: multipart/alternative with the text and the HTML body, inside a
+    multipart/mixed with the attachments when there are any. The Message-ID derives from our
+    message id, so a message sent twice (a crash between sending and recording) can be recognised
+    as one by the recipient's mail system."""
     domain = parseaddr(from_addr)[1].rpartition("@")[2] or "opencoo.local"
     msg = EmailMessage()
     msg["From"] = from_addr
@@ -64,6 +92,12 @@ def build_email(outgoing: Outgoing, from_addr: str) -> EmailMessage:
     msg.set_content(outgoing.text)
     if outgoing.html:
         msg.add_alternative(outgoing.html, subtype="html")
+    for attachment in outgoing.attachments:
+        maintype, _, subtype = attachment.content_type.partition("/")
+        if not (maintype and subtype):
+            maintype, subtype = "application", "octet-stream"
+        msg.add_attachment(attachment.content, maintype=maintype, subtype=subtype,
+                           filename=attachment.filename)
     return msg
 
 

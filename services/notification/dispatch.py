@@ -8,6 +8,7 @@ send it at the same time; a claim left by a process that died expires and is tak
 No database connection is held while a message is on the wire: with SQLite the service has one
 connection per process, and the event handlers and RPCs need it meanwhile.
 """
+import dataclasses
 import logging
 import uuid
 from datetime import timedelta
@@ -76,6 +77,7 @@ class Dispatcher:
             m = session.get(Message, message_id)
             outgoing = delivery.Outgoing(id=m.id, channel=m.channel, recipient=m.recipient,
                                          subject=m.subject, text=m.body_text, html=m.body_html)
+            attachments = [(a.sha256, a.filename, a.content_type) for a in m.attachments]
             cid = m.correlation_id
         correlation.set_current(cid)
         try:
@@ -83,6 +85,9 @@ class Dispatcher:
             error = None
             sender = None
             try:
+                if attachments:  # read at send time: a file gone missing is a failed try
+                    outgoing = dataclasses.replace(
+                        outgoing, attachments=delivery.load_attachments(attachments))
                 sender = delivery.sender_for(outgoing.channel)
                 with eventlet.Timeout(SEND_DEADLINE, delivery.DeliveryError(
                         f"{sender.describe()}: no answer within {SEND_DEADLINE}s")):

@@ -5,6 +5,10 @@ session; sending itself is ``delivery.py``'s and the dispatcher's.
 Event handlers only record messages (in the transaction of their inbox row); nothing is sent
 inside a handler, so a slow or absent mail server never holds up or retries an event.
 """
+import base64
+import binascii
+import hashlib
+import re
 import uuid
 from datetime import datetime, timedelta
 
@@ -14,15 +18,25 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
 from services.chassis import config
+from services.chassis.blobs import BlobStore
 from services.chassis.database import utcnow
 from services.chassis.errors import BadRequest, Conflict, NotFound
-from services.notification.models import DeliveryAttempt, Message
+from services.notification.models import DeliveryAttempt, Message, MessageAttachment
 from services.notification.rendering import KINDS, render
 
 MASK = "••••••"
 STATUSES = ("pending", "sent", "failed")
 MAX_PER_PAGE = 200
 ERROR_MAX = 2000
+
+PDF = "application/pdf"
+
+
+class AttachmentMismatch(Exception):
+    """The file to attach is not the one the event names (its SHA-256 differs). Raised before
+    anything is recorded, so the event is retried, then dead-lettered: a wrong file is never
+    mailed."""
+
 
 ROLE_LABELS = {
     "exporter": "exporter",
@@ -145,6 +159,69 @@ def record_application_submitted(session, event: dict, exporter: dict,
     return recorded
 
 
+def _exporter_context(event: dict, exporter: dict) -> dict:
+    return {"name": exporter["name"], "iec": event["iec"],
+            "application_number": event["application_number"],
+            "agency_code": event["agency_code"],
+            "url": exporter_application_url(event["application_id"])}
+
+
+def record_discrepancy_raised(session, event: dict, exporter: dict) -> list[Message]:
+    """application.discrepancy_raised: email (with the officer's comment) and SMS to the exporter,
+    each with the link to the application to correct and resubmit."""
+    return _to_contact(session, kind="discrepancy_raised", contact=exporter, event=event,
+                       seen=set(), context={**_exporter_context(event, exporter),
+                                            "comment": event["comment"]})
+
+
+def record_application_rejected(session, event: dict, exporter: dict) -> list[Message]:
+    """application.application_rejected: email and SMS to the exporter with the reason."""
+    return _to_contact(session, kind="application_rejected", contact=exporter, event=event,
+                       seen=set(), context={**_exporter_context(event, exporter),
+                                            "reason": event["reason"]})
+
+
+def certificate_filename(number: str) -> str:
+    """``MPEDA/2026/013/0000066A`` -> ``MPEDA-2026-013-0000066A.pdf`` (anything but letters,
+    digits, dot, dash and underscore becomes a dash)."""
+    return re.sub(r"[^A-Za-z0-9._-]", "-", number) + ".pdf"
+
+
+def record_certificate_issued(session, event: dict, exporter: dict, document: dict,
+                              store: BlobStore | None = None) -> list[Message]:
+    """certificate.certificate_issued: email to the exporter with the signed PDF attached, and an
+    SMS with the public verification link.
+
+    ``document`` is the certificate service's ``certificate_file`` answer (``number``, ``sha256``,
+    ``content`` in base64). Its bytes must hash to the event's ``sha256``, or AttachmentMismatch
+    is raised and nothing is recorded. They are kept in the blob store (``store``, the chassis
+    BlobStore by default) before the message is recorded, which refers to them by hash: whatever
+    happens to the certificate service later, the dispatcher sends exactly these bytes."""
+    try:
+        content = base64.b64decode(document["content"], validate=True)
+    except (binascii.Error, TypeError, ValueError) as exc:
+        raise AttachmentMismatch(f"certificate {event['certificate_number']}: the certificate "
+                                 f"service sent no readable file ({exc})") from None
+    sha256 = hashlib.sha256(content).hexdigest()
+    if sha256 != event["sha256"]:
+        raise AttachmentMismatch(
+            f"certificate {event['certificate_number']}: the file from the certificate service "
+            f"hashes to {sha256}, the event names {event['sha256']}; not sent")
+    (store or BlobStore()).put(content)  # before the row: a recorded hash always has its file
+    filename = certificate_filename(event["certificate_number"])
+    context = {"name": exporter["name"], "iec": event["iec"],
+               "certificate_number": event["certificate_number"],
+               "agency_code": event["agency_code"], "url": event["url"], "filename": filename,
+               "application_url": exporter_application_url(event["application_id"])}
+    recorded = _to_contact(session, kind="certificate_issued", contact=exporter, event=event,
+                           seen=set(), context=context)
+    for message in recorded:
+        if message.channel == "email":
+            message.attachments.append(MessageAttachment(
+                sha256=sha256, filename=filename, content_type=PDF, size=len(content)))
+    return recorded
+
+
 # --- secrets ----------------------------------------------------------------------------------
 
 def _masked(text: str | None, secret: str | None, html: bool) -> str | None:
@@ -225,6 +302,11 @@ def message_as_dict(message: Message) -> dict:
             {"attempted_at": _iso(a.attempted_at), "ok": a.ok, "error": a.error}
             for a in message.delivery_attempts
         ],
+        "attachments": [
+            {"filename": a.filename, "content_type": a.content_type, "sha256": a.sha256,
+             "size": a.size}
+            for a in message.attachments
+        ],
     }
 
 
@@ -261,7 +343,7 @@ def list_messages(session, recipient=None, status=None, kind=None, page=1, per_p
     total = session.scalar(select(func.count()).select_from(Message).where(*conditions))
     rows = session.scalars(
         select(Message).where(*conditions)
-        .options(selectinload(Message.delivery_attempts))
+        .options(selectinload(Message.delivery_attempts), selectinload(Message.attachments))
         .order_by(Message.created_at.desc(), Message.id)
         .offset((page - 1) * per_page).limit(per_page)
     ).all()

@@ -52,6 +52,8 @@ class Message(Base):
 
     delivery_attempts: Mapped[list["DeliveryAttempt"]] = relationship(
         back_populates="message", order_by="DeliveryAttempt.id", cascade="all, delete-orphan")
+    attachments: Mapped[list["MessageAttachment"]] = relationship(
+        back_populates="message", order_by="MessageAttachment.id", cascade="all, delete-orphan")
 
 
 class DeliveryAttempt(Base):
@@ -65,3 +67,19 @@ class DeliveryAttempt(Base):
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
 
     message: Mapped[Message] = relationship(back_populates="delivery_attempts")
+
+
+class MessageAttachment(Base):
+    """A file sent with an email (the signed certificate PDF), by reference: the bytes are in the
+    chassis BlobStore under their SHA-256, read back by the dispatcher when it sends."""
+    __tablename__ = "message_attachment"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    message_id: Mapped[str] = mapped_column(
+        ForeignKey("message.id", ondelete="CASCADE"), index=True)
+    sha256: Mapped[str] = mapped_column(String(64))
+    filename: Mapped[str] = mapped_column(String(255))
+    content_type: Mapped[str] = mapped_column(String(100))
+    size: Mapped[int] = mapped_column(Integer)
+
+    message: Mapped[Message] = relationship(back_populates="attachments")

@@ -6,6 +6,7 @@ For each kind and channel:
 - sms: ``<kind>.sms.txt``
 
 HTML emails may extend ``_layout.email.html`` (the page, the signature) and fill its ``body``.
+Templates may use the ``excerpt`` filter to fit free text (a comment, a reason) into an SMS.
 
 HTML templates are autoescaped; text templates are not (they are never read as markup). Every
 variable a template uses must be given (StrictUndefined), so a missing field fails loudly at render
@@ -28,6 +29,13 @@ KINDS: dict[str, tuple[str, ...]] = {
     "application_submitted": ("email", "sms"),
     # ... and to every active officer of the issuing office, "a new application is waiting".
     "application_received": ("email", "sms"),
+    # application.discrepancy_raised: to the exporter, with the officer's comment.
+    "discrepancy_raised": ("email", "sms"),
+    # application.application_rejected: to the exporter, with the reason. (application_approved
+    # sends nothing: the certificate_issued email follows it.)
+    "application_rejected": ("email", "sms"),
+    # certificate.certificate_issued: to the exporter, the email with the signed PDF attached.
+    "certificate_issued": ("email", "sms"),
 }
 
 SUBJECT_MAX = 300
@@ -41,6 +49,21 @@ _env = Environment(
     lstrip_blocks=True,
     keep_trailing_newline=True,
 )
+
+
+def excerpt(text: str, length: int = 80) -> str:
+    """``text`` on one line, cut at a word boundary to at most ``length`` characters with "…":
+    an officer's comment or reason as far as it fits in an SMS (the email carries it whole)."""
+    text = " ".join(str(text).split())
+    if len(text) <= length:
+        return text
+    cut = text[:length - 1]
+    if " " in cut and not text[length - 1].isspace():
+        cut = cut.rsplit(" ", 1)[0]
+    return cut.rstrip(" ,;:.-") + "…"
+
+
+_env.filters["excerpt"] = excerpt
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,8 @@ class NotificationService(base.ServiceBase):
     dispatcher = MessageDispatcher()
     # Contacts (exporters' and officers') are registration's; events carry none.
     registration = TimedRpcProxy("registration")
+    # The signed certificate PDF, attached to the exporter's email on certificate_issued.
+    certificate = TimedRpcProxy("certificate")
 
     @event_handler("registration", "credentials_issued")
     def on_credentials_issued(self, event):
@@ -33,6 +35,29 @@ class NotificationService(base.ServiceBase):
         exporter = self.registration.exporter(event["iec"])
         contacts = self.registration.office_contacts(event["issuing_office_code"])
         message_log.record_application_submitted(self.db.session, event, exporter, contacts)
+        self.dispatcher.wake_after_commit()
+
+    @event_handler("application", "discrepancy_raised")
+    def on_discrepancy_raised(self, event):
+        exporter = self.registration.exporter(event["iec"])
+        message_log.record_discrepancy_raised(self.db.session, event, exporter)
+        self.dispatcher.wake_after_commit()
+
+    @event_handler("application", "application_rejected")
+    def on_application_rejected(self, event):
+        exporter = self.registration.exporter(event["iec"])
+        message_log.record_application_rejected(self.db.session, event, exporter)
+        self.dispatcher.wake_after_commit()
+
+    @event_handler("certificate", "certificate_issued")
+    def on_certificate_issued(self, event):
+        # The PDF comes from the certificate service and must hash to the event's sha256, or
+        # record_certificate_issued raises: nothing is recorded and the event is retried, then
+        # dead-lettered. A wrong file is never mailed. The bytes are kept in this service's blob
+        # store, so the email can be sent (and retried) without asking the certificate service.
+        exporter = self.registration.exporter(event["iec"])
+        document = self.certificate.certificate_file(event["certificate_id"])
+        message_log.record_certificate_issued(self.db.session, event, exporter, document)
         self.dispatcher.wake_after_commit()
 
     @rpc

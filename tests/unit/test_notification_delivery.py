@@ -1,6 +1,8 @@
 """Notification without a broker: SMTP URLs, the email it builds, the file fallbacks, and the
 service layer over an in-memory database (messages from events, backoff, redaction, listing)."""
+import base64
 import email
+import hashlib
 import json
 import uuid
 from datetime import datetime, timedelta
@@ -10,12 +12,13 @@ import pytest
 from sqlalchemy import create_engine
 from sqlalchemy.orm import Session
 
+from services.chassis.blobs import BlobStore
 from services.chassis.errors import BadRequest, Conflict, NotFound
 from services.notification import delivery, messages
 from services.notification.delivery import (DeliveryError, MailDrop, Outgoing, SmsGateway,
                                             SmsLog, SmtpSettings, build_email)
 from services.notification.messages import MASK
-from services.notification.models import Base
+from services.notification.models import Base, Message
 from tests.conftest import free_port
 
 PASSWORD = "Xy7#kP2q<&>Lm9"
@@ -220,3 +223,161 @@ def test_listing_filters_pages_and_validates(session):
                 {"per_page": True}):
         with pytest.raises(BadRequest):
             messages.list_messages(session, **bad)
+
+
+# --- attachments ------------------------------------------------------------------------------
+
+PDF_BYTES = b"%PDF-1.7\n1 0 obj <<>> endobj\n%\xe2\xe3\xcf\xd3 binary \x00\xff\n%%EOF\n"
+NUMBER = "MPEDA/2026/013/0000066A"
+
+
+def with_pdf(**over):
+    return Outgoing(**{**OUTGOING.__dict__, "attachments": (delivery.Attachment(
+        filename="MPEDA-2026-013-0000066A.pdf", content_type="application/pdf",
+        content=PDF_BYTES),), **over})
+
+
+def only_attachment(msg):
+    [part] = list(msg.iter_attachments())
+    return part
+
+
+def test_email_with_an_attachment_is_multipart_mixed_around_the_alternative():
+    msg = email.message_from_bytes(build_email(with_pdf(), "n@opencoo.local").as_bytes(),
+                                   policy=policy.default)
+    assert msg.get_content_type() == "multipart/mixed"
+    assert [p.get_content_type() for p in msg.iter_parts()] == ["multipart/alternative",
+                                                                "application/pdf"]
+    assert msg.get_body(("plain",)).get_content() == "Dear Sea Foods,\n"
+    assert msg.get_body(("html",)).get_content().strip() == "<p>Dear Sea Foods,</p>"
+    part = only_attachment(msg)
+    assert part.get_filename() == "MPEDA-2026-013-0000066A.pdf"
+    assert part.get_content_disposition() == "attachment"
+    assert part["Content-Transfer-Encoding"] == "base64"
+    assert part.get_content() == PDF_BYTES
+
+
+def test_mail_drop_writes_the_attachment_into_the_eml(tmp_path):
+    path = MailDrop(tmp_path / "mail", "OpenCoO <no-reply@opencoo.local>").send(with_pdf())
+    raw = path.read_bytes()
+    assert b"\r\n" in raw and b"\n" not in raw.replace(b"\r\n", b"")
+    msg = email.message_from_bytes(raw, policy=policy.default)
+    part = only_attachment(msg)
+    assert (part.get_filename(), part.get_content_type()) == ("MPEDA-2026-013-0000066A.pdf",
+                                                              "application/pdf")
+    assert hashlib.sha256(part.get_content()).hexdigest() == hashlib.sha256(PDF_BYTES).hexdigest()
+
+
+def test_attachments_are_read_from_the_blob_store_and_a_missing_one_is_a_delivery_error(
+        tmp_path):
+    store = BlobStore(tmp_path / "blobs")
+    sha256 = store.put(PDF_BYTES)
+    [loaded] = delivery.load_attachments([(sha256, "c.pdf", "application/pdf")], store)
+    assert (loaded.filename, loaded.content_type, loaded.content) == (
+        "c.pdf", "application/pdf", PDF_BYTES)
+    with pytest.raises(DeliveryError, match=f"attachment c.pdf \\({'0' * 64}\\)"):
+        delivery.load_attachments([("0" * 64, "c.pdf", "application/pdf")], store)
+    store.path(sha256).write_bytes(b"%PDF-1.7 tampered")
+    with pytest.raises(DeliveryError, match="does not match its content hash"):
+        delivery.load_attachments([(sha256, "c.pdf", "application/pdf")], store)
+
+
+def certificate_issued(**over):
+    return {"event_id": uuid.uuid4(), "correlation_id": "corr-c",
+            "certificate_id": "c0ffee00-0000-4000-8000-000000000001",
+            "certificate_number": NUMBER, "application_id": "a0000000-0000-4000-8000-00000000000a",
+            "iec": "ABCDE12345", "sha256": hashlib.sha256(PDF_BYTES).hexdigest(),
+            "url": "https://coo.example.in/api/v1/verify?number=MPEDA%2F2026%2F013%2F0000066A",
+            "agency_code": "MPEDA", "issuing_office_code": "MPEDA-KOCHI", **over}
+
+
+EXPORTER = {"iec": "ABCDE12345", "name": "Sea Foods Pvt Ltd", "email": "exports@seafoods.in",
+            "mobile": "+919876543210"}
+
+
+def document(content=PDF_BYTES):
+    return {"number": NUMBER, "sha256": hashlib.sha256(PDF_BYTES).hexdigest(),
+            "content": base64.b64encode(content).decode()}
+
+
+def test_certificate_issued_records_the_pdf_by_reference(session, tmp_path):
+    store = BlobStore(tmp_path / "blobs")
+    event = certificate_issued()
+    email_message, sms = messages.record_certificate_issued(session, event, EXPORTER, document(),
+                                                            store=store)
+    session.commit()
+    assert [(m.kind, m.channel) for m in (email_message, sms)] == [
+        ("certificate_issued", "email"), ("certificate_issued", "sms")]
+    [attachment] = email_message.attachments
+    assert (attachment.sha256, attachment.filename, attachment.content_type, attachment.size) == (
+        event["sha256"], "MPEDA-2026-013-0000066A.pdf", "application/pdf", len(PDF_BYTES))
+    assert sms.attachments == [] and event["url"] in sms.body_text
+    assert store.get(event["sha256"]) == PDF_BYTES            # the bytes, kept by their hash
+    assert messages.message_as_dict(email_message)["attachments"] == [
+        {"filename": "MPEDA-2026-013-0000066A.pdf", "content_type": "application/pdf",
+         "sha256": event["sha256"], "size": len(PDF_BYTES)}]
+    listed = messages.list_messages(session, kind="certificate_issued")["items"]
+    assert sorted(len(m["attachments"]) for m in listed) == [0, 1]
+
+
+@pytest.mark.parametrize("content", [
+    base64.b64encode(PDF_BYTES + b"%% appended").decode(),   # another file
+    "not base64 at all!",                                     # no file
+])
+def test_a_file_that_is_not_the_events_is_refused_and_nothing_is_recorded(session, tmp_path,
+                                                                          content):
+    store = BlobStore(tmp_path / "blobs")
+    with pytest.raises(messages.AttachmentMismatch, match=NUMBER):
+        messages.record_certificate_issued(session, certificate_issued(), EXPORTER,
+                                           {**document(), "content": content}, store=store)
+    assert list(session.new) == [] and not (tmp_path / "blobs").exists()
+
+
+@pytest.mark.parametrize("number,filename", [
+    ("MPEDA/2026/013/0000066A", "MPEDA-2026-013-0000066A.pdf"),
+    ("EIC/2026/000/0000012A/00000001", "EIC-2026-000-0000012A-00000001.pdf"),
+    ("A B\\C:D", "A-B-C-D.pdf"),
+])
+def test_certificate_filename(number, filename):
+    assert messages.certificate_filename(number) == filename
+
+
+def test_dispatcher_sends_the_attachment_to_the_mail_drop_and_retries_a_missing_blob(
+        monkeypatch, tmp_path):
+    """The whole path without a broker: record, dispatch into var/mail, read the .eml back."""
+    from sqlalchemy.orm import sessionmaker
+
+    from services.notification.dispatch import Dispatcher
+
+    monkeypatch.setenv("OPENCOO_VAR", str(tmp_path))
+    monkeypatch.setenv("OPENCOO_PUBLIC_URL", "https://coo.example.in")
+    for name in ("OPENCOO_SMTP_URL", "OPENCOO_SMS_URL"):
+        monkeypatch.delenv(name, raising=False)
+    engine = create_engine(f"sqlite:///{tmp_path / 'notification.db'}")
+    Base.metadata.create_all(engine)
+    factory = sessionmaker(engine)
+    with factory() as s:
+        first, _ = messages.record_certificate_issued(s, certificate_issued(), EXPORTER,
+                                                      document())
+        second, _ = messages.record_certificate_issued(s, certificate_issued(), EXPORTER,
+                                                       document())
+        s.commit()
+        first_id, second_id = first.id, second.id
+    dispatcher = Dispatcher(factory)
+    dispatcher.deliver(first_id)
+    [eml] = (tmp_path / "mail").glob(f"*-{first_id}.eml")
+    msg = email.message_from_bytes(eml.read_bytes(), policy=policy.default)
+    assert msg["Subject"] == f"OpenCoO: Certificate of Origin {NUMBER} issued"
+    part = only_attachment(msg)
+    assert part.get_filename() == "MPEDA-2026-013-0000066A.pdf"
+    assert part.get_content() == PDF_BYTES
+
+    # The blob gone (an operator's mistake): the try fails and is retried, nothing is mailed.
+    BlobStore().path(hashlib.sha256(PDF_BYTES).hexdigest()).unlink()
+    dispatcher.deliver(second_id)
+    assert list((tmp_path / "mail").glob(f"*-{second_id}.eml")) == []
+    with factory() as s:
+        m = s.get(Message, second_id)
+        assert (m.status, m.attempts) == ("pending", 1)
+        assert "cannot be read from the blob store" in m.last_error
+    engine.dispose()

@@ -30,19 +30,41 @@ CONTEXTS = {
         "office_name": "MPEDA Head Office, Kochi", "certificate": "preferential (scheme 013)",
         "url": "https://coo.example.in/officer/applications/"
                "7d0f6a52-5b6e-4c1e-9d3a-0c5f2b1e9a11"},
+    "discrepancy_raised": {
+        "name": "Sea Foods Pvt Ltd", "iec": "ABCDE12345",
+        "application_number": "MPEDA/2026/013/0000066A", "agency_code": "MPEDA",
+        "comment": "The invoice value does not match the FOB value in item 2.\n"
+                   "Attach the corrected invoice.",
+        "url": "https://coo.example.in/applications/7d0f6a52-5b6e-4c1e-9d3a-0c5f2b1e9a11"},
+    "application_rejected": {
+        "name": "Sea Foods Pvt Ltd", "iec": "ABCDE12345",
+        "application_number": "MPEDA/2026/013/0000066A", "agency_code": "MPEDA",
+        "reason": "The goods do not meet the AIFTA origin criterion (RVC 22% < 35%).",
+        "url": "https://coo.example.in/applications/7d0f6a52-5b6e-4c1e-9d3a-0c5f2b1e9a11"},
+    "certificate_issued": {
+        "name": "Sea Foods Pvt Ltd", "iec": "ABCDE12345",
+        "certificate_number": "MPEDA/2026/013/0000066A", "agency_code": "MPEDA",
+        "filename": "MPEDA-2026-013-0000066A.pdf",
+        "url": "https://coo.example.in/api/v1/verify?number=MPEDA%2F2026%2F013%2F0000066A",
+        "application_url": "https://coo.example.in/applications/"
+                           "7d0f6a52-5b6e-4c1e-9d3a-0c5f2b1e9a11"},
 }
 # The link each kind carries, and the context key that holds the exporter's name.
 LINKS = {kind: context.get("url", context.get("login_url")) for kind, context in CONTEXTS.items()}
 EXPORTER_NAME_KEY = {"application_received": "exporter_name"}
 # Messages that do not name their recipient: the exporter's own SMS about its application.
-NAMELESS = {("application_submitted", "sms")}
+NAMELESS = {("application_submitted", "sms"), ("discrepancy_raised", "sms"),
+            ("application_rejected", "sms"), ("certificate_issued", "sms")}
 
 
 def test_every_kind_has_a_context_here():
     assert set(KINDS) == set(CONTEXTS)
     assert KINDS == {"credentials": ("email",), "exporter_registered": ("sms",),
                      "application_submitted": ("email", "sms"),
-                     "application_received": ("email", "sms")}
+                     "application_received": ("email", "sms"),
+                     "discrepancy_raised": ("email", "sms"),
+                     "application_rejected": ("email", "sms"),
+                     "certificate_issued": ("email", "sms")}
 
 
 @pytest.mark.parametrize("kind,channel", [(k, c) for k, cs in KINDS.items() for c in cs])
@@ -116,7 +138,7 @@ def test_unknown_kind_or_channel():
     with pytest.raises(UnknownTemplate):
         render("credentials", "sms", CONTEXTS["credentials"])
     with pytest.raises(UnknownTemplate):
-        render("certificate_issued", "email", {})
+        render("certificate_revoked", "email", {})
 
 
 # --- the submission messages ------------------------------------------------------------------
@@ -251,3 +273,139 @@ def test_non_preferential_submission_names_no_agreement(session):
     assert "non-preferential Certificate of Origin" in " ".join(email.body_text.split())
     for text in (email.subject, email.body_text, email.body_html, sms.body_text):
         assert "None" not in text and "MPEDA/2026/000/0000001A" in text
+
+
+# --- the examination and certificate messages -------------------------------------------------
+
+EXAMINATION_KINDS = [(k, c) for k in ("discrepancy_raised", "application_rejected",
+                                      "certificate_issued") for c in KINDS[k]]
+# The officer's free text each kind carries (the certificate email carries none).
+FREE_TEXT = {"discrepancy_raised": "comment", "application_rejected": "reason"}
+VERIFY_URL = CONTEXTS["certificate_issued"]["url"]
+APPLICATION_URL = CONTEXTS["discrepancy_raised"]["url"]
+
+
+@pytest.mark.parametrize("kind,channel", EXAMINATION_KINDS)
+def test_examination_messages_carry_the_number_and_the_link_and_never_none(kind, channel):
+    rendered = render(kind, channel, CONTEXTS[kind])
+    for part in (rendered.subject, rendered.text, rendered.html):
+        if part is not None:
+            assert "None" not in part and "MPEDA/2026/013/0000066A" in part
+    assert LINKS[kind] in rendered.text
+    if channel == "email":
+        assert f"Dear {CONTEXTS[kind]['name']}," in rendered.text
+        assert f"Dear {CONTEXTS[kind]['name']}," in rendered.html
+    else:
+        assert len(rendered.text) <= 160 + len(LINKS[kind])
+        assert rendered.text.endswith(LINKS[kind])
+
+
+def test_discrepancy_email_has_the_whole_comment_and_the_link():
+    context = CONTEXTS["discrepancy_raised"]
+    email = render("discrepancy_raised", "email", context)
+    assert email.subject == "OpenCoO: discrepancy in application MPEDA/2026/013/0000066A"
+    assert context["comment"] in email.text                   # whole, line breaks kept
+    assert "Attach the corrected invoice." in email.html
+    assert f'<a href="{APPLICATION_URL}">' in email.html
+    assert "white-space: pre-wrap" in email.html               # its line breaks show in HTML too
+
+
+def test_discrepancy_sms_quotes_the_start_of_the_comment():
+    sms = render("discrepancy_raised", "sms", CONTEXTS["discrepancy_raised"])
+    assert sms.text.startswith("OpenCoO: application MPEDA/2026/013/0000066A was returned with a "
+                               'discrepancy: "The invoice value does not match the FOB value '
+                               'in…". Correct and resubmit at ')
+    short = render("discrepancy_raised", "sms", {**CONTEXTS["discrepancy_raised"],
+                                                 "comment": "Sign the\n invoice."})
+    assert '"Sign the invoice."' in short.text
+
+
+def test_rejection_carries_the_reason():
+    context = CONTEXTS["application_rejected"]
+    email = render("application_rejected", "email", context)
+    assert email.subject == "OpenCoO: application MPEDA/2026/013/0000066A rejected"
+    assert context["reason"] in email.text
+    assert "The goods do not meet the AIFTA origin criterion (RVC 22% &lt; 35%)." in email.html
+    sms = render("application_rejected", "sms", context)
+    assert sms.text == ("OpenCoO: application MPEDA/2026/013/0000066A was rejected. Reason: The "
+                        "goods do not meet the AIFTA origin criterion (RVC 22% < 35%). "
+                        + APPLICATION_URL)
+    long = render("application_rejected", "sms", {**context, "reason": "word " * 100})
+    assert "word…" in long.text and len(long.text) <= 160 + len(APPLICATION_URL)
+
+
+def test_certificate_messages_name_the_attachment_and_the_verification_link():
+    context = CONTEXTS["certificate_issued"]
+    email = render("certificate_issued", "email", context)
+    assert email.subject == "OpenCoO: Certificate of Origin MPEDA/2026/013/0000066A issued"
+    text = " ".join(email.text.split())
+    assert "attached to this email as MPEDA-2026-013-0000066A.pdf" in text
+    assert f"verify it at {VERIFY_URL}" in text and context["application_url"] in text
+    assert f'<a href="{VERIFY_URL}">' in email.html
+    assert f'<a href="{context["application_url"]}">' in email.html
+    sms = render("certificate_issued", "sms", context)
+    assert sms.text == ("OpenCoO: Certificate of Origin MPEDA/2026/013/0000066A (IEC ABCDE12345) "
+                        f"is issued; the signed PDF is in your email. Verify: {VERIFY_URL}")
+
+
+@pytest.mark.parametrize("kind", sorted(FREE_TEXT))
+def test_officer_text_with_markup_is_escaped_in_html_only(kind):
+    hostile = '<b>Wrong</b> HS code & "value"'
+    context = {**CONTEXTS[kind], FREE_TEXT[kind]: hostile}
+    email = render(kind, "email", context)
+    assert hostile in email.text
+    assert "&lt;b&gt;Wrong&lt;/b&gt; HS code &amp; &#34;value&#34;" in email.html
+    assert "<b>Wrong</b>" not in email.html
+    sms = render(kind, "sms", context)
+    assert hostile in sms.text                                  # an SMS is never markup
+
+
+@pytest.mark.parametrize("kind", ["discrepancy_raised", "application_rejected",
+                                  "certificate_issued"])
+def test_examination_templates_need_every_field(kind):
+    for field in CONTEXTS[kind]:
+        context = dict(CONTEXTS[kind])
+        del context[field]
+        with pytest.raises(UndefinedError):
+            for channel in KINDS[kind]:
+                render(kind, channel, context)
+
+
+@pytest.mark.parametrize("text,length,expected", [
+    ("Short enough.", 20, "Short enough."),
+    ("  spread\n over\tlines  ", 20, "spread over lines"),
+    ("The invoice value does not match", 20, "The invoice value…"),
+    ("Supercalifragilistic", 10, "Supercali…"),
+    ("one, two, three", 10, "one, two…"),
+])
+def test_excerpt(text, length, expected):
+    from services.notification.rendering import excerpt
+
+    result = excerpt(text, length)
+    assert result == expected and len(result) <= length
+
+
+def discrepancy(**over):
+    return {"event_id": str(uuid.uuid4()), "event_type": "discrepancy_raised", "version": 1,
+            "correlation_id": "corr-2", "application_id": APPLICATION_ID,
+            "application_number": "MPEDA/2026/013/0000066A", "iec": "ABCDE12345",
+            "comment": "Attach the packing list.", "agency_code": "MPEDA",
+            "issuing_office_code": "MPEDA-KOCHI", **over}
+
+
+def test_discrepancy_and_rejection_record_an_email_and_an_sms_to_the_exporter(session):
+    [email, sms] = messages.record_discrepancy_raised(session, discrepancy(), EXPORTER)
+    assert [(m.kind, m.channel, m.recipient) for m in (email, sms)] == [
+        ("discrepancy_raised", "email", "exports@seafoods.in"),
+        ("discrepancy_raised", "sms", "+919876543210")]
+    assert "Attach the packing list." in email.body_text and "Attach the packing" in sms.body_text
+    assert f"https://coo.example.in/applications/{APPLICATION_ID}" in email.body_text
+    assert "Dear Sea <Foods> & Sons," in email.body_text
+    assert "Sea &lt;Foods&gt; &amp; Sons" in email.body_html and email.attachments == []
+
+    rejected = {**discrepancy(), "event_type": "application_rejected", "reason": "Not originating."}
+    del rejected["comment"]
+    recorded = messages.record_application_rejected(session, rejected, {**EXPORTER, "mobile": None})
+    assert [(m.kind, m.channel) for m in recorded] == [("application_rejected", "email")]
+    assert "Not originating." in recorded[0].body_text
+    session.commit()
