@@ -139,12 +139,16 @@ def platform(platform_env, run_services, monkeypatch):
         seeding.seed(service)
 
     def start(*service_names):
+        """Names of services, or service classes to run instead (e.g. a test's subclass)."""
         import importlib
 
         from gateway.service import GatewayService
 
         classes = []
         for name in service_names or SERVICES:
+            if isinstance(name, type):
+                classes.append(name)
+                continue
             module = importlib.import_module(f"services.{name}.service")
             classes += [c for c in vars(module).values()
                         if isinstance(c, type) and getattr(c, "name", None) == name]

@@ -78,8 +78,10 @@ class Stack:
 @pytest.fixture
 def stack_env(tmp_path, amqp_uri):
     port = free_port()
+    # SOFTHSM2_CONF too: an in-process signing service of an earlier test sets it process-wide
+    # (cli.devpki), and the stack's tokens are its own under OPENCOO_VAR.
     env = {k: v for k, v in os.environ.items()
-           if not k.startswith("OPENCOO_") and k != "PYTHONWARNINGS"}
+           if not k.startswith("OPENCOO_") and k not in ("PYTHONWARNINGS", "SOFTHSM2_CONF")}
     env.update({"OPENCOO_VAR": str(tmp_path / "var"), "OPENCOO_AMQP_URI": amqp_uri,
                 "OPENCOO_HTTP": f"127.0.0.1:{port}",
                 "OPENCOO_PUBLIC_URL": f"http://127.0.0.1:{port}"})
