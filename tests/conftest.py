@@ -14,6 +14,7 @@ eventlet.monkey_patch()  # noqa: E402
 import json  # noqa: E402
 import os  # noqa: E402
 import threading  # noqa: E402
+import time  # noqa: E402
 import uuid  # noqa: E402
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer  # noqa: E402
 from urllib.parse import quote, urlparse  # noqa: E402
@@ -292,6 +293,17 @@ def sms_endpoint(monkeypatch):
     yield server
     server.shutdown()
     server.server_close()
+
+
+def wait_until(predicate, timeout=15.0, what="condition"):
+    """Poll ``predicate`` until it returns something true (which is returned), or fail."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        value = predicate()
+        if value:
+            return value
+        eventlet.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}")
 
 
 def mail_text(message) -> str:

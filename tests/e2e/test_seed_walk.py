@@ -8,14 +8,13 @@ import base64
 import re
 import signal
 import subprocess
-import time
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import requests
 
-from tests.conftest import ADMIN_PASSWORD, SHARED_DATA, login, mail_text
+from tests.conftest import ADMIN_PASSWORD, SHARED_DATA, login, mail_text, wait_until
 from tests.e2e.conftest import ROOT, Stack
 from tests.exporters import DIRECTOR, IEC, form, register
 from tests.integration.test_applications import application_body, minimal_pdf
@@ -50,14 +49,6 @@ def openssl_dsc(var: Path, folder: Path):
     return cert, key
 
 
-def wait_until(predicate, timeout=30.0, what="condition"):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def notifies_discrepancies() -> bool:

@@ -10,8 +10,8 @@ from kombu import Connection, Exchange
 
 from services.contracts.events import make_event
 from tests.integration.test_applications import call, ready_draft, world  # noqa: F401
-from tests.integration.test_payments import (pending_application, rows, sandbox_pay,
-                                             status_of, wait_until)
+from tests.conftest import wait_until
+from tests.integration.test_payments import pending_application, rows, sandbox_pay, status_of
 from tests.staff import make_staff
 
 

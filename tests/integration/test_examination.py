@@ -10,11 +10,10 @@ import eventlet
 from kombu import Connection, Exchange
 
 from services.contracts.events import make_event
-from tests.conftest import ADMIN_PASSWORD, login
+from tests.conftest import ADMIN_PASSWORD, login, wait_until
 from tests.exporters import IEC
 from tests.integration.test_applications import call, signature_for, world  # noqa: F401
-from tests.integration.test_payments import (pending_application, rows, sandbox_pay, status_of,
-                                             wait_until)
+from tests.integration.test_payments import pending_application, rows, sandbox_pay, status_of
 from tests.staff import make_staff
 
 QUEUE = "/api/v1/officer/applications"

@@ -20,10 +20,9 @@ import requests
 
 from services.chassis.entrypoints import rpc
 from services.signing.service import SigningService
-from tests.conftest import ADMIN_PASSWORD, login
+from tests.conftest import ADMIN_PASSWORD, login, wait_until
 from tests.integration.test_applications import HS2022, USD_RATE, call
-from tests.integration.test_payments import (pending_application, rows, sandbox_pay, status_of,
-                                             wait_until)
+from tests.integration.test_payments import pending_application, rows, sandbox_pay, status_of
 from tests.staff import make_staff
 
 ROOT = Path(__file__).resolve().parents[2]

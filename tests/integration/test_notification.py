@@ -8,7 +8,6 @@ import ipaddress
 import json
 import re
 import threading
-import time
 from email import policy
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -32,7 +31,7 @@ from services.contracts.events import make_event
 from services.notification.messages import MASK
 from services.notification.models import Message
 from services.notification.service import NotificationService
-from tests.conftest import free_port
+from tests.conftest import free_port, wait_until
 
 PASSWORD = "Xy7#kP2q<&>Lm9"   # has characters HTML escapes, so both bodies' forms are checked
 CREDENTIALS = {"username": "ABCDE12345", "role": "exporter", "name": "Sea Foods Pvt Ltd",
@@ -67,14 +66,6 @@ def publish(amqp_uri, event_type, data=None, payload=None, times=1):
     return payload
 
 
-def wait_for(predicate, timeout=10.0, what="condition"):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        value = predicate()
-        if value:
-            return value
-        eventlet.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def listed(client, **filters):
@@ -264,7 +255,7 @@ def test_credentials_email_over_starttls_with_auth_then_password_is_redacted(
     client = rpc_client()
 
     event = publish(amqp_uri, "credentials_issued", CREDENTIALS)
-    wait_for(lambda: server.messages, what="the credentials email")
+    wait_until(lambda: server.messages, what="the credentials email")
     envelope, session = server.messages[0]
     assert session.ssl is not None and session.authenticated   # STARTTLS, then AUTH
     assert envelope.rcpt_tos == ["exports@seafoods.in"]
@@ -279,7 +270,7 @@ def test_credentials_email_over_starttls_with_auth_then_password_is_redacted(
     assert "Xy7#kP2q&lt;&amp;&gt;Lm9" in html and PASSWORD not in html
     assert "https://coo.example.in/" in text and "change it after you log in" in text
 
-    item = wait_for(lambda: [m for m in listed(client) if m["status"] == "sent"],
+    item = wait_until(lambda: [m for m in listed(client) if m["status"] == "sent"],
                     what="the message marked sent")[0]
     assert item["kind"] == "credentials" and item["channel"] == "email"
     assert item["event_id"] == event["event_id"] and item["correlation_id"] == "corr-notify"
@@ -301,7 +292,7 @@ def test_exporter_registered_sends_an_sms_and_no_second_email(
     client = rpc_client()
 
     publish(amqp_uri, "exporter_registered", EXPORTER)
-    wait_for(lambda: sms_gateway.received, what="the SMS")
+    wait_until(lambda: sms_gateway.received, what="the SMS")
     sms = sms_gateway.received[0]
     assert sms["content_type"] == "application/json" and sms["path"] == "/v1/sms?api_key=k3y"
     assert set(sms["json"]) == {"to", "text"}
@@ -309,7 +300,7 @@ def test_exporter_registered_sends_an_sms_and_no_second_email(
     assert sms["json"]["text"].startswith(
         "OpenCoO: IEC ABCDE12345 (Sea Foods Pvt Ltd) is registered")
 
-    item = wait_for(lambda: listed(client, status="sent"), what="the SMS marked sent")[0]
+    item = wait_until(lambda: listed(client, status="sent"), what="the SMS marked sent")[0]
     assert (item["kind"], item["channel"], item["recipient"]) == (
         "exporter_registered", "sms", "+919876543210")
     assert item["subject"] is None and item["body_html"] is None
@@ -329,11 +320,11 @@ def test_smtps_with_auth(env, run_services, rpc_client, amqp_uri, smtp_server, t
     run_services(NotificationService)
 
     publish(amqp_uri, "credentials_issued", {**CREDENTIALS, "reason": "password_reset"})
-    wait_for(lambda: server.messages, what="the email over SMTPS")
+    wait_until(lambda: server.messages, what="the email over SMTPS")
     _, session = server.messages[0]
     assert session.encrypted and session.authenticated
     assert server.parsed[0]["Subject"] == "OpenCoO: your new password"
-    wait_for(lambda: listed(rpc_client(), status="sent"), what="the message marked sent")
+    wait_until(lambda: listed(rpc_client(), status="sent"), what="the message marked sent")
 
 
 def test_the_same_event_delivered_twice_gives_one_email(
@@ -345,7 +336,7 @@ def test_the_same_event_delivered_twice_gives_one_email(
     client = rpc_client()
 
     publish(amqp_uri, "credentials_issued", CREDENTIALS, times=3)
-    wait_for(lambda: listed(client, status="sent"), what="the message marked sent")
+    wait_until(lambda: listed(client, status="sent"), what="the message marked sent")
     eventlet.sleep(1.0)                                   # > 1 dispatcher poll
     assert len(server.messages) == 1
     envelope, session = server.messages[0]
@@ -365,7 +356,7 @@ def test_tls_is_verified_and_required_when_asked(
     untrusted = smtp_server("starttls", tls=tls)
     env.setenv("OPENCOO_SMTP_URL", f"smtp://{SMTP_USER}:x@localhost:{untrusted.port}")
     publish(amqp_uri, "credentials_issued", CREDENTIALS)
-    failed = wait_for(lambda: listed(client, status="failed"), what="failure")[0]
+    failed = wait_until(lambda: listed(client, status="failed"), what="failure")[0]
     assert "CERTIFICATE_VERIFY_FAILED" in failed["last_error"]
     assert failed["attempts"] == 2 and untrusted.messages == []
     untrusted.controller.stop()
@@ -374,14 +365,14 @@ def test_tls_is_verified_and_required_when_asked(
     plain = smtp_server("plain")
     env.setenv("OPENCOO_SMTP_URL", f"smtp+starttls://127.0.0.1:{plain.port}")
     publish(amqp_uri, "credentials_issued", {**CREDENTIALS, "email": "other@seafoods.in"})
-    failed = wait_for(lambda: listed(client, status="failed", recipient="other@seafoods.in"),
+    failed = wait_until(lambda: listed(client, status="failed", recipient="other@seafoods.in"),
                       what="failure")[0]
     assert "does not offer STARTTLS" in failed["last_error"] and plain.messages == []
 
     # A password in the URL is never sent over a connection without TLS.
     env.setenv("OPENCOO_SMTP_URL", f"smtp://{SMTP_USER}:x@127.0.0.1:{plain.port}")
     publish(amqp_uri, "credentials_issued", {**CREDENTIALS, "email": "third@seafoods.in"})
-    failed = wait_for(lambda: listed(client, status="failed", recipient="third@seafoods.in"),
+    failed = wait_until(lambda: listed(client, status="failed", recipient="third@seafoods.in"),
                       what="failure")[0]
     assert "refusing to send the SMTP password unencrypted" in failed["last_error"]
     assert plain.messages == []
@@ -397,7 +388,7 @@ def test_smtp_down_is_retried_with_backoff_and_sent_once_it_is_up(
     client = rpc_client()
 
     publish(amqp_uri, "credentials_issued", CREDENTIALS)
-    pending = wait_for(lambda: [m for m in listed(client) if m["attempts"] >= 1],
+    pending = wait_until(lambda: [m for m in listed(client) if m["attempts"] >= 1],
                        what="a failed first attempt")[0]
     assert pending["status"] == "pending" and "ConnectionRefusedError" in pending["last_error"]
     assert pending["next_attempt_at"] > pending["delivery_attempts"][0]["attempted_at"]
@@ -406,7 +397,7 @@ def test_smtp_down_is_retried_with_backoff_and_sent_once_it_is_up(
     assert stored(pending["id"]).secret == PASSWORD
 
     server = smtp_server("plain", port=port)
-    sent = wait_for(lambda: listed(client, status="sent"), timeout=15, what="delivery")[0]
+    sent = wait_until(lambda: listed(client, status="sent"), timeout=15, what="delivery")[0]
     assert len(server.messages) == 1
     tries = sent["delivery_attempts"]
     assert [a["ok"] for a in tries] == [False] * (len(tries) - 1) + [True]
@@ -424,7 +415,7 @@ def test_after_all_retries_it_is_failed_and_an_operator_can_retry_it(
     client = rpc_client()
 
     publish(amqp_uri, "credentials_issued", CREDENTIALS)
-    failed = wait_for(lambda: listed(client, status="failed"), what="the message failed")[0]
+    failed = wait_until(lambda: listed(client, status="failed"), what="the message failed")[0]
     assert failed["attempts"] == 3                        # the first try and two retries
     assert [a["ok"] for a in failed["delivery_attempts"]] == [False, False, False]
     assert failed["last_error"].startswith(f"SMTP 127.0.0.1:{port} (opportunistic TLS): "
@@ -440,7 +431,7 @@ def test_after_all_retries_it_is_failed_and_an_operator_can_retry_it(
     server = smtp_server("plain", port=port)
     again = client.notification.retry(failed["id"])
     assert again["status"] == "pending"
-    wait_for(lambda: listed(client, status="sent"), what="the retried message sent")
+    wait_until(lambda: listed(client, status="sent"), what="the retried message sent")
     assert len(server.messages) == 1
     assert f"Password: {PASSWORD}" in bodies(server.parsed[0])[0]
     done = only(client)
@@ -459,7 +450,7 @@ def test_sms_gateway_error_is_retried(env, run_services, rpc_client, amqp_uri, s
     client = rpc_client()
 
     publish(amqp_uri, "exporter_registered", EXPORTER)
-    sms = wait_for(lambda: [m for m in listed(client, status="sent") if m["channel"] == "sms"],
+    sms = wait_until(lambda: [m for m in listed(client, status="sent") if m["channel"] == "sms"],
                    what="the SMS sent")[0]
     assert [a["ok"] for a in sms["delivery_attempts"]] == [False, True]
     error = sms["delivery_attempts"][0]["error"]
@@ -477,7 +468,7 @@ def test_without_urls_mail_goes_to_eml_files_and_sms_to_a_log(
     publish(amqp_uri, "exporter_registered", EXPORTER)
     publish(amqp_uri, "credentials_issued", CREDENTIALS)
     mail_dir, sms_log = platform_env / "mail", platform_env / "sms.log"
-    files = wait_for(lambda: sorted(mail_dir.glob("*.eml")), what="the .eml file")
+    files = wait_until(lambda: sorted(mail_dir.glob("*.eml")), what="the .eml file")
     assert [p for p in mail_dir.iterdir() if p.suffix != ".eml"] == []   # no temporary left
     [path] = files
     creds = parse(path.read_bytes())
@@ -487,12 +478,12 @@ def test_without_urls_mail_goes_to_eml_files_and_sms_to_a_log(
     assert f"Password: {PASSWORD}" in bodies(creds)[0]
     assert creds["To"] == "exports@seafoods.in" and creds["Date"] and creds["Message-ID"]
 
-    wait_for(lambda: sms_log.exists() and sms_log.read_text(), what="the SMS log")
+    wait_until(lambda: sms_log.exists() and sms_log.read_text(), what="the SMS log")
     lines = [json.loads(line) for line in sms_log.read_text().splitlines()]
     assert len(lines) == 1 and lines[0]["to"] == "+919876543210"
     assert "IEC ABCDE12345" in lines[0]["text"]
 
-    wait_for(lambda: client.notification.messages(status="sent")["total"] == 2,
+    wait_until(lambda: client.notification.messages(status="sent")["total"] == 2,
              what="both messages sent")
     creds_item = only(client, kind="credentials")
     assert creds_item["secret_redacted"] is True
@@ -511,7 +502,7 @@ def test_messages_rpc_lists_with_attempts_filters_and_pages(
     publish(amqp_uri, "credentials_issued",
             {**CREDENTIALS, "username": "officer.kochi", "role": "officer",
              "email": "officer@mpeda.example.in", "reason": "staff_account"})
-    wait_for(lambda: client.notification.messages(status="sent")["total"] == 3, what="3 sent")
+    wait_until(lambda: client.notification.messages(status="sent")["total"] == 3, what="3 sent")
 
     page = client.notification.messages()
     assert page["page"] == 1 and page["per_page"] == 50 and page["total"] == 3
@@ -566,7 +557,7 @@ def test_two_dispatchers_never_send_a_message_twice(
     count = 30
     for i in range(count):
         publish(amqp_uri, "credentials_issued", {**CREDENTIALS, "email": f"exporter{i}@example.in"})
-    wait_for(lambda: client.notification.messages(status="sent")["total"] == count,
+    wait_until(lambda: client.notification.messages(status="sent")["total"] == count,
              timeout=30, what="every message sent")
     eventlet.sleep(0.5)
     ids = [mail["Message-ID"] for mail in server.parsed]

@@ -17,7 +17,7 @@ from sqlalchemy import text
 
 from services.chassis.config import database_url
 from services.chassis.database import make_engine
-from tests.conftest import ADMIN_PASSWORD, login
+from tests.conftest import ADMIN_PASSWORD, login, wait_until
 from tests.exporters import GSTIN_KL
 from tests.fake_razorpay import start_fake_razorpay
 from tests.integration.test_applications import call, ready_draft, submit, world  # noqa: F401
@@ -25,14 +25,6 @@ from tests.integration.test_applications import call, ready_draft, submit, world
 MPEDA_KOCHI_GSTIN = "32AAAGM0289C1ZS"  # seeded: Kerala + the seed PAN of MPEDA
 
 
-def wait_until(predicate, timeout=15.0, what="condition"):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        value = predicate()
-        if value:
-            return value
-        eventlet.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def pending_application(world, **overrides) -> str:

@@ -2,7 +2,6 @@
 (DESIGN.md §4): application.application_submitted on a real broker, the notification service asking
 the real registration service for the contacts, a real SMTP server (aiosmtpd) and a local HTTP SMS
 endpoint. Also registration's internal ``office_contacts`` RPC that it relies on."""
-import time
 from datetime import datetime
 
 import eventlet
@@ -19,7 +18,7 @@ from services.contracts.events import make_event
 from services.notification.service import NotificationService
 from services.registration.models import Account, Exporter
 from services.registration.service import RegistrationService
-from tests.conftest import mail_text
+from tests.conftest import mail_text, wait_until
 
 ADMIN = {"username": "admin", "role": "admin", "agency": None, "office": None}
 PUBLIC_URL = "https://coo.example.in"
@@ -128,14 +127,6 @@ def sms_about(world, number):
     return [s for s in world["sms"].received if number in s["text"]]
 
 
-def wait_for(predicate, timeout=15.0, what="condition"):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        value = predicate()
-        if value:
-            return value
-        eventlet.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def sent_total(client, kind):
@@ -149,10 +140,10 @@ def test_exporter_and_each_active_officer_of_the_office_get_an_email_and_an_sms(
     mailbox, client = world["mailbox"], world["client"]
     publish(amqp_uri, make_event("application", "application_submitted", submitted(), "corr-sub"))
 
-    wait_for(lambda: len([m for m in mailbox.messages() if about(NUMBER)(m)]) >= 3,
+    wait_until(lambda: len([m for m in mailbox.messages() if about(NUMBER)(m)]) >= 3,
              what="three emails about the application")
-    wait_for(lambda: len(sms_about(world, NUMBER)) >= 3, what="three SMS about the application")
-    wait_for(lambda: sent_total(client, "application_submitted")
+    wait_until(lambda: len(sms_about(world, NUMBER)) >= 3, what="three SMS about the application")
+    wait_until(lambda: sent_total(client, "application_submitted")
              + sent_total(client, "application_received") == 6, what="six messages sent")
     eventlet.sleep(1.0)                                   # > 1 dispatcher poll: nothing more
     mails = [m for m in mailbox.messages() if about(NUMBER)(m)]
@@ -200,7 +191,7 @@ def test_the_same_event_delivered_twice_sends_each_message_once(world, amqp_uri)
     mailbox, client = world["mailbox"], world["client"]
     payload = make_event("application", "application_submitted", submitted(), "corr-twice")
     publish(amqp_uri, payload, times=2)
-    wait_for(lambda: sent_total(client, "application_submitted")
+    wait_until(lambda: sent_total(client, "application_submitted")
              + sent_total(client, "application_received") >= 6, what="the messages sent")
     eventlet.sleep(1.5)                                   # the twin delivery is handled too
     assert len([m for m in mailbox.messages() if about(NUMBER)(m)]) == 3
@@ -217,7 +208,7 @@ def test_a_non_preferential_application_names_no_agreement(world, amqp_uri):
     [mail] = world["mailbox"].wait_for(lambda m: about(number)(m) and m["To"] == EXPORTER_EMAIL)
     body = " ".join(mail_text(mail).split())
     assert "a non-preferential Certificate of Origin" in body and "None" not in body
-    wait_for(lambda: len(sms_about(world, number)) == 3, what="the SMS")
+    wait_until(lambda: len(sms_about(world, number)) == 3, what="the SMS")
     assert all("None" not in s["text"] for s in sms_about(world, number))
 
 
@@ -231,7 +222,7 @@ def test_an_unknown_office_sends_nothing_and_the_event_is_dead_lettered_not_lost
     publish(amqp_uri, payload)
 
     # Retried (OPENCOO_EVENT_RETRY_DELAYS has two delays in tests), then dead-lettered.
-    dead = wait_for(lambda: dlq.list_dead_letters(amqp_uri), what="a dead letter")
+    dead = wait_until(lambda: dlq.list_dead_letters(amqp_uri), what="a dead letter")
     [letter] = dead
     assert letter["event_id"] == payload["event_id"]
     assert letter["event_type"] == "application_submitted"
@@ -254,7 +245,7 @@ def test_an_unknown_office_sends_nothing_and_the_event_is_dead_lettered_not_lost
     assert [r["event_id"] for r in dlq.replay(amqp_uri)] == [payload["event_id"]]
     found = mailbox.wait_for(lambda m: about(number)(m) and "selvi" in m["To"])
     assert subject(found[0]).startswith(f"OpenCoO: new application {number}")
-    wait_for(lambda: len(sms_about(world, number)) == 2, what="the SMS after replay")
+    wait_until(lambda: len(sms_about(world, number)) == 2, what="the SMS after replay")
     assert {s["to"] for s in sms_about(world, number)} == {EXPORTER_MOBILE, "+919400000005"}
     assert [m["To"] for m in mailbox.messages() if about(number)(m) and
             m["To"] == EXPORTER_EMAIL] == [EXPORTER_EMAIL]
@@ -265,7 +256,7 @@ def test_an_unregistered_iec_sends_nothing_and_is_dead_lettered(world, amqp_uri)
     number = "MPEDA/2026/013/0000100A"
     publish(amqp_uri, make_event("application", "application_submitted",
                                  submitted(application_number=number, iec="ZZZZZ99999"), None))
-    [letter] = wait_for(lambda: dlq.list_dead_letters(amqp_uri), what="a dead letter")
+    [letter] = wait_until(lambda: dlq.list_dead_letters(amqp_uri), what="a dead letter")
     assert letter["attempts"] == 3 and "EXPORTER_UNKNOWN" in letter["error"]
     eventlet.sleep(0.5)
     assert [m for m in world["mailbox"].messages() if about(number)(m)] == []
