@@ -237,6 +237,9 @@ class OfficeCreate(Schema):
     regional_office_code = fields.String(validate=validate.Length(max=64),
                                          metadata={"description": "for an issuing office"})
     address = fields.String(load_default="", validate=validate.Length(max=500))
+    gstin = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=15),
+                          metadata={"description": "an issuing office's GSTIN (its state's GST "
+                                                   "registration), printed on fee receipts"})
 
 
 class StaffCreate(Schema):

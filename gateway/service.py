@@ -607,7 +607,7 @@ class GatewayService:
                                  fields={"regional_office_code": ["Required."]})
             office = self.registration.create_issuing_office(
                 actor(principal), body["regional_office_code"], body["code"], body["name"],
-                body["state"], body["address"])
+                body["state"], body["address"], body["gstin"])
         return 201, office
 
     @route("GET", "/api/v1/admin/officers", "Officers and agency admins (own agency only)",

@@ -412,6 +412,9 @@ def receipt_data(session, actor, payment_id) -> dict:
         raise Conflict("a receipt is issued once the payment is completed",
                        code="PAYMENT_NOT_COMPLETED")
     office = parties["issuing_office"]
+    if not office.get("gstin"):
+        raise Conflict("the issuing office has no GSTIN on record, so no tax invoice can be made; "
+                       "its agency admin adds it", code="SUPPLIER_GSTIN_MISSING")
     return {"receipt_number": payment.receipt_number,
             "issued_at": payment.completed_at.isoformat() + "Z", "payment_id": payment.id,
             "provider": payment.provider, "provider_payment_id": payment.provider_payment_id,

@@ -92,9 +92,10 @@ class RegistrationService(base.ServiceBase):
         return staff.create_regional_office(self.db.session, actor, agency_code, code, name, state)
 
     @rpc
-    def create_issuing_office(self, actor, regional_office_code, code, name, state, address=""):
+    def create_issuing_office(self, actor, regional_office_code, code, name, state, address="",
+                              gstin=None):
         return staff.create_issuing_office(self.db.session, actor, regional_office_code, code,
-                                           name, state, address)
+                                           name, state, address, gstin)
 
     @rpc
     def offices(self, actor, agency_code=None):

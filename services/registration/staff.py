@@ -7,13 +7,14 @@ import re
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
+from stdnum.in_ import gstin as gstin_rules
 
 from services.chassis.database import utcnow
 from services.chassis.errors import Conflict, Forbidden, NotFound, RuleViolation
 from services.registration import accounts
 from services.registration.contact import email_normalised, mobile_e164
 from services.registration.models import Account, Agency, IssuingOffice, RegionalOffice
-from services.registration.organisation import indian_state_codes
+from services.registration.organisation import GST_STATE_CODES, indian_state_codes
 
 CODE_RE = re.compile(r"^[A-Z0-9][A-Z0-9-]{1,31}$")
 USERNAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{2,63}$")
@@ -78,23 +79,28 @@ def create_regional_office(session, actor, agency_code, code, name, state):
             "state": state}
 
 
-def create_issuing_office(session, actor, regional_office_code, code, name, state, address):
+def create_issuing_office(session, actor, regional_office_code, code, name, state, address,
+                          gstin=None):
     region = session.get(RegionalOffice, regional_office_code)
     if region is None:
         raise NotFound(f"no regional office {regional_office_code}",
                        code="REGIONAL_OFFICE_UNKNOWN")
     _own_agency(actor, region.agency_code)
+    gstin = gstin_rules.compact(gstin) if gstin else None
     _checked([("code", bool(CODE_RE.match(code)), "2-32 capitals, digits or dashes."),
               ("name", bool(name.strip()), "Required."),
-              ("state", state in indian_state_codes(), "An Indian state code such as IN-KL.")])
+              ("state", state in indian_state_codes(), "An Indian state code such as IN-KL."),
+              ("gstin", gstin is None or (gstin_rules.is_valid(gstin)
+                                          and gstin[:2] == GST_STATE_CODES.get(state)),
+               "A valid GSTIN registered in the office's state.")])
     if session.get(RegionalOffice, code) or session.get(IssuingOffice, code):
         raise Conflict(f"office {code} exists already", code="ALREADY_EXISTS")
     _add(session, IssuingOffice(code=code, regional_office_code=region.code,
                                 agency_code=region.agency_code, name=name.strip(), state=state,
-                                address=address.strip()), f"office {code}")
+                                address=address.strip(), gstin=gstin), f"office {code}")
     return {"kind": "issuing", "code": code, "agency_code": region.agency_code,
             "regional_office_code": region.code, "name": name.strip(), "state": state,
-            "address": address.strip()}
+            "address": address.strip(), "gstin": gstin}
 
 
 def _staff_only(actor):

@@ -165,6 +165,19 @@ def test_staff_accounts_and_their_scopes(stack):
                                                  "name": "MPEDA Goa", "state": "IN-GA",
                                                  "agency_code": "MPEDA"})
     assert own_office.status_code == 201, own_office.text
+    from services.registration.organisation import SEED_AGENCY_PANS, office_gstin
+
+    goa = {"kind": "issuing", "code": "MPEDA-GOA", "name": "MPEDA Goa", "state": "IN-GA",
+           "regional_office_code": "MPEDA-RO-GOA"}
+    kerala_gstin = office_gstin("IN-KL", SEED_AGENCY_PANS["MPEDA"])
+    for gstin in ("22AAAGM0289C1ZX", kerala_gstin):  # a bad check digit; another state's
+        refused = requests.post(f"{base}/api/v1/admin/offices", headers=bearer(agency_admin),
+                                timeout=10, json={**goa, "gstin": gstin})
+        assert refused.status_code == 422 and "gstin" in refused.json()["error"]["fields"]
+    goa_gstin = office_gstin("IN-GA", SEED_AGENCY_PANS["MPEDA"])
+    issuing = requests.post(f"{base}/api/v1/admin/offices", headers=bearer(agency_admin),
+                            timeout=10, json={**goa, "gstin": goa_gstin})
+    assert issuing.status_code == 201 and issuing.json()["gstin"] == goa_gstin, issuing.text
     wrong_office = make_staff(base, admin, "officers", username="mixed.officer", name="Z",
                               email="z@eic.gov.in", mobile="+919847000444", agency_code="EIC",
                               issuing_office_code="MPEDA-KOCHI")

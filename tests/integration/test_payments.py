@@ -8,7 +8,7 @@ import os
 import subprocess
 import sys
 import time
-from datetime import date
+from datetime import date, datetime
 
 import eventlet
 import pytest
@@ -334,3 +334,40 @@ def test_razorpay_webhook_and_reconciliation(razorpay, world):
     assert len(submitted_changes(world, lost)) == 1
     assert rows("payment", "select count(*) from outbox where event_type = 'payment_completed'"
                 ) == [(2,)]
+
+
+def test_no_receipt_without_the_offices_gstin(platform_env):
+    """An office an admin created without a GSTIN: the payment completes, but a tax invoice
+    without the supplier's GSTIN would be invalid, so the receipt is refused, not made up."""
+    from sqlalchemy.orm import Session
+
+    from services.chassis import migrations
+    from services.chassis.errors import Conflict
+    from services.payment import payments
+    from services.payment.models import Payment
+
+    migrations.upgrade("payment")
+    parties = {"agency": {"code": "MPEDA", "name": "MPEDA"}, "service": "issue",
+               "certificate_name": "Certificate of Origin",
+               "issuing_office": {"code": "MPEDA-GOA", "name": "Goa", "state": "IN-GA",
+                                  "gstin": None, "address": ""},
+               "exporter": {"iec": "AAACM4821K", "name": "Malabar", "branch_id": "B1",
+                            "gstin": GSTIN_KL, "state": "IN-KL", "address": ""}}
+    engine = make_engine(database_url("payment"))
+    with Session(engine) as session:
+        session.add(Payment(id="p1", application_id="a1", application_number="N", iec="AAACM4821K",
+                            agency_code="MPEDA", service="issue", provider="sandbox",
+                            gst_rate="12", base=35000, cgst=0, sgst=0, igst=4200, total=39200,
+                            status="completed", created_by="AAACM4821K",
+                            created_at=datetime.utcnow(), completed_at=datetime.utcnow(),
+                            receipt_number="MPEDA", parties=parties))
+        session.flush()
+        exporter = {"username": "AAACM4821K", "role": "exporter"}
+        with pytest.raises(Conflict) as refused:
+            payments.receipt_data(session, exporter, "p1")
+        assert refused.value.code == "SUPPLIER_GSTIN_MISSING"
+        parties["issuing_office"]["gstin"] = "30AAAGM0289C1Z1"
+        session.get(Payment, "p1").parties = {**parties}
+        assert payments.receipt_data(session, exporter, "p1")["agency"]["gstin"] == \
+            "30AAAGM0289C1Z1"
+    engine.dispose()
