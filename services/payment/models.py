@@ -2,7 +2,7 @@
 receipt number sequences."""
 from datetime import date, datetime
 
-from sqlalchemy import JSON, Date, DateTime, Integer, String
+from sqlalchemy import JSON, Date, DateTime, Index, Integer, String, text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -29,6 +29,11 @@ class Payment(Base):
     """A payment attempt for one application. Amounts and parties are copied in at creation, so
     the receipt shows what was charged even if the schedule or the organisation changes later."""
     __tablename__ = "payment"
+    # At most one completed payment per application, whatever races (the service checks first;
+    # this is the backstop on PostgreSQL, where two updates of different rows do not serialise).
+    __table_args__ = (Index("uq_payment_completed_once", "application_id", unique=True,
+                            sqlite_where=text("status = 'completed'"),
+                            postgresql_where=text("status = 'completed'")),)
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     application_id: Mapped[str] = mapped_column(String(36), index=True)
@@ -46,7 +51,8 @@ class Payment(Base):
     sgst: Mapped[int] = mapped_column(Integer)
     igst: Mapped[int] = mapped_column(Integer)
     total: Mapped[int] = mapped_column(Integer)
-    # created -> completed | failed; failed -> completed (money that arrives late is still money)
+    # created -> completed | failed; failed -> completed (money that arrives late is still money);
+    # created | failed -> refund_due when another payment of the application completed first
     status: Mapped[str] = mapped_column(String(16), index=True)
     failure_reason: Mapped[str | None] = mapped_column(String(500), nullable=True)
     provider_payment_id: Mapped[str | None] = mapped_column(String(64), nullable=True)

@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo
 from marshmallow import ValidationError
 from sqlalchemy import select, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import aliased
 
 from services.chassis.database import utcnow
 from services.chassis.errors import (BadRequest, Conflict, Forbidden, NotFound, RuleViolation,
@@ -225,6 +226,10 @@ def create_payment(uow, actor, application, parties, provider, return_url) -> di
     while an order is open gets that order back rather than a second charge."""
     session = uow.session
     check_payable(session, actor, application)
+    if not parties["issuing_office"].get("gstin"):
+        # No tax invoice could be made for this money: refuse before any is taken.
+        raise RuleViolation("the issuing office has no GSTIN on record yet; payment opens once "
+                            "its agency adds it", code="SUPPLIER_GSTIN_MISSING")
     now = utcnow()
     open_payment = session.scalar(
         select(Payment).where(Payment.application_id == application["id"],
@@ -294,12 +299,15 @@ def apply_status(uow, payment: Payment, status: ProviderStatus) -> str:
             raise RuleViolation("the amount paid is not the amount ordered",
                                 code="PAYMENT_AMOUNT_MISMATCH")
         now = utcnow()
+        other = aliased(Payment)
         done = session.execute(update(Payment).where(
-            Payment.id == payment.id, Payment.status.in_(("created", "failed")))
+            Payment.id == payment.id, Payment.status.in_(("created", "failed")),
+            ~select(other.id).where(other.application_id == payment.application_id,
+                                    other.status == "completed").exists())
             .values(status="completed", completed_at=now, failure_reason=None,
                     provider_payment_id=status.provider_payment_id)).rowcount
         if done != 1:
-            return "duplicate"
+            return _second_payment(session, payment, status)
         session.refresh(payment)
         supplier = payment.parties["issuing_office"].get("gstin") or payment.agency_code
         payment.receipt_number = _next_receipt_number(session, supplier, now)
@@ -321,6 +329,23 @@ def apply_status(uow, payment: Payment, status: ProviderStatus) -> str:
     return "ignored"
 
 
+def _second_payment(session, payment, status) -> str:
+    """The provider says paid, but this payment is completed already (a replay: nothing to do)
+    or another payment of the application is (the payer paid twice: the money is owed back)."""
+    session.refresh(payment)
+    if payment.status in ("completed", "refund_due"):
+        return "duplicate"
+    session.execute(update(Payment).where(Payment.id == payment.id,
+                                          Payment.status.in_(("created", "failed")))
+                    .values(status="refund_due", completed_at=utcnow(),
+                            provider_payment_id=status.provider_payment_id,
+                            failure_reason="paid twice: another payment of this application "
+                                           "completed first; refund owed"))
+    log.error("payment %s of application %s was paid although another payment completed "
+              "first: marked refund_due", payment.id, payment.application_id)
+    return "refund_due"
+
+
 def _financial_year(moment: datetime) -> str:
     day = moment.replace(tzinfo=ZoneInfo("UTC")).astimezone(INDIA).date()
     start = day.year if day.month >= 4 else day.year - 1
@@ -339,11 +364,15 @@ def _next_receipt_number(session, supplier, now) -> str:
     return f"{key['financial_year']}/{last:07d}"
 
 
+RECONCILE_HORIZON = timedelta(days=7)  # provider orders expire long before: stop asking then
+
+
 def stuck_payments(session, provider_name, older_than: timedelta) -> list[str]:
+    now = utcnow()
     return list(session.scalars(select(Payment.id).where(
         Payment.status == "created", Payment.provider == provider_name,
-        Payment.order_id.is_not(None), Payment.created_at < utcnow() - older_than)
-        .order_by(Payment.created_at)))
+        Payment.order_id.is_not(None), Payment.created_at < now - older_than,
+        Payment.created_at > now - RECONCILE_HORIZON).order_by(Payment.created_at)))
 
 
 def reconcile_one(uow, provider, payment_id) -> str:

@@ -159,6 +159,9 @@ class SandboxProvider:
                               "declined by the payer in the sandbox")
 
 
+LINK_LIFETIME_SECONDS = 35 * 60  # the payment service reuses an open order for 30 minutes
+
+
 class RazorpayProvider:
     """Razorpay Payment Links (https://razorpay.com/docs/api/payments/payment-links/): the payer
     pays on Razorpay's page; a ``payment_link.*`` webhook or a status query tells us the result."""
@@ -210,7 +213,10 @@ class RazorpayProvider:
         link = self._call("POST", "/v1/payment_links", json={
             "amount": amount_paise, "currency": currency,
             "reference_id": payment_id,  # lets an operator find a link made by a lost answer
-            "description": description, "callback_url": return_url, "callback_method": "get"})
+            "description": description, "callback_url": return_url, "callback_method": "get",
+            # A link outlives our reuse window only briefly: an abandoned one expires (and
+            # reconciliation then fails it) instead of staying payable beside a newer one.
+            "expire_by": int(time.time() + LINK_LIFETIME_SECONDS)})
         if not isinstance(link.get("id"), str) or not isinstance(link.get("short_url"), str):
             raise ProviderUnavailable("Razorpay's answer to create a payment link has no id or "
                                       "short_url")

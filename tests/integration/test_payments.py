@@ -89,6 +89,7 @@ def test_the_schedule_kept_by_admins_decides_the_fee(world):
               "valid_from": date.today().isoformat()}
     for bad, field in ((dict(window, base_paise="500"), "base_paise"),
                        (dict(window, base_paise=-1), "base_paise"),
+                       (dict(window, base_paise=0), "base_paise"),
                        (dict(window, gst_rate="40"), "gst_rate"),
                        (dict(window, gst_rate="12.345"), "gst_rate"),
                        (dict(window, service="express"), "service"),
@@ -277,6 +278,32 @@ def test_forged_changed_unknown_and_replayed_callbacks(world):
     assert len(submitted_changes(world, application_id)) == 1
     assert rows("payment", "select status from payment") == [("completed",)]
     assert rows("payment", "select count(*) from outbox where event_type = 'payment_completed'"
+                ) == [(1,)]
+
+
+def test_paying_twice_completes_once_and_marks_the_second_for_refund(world):
+    application_id = pending_application(world)
+    first = call(world, "POST", f"/api/v1/applications/{application_id}/payments").json()
+    engine = make_engine(database_url("payment"))
+    with engine.begin() as conn:  # the first order is older than the reuse window
+        conn.execute(text("update payment set created_at = '2000-01-01 00:00:00'"))
+    engine.dispose()
+    second = call(world, "POST", f"/api/v1/applications/{application_id}/payments").json()
+    assert second["payment_id"] != first["payment_id"]
+    orders = dict(rows("payment", "select id, order_id from payment"))
+    paid = {"event": "payment.succeeded", "payment_id": "sbxpay_x", "amount": 39200,
+            "currency": "INR", "reason": None, "created_at": int(time.time())}
+    answers = [_sandbox_callback(world, dict(paid, order_id=orders[p["payment_id"]])).json()
+               for p in (second, first)]
+    assert [a["outcome"] for a in answers] == ["completed", "refund_due"]
+    assert _sandbox_callback(world, dict(paid, order_id=orders[first["payment_id"]])
+                             ).json()["outcome"] == "duplicate"
+    assert sorted(rows("payment", "select status from payment")) == [("completed",),
+                                                                      ("refund_due",)]
+    wait_until(lambda: status_of(world, application_id) == "submitted", what="submitted")
+    assert rows("payment", "select count(*) from outbox where event_type = 'payment_completed'"
+                ) == [(1,)]
+    assert rows("payment", "select count(*) from payment where receipt_number is not null"
                 ) == [(1,)]
 
 

@@ -1,5 +1,7 @@
 """The Razorpay adapter against a fake Razorpay over real HTTPS (tests/fake_razorpay.py): basic
 auth, amounts in paise, status mapping, failures reported as ProviderUnavailable, TLS verified."""
+import time
+
 import pytest
 import requests
 
@@ -32,9 +34,11 @@ def test_create_order_makes_a_payment_link(server):
     sent = server.requests[-1]
     assert (sent["method"], sent["path"]) == ("POST", "/v1/payment_links")
     assert sent["auth"] == (server.key_id, server.key_secret)
+    expires = sent["json"].pop("expire_by")
     assert sent["json"] == {"amount": 39200, "currency": "INR", "reference_id": "pay-123",
                             "description": "MPEDA issue fee", "callback_method": "get",
                             "callback_url": "https://coo.example.in/applications/7/paid"}
+    assert 30 * 60 < expires - time.time() <= 35 * 60  # expires soon after the reuse window
 
 
 def test_status_goes_from_pending_to_paid(server):
