@@ -174,6 +174,9 @@ def update_draft(uow, actor, application_id, body: dict) -> dict:
     application = _load(uow.session, actor, application_id)
     _editable(application)
     data = _load_form(body)
+    if application.request_kind == "duplicate" and data != application.data:
+        raise RuleViolation("a duplicate repeats the original certificate; ask for a "
+                            "certificate in lieu to correct it", code="DUPLICATE_UNCHANGEABLE")
     if application.number is not None:
         changed = [f for f in FROZEN_AFTER_NUMBER if data.get(f) != application.data.get(f)]
         if changed:

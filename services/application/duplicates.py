@@ -14,6 +14,7 @@ import base64
 import uuid
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 
 from services.application import documents as document_rules
 from services.application.applications import (FROZEN_AFTER_NUMBER, _load_form, _record, _view,
@@ -24,7 +25,7 @@ from services.chassis.database import utcnow
 from services.chassis.errors import BadRequest, Conflict, NotFound, RuleViolation
 
 REQUEST_KINDS = ("duplicate", "in_lieu")
-REASON_MAX = 2000
+REASON_MAX = 1800  # the history comment adds the kind and the number, within 2000
 
 
 def _original(session, actor, certificate) -> Application:
@@ -80,14 +81,20 @@ def request(uow, actor, certificate, kind, reason, corrections, exporter, office
     if original.status != "issued":
         raise Conflict("only an issued certificate can be duplicated or replaced",
                        code="CERTIFICATE_NOT_VALID")
+    if original.request_kind is not None:
+        # One family per original: its duplicates and its replacement all hang from it.
+        raise Conflict(f"ask from the original certificate {original.original_number}",
+                       code="CERTIFICATE_NOT_ORIGINAL")
+    data = _corrected(original, corrections) if kind == "in_lieu" else dict(original.data)
     existing = open_request(session, original, kind)
     if existing is not None:
+        if existing.data != data:
+            raise Conflict("a request of this kind awaits payment with other particulars; pay "
+                           "it, or ask again once it is decided", code="REQUEST_OPEN")
         return _view(session, existing), False
-    data = _corrected(original, corrections) if kind == "in_lieu" else dict(original.data)
     now = utcnow()
     sequence = session.scalar(select(func.count()).select_from(Application).where(
         Application.original_application_id == original.id)) + 1
-    # (a request racing this one for the same number fails on the number's unique key: 409)
     application = Application(
         id=str(uuid.uuid4()), iec=original.iec, status=None, kind=original.kind,
         agreement_code=original.agreement_code, agency_code=original.agency_code,
@@ -98,7 +105,12 @@ def request(uow, actor, certificate, kind, reason, corrections, exporter, office
     session.add(application)
     _record(session, application, "pending_payment", actor,
             f"{kind.replace('_', '-')} of {certificate['number']} requested: {reason.strip()}")
-    session.flush()
+    try:
+        session.flush()
+    except IntegrityError:
+        session.rollback()
+        raise Conflict("another request for this certificate was made at the same moment; "
+                       "look at your applications", code="REQUEST_OPEN") from None
     _copy_documents(session, original, application)
     if supporting:
         _add_supporting(session, application, supporting)

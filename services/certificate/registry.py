@@ -59,6 +59,8 @@ def record_issue(uow, particulars, exporter, signed_pdf: bytes) -> tuple[Certifi
     existing = issued_for(session, particulars["id"])
     if existing is not None:
         return existing, False
+    if kind_of(particulars) != "original":
+        _check_original_valid(session, particulars["original_number"])
     sha256 = BlobStore().put(signed_pdf)  # before the row: a registered hash always has its file
     now = utcnow()
     certificate = Certificate(
@@ -72,9 +74,11 @@ def record_issue(uow, particulars, exporter, signed_pdf: bytes) -> tuple[Certifi
         status="valid", issued_at=now, issued_by=particulars.get("decided_by") or "")
     session.add(certificate)
     if certificate.kind == "in_lieu":
-        # The corrected certificate replaces the original in the registry.
+        # The corrected certificate replaces the original and its duplicates in the registry.
         session.execute(update(Certificate).where(
-            Certificate.number == certificate.original_number, Certificate.status == "valid")
+            (Certificate.number == certificate.original_number)
+            | ((Certificate.original_number == certificate.original_number)
+               & (Certificate.kind == "duplicate")), Certificate.status == "valid")
             .values(status="superseded", superseded_by=certificate.number,
                     status_reason=f"superseded by {certificate.number}"))
     try:
@@ -89,6 +93,17 @@ def record_issue(uow, particulars, exporter, signed_pdf: bytes) -> tuple[Certifi
         "agency_code": certificate.agency_code,
         "issuing_office_code": certificate.issuing_office_code})
     return certificate, True
+
+
+def _check_original_valid(session, original_number):
+    """A duplicate or replacement is issued only while its original stands: one revoked or
+    replaced meanwhile leaves the approval for the agency to look at (the event retries, then
+    waits in the dead letters)."""
+    status = session.scalar(select(Certificate.status).where(
+        Certificate.number == original_number))
+    if status != "valid":
+        raise Conflict(f"the original certificate {original_number} is {status or 'unknown'}; "
+                       f"nothing issued", code="ORIGINAL_NOT_VALID")
 
 
 # --- reading ------------------------------------------------------------------------------------

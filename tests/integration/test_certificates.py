@@ -9,7 +9,8 @@ import requests
 from kombu import Connection, Exchange
 
 from services.contracts.events import make_event
-from tests.integration.test_applications import call, ready_draft, world  # noqa: F401
+from tests.integration.test_applications import (call, ready_draft, signature_for,  # noqa: F401
+                                                  world)
 from tests.conftest import wait_until
 from tests.integration.test_payments import pending_application, rows, sandbox_pay, status_of
 from tests.staff import make_staff
@@ -172,8 +173,9 @@ def request_copy(world, certificate, token=None, **fields):
                 token=token, data=fields)
 
 
-def approve_and_issue(world, officer, application_id) -> dict:
-    sandbox_pay(world, application_id)
+def approve_and_issue(world, officer, application_id, paid=False) -> dict:
+    if not paid:
+        sandbox_pay(world, application_id)
     wait_until(lambda: status_of(world, application_id) == "submitted", what="submitted")
     approved = call(world, "POST", f"/api/v1/officer/applications/{application_id}/approve",
                     token=officer, json={})
@@ -221,17 +223,39 @@ def test_duplicate_and_in_lieu_certificates(world, officer, smtp_mailbox):
     assert duplicate["number"] == original["number"] + "/00000001"
     fee = call(world, "GET", f"/api/v1/applications/{duplicate['id']}/fee").json()
     assert fee["service"] == "duplicate" and fee["total"] == 39200
-    copy = approve_and_issue(world, officer, duplicate["id"])
+    sandbox_pay(world, duplicate["id"])
+    wait_until(lambda: status_of(world, duplicate["id"]) == "submitted", what="submitted")
+    sent_back = call(world, "POST", f"/api/v1/officer/applications/{duplicate['id']}/discrepancy",
+                     token=officer, json={"comment": "Attach the police report of the loss."})
+    assert sent_back.status_code == 200, sent_back.text
+    changed = dict(duplicate["form"], exporter_comments="different particulars")
+    edited = call(world, "PUT", f"/api/v1/applications/{duplicate['id']}", json=changed)
+    assert edited.status_code == 422
+    assert edited.json()["error"]["code"] == "DUPLICATE_UNCHANGEABLE"
+    assert call(world, "GET", f"/api/v1/applications/{duplicate['id']}").json()["form"] == \
+        duplicate["form"]
+    resubmitted = call(world, "POST", f"/api/v1/applications/{duplicate['id']}/resubmit",
+                       json={"signature": signature_for(world, duplicate["id"])})
+    assert resubmitted.status_code == 200, resubmitted.text
+    copy = approve_and_issue(world, officer, duplicate["id"], paid=True)
     assert copy["kind"] == "duplicate" and copy["original_number"] == original["number"]
     assert "DUPLICATE" in pdf_text(world, copy)
     assert requests.get(f"{world['base']}/api/v1/verify", params={"number": copy["number"]},
                         timeout=10).json()["status"] == "valid"
+
+    from_copy = request_copy(world, copy, kind="duplicate", reason="copy of the copy")
+    assert from_copy.status_code == 409
+    assert from_copy.json()["error"]["code"] == "CERTIFICATE_NOT_ORIGINAL"
 
     corrected = {"importer": {"name": "Saigon Seafood Trading JSC", "country": "VN",
                               "address": "14 Nguyen Hue, District 1, Ho Chi Minh City"}}
     in_lieu = request_copy(world, original, kind="in_lieu", reason="Importer address wrong.",
                            form=json.dumps(corrected))
     assert in_lieu.status_code == 201, in_lieu.text
+    other_corrections = request_copy(world, original, kind="in_lieu", reason="Another error.",
+                                     form=json.dumps({"exporter_comments": "x"}))
+    assert other_corrections.status_code == 409
+    assert other_corrections.json()["error"]["code"] == "REQUEST_OPEN"
     assert in_lieu.json()["number"] == original["number"] + "/00000002"
     replacement = approve_and_issue(world, officer, in_lieu.json()["id"])
     text = pdf_text(world, replacement)
@@ -240,4 +264,7 @@ def test_duplicate_and_in_lieu_certificates(world, officer, smtp_mailbox):
                               params={"number": original["number"]}).json()
     assert superseded["status"] == "superseded"
     assert superseded["superseded_by"] == replacement["number"]
+    copy_now = requests.get(f"{world['base']}/api/v1/verify", timeout=10,
+                            params={"number": copy["number"]}).json()
+    assert copy_now["status"] == "superseded"  # the duplicate showed the wrong particulars too
     assert request_copy(world, original, kind="duplicate", reason="again").status_code == 409

@@ -1,0 +1,68 @@
+"""The registry's rules on a real SQLite database, without the broker: a duplicate or a
+replacement is issued only while its original stands, and a replacement supersedes the original
+with its duplicates."""
+import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import sessionmaker
+
+from services.certificate import registry
+from services.certificate.models import Certificate
+from services.chassis import migrations
+from services.chassis.config import database_url
+from services.chassis.database import UnitOfWork, make_engine
+from services.chassis.errors import Conflict
+from tests.application_fixtures import valid_application
+
+ORIGINAL = "MPEDA/2026/013/0000001A"
+PDF = b"%PDF-1.7\n% a signed certificate stands in here\n%%EOF\n"
+
+
+@pytest.fixture
+def uow(platform_env):
+    migrations.upgrade("certificate")
+    engine = make_engine(database_url("certificate"))
+    unit = UnitOfWork("certificate", sessionmaker(engine), lambda: None)
+    yield unit
+    unit.close()
+    engine.dispose()
+
+
+def particulars(number, application_id, request_kind=None):
+    return {"id": application_id, "number": number, "iec": "AAACM4821K",
+            "agreement_code": "013", "agency_code": "MPEDA", "issuing_office_code": "MPEDA-KOCHI",
+            "form": valid_application(), "request_kind": request_kind,
+            "original_number": ORIGINAL if request_kind else None, "decided_by": "officer"}
+
+
+def issue(uow, number, application_id, request_kind=None):
+    certificate, new = registry.record_issue(
+        uow, particulars(number, application_id, request_kind), {"name": "Malabar"},
+        PDF + number.encode())
+    uow.commit()
+    return certificate, new
+
+
+def statuses(uow):
+    return dict(uow.session.execute(select(Certificate.number, Certificate.status)).all())
+
+
+def test_a_replacement_supersedes_the_original_and_its_duplicates(uow):
+    issue(uow, ORIGINAL, "a1")
+    issue(uow, ORIGINAL + "/00000001", "a2", "duplicate")
+    again, new = issue(uow, ORIGINAL + "/00000001", "a2", "duplicate")
+    assert not new and again.number == ORIGINAL + "/00000001"
+    issue(uow, ORIGINAL + "/00000002", "a3", "in_lieu")
+    assert statuses(uow) == {ORIGINAL: "superseded", ORIGINAL + "/00000001": "superseded",
+                             ORIGINAL + "/00000002": "valid"}
+
+
+@pytest.mark.parametrize("request_kind", ["duplicate", "in_lieu"])
+def test_nothing_is_issued_from_an_original_revoked_meanwhile(uow, request_kind):
+    original, _ = issue(uow, ORIGINAL, "a1")
+    registry.revoke(uow, {"username": "admin", "role": "admin"}, original.id, "forged invoice")
+    uow.commit()
+    with pytest.raises(Conflict) as refused:
+        issue(uow, ORIGINAL + "/00000001", "a2", request_kind)
+    assert refused.value.code == "ORIGINAL_NOT_VALID"
+    uow.rollback()
+    assert statuses(uow) == {ORIGINAL: "revoked"}
