@@ -52,9 +52,9 @@ class CertificateService(base.ServiceBase):
         """Render, sign, store, register: once per application however often this runs. Nothing
         is written until the signed PDF exists, so a process killed midway leaves no trace and
         the redelivered event does the whole issuance again."""
-        with self.db.session.no_autoflush:  # keep the inbox row unflushed: no write lock yet
-            if registry.issued_for(self.db.session, event["application_id"]) is not None:
-                return
+        if registry.issued_for(self.db.session, event["application_id"]) is not None:
+            return
+        self.db.rollback()  # no connection held while rendering and signing
         particulars = self.application.certificate_particulars(event["application_id"])
         exporter, office, document = self._document(
             particulars, number=particulars["number"],

@@ -134,13 +134,17 @@ def event_handler(source_service: str, event_type: str):
             # unique key and, retried, finds the row here.
             seen = uow.session.scalar(select(InboxRecord.id).where(
                 InboxRecord.event_id == event_id, InboxRecord.handler == handler_name))
+            # Give the connection back while the handler calls other services (with SQLite a
+            # process has one): the inbox row is added after, to commit with the effects.
+            uow.rollback()
             if seen is not None:
                 log.info("event %s already handled by %s; skipped", event_id, handler_name,
                          extra={"event_id": event_id, "event_type": event_type})
                 return None
+            result = fn(self, event)
             uow.session.add(InboxRecord(event_id=event_id, handler=handler_name,
                                         handled_at=utcnow()))
-            return fn(self, event)
+            return result
 
         return ReliableEventHandler.decorator(source_service, event_type)(transactional(wrapper))
     return decorator

@@ -72,6 +72,7 @@ class PaymentService(base.ServiceBase):
     def create_payment(self, actor, application_id):
         application = self.application.get_application(actor, application_id)
         payments.check_payable(self.db.session, actor, application)
+        self.db.rollback()  # nothing written yet: no connection held during the calls below
         parties = self._parties(application)
         return_url = f"{config.public_url()}/applications/{application['id']}"
         return payments.create_payment(self.db, actor, application, parties, self._provider(),

@@ -27,10 +27,10 @@ from services.chassis.pdf import render_pdf
 from services.contracts.events import make_event
 from services.notification.service import NotificationService
 from services.registration.service import RegistrationService
-from tests.conftest import mail_text
+from tests.conftest import mail_text, wait_until
 from tests.integration.test_submission_notifications import (EXPORTER_EMAIL, EXPORTER_MOBILE,
                                                              EXPORTER_NAME, IEC, add_exporter,
-                                                             subject, wait_for)
+                                                             subject)
 
 PUBLIC_URL = "https://coo.example.in"
 APPLICATION_ID = "5c2d9a40-7e1b-4f63-8a0d-2b9e4c6f1a37"
@@ -150,7 +150,7 @@ def test_a_discrepancy_reaches_the_exporter_with_the_comment_and_the_link(world,
     assert "<differs>" not in html and f'href="{APPLICATION_URL}"' in html
     assert attachments_of(mail) == []
 
-    [sms] = wait_for(lambda: sms_about(world, NUMBER), what="the SMS")
+    [sms] = wait_until(lambda: sms_about(world, NUMBER), what="the SMS")
     assert sms["to"] == EXPORTER_MOBILE
     assert sms["text"].startswith(f"OpenCoO: application {NUMBER} was returned with a "
                                   'discrepancy: "Invoice INV/118')
@@ -158,7 +158,7 @@ def test_a_discrepancy_reaches_the_exporter_with_the_comment_and_the_link(world,
     assert "None" not in sms["text"] and "\n" not in sms["text"]
     assert len(sms["text"]) <= 160 + len(APPLICATION_URL)
 
-    wait_for(lambda: sent_total(world["client"], "discrepancy_raised") == 2, what="both sent")
+    wait_until(lambda: sent_total(world["client"], "discrepancy_raised") == 2, what="both sent")
     stored = world["client"].notification.messages(kind="discrepancy_raised")["items"]
     assert {m["correlation_id"] for m in stored} == {"corr-exam"}
 
@@ -173,7 +173,7 @@ def test_a_rejection_reaches_the_exporter_with_the_reason(world, amqp_uri):
     assert "has been rejected by the issuing office (MPEDA)" in text
     assert "RVC 22% of FOB &lt; 35%" in html_of(mail)
 
-    [sms] = wait_for(lambda: sms_about(world, NUMBER), what="the SMS")
+    [sms] = wait_until(lambda: sms_about(world, NUMBER), what="the SMS")
     assert sms == {"to": EXPORTER_MOBILE,
                    "text": f"OpenCoO: application {NUMBER} was rejected. Reason: The goods are "
                            "not originating: RVC 22% of FOB < 35% required under… "
@@ -205,14 +205,14 @@ def test_the_certificate_email_carries_the_signed_pdf_and_the_sms_the_verify_lin
     assert hashlib.sha256(content).hexdigest() == event["sha256"]
     assert content == certificate["pdf"]
 
-    [sms] = wait_for(lambda: sms_about(world, NUMBER), what="the SMS")
+    [sms] = wait_until(lambda: sms_about(world, NUMBER), what="the SMS")
     assert sms["to"] == EXPORTER_MOBILE
     assert sms["text"] == (f"OpenCoO: Certificate of Origin {NUMBER} (IEC {IEC}) is issued; the "
                            f"signed PDF is in your email. Verify: {certificate['url']}")
 
     # The stored message refers to the file by its hash; the SMS has none.
     client = world["client"]
-    wait_for(lambda: sent_total(client, "certificate_issued") == 2, what="both sent")
+    wait_until(lambda: sent_total(client, "certificate_issued") == 2, what="both sent")
     stored = {m["channel"]: m for m in
               client.notification.messages(kind="certificate_issued")["items"]}
     assert stored["email"]["attachments"] == [
@@ -226,7 +226,7 @@ def test_the_same_certificate_event_twice_sends_one_email_and_one_sms(world, amq
     certificate = register_certificate()
     publish(amqp_uri, "certificate", issued_event(certificate), times=2)
     client = world["client"]
-    wait_for(lambda: sent_total(client, "certificate_issued") >= 2, what="the messages sent")
+    wait_until(lambda: sent_total(client, "certificate_issued") >= 2, what="the messages sent")
     eventlet.sleep(1.5)                                   # the twin delivery is handled too
     assert len(mails_about(world, NUMBER)) == 1
     assert len(sms_about(world, NUMBER)) == 1
@@ -241,7 +241,7 @@ def test_a_file_that_does_not_match_the_event_is_never_mailed_and_the_event_dead
     payload = publish(amqp_uri, "certificate", issued_event(certificate, sha256=wrong))
 
     # Retried (OPENCOO_EVENT_RETRY_DELAYS has two delays in tests), then dead-lettered.
-    [letter] = wait_for(lambda: dlq.list_dead_letters(amqp_uri), what="a dead letter")
+    [letter] = wait_until(lambda: dlq.list_dead_letters(amqp_uri), what="a dead letter")
     assert letter["event_id"] == payload["event_id"]
     assert letter["event_type"] == "certificate_issued"
     assert letter["attempts"] == 3                        # the first try and two retries
@@ -257,7 +257,7 @@ def test_an_unknown_certificate_sends_nothing_and_dead_letters(world, amqp_uri):
     certificate = register_certificate()
     publish(amqp_uri, "certificate",
             issued_event(certificate, certificate_id=str(uuid.uuid4())))
-    [letter] = wait_for(lambda: dlq.list_dead_letters(amqp_uri), what="a dead letter")
+    [letter] = wait_until(lambda: dlq.list_dead_letters(amqp_uri), what="a dead letter")
     assert letter["attempts"] == 3 and "CERTIFICATE_NOT_FOUND" in letter["error"]
     eventlet.sleep(0.5)
     assert mails_about(world, NUMBER) == [] and sms_about(world, NUMBER) == []
