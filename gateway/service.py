@@ -171,6 +171,8 @@ class GatewayService:
     certificate = TimedRpcProxy("certificate")
     notification = TimedRpcProxy("notification")
     iec_lookups = RateLimit(limit=30, seconds=60)
+    # Public and heavy (a PDF up to 10 MB through two services and a signature validation).
+    file_verifications = RateLimit(limit=20, seconds=60)
 
     # --- platform ------------------------------------------------------------------------------
 
@@ -732,8 +734,9 @@ class GatewayService:
 
     @route("POST", "/api/v1/verify", "Verify a certificate PDF (multipart `file`): signature, "
            "registry hash and status", tags=["verification"], max_body=VERIFY_BODY,
-           responses={400: "No file"})
+           responses={400: "No file", 429: "Over 20 files a minute from one address"})
     def verify_file(self, request):
+        self.file_verifications.check(client_address(request))
         upload = request.files.get("file")
         if upload is None:
             raise BadRequest("send the PDF as multipart field 'file'", code="VALIDATION_ERROR",

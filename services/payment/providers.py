@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 import json
 import os
 import secrets
@@ -16,11 +17,13 @@ import tempfile
 import time
 from dataclasses import dataclass
 from typing import Callable
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 import requests
 
 from services.chassis import config
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -296,11 +299,25 @@ def _required(name: str) -> str:
 PROVIDERS = ("sandbox", "razorpay")
 
 
+_warned = False
+
+
+def _warn_if_deployed(public_url):
+    """The sandbox lets anyone pay by clicking: say so loudly where the platform looks public."""
+    global _warned
+    host = urlsplit(public_url).hostname or ""
+    if not _warned and host not in ("127.0.0.1", "localhost", "::1"):
+        log.warning("payment provider is the SANDBOX on %s: payments are not real; set "
+                    "OPENCOO_PAYMENT_PROVIDER for production", public_url)
+        _warned = True
+
+
 def provider_from_env(name: str | None = None,
                       decisions: Decisions | None = None) -> SandboxProvider | RazorpayProvider:
     """The provider named by ``name`` or OPENCOO_PAYMENT_PROVIDER (default sandbox)."""
     name = name or config.env("OPENCOO_PAYMENT_PROVIDER", "sandbox")
     if name == "sandbox":
+        _warn_if_deployed(config.public_url())
         return SandboxProvider(_sandbox_secret(), config.public_url(), decisions=decisions)
     if name == "razorpay":
         return RazorpayProvider(config.env("OPENCOO_RAZORPAY_API", "https://api.razorpay.com"),

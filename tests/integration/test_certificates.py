@@ -152,6 +152,9 @@ def test_who_sees_certificates_and_the_draft_preview(world, officer, smtp_mailbo
     assert unknown.status_code == 404
     assert requests.get(f"{world['base']}/api/v1/verify", timeout=10).status_code == 400
     assert requests.post(f"{world['base']}/api/v1/verify", timeout=10).status_code == 400
+    answers = [requests.post(f"{world['base']}/api/v1/verify", timeout=10,
+                             files={"file": ("x.pdf", b"junk")}).status_code for _ in range(20)]
+    assert answers[-1] == 429 and 200 in answers  # 20 a minute per address, this test's 21st
 
     draft = ready_draft(world)
     preview = call(world, "GET", f"/api/v1/applications/{draft}/preview.pdf")

@@ -237,3 +237,16 @@ def test_razorpay_from_the_environment(clean_env, monkeypatch):
 def test_unknown_provider_names_the_known_ones(clean_env):
     with pytest.raises(ValueError, match="sandbox, razorpay"):
         provider_from_env("paypal")
+
+
+def test_the_sandbox_warns_when_the_platform_looks_deployed(monkeypatch, tmp_path, caplog):
+    from services.payment import providers
+
+    monkeypatch.setenv("OPENCOO_VAR", str(tmp_path))
+    monkeypatch.delenv("OPENCOO_PAYMENT_PROVIDER", raising=False)
+    for url, warned in (("http://127.0.0.1:8000", False), ("https://coo.example.gov.in", True)):
+        monkeypatch.setattr(providers, "_warned", False)
+        monkeypatch.setenv("OPENCOO_PUBLIC_URL", url)
+        caplog.clear()
+        providers.provider_from_env()
+        assert ("SANDBOX" in caplog.text) is warned, url
