@@ -216,7 +216,11 @@ def verify_file(session, pdf: bytes, validation: dict) -> dict:
     its SHA-256 is the one registered, and the certificate is neither revoked nor superseded."""
     sha256 = hashlib.sha256(pdf).hexdigest()
     certificate = session.scalar(select(Certificate).where(Certificate.sha256 == sha256).limit(1))
-    signature_valid = bool(validation.get("signature_valid"))
+    # Valid, and made with an agency's key (not, say, an exporter's DSC from the same roots),
+    # and for a registered file the key of the agency that issued it.
+    signer_agency = validation.get("agency_code")
+    signature_valid = bool(validation.get("signature_valid")) and bool(signer_agency) and (
+        certificate is None or signer_agency == certificate.agency_code)
     status = certificate.status if certificate else None
     return {"valid": signature_valid and certificate is not None and status == "valid",
             "signature_valid": signature_valid, "matches_registry": certificate is not None,

@@ -82,6 +82,21 @@ def test_approval_issues_a_signed_certificate_that_verifies(world, officer):
     assert not verdict["valid"] and not verdict["matches_registry"]
     appended = verify_file(world, pdf.content + b"\n%tampered\n")
     assert not appended["valid"]
+    # Signed and trusted, but by the exporter's DSC, not by an agency: not a certificate.
+    from io import BytesIO
+
+    from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+    from pyhanko.sign import signers
+
+    from tests.integration.test_applications import minimal_pdf
+    cert, key = world["dsc"]
+    by_exporter = BytesIO()
+    signers.sign_pdf(IncrementalPdfFileWriter(BytesIO(minimal_pdf())),
+                     signers.PdfSignatureMetadata(field_name="Exporter"),
+                     signer=signers.SimpleSigner.load(str(key), str(cert)), output=by_exporter)
+    forged = verify_file(world, by_exporter.getvalue())
+    assert forged["signature"]["trusted"] and not forged["signature_valid"]
+    assert not forged["valid"]
     garbage = verify_file(world, b"not a pdf at all")
     assert not garbage["valid"] and not garbage["signature_valid"]
     assert rows("certificate", "select count(*) from outbox where event_type = "
