@@ -201,6 +201,13 @@ def test_a_second_click_reuses_the_open_order(world):
     first = call(world, "POST", f"/api/v1/applications/{application_id}/payments").json()
     second = call(world, "POST", f"/api/v1/applications/{application_id}/payments").json()
     assert first["payment_id"] == second["payment_id"]
+    for outcome in ("maybe", ""):
+        refused = requests.post(first["redirect_url"], data={"outcome": outcome}, timeout=10)
+        assert refused.status_code == 400, refused.text
+    assert rows("payment", "select status, sandbox_outcome from payment") == [("created", None)]
+    assert call(world, "GET", f"/api/v1/payments/{first['payment_id']}/receipt.pdf"
+                ).status_code == 409  # not paid yet
+    assert call(world, "GET", "/api/v1/payments/no-such-payment/receipt.pdf").status_code == 404
 
 
 def test_who_may_pay_and_see_payments(world, smtp_mailbox):
