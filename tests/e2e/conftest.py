@@ -28,13 +28,15 @@ class Stack:
                 stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
         deadline = time.time() + timeout
         while time.time() < deadline:
-            assert self.process.poll() is None, self.text
+            if self.process.poll() is not None:
+                raise AssertionError(f"the stack exited:\n{self.text[-4000:]}")
             try:
                 if requests.get(f"{self.base}/health", timeout=3).status_code == 200:
                     return self
             except requests.RequestException:  # not listening yet, or too busy starting to answer
                 pass
             time.sleep(0.5)
+        self.stop()  # a stack that never became healthy must not outlive the test
         raise AssertionError(f"the stack did not become healthy:\n{self.text[-4000:]}")
 
     @property
