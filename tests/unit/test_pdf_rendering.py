@@ -264,3 +264,17 @@ def test_offloaded_work_and_green_threads_log_through_the_same_handler_without_d
         assert len(records) == 400
     finally:
         log.removeHandler(handler)
+
+
+def test_a_burst_of_offloaded_renders_all_finish():
+    """Several workers rendering at once (a burst of approvals) once deadlocked on cffi's lock."""
+    import eventlet
+
+    from services.chassis.pdf import offload, render_pdf
+
+    def render(i):
+        return offload(render_pdf, f"<p>certificate {i}</p>" * 50)
+
+    with eventlet.Timeout(120):
+        pdfs = list(eventlet.GreenPool(6).imap(render, range(6)))
+    assert all(pdf.startswith(b"%PDF-") for pdf in pdfs)
