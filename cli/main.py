@@ -74,9 +74,36 @@ def broker_ensure(management):
         raise click.ClickException(str(exc)) from None
 
 
+def _procfile_names() -> list[str]:
+    names = []
+    for line in (ROOT / "Procfile").read_text().splitlines():
+        name, colon, _ = line.partition(":")
+        if colon and name.strip() and not name.lstrip().startswith("#"):
+            names.append(name.strip())
+    return names
+
+
+def _scale_option(ctx, param, values) -> dict[str, int]:
+    """``--scale certificate=2`` (repeatable) -> {"certificate": 2}, names checked against the
+    Procfile."""
+    known = _procfile_names()
+    scale = {}
+    for value in values:
+        name, eq, count = value.partition("=")
+        name = name.strip()
+        if not eq or name not in known or not count.strip().isdigit() or int(count) < 1:
+            raise click.BadParameter(f"{value!r}: give NAME=N with N >= 1 and NAME one of "
+                                     f"{', '.join(known)}", ctx=ctx, param=param)
+        scale[name] = int(count)
+    return scale
+
+
 @main.command()
 @click.option("--skip-init", is_flag=True, help="Do not run `opencoo init` first.")
-def up(skip_init):
+@click.option("--scale", multiple=True, callback=_scale_option, metavar="NAME=N",
+              help="Run N processes of the Procfile entry NAME (repeatable), "
+                   "e.g. --scale certificate=2.")
+def up(skip_init, scale):
     """Run the whole platform: every service as its own process, and the gateway."""
     click.get_current_context().invoke(broker_ensure)
     if not skip_init:
@@ -96,8 +123,9 @@ def up(skip_init):
     click.echo("Ctrl-C stops everything.\n")
     # honcho takes this process's place: the set-up's imports do not stay resident, and Ctrl-C
     # reaches honcho, which stops every process and waits for them.
+    concurrency = ["-c", ",".join(f"{name}={n}" for name, n in scale.items())] if scale else []
     os.execve(sys.executable, [sys.executable, "-m", "honcho", "-f", str(ROOT / "Procfile"),
-                               "-d", str(ROOT), "start"], env)
+                               "-d", str(ROOT), "start", *concurrency], env)
 
 
 # --- operator tasks --------------------------------------------------------------------------
