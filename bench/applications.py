@@ -36,7 +36,6 @@ import re
 import signal
 import statistics
 import sys
-import tempfile
 import threading
 import time
 import uuid
@@ -46,8 +45,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.dont_write_bytecode = True  # no __pycache__ beside the sources
 
-from bench.rpc_roundtrip import (VENV_BIN, Group, Management, amqp_uri, clean_up, cpu_busy,  # noqa: E402
-                                 free_port, log, machine, wait_http)
+from bench.rpc_roundtrip import (VENV_BIN, Group, add_broker_arguments, clean_up,  # noqa: E402
+                                 cpu_busy, log, machine, platform_run, wait_http)
 
 RESULTS = ROOT / "bench" / "results" / "applications.json"
 HS2022 = ROOT.parent / "shared" / "data" / "hs2022.csv"
@@ -427,30 +426,13 @@ def main() -> int:
     ap.add_argument("--rows", type=int, default=100_000, help="applications bulk-inserted")
     ap.add_argument("--requests", type=int, default=50, help="requests per list query")
     ap.add_argument("--rpc-calls", type=int, default=500)
-    ap.add_argument("--start-timeout", type=float, default=180)
-    ap.add_argument("--amqp-host", default="127.0.0.1")
-    ap.add_argument("--amqp-port", type=int, default=5672)
-    ap.add_argument("--management", default="http://127.0.0.1:15672")
-    ap.add_argument("--user", default="guest")
-    ap.add_argument("--password", default="guest")
+    add_broker_arguments(ap)
     ap.add_argument("--keep", action="store_true", help="keep the temporary folder (logs, data)")
     ap.add_argument("--output", type=Path, default=RESULTS)
     args = ap.parse_args()
 
-    mgmt = Management(args.management, args.user, args.password)
-    vhost = f"opencoo-bench-{os.getpid()}-{int(time.time())}"
-    tmp = Path(tempfile.mkdtemp(prefix="opencoo-bench-apps-"))
-    var = tmp / "var"
-    var.mkdir()
-    log(f"vhost {vhost}, temporary folder {tmp}")
-    mgmt.make_vhost(vhost, args.user)
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    uri = amqp_uri(args, vhost)
-    env = {k: v for k, v in os.environ.items() if k != "OPENCOO_SMTP_URL"}
-    env.update({"OPENCOO_VAR": str(var), "OPENCOO_HTTP": f"127.0.0.1:{port}",
-                "OPENCOO_PUBLIC_URL": base, "OPENCOO_AMQP_URI": uri,
-                "OPENCOO_ADMIN_PASSWORD": ADMIN_PASSWORD, "PYTHONWARNINGS": "ignore"})
+    mgmt, vhost, tmp, base, env = platform_run(args, "opencoo-bench-apps-", ADMIN_PASSWORD)
+    var, uri = tmp / "var", env["OPENCOO_AMQP_URI"]
     # In this process too (tests.pki loads the dev CA from OPENCOO_VAR).
     for k in ("OPENCOO_VAR", "OPENCOO_AMQP_URI"):
         os.environ[k] = env[k]

@@ -49,7 +49,6 @@ import signal
 import sqlite3
 import subprocess
 import sys
-import tempfile
 import time
 import urllib.request
 import uuid
@@ -59,9 +58,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.dont_write_bytecode = True  # no __pycache__ beside the sources
 
-from bench.rpc_roundtrip import (VENV_BIN, Group, Management, amqp_uri, clean_up,  # noqa: E402
-                                 cpu_busy, cpu_groups, descendants, free_port, label, log,
-                                 machine, machine_cpu_seconds, rabbit_pids, wait_http)
+from bench.rpc_roundtrip import (VENV_BIN, Group, Management, add_broker_arguments,  # noqa: E402
+                                 clean_up, cpu_busy, cpu_groups, descendants, label, log, machine,
+                                 machine_cpu_seconds, platform_run, rabbit_pids, wait_http)
 
 RESULTS = ROOT / "bench" / "results" / "issuance.json"
 ADMIN_PASSWORD = "bench horse battery staple"
@@ -530,30 +529,13 @@ def main() -> int:
                     help="before each timed run, wait until the machine is at most this busy")
     ap.add_argument("--quiet-wait", type=float, default=60,
                     help="... for at most this many seconds")
-    ap.add_argument("--start-timeout", type=float, default=180)
-    ap.add_argument("--amqp-host", default="127.0.0.1")
-    ap.add_argument("--amqp-port", type=int, default=5672)
-    ap.add_argument("--management", default="http://127.0.0.1:15672")
-    ap.add_argument("--user", default="guest")
-    ap.add_argument("--password", default="guest")
+    add_broker_arguments(ap)
     ap.add_argument("--keep", action="store_true", help="keep the temporary folder (logs, data)")
     ap.add_argument("--output", type=Path, default=RESULTS)
     args = ap.parse_args()
 
-    mgmt = Management(args.management, args.user, args.password)
-    vhost = f"opencoo-bench-{os.getpid()}-{int(time.time())}"
-    tmp = Path(tempfile.mkdtemp(prefix="opencoo-bench-issuance-"))
-    var = tmp / "var"
-    var.mkdir()
-    log(f"vhost {vhost}, temporary folder {tmp}")
-    mgmt.make_vhost(vhost, args.user)
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    uri = amqp_uri(args, vhost)
-    env = {k: v for k, v in os.environ.items() if k != "OPENCOO_SMTP_URL"}
-    env.update({"OPENCOO_VAR": str(var), "OPENCOO_HTTP": f"127.0.0.1:{port}",
-                "OPENCOO_PUBLIC_URL": base, "OPENCOO_AMQP_URI": uri,
-                "OPENCOO_ADMIN_PASSWORD": ADMIN_PASSWORD, "PYTHONWARNINGS": "ignore"})
+    mgmt, vhost, tmp, base, env = platform_run(args, "opencoo-bench-issuance-", ADMIN_PASSWORD)
+    var, uri = tmp / "var", env["OPENCOO_AMQP_URI"]
     for k in ("OPENCOO_VAR", "OPENCOO_AMQP_URI", "OPENCOO_PUBLIC_URL"):
         os.environ[k] = env[k]  # this process builds the view and loads the dev CA from them
     # What `opencoo up` gives the processes honcho starts (cli/main.py), for the second one.

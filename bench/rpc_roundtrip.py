@@ -507,6 +507,34 @@ def clean_up(mgmt: Management, vhost: str, tmp: Path, keep: bool) -> None:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+def add_broker_arguments(ap) -> None:
+    """The options every benchmark here takes to reach RabbitMQ and to start the platform."""
+    ap.add_argument("--start-timeout", type=float, default=180)
+    ap.add_argument("--amqp-host", default="127.0.0.1")
+    ap.add_argument("--amqp-port", type=int, default=5672)
+    ap.add_argument("--management", default="http://127.0.0.1:15672")
+    ap.add_argument("--user", default="guest")
+    ap.add_argument("--password", default="guest")
+
+
+def platform_run(args, prefix: str, admin_password: str):
+    """A virtual host, a temporary OPENCOO_VAR and a port of this run, and the environment that
+    `opencoo up` gets: (management, vhost, tmp, base URL, env)."""
+    mgmt = Management(args.management, args.user, args.password)
+    vhost = f"opencoo-bench-{os.getpid()}-{int(time.time())}"
+    tmp = Path(tempfile.mkdtemp(prefix=prefix))
+    (tmp / "var").mkdir()
+    log(f"vhost {vhost}, temporary folder {tmp}")
+    mgmt.make_vhost(vhost, args.user)
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    env = {k: v for k, v in os.environ.items() if k != "OPENCOO_SMTP_URL"}
+    env.update({"OPENCOO_VAR": str(tmp / "var"), "OPENCOO_HTTP": f"127.0.0.1:{port}",
+                "OPENCOO_PUBLIC_URL": base, "OPENCOO_AMQP_URI": amqp_uri(args, vhost),
+                "OPENCOO_ADMIN_PASSWORD": admin_password, "PYTHONWARNINGS": "ignore"})
+    return mgmt, vhost, tmp, base, env
+
+
 def amqp_uri(args, vhost: str) -> str:
     return f"amqp://{args.user}:{args.password}@{args.amqp_host}:{args.amqp_port}/{vhost}"
 
@@ -690,12 +718,7 @@ def main() -> int:
     ap.add_argument("--threads", type=int, default=2, help="wrk threads (<= connections)")
     ap.add_argument("--warmup", type=float, default=5, help="warm-up seconds before each run")
     ap.add_argument("--rest", type=float, default=5, help="idle seconds before reading memory")
-    ap.add_argument("--start-timeout", type=float, default=180)
-    ap.add_argument("--amqp-host", default="127.0.0.1")
-    ap.add_argument("--amqp-port", type=int, default=5672)
-    ap.add_argument("--management", default="http://127.0.0.1:15672")
-    ap.add_argument("--user", default="guest")
-    ap.add_argument("--password", default="guest")
+    add_broker_arguments(ap)
     ap.add_argument("--no-install", action="store_true", help="do not apt-get install wrk")
     ap.add_argument("--python-load", action="store_true",
                     help="use the Python load generator even if wrk is there")
