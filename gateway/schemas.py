@@ -378,14 +378,8 @@ class ExchangeRateInput(Schema):
                          metadata={"description": "INR per unit, e.g. \"83.2500\""})
 
 
-class OrderSummary(Schema):
-    application_id = fields.String()
-    application_number = fields.String()
-    certificate_name = fields.String()
-    agency_name = fields.String()
-    service = fields.String(metadata={"description": "issue, duplicate, in_lieu or non_preferential"})
-    tax = fields.String(metadata={"description": "CGST+SGST (same state), IGST, or none"})
-    place_of_supply = fields.String(metadata={"description": "the exporter branch's state"})
+class Amounts(Schema):
+    """A fee with its GST, in paise."""
     base = fields.Integer(metadata={"description": "paise"})
     cgst = fields.Integer()
     sgst = fields.Integer()
@@ -393,25 +387,26 @@ class OrderSummary(Schema):
     total = fields.Integer()
     gst_rate = fields.String(metadata={"description": "percent"})
     currency = fields.String()
+    application_id = fields.String()
+    application_number = fields.String()
+
+
+class OrderSummary(Amounts):
+    certificate_name = fields.String()
+    agency_name = fields.String()
+    service = fields.String(metadata={"description": "issue, duplicate, in_lieu or non_preferential"})
+    tax = fields.String(metadata={"description": "CGST+SGST (same state), IGST, or none"})
+    place_of_supply = fields.String(metadata={"description": "the exporter branch's state"})
     paid = fields.Boolean()
     payment_id = fields.String(allow_none=True)
 
 
-class Payment(Schema):
+class Payment(Amounts):
     payment_id = fields.String()
-    application_id = fields.String()
-    application_number = fields.String()
     provider = fields.String()
-    status = fields.String(metadata={"description": "created, completed or failed"})
+    status = fields.String(metadata={"description": "created, completed, failed or refund_due"})
     failure_reason = fields.String(allow_none=True)
     redirect_url = fields.String(allow_none=True)
-    currency = fields.String()
-    base = fields.Integer()
-    cgst = fields.Integer()
-    sgst = fields.Integer()
-    igst = fields.Integer()
-    total = fields.Integer()
-    gst_rate = fields.String()
     receipt_number = fields.String(allow_none=True)
     created_at = fields.String()
     completed_at = fields.String(allow_none=True)
