@@ -46,7 +46,7 @@ sys.path.insert(0, str(ROOT))
 sys.dont_write_bytecode = True  # no __pycache__ beside the sources
 
 from bench.rpc_roundtrip import (VENV_BIN, Group, add_broker_arguments, clean_up,  # noqa: E402
-                                 cpu_busy, log, machine, platform_run, wait_http)
+                                 cpu_busy, log, machine, platform_run, wait_http, write_result)
 
 RESULTS = ROOT / "bench" / "results" / "applications.json"
 HS2022 = ROOT.parent / "shared" / "data" / "hs2022.csv"
@@ -473,12 +473,7 @@ def main() -> int:
         group.stop(sig=signal.SIGTERM, wait=45)
         clean_up(mgmt, vhost, tmp, args.keep)
 
-    result["settings"] = {k: v for k, v in vars(args).items() if k != "output"}
-    print()
-    print(report(result))
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(json.dumps(result, indent=2, default=str) + "\n")
-    print(f"\nwritten to {args.output}")
+    write_result(args, result, report(result))
     return 0
 
 

@@ -60,7 +60,8 @@ sys.dont_write_bytecode = True  # no __pycache__ beside the sources
 
 from bench.rpc_roundtrip import (VENV_BIN, Group, Management, add_broker_arguments,  # noqa: E402
                                  clean_up, cpu_busy, cpu_groups, descendants, label, log, machine,
-                                 machine_cpu_seconds, platform_run, rabbit_pids, wait_http)
+                                 machine_cpu_seconds, platform_run, rabbit_pids, wait_http,
+                                 write_result)
 
 RESULTS = ROOT / "bench" / "results" / "issuance.json"
 ADMIN_PASSWORD = "bench horse battery staple"
@@ -636,12 +637,7 @@ def main() -> int:
         "ratio_two_met": (result["ratio"]["two"] or 0) >= TARGET_RATIO,
         "two_processes_min_per_s": TARGET_TWO_PROCESSES,
         "two_processes_met": (result["pipeline_2"].get("per_s") or 0) >= TARGET_TWO_PROCESSES}
-    result["settings"] = {k: v for k, v in vars(args).items() if k != "output"}
-    print()
-    print(report(result))
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(json.dumps(result, indent=2, default=str) + "\n")
-    print(f"\nwritten to {args.output}")
+    write_result(args, result, report(result))
     return 0
 
 

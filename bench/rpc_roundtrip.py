@@ -535,6 +535,16 @@ def platform_run(args, prefix: str, admin_password: str):
     return mgmt, vhost, tmp, base, env
 
 
+def write_result(args, result: dict, table: str) -> None:
+    """Print the run's table and keep its figures, with the settings, in ``args.output``."""
+    result["settings"] = {k: v for k, v in vars(args).items() if k != "output"}
+    print()
+    print(table)
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(json.dumps(result, indent=2, default=str) + "\n")
+    print(f"\nwritten to {args.output}")
+
+
 def amqp_uri(args, vhost: str) -> str:
     return f"amqp://{args.user}:{args.password}@{args.amqp_host}:{args.amqp_port}/{vhost}"
 
@@ -765,11 +775,7 @@ def main() -> int:
         "ratio_rps_min": TARGET_RATIO, "ratio_met": result["ratio"]["rps"] >= TARGET_RATIO,
         "memory_mb_max": TARGET_MEMORY_MB,
         "memory_met": result["memory"]["total_rss_mb"] < TARGET_MEMORY_MB}
-    print()
-    print(report(result))
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(json.dumps(result, indent=2) + "\n")
-    print(f"\nwritten to {args.output}")
+    write_result(args, result, report(result))
     return 0
 
 
