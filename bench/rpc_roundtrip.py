@@ -164,6 +164,8 @@ def label(pid: int) -> str:
     joined = " ".join(args)
     if "nameko" in joined and " run " in f" {joined} ":
         return "nameko " + args[-1]
+    if "services.chassis.offloading" in joined:  # a service's worker process (PDF renders)
+        return "worker of " + args[-1]
     if "honcho" in joined:
         return "honcho"
     if any(a.endswith("/opencoo") or a == "opencoo" for a in args):

@@ -17,7 +17,7 @@ valid" in place of the certification. The issuing authority's signature is not d
 
 Every text comes from the exporter or the registry and is autoescaped by Jinja2; the renderer
 fetches nothing from outside (``chassis.pdf``). Rendering is CPU-bound: services call
-``chassis.pdf.offload(render_certificate, certificate)``.
+``chassis.offloading.in_worker_process(render_certificate, certificate)``.
 """
 from __future__ import annotations
 
@@ -339,10 +339,9 @@ def certificate_html(certificate: dict, *, draft: bool = False) -> str:
 
 
 # What WeasyPrint can reuse from one certificate to the next: the font configuration (loading
-# fontconfig and its caches cost some 20 ms a render) and the parsed stylesheet. Kept per OS
-# thread, because Pango's font map is not safe to share between threads rendering at once
-# (``offload`` renders in tpool threads). Under eventlet's patching this is per green thread,
-# which is still correct: each tpool worker is one real thread with one greenlet.
+# fontconfig and its caches cost some 20 ms a render) and the parsed stylesheet. Kept per thread,
+# because Pango's font map is not safe to share between threads rendering at once (services
+# render in their worker process, one at a time, but a script may use threads).
 _reusable = threading.local()
 
 

@@ -11,7 +11,6 @@ the web: templates name ``"DejaVu Sans"``, which also has the rupee sign.
 """
 from __future__ import annotations
 
-import logging
 import mimetypes
 from pathlib import Path
 from urllib.parse import urljoin, urlsplit
@@ -19,8 +18,6 @@ from urllib.request import DataHandler, Request, url2pathname
 
 import eventlet.patcher
 import segno
-from eventlet import tpool
-from eventlet.semaphore import Semaphore
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from weasyprint import CSS, HTML
 from weasyprint.text.ffi import ffi as _pango_ffi
@@ -58,7 +55,8 @@ def render_pdf(html: str, base_dir: Path | None = None,
                stylesheets: list[str] | None = None) -> bytes:
     """PDF bytes of ``html``. Relative URLs and ``stylesheets`` (file names) resolve in ``base_dir``.
 
-    CPU-bound (hundreds of ms): from a nameko service call it through :func:`offload`.
+    CPU-bound (hundreds of ms): from a nameko service call it through
+    ``chassis.offloading.in_worker_process``.
     """
     fetcher = GuardedURLFetcher(base_dir)
     base_url = fetcher.base_dir.as_uri() + "/" if fetcher.base_dir is not None else None
@@ -69,42 +67,9 @@ def render_pdf(html: str, base_dir: Path | None = None,
 
 
 # cffi's FFI made its lock at import, after monkey patching: a green lock, which two tpool
-# threads calling Pango at once deadlock on ("Cannot switch to a different thread").
+# threads calling Pango at once deadlock on ("Cannot switch to a different thread"). Services
+# render in their worker process, but a render offloaded to threads must not hang either.
 _pango_ffi._lock = eventlet.patcher.original("_thread").allocate_lock()
-
-# One CPU-bound job at a time per process: renders in parallel threads only fight for the GIL
-# (10 concurrent renders ran at about half the rate of one after another). Scale with processes.
-_cpu_slot = Semaphore(1)
-
-
-def offload(fn, *args, **kwargs):
-    """``fn(*args, **kwargs)`` in a real OS thread when eventlet has patched threads, so a long
-    CPU-bound call does not freeze the process's other green threads; a plain call otherwise."""
-    if eventlet.patcher.is_monkey_patched("thread"):
-        _os_locks_for_log_handlers()
-        with _cpu_slot:
-            return tpool.execute(fn, *args, **kwargs)
-    return fn(*args, **kwargs)
-
-
-def _os_locks_for_log_handlers():
-    """WeasyPrint and pyHanko log from the tpool thread. The handlers' locks are eventlet's green
-    locks after monkey patching, and a real thread that meets one held cannot wait on the hub;
-    real OS locks serialise both kinds of thread correctly (a log write holds it for
-    microseconds). Handlers configured later than the first offload keep their own lock."""
-    global _LOG_LOCKS_DONE
-    if _LOG_LOCKS_DONE:
-        return
-    os_rlock = eventlet.patcher.original("threading").RLock
-    loggers = [logging.getLogger()] + [lg for lg in logging.Logger.manager.loggerDict.values()
-                                       if isinstance(lg, logging.Logger)]
-    for handler in {h for lg in loggers for h in lg.handlers}:
-        handler.lock = os_rlock()
-    _LOG_LOCKS_DONE = True
-
-
-_LOG_LOCKS_DONE = False
-
 
 def qr_svg_data_uri(text: str) -> str:
     """A QR code of ``text`` as an SVG ``data:`` URI (0.5 mm modules; CSS may resize it)."""

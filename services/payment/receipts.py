@@ -5,7 +5,8 @@ before it is drawn: every field present, amounts whole paise, the taxes those th
 ``fees.gst_split`` gives for these states and rate, and the total their sum, so a receipt can
 never show figures that disagree with each other or with the fee rule.
 
-Rendering is CPU-bound: services call ``chassis.pdf.offload(render_receipt, receipt)``.
+Rendering is CPU-bound: services call
+``chassis.offloading.in_worker_process(render_receipt, receipt)``.
 """
 from __future__ import annotations
 

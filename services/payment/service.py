@@ -11,8 +11,8 @@ from nameko.timer import timer
 from services.chassis import base, config
 from services.chassis.entrypoints import rpc, transactional
 from services.chassis.errors import NotFound
-from services.chassis.pdf import offload
 from services.chassis.rpc import TimedRpcProxy
+from services.chassis.offloading import in_worker_process
 from services.payment import payments, providers, receipts
 
 log = logging.getLogger(__name__)
@@ -87,7 +87,7 @@ class PaymentService(base.ServiceBase):
     def receipt_pdf(self, actor, payment_id):
         data = payments.receipt_data(self.db.session, actor, payment_id)
         self.db.commit()  # release the connection while the PDF renders
-        pdf = offload(receipts.render_receipt, data)
+        pdf = in_worker_process(receipts.render_receipt, data)
         return {"filename": f"receipt-{data['receipt_number'].replace('/', '-')}.pdf",
                 "content": base64.b64encode(pdf).decode()}
 

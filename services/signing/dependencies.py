@@ -14,7 +14,7 @@ from nameko.extensions import DependencyProvider
 
 from services.chassis import config
 from services.chassis.errors import BadRequest, NotFound, ServiceUnavailable
-from services.chassis.pdf import offload
+from services.chassis.offloading import offload
 from services.signing import pades, trust
 
 log = logging.getLogger(__name__)

@@ -1,4 +1,4 @@
-"""chassis.pdf: a renderer that fetches nothing from outside (DESIGN.md §9), offloading, QR, escaping."""
+"""chassis.pdf: a renderer that fetches nothing from outside (DESIGN.md §9), QR, escaping."""
 import base64
 import http.server
 import io
@@ -9,15 +9,12 @@ import time
 import urllib.parse
 import xml.etree.ElementTree as ET
 
-import eventlet
-import eventlet.patcher
 import jinja2
 import pytest
 import weasyprint
 from PIL import Image
 
-from services.chassis import pdf
-from services.chassis.pdf import (FetchRefused, GuardedURLFetcher, offload, qr_svg_data_uri, render_pdf,
+from services.chassis.pdf import (FetchRefused, GuardedURLFetcher, qr_svg_data_uri, render_pdf,
                                   template_environment)
 
 
@@ -177,43 +174,6 @@ def test_template_environment_rejects_undefined_variables(tmp_path):
         template_environment(tmp_path).get_template("t.html").render()
 
 
-def test_offload_returns_and_raises():
-    assert offload(lambda a, b=0: a + b, 2, b=3) == 5
-    with pytest.raises(ZeroDivisionError):
-        offload(lambda: 1 / 0)
-
-
-def test_offload_lets_green_threads_run():
-    if not eventlet.patcher.is_monkey_patched("thread"):
-        pytest.skip("needs eventlet monkey patching (tests/conftest.py does it)")
-    real_sleep = eventlet.patcher.original("time").sleep
-    ticks = []
-
-    def ticker():
-        while True:
-            ticks.append(1)
-            eventlet.sleep(0.01)
-
-    green = eventlet.spawn(ticker)
-    try:
-        eventlet.sleep(0)
-        before = len(ticks)
-        offload(real_sleep, 0.3)  # a blocking call: a direct call would freeze the ticker
-        assert len(ticks) - before >= 5
-    finally:
-        green.kill()
-
-
-def test_offload_calls_directly_without_monkey_patching(monkeypatch):
-    monkeypatch.setattr(pdf.eventlet.patcher, "is_monkey_patched", lambda module: False)
-    monkeypatch.setattr(pdf.tpool, "execute", lambda *a, **k: pytest.fail("tpool used"))
-    assert offload(lambda: threading.current_thread()) is threading.current_thread()
-
-
-def test_offload_renders_a_pdf():
-    assert offload(render_pdf, "<p>threaded</p>").startswith(b"%PDF-")
-
-
 def test_qr_svg_data_uri_is_an_svg_that_renders():
     uri = qr_svg_data_uri("https://coo.example/api/v1/verify?number=MPEDA/2026/013/0000001A")
     prefix, _, payload = uri.partition(",")
@@ -225,52 +185,12 @@ def test_qr_svg_data_uri_is_an_svg_that_renders():
     assert data.startswith(b"%PDF-")
 
 
-def test_offloaded_work_and_green_threads_log_through_the_same_handler_without_deadlock():
-    import logging
-    import time
-
-    import eventlet
-
-    from services.chassis import pdf
-
-    records = []
-
-    class Slow(logging.Handler):
-        def emit(self, record):
-            time.sleep(0.001)  # hold the handler lock long enough for the threads to meet
-            records.append(record.getMessage())
-
-    handler = Slow()
-    log = logging.getLogger("offload-test")
-    log.addHandler(handler)
-    log.propagate = False
-    pdf._LOG_LOCKS_DONE = False  # this handler came after the first offload of the session
-    try:
-        def from_thread():
-            for i in range(200):
-                log.warning("thread %d", i)
-            return "done"
-
-        def from_hub():
-            for i in range(200):
-                log.warning("green %d", i)
-                eventlet.sleep(0)
-
-        green = eventlet.spawn(from_hub)
-        with eventlet.Timeout(30):
-            assert pdf.offload(from_thread) == "done"
-            green.wait()
-        assert type(handler.lock) is type(eventlet.patcher.original("threading").RLock())
-        assert len(records) == 400
-    finally:
-        log.removeHandler(handler)
-
-
 def test_a_burst_of_offloaded_renders_all_finish():
     """Several workers rendering at once (a burst of approvals) once deadlocked on cffi's lock."""
     import eventlet
 
-    from services.chassis.pdf import offload, render_pdf
+    from services.chassis.offloading import offload
+    from services.chassis.pdf import render_pdf
 
     def render(i):
         return offload(render_pdf, f"<p>certificate {i}</p>" * 50)

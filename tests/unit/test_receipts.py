@@ -5,7 +5,7 @@ import subprocess
 
 import pytest
 
-from services.chassis.pdf import offload
+from services.chassis.offloading import offload
 from services.payment.receipts import amount_in_words, format_inr, receipt_context, render_receipt
 
 RECEIPT = {

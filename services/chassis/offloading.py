@@ -1,0 +1,222 @@
+"""CPU-bound work off the eventlet hub: in a child process of the service (``in_worker_process``,
+for renders) or in a real OS thread (``offload``, for calls that need this process's own state,
+such as the signing service's open PKCS#11 session).
+
+Why a process and not a tpool thread: a certificate render is about 150 ms of Python (WeasyPrint's
+layout, fontTools' subsetting, thousands of Pango calls through cffi) holding the GIL. In a thread
+it fights the eventlet hub, which meanwhile serves the other workers' RPCs, and both slow down;
+in its own process it runs at the speed of a plain loop while the service process keeps its core
+for messages (bench/README.md, "issuance.py").
+
+Each service process has at most one child, started by its first job, so a service that renders
+nothing costs no memory. The child runs one job at a time (more would only share a core), given
+as a plain module-level function named by module and qualified name, with arguments and result
+pickled over the child's stdin and stdout: a private pipe between a process and its own child,
+never anything from outside. The child exits when the pipe closes, so it never outlives its
+service; a child that dies or overruns ``JOB_TIMEOUT`` is killed, the job fails with
+``WorkerProcessError``, and the next job starts a fresh child.
+
+Without eventlet's patching (CLI, scripts, plain unit tests) the function is simply called.
+"""
+from __future__ import annotations
+
+import importlib
+import logging
+import os
+import pickle
+import struct
+import sys
+import traceback
+
+import eventlet
+import eventlet.patcher
+from eventlet import tpool
+from eventlet.semaphore import Semaphore
+
+log = logging.getLogger(__name__)
+
+JOB_TIMEOUT = 120.0  # seconds; a certificate takes well under one
+_HEADER = struct.Struct(">I")
+
+
+class WorkerProcessError(RuntimeError):
+    """The child process died, overran its time, or returned an exception that cannot be
+    rebuilt here (its text and traceback are in the message)."""
+
+
+def _read_exactly(stream, size: int) -> bytes:
+    chunks, missing = [], size
+    while missing:
+        chunk = stream.read(missing)
+        if not chunk:
+            raise EOFError("the pipe closed")
+        chunks.append(chunk)
+        missing -= len(chunk)
+    return b"".join(chunks)
+
+
+def _send(stream, obj) -> None:
+    data = pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
+    stream.write(_HEADER.pack(len(data)) + data)
+    stream.flush()
+
+
+def _receive(stream):
+    (size,) = _HEADER.unpack(_read_exactly(stream, _HEADER.size))
+    return pickle.loads(_read_exactly(stream, size))
+
+
+class WorkerProcess:
+    """One child Python process running jobs for this process, one at a time."""
+
+    def __init__(self, timeout: float = JOB_TIMEOUT):
+        self.timeout = timeout
+        self._child = None
+        self._turn = Semaphore(1)
+
+    @property
+    def pid(self) -> int | None:
+        return self._child.pid if self._child is not None else None
+
+    def run(self, fn, *args, **kwargs):
+        """``fn(*args, **kwargs)`` in the child; its exception is raised here with its class."""
+        job = (fn.__module__, fn.__qualname__, args, kwargs)
+        with self._turn:
+            if self._child is not None and self._child.poll() is not None:
+                self.stop()  # died between jobs (killed, out of memory): this job gets a new one
+            child = self._child or self._start()
+            try:
+                with eventlet.Timeout(self.timeout):
+                    _send(child.stdin, job)
+                    ok, value = _receive(child.stdout)
+            except eventlet.Timeout:
+                self.stop()
+                raise WorkerProcessError(
+                    f"{fn.__qualname__} ran over {self.timeout:g} s in the worker process "
+                    "(killed; the next job starts a new one)") from None
+            except (OSError, EOFError, struct.error, pickle.UnpicklingError) as exc:
+                code = self.stop()
+                raise WorkerProcessError(
+                    f"the worker process died during {fn.__qualname__} (exit status {code}): "
+                    f"{exc!r}") from None
+        if ok:
+            return value
+        raise value
+
+    def _start(self):
+        from eventlet.green import subprocess
+
+        root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+        env = dict(os.environ)
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, (root, env.get("PYTHONPATH"))))
+        # The parent's entrypoint in the command line says whose worker this is (ps, top, bench).
+        # Not "-m": the child's classes (WorkerProcessError) must be this module's, not __main__'s.
+        self._child = subprocess.Popen(
+            [sys.executable, "-c", f"from {__name__} import main; main()",
+             os.path.basename(sys.argv[-1]) if sys.argv else ""],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env, cwd=root)
+        log.info("worker process %s started", self._child.pid)
+        return self._child
+
+    def stop(self) -> int | None:
+        """Kill the child (if any) and reap it; its exit status."""
+        child, self._child = self._child, None
+        if child is None:
+            return None
+        if child.poll() is None:
+            child.kill()
+        for stream in (child.stdin, child.stdout):
+            try:
+                stream.close()
+            except OSError:
+                pass
+        return child.wait()
+
+
+_worker = WorkerProcess()
+
+
+def in_worker_process(fn, *args, **kwargs):
+    """``fn(*args, **kwargs)`` in this process's worker process when eventlet has patched the
+    process (a service), so a long CPU-bound call neither freezes nor slows the other green
+    threads; a plain call otherwise. ``fn`` must be importable by name, and its arguments and
+    result picklable."""
+    if eventlet.patcher.is_monkey_patched("thread"):
+        return _worker.run(fn, *args, **kwargs)
+    return fn(*args, **kwargs)
+
+
+# --- in a thread -------------------------------------------------------------------------------
+
+# One CPU-bound job at a time per process: renders in parallel threads only fight for the GIL
+# (10 concurrent renders ran at about half the rate of one after another). Scale with processes.
+_cpu_slot = Semaphore(1)
+
+
+def offload(fn, *args, **kwargs):
+    """``fn(*args, **kwargs)`` in a real OS thread when eventlet has patched threads, so a long
+    CPU-bound call does not freeze the process's other green threads; a plain call otherwise."""
+    if eventlet.patcher.is_monkey_patched("thread"):
+        _os_locks_for_log_handlers()
+        with _cpu_slot:
+            return tpool.execute(fn, *args, **kwargs)
+    return fn(*args, **kwargs)
+
+
+def _os_locks_for_log_handlers():
+    """WeasyPrint and pyHanko log from the tpool thread. The handlers' locks are eventlet's green
+    locks after monkey patching, and a real thread that meets one held cannot wait on the hub;
+    real OS locks serialise both kinds of thread correctly (a log write holds it for
+    microseconds). Handlers configured later than the first offload keep their own lock."""
+    global _LOG_LOCKS_DONE
+    if _LOG_LOCKS_DONE:
+        return
+    os_rlock = eventlet.patcher.original("threading").RLock
+    loggers = [logging.getLogger()] + [lg for lg in logging.Logger.manager.loggerDict.values()
+                                       if isinstance(lg, logging.Logger)]
+    for handler in {h for lg in loggers for h in lg.handlers}:
+        handler.lock = os_rlock()
+    _LOG_LOCKS_DONE = True
+
+
+_LOG_LOCKS_DONE = False
+
+
+# --- the child ----------------------------------------------------------------------------------
+
+def _failure(exc: BaseException):
+    """The exception itself when it survives pickling, otherwise its text and traceback."""
+    try:
+        pickle.loads(pickle.dumps(exc))
+        return exc
+    except Exception:
+        return WorkerProcessError("".join(traceback.format_exception(exc)).strip())
+
+
+def serve(jobs, results) -> None:
+    """Run jobs from ``jobs`` until it closes; answer each ``(True, result)`` or ``(False, exc)``."""
+    while True:
+        try:
+            module, qualname, args, kwargs = _receive(jobs)
+        except EOFError:
+            return
+        try:
+            fn = importlib.import_module(module)
+            for part in qualname.split("."):
+                fn = getattr(fn, part)
+            answer = (True, fn(*args, **kwargs))
+        except Exception as exc:  # the parent raises it in the job's caller
+            answer = (False, _failure(exc))
+        _send(results, answer)
+
+
+def main() -> None:
+    # The pipe to the parent is a private copy of stdout; anything printed (by a library, or by C
+    # code on fd 1) goes to stderr, the service's log, and cannot corrupt an answer.
+    results = os.fdopen(os.dup(1), "wb")
+    os.dup2(2, 1)
+    sys.stdout = sys.stderr
+    logging.basicConfig(level=logging.WARNING, stream=sys.stderr,
+                        format="worker process: %(levelname)s %(name)s: %(message)s")
+    serve(sys.stdin.buffer, results)
+

@@ -1,0 +1,219 @@
+"""chassis.offloading: CPU-bound work in the service's worker process or in an OS thread, with the
+other green threads running meanwhile. The worker process tests start real child processes."""
+import logging
+import os
+import signal
+import threading
+import time
+
+import eventlet
+import eventlet.patcher
+import pytest
+
+from services.chassis import offloading
+from services.chassis.offloading import WorkerProcess, WorkerProcessError, in_worker_process, offload
+from services.chassis.pdf import render_pdf
+
+pytestmark = pytest.mark.skipif(not eventlet.patcher.is_monkey_patched("thread"),
+                                reason="needs eventlet monkey patching (tests/conftest.py does it)")
+
+
+class NeedsTwoArguments(Exception):
+    def __init__(self, message, detail):
+        super().__init__(message)  # pickles as (message,): cannot be rebuilt on the other side
+        self.detail = detail
+
+
+def raise_unrebuildable():
+    raise NeedsTwoArguments("the message", "the detail")
+
+
+def write_to_fd_1_then_answer():
+    print("a library printing to stdout")
+    os.write(1, b"C code writing to fd 1\n")
+    return "the answer"
+
+
+def ticking(seconds):
+    """Green ticks counted while ``seconds`` pass; a frozen hub counts almost none."""
+    ticks = []
+
+    def ticker():
+        while True:
+            ticks.append(1)
+            eventlet.sleep(0.01)
+
+    return ticks, eventlet.spawn(ticker)
+
+
+@pytest.fixture
+def worker():
+    worker = WorkerProcess(timeout=20)
+    yield worker
+    worker.stop()
+
+
+# --- the worker process -------------------------------------------------------------------------
+
+def test_runs_the_function_in_another_process_and_returns_its_result(worker):
+    assert worker.run(sorted, [3, 1, 2], reverse=True) == [3, 2, 1]
+    child = worker.run(os.getpid)
+    assert child == worker.pid and child != os.getpid()
+    assert worker.run(os.getppid) == os.getpid()
+
+
+def test_the_exception_keeps_its_class_and_message(worker):
+    with pytest.raises(ValueError, match="invalid literal"):
+        worker.run(int, "not a number")
+    assert worker.run(int, "42") == 42  # the same child goes on
+
+
+def test_an_exception_that_cannot_be_rebuilt_arrives_as_its_traceback(worker):
+    with pytest.raises(WorkerProcessError, match="NeedsTwoArguments: the message"):
+        worker.run(raise_unrebuildable)
+    assert worker.run(int, "7") == 7
+
+
+def test_output_on_stdout_does_not_corrupt_the_answers(worker):
+    assert worker.run(write_to_fd_1_then_answer) == "the answer"
+    assert worker.run(write_to_fd_1_then_answer) == "the answer"
+
+
+def test_green_threads_run_while_the_child_works(worker):
+    worker.run(os.getpid)  # started
+    ticks, green = ticking(0.3)
+    try:
+        eventlet.sleep(0)
+        before = len(ticks)
+        worker.run(time.sleep, 0.3)
+        assert len(ticks) - before >= 10
+    finally:
+        green.kill()
+
+
+def test_jobs_run_one_at_a_time_in_the_same_child(worker):
+    def job(_):
+        started = time.monotonic()
+        pid = worker.run(time.sleep, 0.2) or worker.pid
+        return started, time.monotonic(), pid
+
+    results = list(eventlet.GreenPool(3).imap(job, range(3)))
+    assert len({pid for _, _, pid in results}) == 1
+    ends = sorted(end for _, end, _ in results)
+    assert ends[1] - ends[0] >= 0.18 and ends[2] - ends[1] >= 0.18  # no two slept together
+
+
+def test_a_child_killed_during_a_job_fails_that_job_and_the_next_gets_a_new_child(worker):
+    first = worker.run(os.getpid)
+    eventlet.spawn_after(0.3, os.kill, first, signal.SIGKILL)
+    with pytest.raises(WorkerProcessError, match="died during sleep.*exit status -9"):
+        worker.run(time.sleep, 10)
+    second = worker.run(os.getpid)
+    assert second != first
+
+
+def test_a_child_that_died_between_jobs_is_replaced_without_failing_a_job(worker):
+    first = worker.run(os.getpid)
+    os.kill(first, signal.SIGKILL)
+    eventlet.sleep(0.2)
+    assert worker.run(int, "5") == 5
+    assert worker.pid != first
+
+
+def test_a_job_over_its_time_is_killed_with_its_child():
+    worker = WorkerProcess(timeout=0.5)
+    try:
+        first = worker.run(os.getpid)
+        started = time.monotonic()
+        with pytest.raises(WorkerProcessError, match="ran over 0.5 s"):
+            worker.run(time.sleep, 30)
+        assert time.monotonic() - started < 5
+        with pytest.raises(ProcessLookupError):
+            os.kill(first, 0)  # killed and reaped, not left behind
+        assert worker.run(int, "3") == 3
+    finally:
+        worker.stop()
+
+
+def test_the_child_exits_when_its_parent_closes_the_pipe(worker):
+    worker.run(os.getpid)
+    child = worker._child
+    child.stdin.close()  # what the kernel does when the service process dies
+    with eventlet.Timeout(10):
+        assert child.wait() == 0
+
+
+def test_the_child_renders_a_pdf():
+    assert in_worker_process(render_pdf, "<p>rendered by the worker process</p>").startswith(
+        b"%PDF-")
+    assert offloading._worker.pid not in (None, os.getpid())
+
+
+def test_without_monkey_patching_the_function_is_simply_called(monkeypatch):
+    monkeypatch.setattr(offloading.eventlet.patcher, "is_monkey_patched", lambda module: False)
+    monkeypatch.setattr(offloading._worker, "run", lambda *a, **k: pytest.fail("child used"))
+    assert in_worker_process(os.getpid) == os.getpid()
+
+
+# --- an OS thread -------------------------------------------------------------------------------
+
+def test_offload_returns_and_raises():
+    assert offload(lambda a, b=0: a + b, 2, b=3) == 5
+    with pytest.raises(ZeroDivisionError):
+        offload(lambda: 1 / 0)
+
+
+def test_offload_lets_green_threads_run():
+    real_sleep = eventlet.patcher.original("time").sleep
+    ticks, green = ticking(0.3)
+    try:
+        eventlet.sleep(0)
+        before = len(ticks)
+        offload(real_sleep, 0.3)  # a blocking call: a direct call would freeze the ticker
+        assert len(ticks) - before >= 5
+    finally:
+        green.kill()
+
+
+def test_offload_calls_directly_without_monkey_patching(monkeypatch):
+    monkeypatch.setattr(offloading.eventlet.patcher, "is_monkey_patched", lambda module: False)
+    monkeypatch.setattr(offloading.tpool, "execute", lambda *a, **k: pytest.fail("tpool used"))
+    assert offload(lambda: threading.current_thread()) is threading.current_thread()
+
+
+def test_offload_renders_a_pdf():
+    assert offload(render_pdf, "<p>threaded</p>").startswith(b"%PDF-")
+
+
+def test_offloaded_work_and_green_threads_log_through_the_same_handler_without_deadlock():
+    records = []
+
+    class Slow(logging.Handler):
+        def emit(self, record):
+            time.sleep(0.001)  # hold the handler lock long enough for the threads to meet
+            records.append(record.getMessage())
+
+    handler = Slow()
+    log = logging.getLogger("offload-test")
+    log.addHandler(handler)
+    log.propagate = False
+    offloading._LOG_LOCKS_DONE = False  # this handler came after the first offload of the session
+    try:
+        def from_thread():
+            for i in range(200):
+                log.warning("thread %d", i)
+            return "done"
+
+        def from_hub():
+            for i in range(200):
+                log.warning("green %d", i)
+                eventlet.sleep(0)
+
+        green = eventlet.spawn(from_hub)
+        with eventlet.Timeout(30):
+            assert offload(from_thread) == "done"
+            green.wait()
+        assert type(handler.lock) is type(eventlet.patcher.original("threading").RLock())
+        assert len(records) == 400
+    finally:
+        log.removeHandler(handler)
