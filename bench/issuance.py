@@ -13,8 +13,9 @@ In one run, against one ``opencoo up`` (own RabbitMQ virtual host and OPENCOO_VA
    applications (the AIFTA form of ``tests/application_fixtures.valid_application`` with three
    products) are inserted straight into $OPENCOO_VAR/db/application.sqlite3 (SQLAlchemy Core).
    The view the pipeline renders is built once from the services' own answers
-   (``application.certificate_particulars``, ``registration.exporter`` and ``agencies``,
-   ``application.agreement``) with ``rendering.certificate_view``, as the certificate service does.
+   (``application.certificate_particulars`` with the agreement, and
+   ``registration.certificate_parties``) with ``rendering.certificate_view``, as the certificate
+   service does.
 2. Bare loop, one process: ``rendering.render_certificate(view)`` +
    ``pades.AgencySigner().sign(pdf, "MPEDA", ...)`` on the platform's SoftHSM2 token, ``--count``
    times after ``--warmup`` untimed rounds, in a separate Python process without eventlet.
@@ -269,17 +270,15 @@ def build_view(uri: str, application_id: str) -> tuple[dict, str]:
     from nameko.standalone.rpc import ClusterRpcProxy
 
     from services.certificate import registry, rendering
-    from services.certificate.service import find_office
     from services.chassis.database import utcnow
 
     with ClusterRpcProxy({"AMQP_URI": uri, "serializer": "json"}, timeout=30) as rpc:
         particulars = rpc.application.certificate_particulars(application_id)
-        exporter = rpc.registration.exporter(particulars["iec"])
         form = particulars["form"]
-        agency, office = find_office(rpc.registration.agencies(), form.get("agency_code"),
-                                     form.get("issuing_office_code"))
-        code = form.get("agreement_code")
-        agreement = rpc.application.agreement(code) if code else None
+        parties = rpc.registration.certificate_parties(
+            particulars["iec"], form.get("agency_code"), form.get("issuing_office_code"))
+    agreement, agency, office, exporter = (particulars["agreement"], parties["agency"],
+                                           parties["office"], parties["exporter"])
     number = particulars["number"]
     view = rendering.certificate_view(
         particulars, agreement, office, agency, exporter, number=number,
@@ -566,7 +565,9 @@ def main() -> int:
                        "nameko services.signing.service": "signing",
                        "nameko services.application.service": "application",
                        "nameko services.registration.service": "registration",
-                       "nameko services.notification.service": "notification"}.get(name)
+                       "nameko services.notification.service": "notification",
+                       "worker of services.certificate.service": "certificate's worker",
+                       }.get(name)
                 if key is None:
                     key = "payment, gateway" if name.startswith("nameko ") else "honcho"
                 named.setdefault(key, []).append(pid)

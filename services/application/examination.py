@@ -15,6 +15,7 @@ from sqlalchemy import func, select, update
 
 from services.application.applications import (_iso, _load, _record, _view, emit, export_xlsx,
                                                 list_applications, mark_paid)
+from services.application import reference
 from services.application.models import AgreementRecord, Application, SelfCertification
 from services.chassis.database import utcnow
 from services.chassis.errors import BadRequest, Conflict, Forbidden, NotFound, RuleViolation
@@ -281,13 +282,16 @@ def _rounded(hours):
 # --- for the certificate service ---------------------------------------------------------------
 
 def certificate_particulars(session, application_id) -> dict:
-    """Internal (the certificate service, not the gateway): what a certificate is made from."""
+    """Internal (the certificate service, not the gateway): what a certificate is made from,
+    with its agreement (``agreement_as_dict``; None for a non-preferential certificate)."""
     application = session.get(Application, str(application_id))
     if application is None:
         raise NotFound("no such application", code="APPLICATION_NOT_FOUND")
+    code = application.agreement_code
     return {"id": application.id, "number": application.number, "iec": application.iec,
             "status": application.status, "kind": application.kind,
-            "agreement_code": application.agreement_code,
+            "agreement_code": code,
+            "agreement": reference.get_agreement(session, code) if code else None,
             "agency_code": application.agency_code,
             "issuing_office_code": application.issuing_office_code, "form": application.data,
             "request_kind": application.request_kind,

@@ -7,22 +7,10 @@ from services.certificate import registry, rendering
 from services.chassis import base
 from services.chassis.entrypoints import event_handler, rpc
 from services.chassis.database import utcnow
-from services.chassis.errors import RuleViolation
-from services.chassis.pdf import offload
 from services.chassis.rpc import TimedRpcProxy
+from services.chassis.offloading import in_worker_process
 
 SIGNING_REASON = "Certificate of Origin issued"
-
-
-def find_office(agencies, agency_code, office_code) -> tuple[dict, dict]:
-    for agency in agencies:
-        if agency["code"] == agency_code:
-            for region in agency["regional_offices"]:
-                for office in region["issuing_offices"]:
-                    if office["code"] == office_code:
-                        return agency, office
-    raise RuleViolation("the application names no known issuing office", code="OFFICE_UNKNOWN",
-                        fields={"issuing_office_code": ["Choose the agency's issuing office."]})
 
 
 class CertificateService(base.ServiceBase):
@@ -32,17 +20,14 @@ class CertificateService(base.ServiceBase):
     registration = TimedRpcProxy("registration")
     signing = TimedRpcProxy("signing")
 
-    def _document(self, particulars, *, number, issued_on, officer, remarks, marking):
+    def _document(self, particulars, agreement, *, number, issued_on, officer, remarks, marking):
         """The certificate's contents from what the other services know."""
-        exporter = self.registration.exporter(particulars["iec"])
         form = particulars["form"]
-        agency, office = find_office(self.registration.agencies(), form.get("agency_code"),
-                                     form.get("issuing_office_code"))
-        code = form.get("agreement_code")
-        agreement = self.application.agreement(code) if code else None
-        return exporter, office, rendering.certificate_view(
-            particulars, agreement, office, agency, exporter, number=number,
-            issued_on=issued_on, officer=officer, remarks=remarks, marking=marking,
+        parties = self.registration.certificate_parties(
+            particulars["iec"], form.get("agency_code"), form.get("issuing_office_code"))
+        return parties["exporter"], parties["office"], rendering.certificate_view(
+            particulars, agreement, parties["office"], parties["agency"], parties["exporter"],
+            number=number, issued_on=issued_on, officer=officer, remarks=remarks, marking=marking,
             verify_url=registry.verify_url(number))
 
     # --- issuing --------------------------------------------------------------------------------
@@ -57,10 +42,10 @@ class CertificateService(base.ServiceBase):
         self.db.rollback()  # no connection held while rendering and signing
         particulars = self.application.certificate_particulars(event["application_id"])
         exporter, office, document = self._document(
-            particulars, number=particulars["number"],
+            particulars, particulars["agreement"], number=particulars["number"],
             issued_on=registry.india_date(utcnow()), officer=particulars["decided_by"],
             remarks=particulars.get("remarks") or "", marking=registry.marking(particulars))
-        pdf = offload(rendering.render_certificate, document)
+        pdf = in_worker_process(rendering.render_certificate, document)
         signed = self.signing.sign_certificate(
             particulars["agency_code"], base64.b64encode(pdf).decode(), SIGNING_REASON,
             office["name"])
@@ -97,12 +82,13 @@ class CertificateService(base.ServiceBase):
     def preview(self, actor, application_id):
         """The certificate as it would look, unsigned and watermarked DRAFT."""
         application = self.application.get_application(actor, application_id)
+        code = application["form"].get("agreement_code")
         _, _, document = self._document(
-            application, number=application.get("number") or "DRAFT", issued_on=None,
+            application, self.application.agreement(code) if code else None, number=application.get("number") or "DRAFT", issued_on=None,
             officer=None, remarks="", marking=registry.marking(application))
         self.db.commit()
-        return base64.b64encode(offload(rendering.render_certificate, document, draft=True)
-                                ).decode()
+        pdf = in_worker_process(rendering.render_certificate, document, draft=True)
+        return base64.b64encode(pdf).decode()
 
     # --- verification and revocation ------------------------------------------------------------
 

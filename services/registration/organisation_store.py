@@ -2,6 +2,7 @@
 admins."""
 from sqlalchemy import select
 
+from services.chassis.errors import RuleViolation
 from services.registration.models import Agency, IssuingOffice, RegionalOffice
 from services.registration.organisation import SEED_AGENCIES, SEED_AGENCY_PANS, office_gstin
 
@@ -39,9 +40,7 @@ def list_agencies(session) -> list[dict]:
     offices = session.scalars(select(IssuingOffice).order_by(IssuingOffice.code)).all()
     by_region: dict[str, list] = {}
     for o in offices:
-        by_region.setdefault(o.regional_office_code, []).append(
-            {"code": o.code, "name": o.name, "state": o.state, "address": o.address,
-             "gstin": o.gstin})
+        by_region.setdefault(o.regional_office_code, []).append(_office_view(o))
     by_agency: dict[str, list] = {}
     for r in regions:
         by_agency.setdefault(r.agency_code, []).append(
@@ -49,3 +48,20 @@ def list_agencies(session) -> list[dict]:
              "issuing_offices": by_region.get(r.code, [])})
     return [{"code": a.code, "name": a.name, "regional_offices": by_agency.get(a.code, [])}
             for a in agencies]
+
+
+def _office_view(office: IssuingOffice) -> dict:
+    return {"code": office.code, "name": office.name, "state": office.state,
+            "address": office.address, "gstin": office.gstin}
+
+
+def agency_and_office(session, agency_code, office_code) -> dict:
+    """``{"agency": {code, name}, "office": {...}}`` for an issuing office of that agency, as
+    ``list_agencies`` shows them; RuleViolation when the agency has no such office (a draft may
+    name none yet)."""
+    office = session.get(IssuingOffice, office_code or "")
+    if office is None or office.agency_code != agency_code:
+        raise RuleViolation("the application names no known issuing office", code="OFFICE_UNKNOWN",
+                            fields={"issuing_office_code": ["Choose the agency's issuing office."]})
+    agency = session.get(Agency, agency_code)
+    return {"agency": {"code": agency.code, "name": agency.name}, "office": _office_view(office)}

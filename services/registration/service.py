@@ -8,7 +8,7 @@ from services.chassis.errors import ApiError, BadRequest, Unauthorized
 from services.chassis.rpc import TimedRpcProxy
 from services.contracts import tokens
 from services.registration import accounts, exporters, staff
-from services.registration.organisation_store import list_agencies
+from services.registration.organisation_store import agency_and_office, list_agencies
 
 
 class RegistrationService(base.ServiceBase):
@@ -82,6 +82,13 @@ class RegistrationService(base.ServiceBase):
     @rpc
     def agencies(self):
         return list_agencies(self.db.session)
+
+    @rpc
+    def certificate_parties(self, iec, agency_code, office_code):
+        """Internal, for the certificate service: the exporter (as ``exporter``), the agency and
+        the issuing office that a certificate names, in one call."""
+        return {"exporter": exporters.exporter_profile(self.db.session, iec),
+                **agency_and_office(self.db.session, agency_code, office_code)}
 
     @rpc
     def create_agency(self, actor, code, name):

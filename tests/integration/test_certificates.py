@@ -61,6 +61,7 @@ def test_approval_issues_a_signed_certificate_that_verifies(world, officer):
     assert "Signature Validation: Signature is Valid." in pdfsig(path)
     shown = subprocess.run(["pdftotext", str(path), "-"], capture_output=True, text=True).stdout
     assert certificate["number"] in shown and "Viet" in shown  # the importing country
+    assert "FORM AI" in shown  # the agreement's form, from the application's particulars
 
     by_number = requests.get(f"{world['base']}/api/v1/verify", timeout=10,
                              params={"number": certificate["number"]})

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from services.chassis import dlq, migrations, seeding
 from services.chassis.config import database_url
 from services.chassis.database import make_engine, utcnow
-from services.chassis.errors import NotFound
+from services.chassis.errors import NotFound, RuleViolation
 from services.contracts.events import make_event
 from services.notification.service import NotificationService
 from services.registration.models import Account, Exporter
@@ -286,3 +286,37 @@ def test_office_contacts_lists_the_active_officers_of_that_office_only(world):
     assert unknown.value.code == "ISSUING_OFFICE_UNKNOWN"
     with pytest.raises(NotFound):                         # a regional office is no issuing office
         client.registration.office_contacts("MPEDA-RO-KOCHI")
+
+
+# --- registration's certificate_parties -------------------------------------------------------
+
+def test_certificate_parties_names_the_exporter_the_agency_and_its_office(world):
+    client = world["client"]
+    parties = client.registration.certificate_parties(IEC, "MPEDA", "MPEDA-KOCHI")
+    assert parties["exporter"] == client.registration.exporter(IEC)
+    assert parties["agency"] == {"code": "MPEDA",
+                                 "name": "Marine Products Export Development Authority"}
+    office = parties["office"]
+    assert (office["code"], office["name"], office["state"]) == ("MPEDA-KOCHI", OFFICE_NAME,
+                                                                 "IN-KL")
+    assert office["address"] and office["gstin"].startswith("32")
+
+
+@pytest.mark.parametrize("agency, office", [
+    ("EIC", "MPEDA-KOCHI"),            # another agency's office
+    ("MPEDA", "MPEDA-NOWHERE"),
+    ("MPEDA", "MPEDA-RO-KOCHI"),       # a regional office is no issuing office
+    ("MPEDA", None),                   # a draft that names no office yet
+    ("NOSUCH", "MPEDA-KOCHI"),
+])
+def test_certificate_parties_refuses_an_office_the_agency_does_not_have(world, agency, office):
+    with pytest.raises(RuleViolation) as refused:
+        world["client"].registration.certificate_parties(IEC, agency, office)
+    assert refused.value.code == "OFFICE_UNKNOWN"
+    assert "issuing_office_code" in refused.value.fields
+
+
+def test_certificate_parties_of_an_unregistered_iec_is_not_found(world):
+    with pytest.raises(NotFound) as unknown:
+        world["client"].registration.certificate_parties("ZZZZZ99999", "MPEDA", "MPEDA-KOCHI")
+    assert unknown.value.code == "EXPORTER_UNKNOWN"
