@@ -9,28 +9,35 @@ in its own process it runs at the speed of a plain loop while the service proces
 for messages (bench/README.md, "issuance.py").
 
 Each service process has at most one child, started by its first job, so a service that renders
-nothing costs no memory. The child runs one job at a time (more would only share a core), given
-as a plain module-level function named by module and qualified name, with arguments and result
+nothing costs no memory. The child runs one job at a time (more would only share a core), and
+one more waits in the pipe so that it never idles between jobs. A job is a plain module-level
+function named by module and qualified name, with arguments and result
 pickled over the child's stdin and stdout: a private pipe between a process and its own child,
-never anything from outside. The child exits when the pipe closes, so it never outlives its
-service; a child that dies or overruns ``JOB_TIMEOUT`` is killed, the job fails with
-``WorkerProcessError``, and the next job starts a fresh child.
+never anything from outside. The child exits when the pipe closes, and the kernel kills it when
+its service process dies, so it never outlives its service; a child that dies or overruns
+``JOB_TIMEOUT`` is killed, the job fails with ``WorkerProcessError``, and the next job starts a
+fresh child.
 
 Without eventlet's patching (CLI, scripts, plain unit tests) the function is simply called.
 """
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import importlib
 import logging
 import os
 import pickle
+import signal
 import struct
 import sys
 import traceback
+from collections import deque
 
 import eventlet
 import eventlet.patcher
 from eventlet import tpool
+from eventlet.event import Event
 from eventlet.semaphore import Semaphore
 
 log = logging.getLogger(__name__)
@@ -55,55 +62,93 @@ def _read_exactly(stream, size: int) -> bytes:
     return b"".join(chunks)
 
 
-def _send(stream, obj) -> None:
-    data = pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
+def _send(stream, data: bytes) -> None:
     stream.write(_HEADER.pack(len(data)) + data)
     stream.flush()
 
 
-def _receive(stream):
+def _receive_frame(stream) -> bytes:
     (size,) = _HEADER.unpack(_read_exactly(stream, _HEADER.size))
-    return pickle.loads(_read_exactly(stream, size))
+    return _read_exactly(stream, size)
+
+
+class _Child:
+    """A started child, the jobs sent to it and not yet answered (in order), and the green thread
+    that reads its answers and hands each to its job."""
+
+    def __init__(self, process):
+        self.process = process
+        self.waiting: deque[tuple[str, Event]] = deque()
+        self.reader = eventlet.spawn(self._read_answers)
+
+    def _read_answers(self):
+        try:
+            while True:
+                frame = _receive_frame(self.process.stdout)
+                name, answer = self.waiting.popleft()
+                try:
+                    answer.send(pickle.loads(frame))
+                except Exception as exc:  # an answer this process cannot rebuild
+                    answer.send_exception(WorkerProcessError(
+                        f"the answer of {name} cannot be read here: {exc!r}"))
+        except (OSError, EOFError, struct.error) as exc:
+            cause = exc
+        self.process.stdout.close()
+        code = self.process.wait()
+        while self.waiting:
+            name, answer = self.waiting.popleft()
+            answer.send_exception(WorkerProcessError(
+                f"the worker process ended during {name} (exit status {code}): {cause!r}"))
 
 
 class WorkerProcess:
-    """One child Python process running jobs for this process, one at a time."""
+    """One child Python process running jobs for this process in the order they come. One more
+    job waits in the pipe while one runs, so the child never idles between jobs."""
 
-    def __init__(self, timeout: float = JOB_TIMEOUT):
+    def __init__(self, timeout: float = JOB_TIMEOUT, queued: int = 1):
         self.timeout = timeout
-        self._child = None
-        self._turn = Semaphore(1)
+        self._child: _Child | None = None
+        self._in_child = Semaphore(1 + queued)
+        self._sending = Semaphore(1)
 
     @property
     def pid(self) -> int | None:
-        return self._child.pid if self._child is not None else None
+        return self._child.process.pid if self._child is not None else None
 
     def run(self, fn, *args, **kwargs):
         """``fn(*args, **kwargs)`` in the child; its exception is raised here with its class."""
-        job = (fn.__module__, fn.__qualname__, args, kwargs)
-        with self._turn:
-            if self._child is not None and self._child.poll() is not None:
-                self.stop()  # died between jobs (killed, out of memory): this job gets a new one
-            child = self._child or self._start()
+        job = pickle.dumps((fn.__module__, fn.__qualname__, args, kwargs),
+                           protocol=pickle.HIGHEST_PROTOCOL)  # what cannot be pickled fails here
+        answer = Event()
+        with self._in_child:
+            with self._sending:
+                if self._child is not None and self._child.process.poll() is not None:
+                    self.stop()  # died between jobs (killed, out of memory): start a new one
+                child = self._child or self._start()
+                child.waiting.append((fn.__qualname__, answer))
+                try:
+                    _send(child.process.stdin, job)
+                except OSError as exc:
+                    self.stop()
+                    raise WorkerProcessError(
+                        f"the worker process took no job ({exc!r}); the next job starts a "
+                        "new one") from None
+            # A caller killed while it waits leaves its answer to nobody: the reader still reads
+            # it, so the answers stay in step with the jobs.
             try:
                 with eventlet.Timeout(self.timeout):
-                    _send(child.stdin, job)
-                    ok, value = _receive(child.stdout)
+                    ok, value = answer.wait()
             except eventlet.Timeout:
-                self.stop()
+                if self._child is child:
+                    self.stop()
                 raise WorkerProcessError(
                     f"{fn.__qualname__} ran over {self.timeout:g} s in the worker process "
                     "(killed; the next job starts a new one)") from None
-            except (OSError, EOFError, struct.error, pickle.UnpicklingError) as exc:
-                code = self.stop()
-                raise WorkerProcessError(
-                    f"the worker process died during {fn.__qualname__} (exit status {code}): "
-                    f"{exc!r}") from None
         if ok:
             return value
         raise value
 
-    def _start(self):
+    def _start(self) -> _Child:
         from eventlet.green import subprocess
 
         root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -111,26 +156,28 @@ class WorkerProcess:
         env["PYTHONPATH"] = os.pathsep.join(filter(None, (root, env.get("PYTHONPATH"))))
         # The parent's entrypoint in the command line says whose worker this is (ps, top, bench).
         # Not "-m": the child's classes (WorkerProcessError) must be this module's, not __main__'s.
-        self._child = subprocess.Popen(
+        process = subprocess.Popen(
             [sys.executable, "-c", f"from {__name__} import main; main()",
              os.path.basename(sys.argv[-1]) if sys.argv else ""],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env, cwd=root)
-        log.info("worker process %s started", self._child.pid)
+        log.info("worker process %s started", process.pid)
+        self._child = _Child(process)
         return self._child
 
     def stop(self) -> int | None:
-        """Kill the child (if any) and reap it; its exit status."""
+        """Kill the child (if any) and wait for it; its exit status. Jobs it had not answered
+        fail with WorkerProcessError."""
         child, self._child = self._child, None
         if child is None:
             return None
-        if child.poll() is None:
-            child.kill()
-        for stream in (child.stdin, child.stdout):
-            try:
-                stream.close()
-            except OSError:
-                pass
-        return child.wait()
+        if child.process.poll() is None:
+            child.process.kill()
+        try:
+            child.process.stdin.close()
+        except OSError:
+            pass
+        child.reader.wait()  # it fails the unanswered jobs and reaps the child
+        return child.process.returncode
 
 
 _worker = WorkerProcess()
@@ -197,7 +244,7 @@ def serve(jobs, results) -> None:
     """Run jobs from ``jobs`` until it closes; answer each ``(True, result)`` or ``(False, exc)``."""
     while True:
         try:
-            module, qualname, args, kwargs = _receive(jobs)
+            module, qualname, args, kwargs = pickle.loads(_receive_frame(jobs))
         except EOFError:
             return
         try:
@@ -207,10 +254,26 @@ def serve(jobs, results) -> None:
             answer = (True, fn(*args, **kwargs))
         except Exception as exc:  # the parent raises it in the job's caller
             answer = (False, _failure(exc))
-        _send(results, answer)
+        _send(results, pickle.dumps(answer, protocol=pickle.HIGHEST_PROTOCOL))
+
+
+def _end_with_parent() -> None:
+    """The parent decides when the child ends: Ctrl-C and the SIGTERM that honcho sends to the
+    process group leave a job running to its end (the parent waits for it while it stops), and
+    the kernel kills the child when the parent is gone, even in the middle of a job."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
+    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() == 1:  # the parent died before prctl took effect
+        sys.exit(0)
+
+
+_PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
 
 def main() -> None:
+    _end_with_parent()
     # The pipe to the parent is a private copy of stdout; anything printed (by a library, or by C
     # code on fd 1) goes to stderr, the service's log, and cannot corrupt an answer.
     results = os.fdopen(os.dup(1), "wb")

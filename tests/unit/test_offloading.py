@@ -2,9 +2,13 @@
 other green threads running meanwhile. The worker process tests start real child processes."""
 import logging
 import os
+import pickle
 import signal
+import subprocess
+import sys
 import threading
 import time
+from pathlib import Path
 
 import eventlet
 import eventlet.patcher
@@ -13,6 +17,8 @@ import pytest
 from services.chassis import offloading
 from services.chassis.offloading import WorkerProcess, WorkerProcessError, in_worker_process, offload
 from services.chassis.pdf import render_pdf
+
+ROOT = Path(__file__).resolve().parents[2]
 
 pytestmark = pytest.mark.skipif(not eventlet.patcher.is_monkey_patched("thread"),
                                 reason="needs eventlet monkey patching (tests/conftest.py does it)")
@@ -106,7 +112,7 @@ def test_jobs_run_one_at_a_time_in_the_same_child(worker):
 def test_a_child_killed_during_a_job_fails_that_job_and_the_next_gets_a_new_child(worker):
     first = worker.run(os.getpid)
     eventlet.spawn_after(0.3, os.kill, first, signal.SIGKILL)
-    with pytest.raises(WorkerProcessError, match="died during sleep.*exit status -9"):
+    with pytest.raises(WorkerProcessError, match=r"ended during sleep \(exit status -9\)"):
         worker.run(time.sleep, 10)
     second = worker.run(os.getpid)
     assert second != first
@@ -125,9 +131,12 @@ def test_a_job_over_its_time_is_killed_with_its_child():
     try:
         first = worker.run(os.getpid)
         started = time.monotonic()
+        queued = eventlet.spawn_after(0.1, worker.run, int, "1")  # behind it in the pipe
         with pytest.raises(WorkerProcessError, match="ran over 0.5 s"):
             worker.run(time.sleep, 30)
         assert time.monotonic() - started < 5
+        with pytest.raises(WorkerProcessError, match=r"ended during int \(exit status -9\)"):
+            queued.wait()
         with pytest.raises(ProcessLookupError):
             os.kill(first, 0)  # killed and reaped, not left behind
         assert worker.run(int, "3") == 3
@@ -137,10 +146,70 @@ def test_a_job_over_its_time_is_killed_with_its_child():
 
 def test_the_child_exits_when_its_parent_closes_the_pipe(worker):
     worker.run(os.getpid)
-    child = worker._child
-    child.stdin.close()  # what the kernel does when the service process dies
+    child = worker._child.process
+    child.stdin.close()  # the parent has nothing more to ask
     with eventlet.Timeout(10):
         assert child.wait() == 0
+
+
+def test_a_caller_killed_while_it_waits_leaves_the_answers_in_step(worker):
+    first = worker.run(os.getpid)
+    caller = eventlet.spawn(worker.run, time.sleep, 0.5)
+    eventlet.sleep(0.1)
+    caller.kill()  # nameko killing a worker while its render runs
+    assert worker.run(sorted, "cba") == ["a", "b", "c"]  # not the sleep's None
+    assert worker.pid == first
+
+
+def test_the_next_job_waits_in_the_pipe_so_the_child_never_idles(worker):
+    worker.run(os.getpid)
+    started = time.monotonic()
+    pool = eventlet.GreenPool(3)
+    sleeps = [pool.spawn(worker.run, time.sleep, 0.3) for _ in range(3)]
+    eventlet.sleep(0.1)
+    assert len(worker._child.waiting) == 2  # one running, one queued; the third waits here
+    assert [s.wait() for s in sleeps] == [None, None, None]
+    assert time.monotonic() - started < 1.3
+
+
+def test_arguments_that_cannot_be_pickled_fail_before_the_child_sees_them(worker):
+    first = worker.run(os.getpid)
+    with pytest.raises((TypeError, AttributeError, pickle.PicklingError)):
+        worker.run(sorted, [lambda: 1])
+    assert worker.run(os.getpid) == first
+
+
+def test_ctrl_c_and_sigterm_to_the_process_group_let_the_job_finish(worker):
+    child = worker.run(os.getpid)
+    eventlet.spawn_after(0.2, os.kill, child, signal.SIGINT)
+    eventlet.spawn_after(0.3, os.kill, child, signal.SIGTERM)
+    assert worker.run(time.sleep, 0.6) is None
+    assert worker.run(os.getpid) == child
+
+
+def test_the_child_dies_with_its_parent(tmp_path):
+    script = ("import eventlet; eventlet.monkey_patch()\n"
+              "import os, time\n"
+              "from services.chassis.offloading import in_worker_process\n"
+              "print(in_worker_process(os.getpid), flush=True)\n"
+              "eventlet.spawn_after(0.3, os.kill, os.getpid(), 9)\n"
+              "in_worker_process(time.sleep, 30)\n")
+    parent = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE,
+                              stderr=subprocess.DEVNULL, cwd=ROOT)
+    child = int(parent.stdout.readline())
+    assert parent.wait(timeout=20) == -signal.SIGKILL
+    deadline = time.monotonic() + 10
+    while _alive(child) and time.monotonic() < deadline:
+        eventlet.sleep(0.05)
+    assert not _alive(child)  # killed mid-job with its parent, not left rendering alone
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = open(f"/proc/{pid}/stat").read().rpartition(")")[2].split()[0]
+    except FileNotFoundError:
+        return False
+    return state != "Z"
 
 
 def test_the_child_renders_a_pdf():
