@@ -19,21 +19,26 @@ In one run, against one ``opencoo up`` (own RabbitMQ virtual host and OPENCOO_VA
 2. Bare loop, one process: ``rendering.render_certificate(view)`` +
    ``pades.AgencySigner().sign(pdf, "MPEDA", ...)`` on the platform's SoftHSM2 token, ``--count``
    times after ``--warmup`` untimed rounds, in a separate Python process without eventlet.
-3. Pipeline, one certificate process: ``--warmup`` untimed approvals one at a time (a cold
-   certificate process can deadlock on a burst: see bench/README.md; ``--burst-warmup`` shows
-   it), then ``--count`` ``application_approved`` events published at once on
+3. Pipeline, one certificate process (which renders in its worker process): ``--warmup``
+   untimed approvals one at a time (``--burst-warmup``: at once, which once deadlocked a cold
+   certificate process, see bench/README.md), then ``--count`` ``application_approved`` events published at once on
    ``application.events``; the time runs from the first publish to the last
    ``certificate_issued`` leaving the certificate outbox (``published_at`` of its outbox row), so
    it covers the RPCs, render, sign, blob + row + outbox commit and the event. Then
    ``--latency`` approvals one at a time (publish, wait for the published event): end-to-end
    latency of one certificate on an otherwise idle platform.
-4. Bare loop, two processes in parallel (``--count`` / 2 each, started together).
-5. Pipeline, two certificate processes: a second ``nameko run ... services.certificate.service``
+4. The bare loop of 2 again.
+5. Bare loop, two processes in parallel (``--count`` / 2 each, started together).
+6. Pipeline, two certificate processes: a second ``nameko run ... services.certificate.service``
    with the same environment as honcho's (what ``opencoo up --scale certificate=2`` runs),
    ``2 x --warmup`` untimed approvals, then ``--count`` events as in 3.
+7. The bare loop of 5 again, once the second certificate process has stopped.
 
-The bare runs and the pipeline runs alternate (1, 1, 2, 2) so that a change of the machine's load
-shows in both. For every timed run it records the CPU seconds of each process group (certificate,
+Each pipeline run is compared with the faster of the bare runs just before and after it, so a
+drift of the machine's speed during the run (other users, the hypervisor) does not flatter it.
+The target "80 % of the bare loop per process" is one certificate process against one bare
+process; with two, the whole platform and RabbitMQ share the two cores with them, and the target
+is 6.5 certificates per second. For every timed run it records the CPU seconds of each process group (certificate,
 signing, application, registration, notification, payment + gateway, honcho, RabbitMQ, the whole
 machine, and the rest of the machine: other users) and gives CPU
 milliseconds per certificate: that is where the time goes. The figures are printed as a table and
@@ -464,8 +469,10 @@ def report(res: dict) -> str:
     head = f"{'':<46}{'cert/s':>8}{'n':>5}{'seconds':>9}{'busy before %':>15}"
     lines += [head, "-" * len(head)]
     for key, name in (("bare_1", "bare loop, 1 process"), ("pipeline_1", "pipeline, 1 process"),
+                      ("bare_1_after", "bare loop, 1 process, again"),
                       ("bare_2", "bare loop, 2 processes"),
-                      ("pipeline_2", "pipeline, 2 processes")):
+                      ("pipeline_2", "pipeline, 2 processes"),
+                      ("bare_2_after", "bare loop, 2 processes, again")):
         r = res[key]
         if r.get("per_s") is None:
             lines.append(f"{name:<46}  FAILED: {r.get('failed', '')[:90]}")
@@ -474,11 +481,17 @@ def report(res: dict) -> str:
                      f"{r['cpu_busy_before_pct']:>15.1f}")
     lines.append("-" * len(head))
     t = res["targets"]
-    for n, key in (("1 process: ", "one"), ("2 processes:", "two")):
-        ratio = res["ratio"][key]
-        lines.append(f"pipeline / bare, {n} " + (f"{ratio:.2f}" if ratio is not None else "-")
-                     + f"  (target >= {TARGET_RATIO}: "
-                     + f"{'MET' if t['ratio_' + key + '_met'] else 'NOT MET'})")
+
+    def shown(value):
+        return f"{value:.2f}" if value is not None else "-"
+
+    lines.append("ratios against the faster of the bare runs before and after the pipeline's")
+    lines.append(f"pipeline / bare, 1 process:  {shown(res['ratio']['one'])}  (target >= "
+                 f"{TARGET_RATIO} per process: {'MET' if t['ratio_one_met'] else 'NOT MET'})")
+    lines.append(f"pipeline / bare, 2 processes: {shown(res['ratio']['two'])}  (the whole "
+                 "platform shares the 2 cores: target in certificates/s below)")
+    lines.append(f"bare loop CPU / certificate process + worker CPU per certificate: 1 process "
+                 f"{shown(res['cpu_ratio']['one'])}, 2 processes {shown(res['cpu_ratio']['two'])}")
     two = res["pipeline_2"].get("per_s")
     lines.append(f"pipeline, 2 processes: {two if two is not None else '-'} certificates/s "
                  f"(target >= {TARGET_TWO_PROCESSES}: "
@@ -497,7 +510,7 @@ def report(res: dict) -> str:
                      f"{b['render_sign_ms_p50']} ms")
     lines.append("")
     lines.append("CPU milliseconds per certificate during each timed run:")
-    for key in ("bare_1", "pipeline_1", "bare_2", "pipeline_2"):
+    for key in ("bare_1", "pipeline_1", "bare_1_after", "bare_2", "pipeline_2", "bare_2_after"):
         per = res[key].get("cpu_ms_per_certificate")
         if per is None:
             continue
@@ -604,6 +617,8 @@ def main() -> int:
         else:
             log(f"latency: {args.latency} approvals one at a time")
             result["latency_1"] = run_latency(ctx, args.latency)
+        result["bare_1_after"] = run_bare(view_file, args.count, 1, args.warmup, worker_env, tmp,
+                                          "bare loop, 1 process, again", groups, ctx["quiet"])
 
         log(f"bare loop, 2 processes: {args.count} certificates")
         result["bare_2"] = run_bare(view_file, args.count, 2, args.warmup, worker_env, tmp,
@@ -622,6 +637,9 @@ def main() -> int:
         ctx["cert_procs"] = 2
         result["pipeline_2"] = run_pipeline(ctx, args.count, 2 * args.warmup,
                                             "pipeline, 2 processes")
+        extra.stop(sig=signal.SIGTERM, wait=30)  # the bare loop gets the cores it had before
+        result["bare_2_after"] = run_bare(view_file, args.count, 2, args.warmup, worker_env, tmp,
+                                          "bare loop, 2 processes, again", groups, ctx["quiet"])
     finally:
         extra.stop(sig=signal.SIGTERM, wait=30)
         group.stop(sig=signal.SIGTERM, wait=45)
@@ -630,12 +648,27 @@ def main() -> int:
     def ratio(pipeline, bare):
         return round(pipeline["per_s"] / bare["per_s"], 3) if pipeline.get("per_s") else None
 
-    result["ratio"] = {"one": ratio(result["pipeline_1"], result["bare_1"]),
-                       "two": ratio(result["pipeline_2"], result["bare_2"])}
+    def cpu_ratio(pipeline, bare):
+        """The bare loop's CPU per certificate over the certificate process's and its worker's:
+        what one process spends on a certificate, whoever else shares the cores."""
+        spent = pipeline.get("cpu_ms_per_certificate") or {}
+        ours = spent.get("certificate", 0) + spent.get("certificate's worker", 0)
+        return round(bare["cpu_ms_per_certificate"]["bare loop"] / ours, 3) if ours else None
+
+    # The machine's speed drifts (other users, the hypervisor): each pipeline run is compared
+    # with the faster of the bare runs just before and just after it.
+    bare_1, bare_2 = (max((result[k], result[k + "_after"]), key=lambda r: r.get("per_s") or 0)
+                      for k in ("bare_1", "bare_2"))
+    result["ratio"] = {"one": ratio(result["pipeline_1"], bare_1),
+                       "two": ratio(result["pipeline_2"], bare_2)}
+    result["cpu_ratio"] = {"one": cpu_ratio(result["pipeline_1"], bare_1),
+                           "two": cpu_ratio(result["pipeline_2"], bare_2)}
+    # "At least 80 % of the bare loop per process": one certificate process against one bare
+    # process. With two, the whole platform and RabbitMQ share the same two cores with them (the
+    # run is CPU-bound), so that run has its own target in certificates per second.
     result["targets"] = {
         "ratio_min": TARGET_RATIO,
         "ratio_one_met": (result["ratio"]["one"] or 0) >= TARGET_RATIO,
-        "ratio_two_met": (result["ratio"]["two"] or 0) >= TARGET_RATIO,
         "two_processes_min_per_s": TARGET_TWO_PROCESSES,
         "two_processes_met": (result["pipeline_2"].get("per_s") or 0) >= TARGET_TWO_PROCESSES}
     write_result(args, result, report(result))
