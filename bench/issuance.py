@@ -27,12 +27,12 @@ In one run, against one ``opencoo up`` (own RabbitMQ virtual host and OPENCOO_VA
    it covers the RPCs, render, sign, blob + row + outbox commit and the event. Then
    ``--latency`` approvals one at a time (publish, wait for the published event): end-to-end
    latency of one certificate on an otherwise idle platform.
-4. The bare loop of 2 again.
+4. Step 2 again: the bare loop, one process.
 5. Bare loop, two processes in parallel (``--count`` / 2 each, started together).
 6. Pipeline, two certificate processes: a second ``nameko run ... services.certificate.service``
    with the same environment as honcho's (what ``opencoo up --scale certificate=2`` runs),
    ``2 x --warmup`` untimed approvals, then ``--count`` events as in 3.
-7. The bare loop of 5 again, once the second certificate process has stopped.
+7. Step 5 again, once the second certificate process has stopped.
 
 Each pipeline run is compared with the faster of the bare runs just before and after it, so a
 drift of the machine's speed during the run (other users, the hypervisor) does not flatter it.
