@@ -32,7 +32,7 @@ import pycountry
 from weasyprint import CSS, HTML
 from weasyprint.text.fonts import FontConfiguration
 
-from services.chassis.pdf import GuardedURLFetcher, qr_svg_data_uri, template_environment
+from services.chassis.pdf import GuardedURLFetcher, qr_png_data_uri, template_environment
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 STYLESHEET = "certificate.css"
@@ -322,7 +322,7 @@ def certificate_context(certificate: dict, *, draft: bool = False) -> dict:
         "officer": _text(certificate.get("officer")),
         "remarks": _text(certificate.get("remarks")),
         "verify_url": certificate["verify_url"],
-        "qr": qr_svg_data_uri(certificate["verify_url"]),
+        "qr": qr_png_data_uri(certificate["verify_url"]),
         "_template": template,
     }
 

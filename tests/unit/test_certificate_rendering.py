@@ -13,7 +13,7 @@ import pytest
 from services.application.agreements import agreement_as_dict, agreement_by_code
 from services.certificate.rendering import (LAYOUTS, certificate_context, certificate_html,
                                             certificate_view, country_name, render_certificate)
-from services.chassis.pdf import qr_svg_data_uri
+from services.chassis.pdf import qr_png_data_uri
 from tests.application_fixtures import IEC, valid_application
 
 NUMBER = "MPEDA/2026/013/0000001A"
@@ -245,7 +245,7 @@ def test_qr_encodes_the_verify_url_which_is_printed(texts, name):
     url = cert["verify_url"]
     assert url.startswith(f"{PUBLIC}/api/v1/verify?number=MPEDA%2F2026%2F013%2F0000001A")
     # zbarimg is not installed: check the image is the QR code of exactly this URL.
-    assert f'src="{qr_svg_data_uri(url)}"' in certificate_html(cert)
+    assert f'src="{qr_png_data_uri(url)}"' in certificate_html(cert)
     assert f"Verify this certificate at {url}" in _lines(texts[name])
 
 

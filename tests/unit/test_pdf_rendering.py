@@ -7,14 +7,14 @@ import subprocess
 import threading
 import time
 import urllib.parse
-import xml.etree.ElementTree as ET
 
 import jinja2
 import pytest
+import segno
 import weasyprint
 from PIL import Image
 
-from services.chassis.pdf import (FetchRefused, GuardedURLFetcher, qr_svg_data_uri, render_pdf,
+from services.chassis.pdf import (FetchRefused, GuardedURLFetcher, qr_png_data_uri, render_pdf,
                                   template_environment)
 
 
@@ -174,15 +174,23 @@ def test_template_environment_rejects_undefined_variables(tmp_path):
         template_environment(tmp_path).get_template("t.html").render()
 
 
-def test_qr_svg_data_uri_is_an_svg_that_renders():
-    uri = qr_svg_data_uri("https://coo.example/api/v1/verify?number=MPEDA/2026/013/0000001A")
+def test_qr_png_data_uri_is_the_qr_code_of_the_text_module_for_module():
+    text = "https://coo.example/api/v1/verify?number=MPEDA/2026/013/0000001A"
+    uri = qr_png_data_uri(text)
     prefix, _, payload = uri.partition(",")
-    assert prefix.startswith("data:image/svg+xml")
-    root = ET.fromstring(urllib.parse.unquote(payload))
-    assert root.tag == "{http://www.w3.org/2000/svg}svg"
-    assert root.find("{http://www.w3.org/2000/svg}path") is not None
-    data = render_pdf(f'<img src="{uri}" style="width: 30mm">')
-    assert data.startswith(b"%PDF-")
+    assert prefix == "data:image/png;base64"
+    image = Image.open(io.BytesIO(base64.b64decode(payload))).convert("L")
+    matrix = segno.make_qr(text, error="m").matrix  # a full QR code, never a Micro QR
+    assert image.size == (4 * len(matrix), 4 * len(matrix))  # 4 pixels a module, no border
+    for row, modules in enumerate(matrix):
+        for col, dark in enumerate(modules):
+            assert (image.getpixel((4 * col + 2, 4 * row + 2)) == 0) == bool(dark), (row, col)
+
+
+def test_a_pixelated_qr_code_is_not_interpolated_in_the_pdf():
+    uri = qr_png_data_uri("https://coo.example/api/v1/verify?number=X")
+    data = render_pdf(f'<img src="{uri}" style="width: 30mm; image-rendering: pixelated">')
+    assert data.startswith(b"%PDF-") and b"/Interpolate false" in data
 
 
 def test_a_burst_of_offloaded_renders_all_finish():
