@@ -22,6 +22,7 @@ Without eventlet's patching (CLI, scripts, plain unit tests) the function is sim
 """
 from __future__ import annotations
 
+import atexit
 import ctypes
 import ctypes.util
 import importlib
@@ -181,6 +182,20 @@ class WorkerProcess:
 
 
 _worker = WorkerProcess()
+
+
+@atexit.register
+def _end_worker_with_this_process():
+    """Kill and reap the child as the service exits. Killed by the kernel after its parent is
+    gone, it would stay a zombie until init reaps it, which in a container may be never."""
+    child = _worker._child
+    if child is None:
+        return
+    try:
+        child.process.kill()
+        eventlet.patcher.original("os").waitpid(child.process.pid, 0)
+    except (OSError, ChildProcessError):
+        pass  # already gone and reaped
 
 
 def in_worker_process(fn, *args, **kwargs):

@@ -204,6 +204,18 @@ def test_the_child_dies_with_its_parent(tmp_path):
     assert not _alive(child)  # killed mid-job with its parent, not left rendering alone
 
 
+def test_a_service_that_exits_takes_its_child_with_it_not_even_a_zombie_left(tmp_path):
+    script = ("import eventlet; eventlet.monkey_patch()\n"
+              "import os\n"
+              "from services.chassis.offloading import in_worker_process\n"
+              "print(in_worker_process(os.getpid), flush=True)\n")
+    parent = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE,
+                              stderr=subprocess.DEVNULL, cwd=ROOT)
+    child = int(parent.stdout.readline())
+    assert parent.wait(timeout=20) == 0
+    assert not Path(f"/proc/{child}").exists()  # reaped by its parent, not left to init
+
+
 def _alive(pid: int) -> bool:
     try:
         state = open(f"/proc/{pid}/stat").read().rpartition(")")[2].split()[0]
