@@ -13,9 +13,9 @@ from datetime import timedelta
 
 from sqlalchemy import func, select, update
 
+from services.application import reference
 from services.application.applications import (_iso, _load, _record, _view, emit, export_xlsx,
                                                 list_applications, mark_paid)
-from services.application import reference
 from services.application.models import AgreementRecord, Application, SelfCertification
 from services.chassis.database import utcnow
 from services.chassis.errors import BadRequest, Conflict, Forbidden, NotFound, RuleViolation

@@ -7,8 +7,8 @@ from services.certificate import registry, rendering
 from services.chassis import base
 from services.chassis.entrypoints import event_handler, rpc
 from services.chassis.database import utcnow
-from services.chassis.rpc import TimedRpcProxy
 from services.chassis.offloading import in_worker_process
+from services.chassis.rpc import TimedRpcProxy
 
 SIGNING_REASON = "Certificate of Origin issued"
 
