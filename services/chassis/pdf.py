@@ -73,7 +73,7 @@ _pango_ffi._lock = eventlet.patcher.original("_thread").allocate_lock()
 
 def qr_png_data_uri(text: str) -> str:
     """A QR code of ``text`` as a 1-bit PNG ``data:`` URI, 4 pixels a module and no quiet zone (the
-    template's white cell is one): CSS sizes it, with ``image-rendering: pixelated`` so that no
+    template pads it with white): CSS sizes it, with ``image-rendering: pixelated`` so that no
     viewer blurs its edges. A PNG rather than an SVG: WeasyPrint draws an SVG code module by
     module, which cost some 6 ms of a 150 ms certificate."""
     # make_qr, not make: segno would pick a Micro QR for short text, which many phones cannot read.
