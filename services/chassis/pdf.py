@@ -71,6 +71,7 @@ def render_pdf(html: str, base_dir: Path | None = None,
 # render in their worker process, but a render offloaded to threads must not hang either.
 _pango_ffi._lock = eventlet.patcher.original("_thread").allocate_lock()
 
+
 def qr_png_data_uri(text: str) -> str:
     """A QR code of ``text`` as a 1-bit PNG ``data:`` URI, 4 pixels a module and no quiet zone (the
     template pads it with white): CSS sizes it, with ``image-rendering: pixelated`` so that no
