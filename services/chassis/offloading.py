@@ -10,13 +10,13 @@ for messages (bench/README.md, "issuance.py").
 
 Each service process has at most one child, started by its first job, so a service that renders
 nothing costs no memory. The child runs one job at a time (more would only share a core), and
-one more waits in the pipe so that it never idles between jobs. A job is a plain module-level
-function named by module and qualified name, with arguments and result
-pickled over the child's stdin and stdout: a private pipe between a process and its own child,
-never anything from outside. The child exits when the pipe closes, and the kernel kills it when
-its service process dies, so it never outlives its service; a child that dies or overruns
-``JOB_TIMEOUT`` is killed, the job fails with ``WorkerProcessError``, and the next job starts a
-fresh child.
+one more waits in the pipe so that it never idles between jobs. A job (a module-level function,
+its arguments, its result) goes pickled over the child's stdin and stdout: a private pipe
+between a process and its own child, never anything from outside. The child exits when the pipe
+closes; its service kills and reaps it as it exits, and the kernel kills it if the service dies,
+so it never outlives its service. A child that dies, overruns ``JOB_TIMEOUT`` or is left with
+half a job in its pipe is killed, its jobs fail with ``WorkerProcessError``, and the next job
+starts a fresh child.
 
 Without eventlet's patching (CLI, scripts, plain unit tests) the function is simply called.
 """
@@ -25,7 +25,6 @@ from __future__ import annotations
 import atexit
 import ctypes
 import ctypes.util
-import importlib
 import logging
 import os
 import pickle
@@ -38,6 +37,7 @@ from collections import deque
 import eventlet
 import eventlet.patcher
 from eventlet import tpool
+from eventlet.hubs import trampoline
 from eventlet.event import Event
 from eventlet.semaphore import Semaphore
 
@@ -68,6 +68,21 @@ def _send(stream, data: bytes) -> None:
     stream.flush()
 
 
+def _send_green(fd: int, data: bytes) -> None:
+    """The frame to a non-blocking pipe, waiting on the hub while it is full. Not through
+    eventlet's green file, which retries a write to a dead child forever (EPIPE) instead of
+    raising BrokenPipeError."""
+    view = memoryview(_HEADER.pack(len(data)) + data)
+    while view:
+        try:
+            view = view[_os_write(fd, view):]
+        except BlockingIOError:
+            trampoline(fd, write=True)
+
+
+_os_write = eventlet.patcher.original("os").write
+
+
 def _receive_frame(stream) -> bytes:
     (size,) = _HEADER.unpack(_read_exactly(stream, _HEADER.size))
     return _read_exactly(stream, size)
@@ -94,8 +109,10 @@ class _Child:
                         f"the answer of {name} cannot be read here: {exc!r}"))
         except (OSError, EOFError, struct.error) as exc:
             cause = exc
-        self.process.stdout.close()
         code = self.process.wait()
+        # Closed here, after the child is gone, never while a sender may wait on the fd.
+        self.process.stdout.close()
+        self.process.stdin.close()
         while self.waiting:
             name, answer = self.waiting.popleft()
             answer.send_exception(WorkerProcessError(
@@ -117,34 +134,42 @@ class WorkerProcess:
         return self._child.process.pid if self._child is not None else None
 
     def run(self, fn, *args, **kwargs):
-        """``fn(*args, **kwargs)`` in the child; its exception is raised here with its class."""
-        job = pickle.dumps((fn.__module__, fn.__qualname__, args, kwargs),
-                           protocol=pickle.HIGHEST_PROTOCOL)  # what cannot be pickled fails here
+        """``fn(*args, **kwargs)`` in the child; its exception is raised here with its class.
+        ``fn`` and the arguments go pickled: a module-level function by its name, a bound method
+        or a ``functools.partial`` with what they hold; a lambda or a local function fails here."""
+        job = pickle.dumps((fn, args, kwargs), protocol=pickle.HIGHEST_PROTOCOL)
+        name = getattr(fn, "__qualname__", None) or repr(fn)
         answer = Event()
         with self._in_child:
-            with self._sending:
-                if self._child is not None and self._child.process.poll() is not None:
-                    self.stop()  # died between jobs (killed, out of memory): start a new one
-                child = self._child or self._start()
-                child.waiting.append((fn.__qualname__, answer))
+            child = None
+            with eventlet.Timeout(self.timeout) as timer:  # the send and the wait
                 try:
-                    _send(child.process.stdin, job)
-                except OSError as exc:
-                    self.stop()
-                    raise WorkerProcessError(
-                        f"the worker process took no job ({exc!r}); the next job starts a "
-                        "new one") from None
-            # A caller killed while it waits leaves its answer to nobody: the reader still reads
-            # it, so the answers stay in step with the jobs.
-            try:
-                with eventlet.Timeout(self.timeout):
+                    with self._sending:
+                        if self._child is not None and self._child.process.poll() is not None:
+                            self.stop()  # died between jobs (killed, out of memory)
+                        child = self._child or self._start()
+                        child.waiting.append((name, answer))
+                        try:
+                            _send_green(child.process.stdin.fileno(), job)
+                        except BaseException:
+                            # Part of a frame may be in the pipe (the child died, the caller was
+                            # killed, time ran out): the child cannot read another job.
+                            self._discard(child)
+                            raise
+                    # A caller killed while it waits leaves its answer to nobody: the reader
+                    # still reads it, so the answers stay in step with the jobs.
                     ok, value = answer.wait()
-            except eventlet.Timeout:
-                if self._child is child:
-                    self.stop()
-                raise WorkerProcessError(
-                    f"{fn.__qualname__} ran over {self.timeout:g} s in the worker process "
-                    "(killed; the next job starts a new one)") from None
+                except eventlet.Timeout as expired:
+                    if expired is not timer:
+                        raise  # the caller's own deadline, not this job's
+                    self._discard(child)
+                    raise WorkerProcessError(
+                        f"{name} ran over {self.timeout:g} s in the worker process (killed; the "
+                        "next job starts a new one)") from None
+                except OSError as exc:
+                    raise WorkerProcessError(
+                        f"the worker process took no job ({exc!r}); the next job starts a new "
+                        "one") from None
         if ok:
             return value
         raise value
@@ -158,26 +183,31 @@ class WorkerProcess:
         # The parent's entrypoint in the command line says whose worker this is (ps, top, bench).
         # Not "-m": the child's classes (WorkerProcessError) must be this module's, not __main__'s.
         process = subprocess.Popen(
-            [sys.executable, "-c", f"from {__name__} import main; main()",
+            [sys.executable, "-c", f"from {__name__} import main; main({os.getpid()})",
              os.path.basename(sys.argv[-1]) if sys.argv else ""],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env, cwd=root)
         log.info("worker process %s started", process.pid)
         self._child = _Child(process)
         return self._child
 
+    def _discard(self, child: _Child | None) -> None:
+        """Kill ``child`` and forget it if it is still the current one; its reader reaps it and
+        fails the jobs it had not answered."""
+        if child is None:
+            return
+        if self._child is child:
+            self._child = None
+        if child.process.poll() is None:
+            child.process.kill()
+
     def stop(self) -> int | None:
         """Kill the child (if any) and wait for it; its exit status. Jobs it had not answered
         fail with WorkerProcessError."""
-        child, self._child = self._child, None
+        child = self._child
         if child is None:
             return None
-        if child.process.poll() is None:
-            child.process.kill()
-        try:
-            child.process.stdin.close()
-        except OSError:
-            pass
-        child.reader.wait()  # it fails the unanswered jobs and reaps the child
+        self._discard(child)
+        child.reader.wait()
         return child.process.returncode
 
 
@@ -256,23 +286,23 @@ def _failure(exc: BaseException):
 
 
 def serve(jobs, results) -> None:
-    """Run jobs from ``jobs`` until it closes; answer each ``(True, result)`` or ``(False, exc)``."""
+    """Run jobs from ``jobs`` until it closes; answer each ``(True, result)`` or ``(False, exc)``.
+    A job that cannot be read or a result that cannot be pickled is that job's failure, never
+    the end of the child (the frames keep jobs and answers in step)."""
     while True:
         try:
-            module, qualname, args, kwargs = pickle.loads(_receive_frame(jobs))
+            frame = _receive_frame(jobs)
         except EOFError:
             return
         try:
-            fn = importlib.import_module(module)
-            for part in qualname.split("."):
-                fn = getattr(fn, part)
-            answer = (True, fn(*args, **kwargs))
+            fn, args, kwargs = pickle.loads(frame)
+            answer = pickle.dumps((True, fn(*args, **kwargs)), protocol=pickle.HIGHEST_PROTOCOL)
         except Exception as exc:  # the parent raises it in the job's caller
-            answer = (False, _failure(exc))
-        _send(results, pickle.dumps(answer, protocol=pickle.HIGHEST_PROTOCOL))
+            answer = pickle.dumps((False, _failure(exc)), protocol=pickle.HIGHEST_PROTOCOL)
+        _send(results, answer)
 
 
-def _end_with_parent() -> None:
+def _end_with_parent(parent: int) -> None:
     """The parent decides when the child ends: Ctrl-C and the SIGTERM that honcho sends to the
     process group leave a job running to its end (the parent waits for it while it stops), and
     the kernel kills the child when the parent is gone, even in the middle of a job."""
@@ -280,15 +310,17 @@ def _end_with_parent() -> None:
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
     libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
-    if os.getppid() == 1:  # the parent died before prctl took effect
+    # Died before prctl took effect? Compared with its pid, not with 1: in a container the
+    # service itself may be pid 1.
+    if os.getppid() != parent:
         sys.exit(0)
 
 
 _PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
 
-def main() -> None:
-    _end_with_parent()
+def main(parent: int) -> None:
+    _end_with_parent(parent)
     # The pipe to the parent is a private copy of stdout; anything printed (by a library, or by C
     # code on fd 1) goes to stderr, the service's log, and cannot corrupt an answer.
     results = os.fdopen(os.dup(1), "wb")

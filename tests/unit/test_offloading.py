@@ -1,5 +1,6 @@
 """chassis.offloading: CPU-bound work in the service's worker process or in an OS thread, with the
 other green threads running meanwhile. The worker process tests start real child processes."""
+import functools
 import logging
 import os
 import pickle
@@ -177,6 +178,96 @@ def test_arguments_that_cannot_be_pickled_fail_before_the_child_sees_them(worker
     with pytest.raises((TypeError, AttributeError, pickle.PicklingError)):
         worker.run(sorted, [lambda: 1])
     assert worker.run(os.getpid) == first
+
+
+def returns_a_generator():
+    return (n for n in range(3))  # cannot be pickled
+
+
+def test_a_result_that_cannot_be_pickled_fails_that_job_only(worker):
+    child = worker.run(os.getpid)
+    queued = eventlet.spawn_after(0.05, worker.run, sorted, "ba")
+    with pytest.raises(TypeError, match="pickle .generator"):
+        worker.run(returns_a_generator)
+    assert queued.wait() == ["a", "b"]
+    assert worker.run(os.getpid) == child  # the same child goes on
+
+
+def test_bound_methods_and_partials_are_called_as_they_are(worker):
+    assert worker.run("a-b-c".split, "-") == ["a", "b", "c"]
+    assert worker.run(functools.partial(int, base=2), "101") == 5
+
+
+def test_the_callers_own_timeout_is_its_own_and_the_child_stays(worker):
+    child = worker.run(os.getpid)
+    queued = eventlet.spawn_after(0.05, worker.run, sorted, "ba")
+    with pytest.raises(eventlet.Timeout):
+        with eventlet.Timeout(0.3):
+            worker.run(time.sleep, 1)
+    assert queued.wait() == ["a", "b"]  # queued behind the sleep, answered in turn
+    assert worker.run(os.getpid) == child
+
+
+BIG = "x" * 2_000_000  # more than a pipe holds: its send waits on the hub
+
+
+def test_a_send_that_outruns_its_time_fails_and_the_next_job_is_served():
+    worker = WorkerProcess(timeout=1)
+    try:
+        worker.run(os.getpid)
+        busy = eventlet.spawn(worker.run, time.sleep, 3)  # the child reads nothing meanwhile
+        eventlet.sleep(0.1)
+        with pytest.raises(WorkerProcessError):
+            worker.run(len, BIG)  # its send waits behind the sleep until time runs out
+        with pytest.raises(WorkerProcessError):
+            busy.wait()  # killed with the child that had half a job in its pipe
+        started = time.monotonic()
+        assert worker.run(sorted, "ba") == ["a", "b"]
+        assert time.monotonic() - started < 5  # not a hang, not JOB_TIMEOUT
+    finally:
+        worker.stop()
+
+
+def test_a_child_that_dies_during_a_send_fails_the_job_at_once(worker):
+    child = worker.run(os.getpid)
+    eventlet.spawn(worker.run, time.sleep, 5)
+    eventlet.sleep(0.1)
+    eventlet.spawn_after(0.3, os.kill, child, signal.SIGKILL)
+    started = time.monotonic()
+    with pytest.raises(WorkerProcessError):
+        worker.run(len, BIG)
+    assert time.monotonic() - started < 5  # a broken pipe, not a spin until the deadline
+    assert worker.run(len, BIG) == len(BIG)  # a new child takes it whole
+
+
+def test_a_caller_killed_during_its_send_takes_the_half_sent_job_with_the_child(worker):
+    child = worker.run(os.getpid)
+    eventlet.spawn(worker.run, time.sleep, 0.5)
+    eventlet.sleep(0.1)
+    sender = eventlet.spawn(worker.run, len, BIG)
+    eventlet.sleep(0.1)
+    sender.kill()  # nameko killing a worker: half of its job is in the pipe
+    started = time.monotonic()
+    assert worker.run(sorted, "ba") == ["a", "b"]
+    assert time.monotonic() - started < 5
+    assert worker.pid != child
+
+
+def test_the_child_of_a_pid_1_service_serves_jobs():
+    """In a container the service may be pid 1 (docker-compose runs `exec nameko run`)."""
+    script = ("import eventlet; eventlet.monkey_patch()\n"
+              "import os\n"
+              "from services.chassis.offloading import in_worker_process\n"
+              "print(os.getpid(), in_worker_process(sorted, 'ba'), flush=True)\n")
+    try:
+        done = subprocess.run(["unshare", "--user", "--map-root-user", "--pid", "--fork",
+                               "--mount-proc", sys.executable, "-c", script],
+                              capture_output=True, text=True, cwd=ROOT, timeout=60)
+    except FileNotFoundError:
+        pytest.skip("unshare(1) is not installed")
+    if done.returncode != 0 and "Operation not permitted" in done.stderr:
+        pytest.skip("this machine allows no new user and pid namespaces")
+    assert done.stdout.split() == ["1", "['a',", "'b']"], done.stderr[-2000:]
 
 
 def test_ctrl_c_and_sigterm_to_the_process_group_let_the_job_finish(worker):
