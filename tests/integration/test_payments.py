@@ -21,6 +21,7 @@ from tests.conftest import ADMIN_PASSWORD, login, wait_until
 from tests.exporters import GSTIN_KL
 from tests.fake_razorpay import start_fake_razorpay
 from tests.integration.test_applications import call, ready_draft, submit, world  # noqa: F401
+from tests.staff import make_staff
 
 MPEDA_KOCHI_GSTIN = "32AAAGM0289C1ZS"  # seeded: Kerala + the seed PAN of MPEDA
 
@@ -82,7 +83,7 @@ def test_order_summary_same_state_and_inter_state(world):
     assert body["tax"] == "IGST" and body["place_of_supply"] == "IN-MH"
 
 
-def test_the_schedule_kept_by_admins_decides_the_fee(world):
+def test_the_schedule_kept_by_admins_decides_the_fee(world, smtp_mailbox):
     admin = login(world["base"], "admin", ADMIN_PASSWORD)
     application_id = pending_application(world)
     window = {"agency_code": "MPEDA", "service": "issue", "base_paise": 50000, "gst_rate": "18",
@@ -105,7 +106,15 @@ def test_the_schedule_kept_by_admins_decides_the_fee(world):
                          timeout=10).status_code == 401
     assert call(world, "POST", "/api/v1/admin/fees", json=window,
                 token=world["token"]).status_code == 403
+    eic_admin = make_staff(world["base"], smtp_mailbox, "eic.admin", agency="EIC")
+    other_agency = call(world, "POST", "/api/v1/admin/fees", token=eic_admin, json=window)
+    assert other_agency.status_code == 403, other_agency.text
+    seen_by_eic = call(world, "GET", "/api/v1/admin/fees?agency=MPEDA&per_page=100",
+                       token=eic_admin).json()["items"]
+    assert seen_by_eic and {f["agency_code"] for f in seen_by_eic} == {"EIC"}
     assert call(world, "GET", f"/api/v1/applications/{application_id}/fee").json()["total"] == 39200
+    before = call(world, "GET", "/api/v1/admin/fees?agency=MPEDA&per_page=100", token=admin).json()
+    assert [f["base_paise"] for f in before["items"] if f["service"] == "issue"] == [35000]
 
     added = call(world, "POST", "/api/v1/admin/fees", token=admin, json=window)
     assert added.status_code == 201, added.text
