@@ -21,7 +21,6 @@ fetches nothing from outside (``chassis.pdf``). Rendering is CPU-bound: services
 """
 from __future__ import annotations
 
-import threading
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from functools import cache
@@ -29,10 +28,8 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pycountry
-from weasyprint import CSS, HTML
-from weasyprint.text.fonts import FontConfiguration
 
-from services.chassis.pdf import GuardedURLFetcher, qr_png_data_uri, template_environment
+from services.chassis.pdf import qr_png_data_uri, render_pdf, template_environment
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 STYLESHEET = "certificate.css"
@@ -338,33 +335,10 @@ def certificate_html(certificate: dict, *, draft: bool = False) -> str:
     return _environment().get_template(context.pop("_template")).render(context)
 
 
-# What WeasyPrint can reuse from one certificate to the next: the font configuration (loading
-# fontconfig and its caches cost some 20 ms a render) and the parsed stylesheet. Kept per thread,
-# because Pango's font map is not safe to share between threads rendering at once (services
-# render in their worker process, one at a time, but a script may use threads).
-_reusable = threading.local()
-
-
-def _fonts_and_css() -> tuple[FontConfiguration, CSS]:
-    cached = getattr(_reusable, "value", None)
-    if cached is None:
-        fonts = FontConfiguration()
-        fetcher = GuardedURLFetcher(TEMPLATES)
-        css = CSS(url=(TEMPLATES / STYLESHEET).as_uri(), url_fetcher=fetcher, font_config=fonts)
-        cached = _reusable.value = (fonts, css)
-    return cached
-
-
 def render_certificate(certificate: dict, *, draft: bool = False) -> bytes:
-    """The unsigned certificate as PDF bytes; KeyError or ValueError when the data is incomplete.
-
-    Like ``chassis.pdf.render_pdf`` (the same guarded fetcher: ``data:`` URLs and files in the
-    templates folder only), but with the font configuration and stylesheet reused."""
-    html = certificate_html(certificate, draft=draft)
-    fonts, css = _fonts_and_css()
-    fetcher = GuardedURLFetcher(TEMPLATES)
-    return HTML(string=html, base_url=fetcher.base_dir.as_uri() + "/",
-                url_fetcher=fetcher).write_pdf(stylesheets=[css], font_config=fonts)
+    """The unsigned certificate as PDF bytes; KeyError or ValueError when the data is incomplete."""
+    return render_pdf(certificate_html(certificate, draft=draft), base_dir=TEMPLATES,
+                      stylesheets=[STYLESHEET])
 
 
 # --- from an application ----------------------------------------------------------------------

@@ -4,6 +4,7 @@ import http.server
 import io
 import re
 import subprocess
+import sys
 import threading
 import time
 import urllib.parse
@@ -14,8 +15,8 @@ import segno
 import weasyprint
 from PIL import Image
 
-from services.chassis.pdf import (FetchRefused, GuardedURLFetcher, qr_png_data_uri, render_pdf,
-                                  template_environment)
+from services.chassis.pdf import qr_png_data_uri, render_pdf, template_environment
+from services.chassis.pdf_engine import FetchRefused, GuardedURLFetcher
 
 
 def _png() -> bytes:
@@ -151,6 +152,31 @@ def test_stylesheets_come_from_base_dir_only(base_dir, tmp_path):
         render_pdf("<h1>x</h1>", base_dir=base_dir, stylesheets=["../evil.css"])
     with pytest.raises(ValueError):
         render_pdf("<h1>x</h1>", stylesheets=["big.css"])
+
+
+def test_the_stylesheets_of_one_folder_are_never_those_of_another(tmp_path):
+    """Parsed stylesheets are reused, by folder and name: the same name elsewhere is its own."""
+    for folder, size in (("small", 8), ("large", 40)):
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / "style.css").write_text(f"p {{ font-size: {size}pt }}")
+    sizes = []
+    for folder in ("small", "large", "small"):
+        pdf = render_pdf("<p>x</p>", base_dir=tmp_path / folder, stylesheets=["style.css"])
+        fonts = subprocess.run(["pdftotext", "-bbox", "-", "-"], input=pdf, capture_output=True,
+                               check=True).stdout.decode()
+        word = re.search(r'yMin="([\d.]+)" xMax="[\d.]+" yMax="([\d.]+)">x<', fonts)
+        sizes.append(round(float(word[2]) - float(word[1])))
+    assert sizes[0] == sizes[2] and sizes[1] > 3 * sizes[0], sizes
+
+
+def test_a_service_process_does_not_load_weasyprint():
+    """Services render in their worker process; WeasyPrint in the service process itself would
+    only cost memory (about 32 MB each)."""
+    script = ("import sys, services.certificate.service, services.payment.service; "
+              "print(sorted(m for m in ('weasyprint', 'fontTools', 'PIL') if m in sys.modules))")
+    loaded = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                            check=True).stdout.strip()
+    assert loaded == "[]", loaded
 
 
 def test_data_uri_image_is_rendered():
