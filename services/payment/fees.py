@@ -13,6 +13,8 @@ GST rounding rule
   computed at half the rate and rounded separately, so CGST == SGST always,
   as on Indian GST invoices. IGST is 0.
 * Inter-state: IGST at the full rate, rounded once. CGST and SGST are 0.
+* A supply to an SEZ unit is inter-state whatever its state (IGST Act §7(5)(b)): IGST. The
+  platform knows an SEZ branch as one registered without a GSTIN (``in_sez``).
 * ``total = base + cgst + sgst + igst``.
 
 Because of the separate rounding, the intra- and inter-state totals can differ
@@ -114,12 +116,18 @@ def _tax(base_paise: int, rate_percent: Decimal) -> int:
     return int(exact.quantize(_ONE_PAISA, rounding=ROUND_HALF_UP))
 
 
+def is_intra_state(exporter_state: str, office_state: str, *, sez_unit: bool = False) -> bool:
+    """Whether the fee is an intra-state supply (CGST + SGST) rather than inter-state (IGST)."""
+    same = _check_state(exporter_state, "exporter") == _check_state(office_state, "office")
+    return same and not sez_unit
+
+
 def gst_split(base_paise: int, rate_percent: Decimal, exporter_state: str,
-              office_state: str) -> OrderSummary:
+              office_state: str, *, sez_unit: bool = False) -> OrderSummary:
     """Order summary for ``base_paise`` at ``rate_percent`` GST; see the module docstring."""
     base = _check_base(base_paise)
     rate = _check_rate(rate_percent)
-    if _check_state(exporter_state, "exporter") == _check_state(office_state, "office"):
+    if is_intra_state(exporter_state, office_state, sez_unit=sez_unit):
         half = _tax(base, rate / 2)
         cgst, sgst, igst = half, half, 0
     else:

@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 import pycountry
 
 from services.chassis.pdf import render_pdf, template_environment
-from services.payment.fees import SERVICES, gst_split
+from services.payment.fees import SERVICES, gst_split, is_intra_state
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 INDIA = ZoneInfo("Asia/Kolkata")
@@ -133,10 +133,15 @@ def _check(receipt: dict) -> None:
     if total != base + cgst + sgst + igst:
         raise ValueError(f"total {total} is not base + cgst + sgst + igst = {base + cgst + sgst + igst}")
     rule = gst_split(base, receipt["gst_rate"], receipt["exporter"]["state"],
-                     receipt["issuing_office"]["state"])  # also rejects a bad rate or state
+                     receipt["issuing_office"]["state"],  # also rejects a bad rate or state
+                     sez_unit=_sez_unit(receipt))
     if (cgst, sgst, igst) != (rule.cgst, rule.sgst, rule.igst):
         raise ValueError(f"taxes (cgst {cgst}, sgst {sgst}, igst {igst}) are not those of the GST "
                          f"rule (cgst {rule.cgst}, sgst {rule.sgst}, igst {rule.igst})")
+
+
+def _sez_unit(receipt: dict) -> bool:
+    return receipt["exporter"]["gstin"] is None  # an SEZ branch has no GSTIN (registration)
 
 
 def receipt_context(receipt: dict) -> dict:
@@ -145,8 +150,7 @@ def receipt_context(receipt: dict) -> dict:
     rate = Decimal(receipt["gst_rate"])
     exporter_state = receipt["exporter"]["state"].strip().upper()
     office_state = receipt["issuing_office"]["state"].strip().upper()
-    intra = exporter_state == office_state
-    if intra:
+    if is_intra_state(exporter_state, office_state, sez_unit=_sez_unit(receipt)):
         half = _percent(rate / 2)
         state_tax = "UTGST" if exporter_state in UTGST_TERRITORIES else "SGST"
         taxes = [(f"CGST @ {half}%", receipt["cgst"]), (f"{state_tax} @ {half}%", receipt["sgst"])]

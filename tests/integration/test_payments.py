@@ -124,8 +124,8 @@ def test_the_schedule_kept_by_admins_decides_the_fee(world, smtp_mailbox):
     assert [f["base_paise"] for f in listed["items"] if f["service"] == "issue"] == [35000, 50000]
 
 
-def test_eic_duplicate_fee_from_the_seeded_schedule(platform_env):
-    """The manual's EIC case through the schedule as seeded and the billing of a duplicate."""
+def seeded_order_summary(application, exporter, agencies):
+    """The order summary from the schedule as a fresh install seeds it, without HTTP."""
     from sqlalchemy.orm import Session
 
     from services.chassis import migrations, seeding
@@ -133,6 +133,16 @@ def test_eic_duplicate_fee_from_the_seeded_schedule(platform_env):
 
     migrations.upgrade("payment")
     seeding.seed("payment")
+    parties = payments.billing_parties(application, exporter, agencies, None)
+    engine = make_engine(database_url("payment"))
+    with Session(engine) as session:
+        summary = payments.order_summary(session, application, parties)
+    engine.dispose()
+    return parties, summary
+
+
+def test_eic_duplicate_fee_from_the_seeded_schedule(platform_env):
+    """The manual's EIC case through the schedule as seeded and the billing of a duplicate."""
     duplicate = {"id": "a1", "number": "EIC/2026/013/0000001A/00000001", "kind": "preferential",
                  "request_kind": "duplicate", "iec": "AAACM4821K",
                  "form": {"agency_code": "EIC", "issuing_office_code": "EIC-MUMBAI",
@@ -141,13 +151,27 @@ def test_eic_duplicate_fee_from_the_seeded_schedule(platform_env):
                 "branches": [{"branch_id": "B1", "state": "IN-KL", "gstin": GSTIN_KL}]}
     agencies = [{"code": "EIC", "name": "Export Inspection Council of India", "regional_offices": [
         {"issuing_offices": [{"code": "EIC-MUMBAI", "name": "EIA Mumbai", "state": "IN-MH"}]}]}]
-    parties = payments.billing_parties(duplicate, exporter, agencies, None)
-    engine = make_engine(database_url("payment"))
-    with Session(engine) as session:
-        summary = payments.order_summary(session, duplicate, parties)
-    engine.dispose()
+    parties, summary = seeded_order_summary(duplicate, exporter, agencies)
     assert parties["service"] == "duplicate"
     assert (summary["base"], summary["igst"], summary["total"]) == (60000, 10800, 70800)
+
+
+def test_an_sez_unit_in_the_offices_state_pays_igst(platform_env):
+    """IGST Act §7(5)(b): a supply to an SEZ unit is inter-state, even within Kerala."""
+    application = {"id": "a2", "number": "MPEDA/2026/013/0000002A", "kind": "preferential",
+                   "iec": "AAACM4821K", "form": {"agency_code": "MPEDA",
+                                                 "issuing_office_code": "MPEDA-KOCHI",
+                                                 "branch_id": "B2"}}
+    exporter = {"iec": "AAACM4821K", "name": "Malabar Sea Foods", "branches": [
+        {"branch_id": "B1", "state": "IN-KL", "gstin": GSTIN_KL},
+        {"branch_id": "B2", "state": "IN-KL", "gstin": None, "in_sez": True}]}
+    agencies = [{"code": "MPEDA", "name": "Marine Products Export Development Authority",
+                 "regional_offices": [{"issuing_offices": [
+                     {"code": "MPEDA-KOCHI", "name": "MPEDA Kochi", "state": "IN-KL"}]}]}]
+    _, summary = seeded_order_summary(application, exporter, agencies)
+    assert (summary["cgst"], summary["sgst"], summary["igst"], summary["total"]) == \
+        (0, 0, 4200, 39200)
+    assert summary["tax"] == "IGST" and summary["place_of_supply"] == "IN-KL"
 
 
 # --- the sandbox ----------------------------------------------------------------------------------

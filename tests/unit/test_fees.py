@@ -4,7 +4,8 @@ from decimal import Decimal
 
 import pytest
 
-from services.payment.fees import SERVICES, Fee, OrderSummary, fee_in_force, gst_split
+from services.payment.fees import (SERVICES, Fee, OrderSummary, fee_in_force, gst_split,
+                                   is_intra_state)
 
 
 # --- the manuals' cases -------------------------------------------------------
@@ -25,6 +26,14 @@ def test_eic_duplicate_intra_and_inter_state():
     assert intra.cgst + intra.sgst == 10800
     inter = gst_split(60000, Decimal("18"), "IN-MH", "IN-DL")
     assert (inter.cgst, inter.sgst, inter.igst, inter.total) == (0, 0, 10800, 70800)
+
+
+def test_an_sez_unit_pays_igst_in_any_state():
+    """IGST Act §7(5)(b): a supply to an SEZ unit is inter-state, in the office's state too."""
+    for state in ("IN-KL", "IN-TN"):
+        s = gst_split(35000, Decimal("12"), state, "IN-KL", sez_unit=True)
+        assert s == OrderSummary(base=35000, cgst=0, sgst=0, igst=4200, total=39200)
+    assert is_intra_state("IN-KL", "IN-KL") and not is_intra_state("IN-KL", "IN-KL", sez_unit=True)
 
 
 def test_as_dict():

@@ -50,7 +50,7 @@ def pdfs():
         # One through offload, as a service would: WeasyPrint in a tpool OS thread.
         "intra": _text(offload(render_receipt, RECEIPT)),
         "inter": _text(render_receipt(receipt(cgst=0, sgst=0, igst=4200, **tn))),
-        "sez": _text(render_receipt(receipt(exporter__gstin=None,
+        "sez": _text(render_receipt(receipt(exporter__gstin=None, cgst=0, sgst=0, igst=4200,
                                             exporter__name="Malabar <b>SEZ</b> Ltd"))),
     }
 
@@ -87,6 +87,13 @@ def test_sez_exporter_without_gstin(pdfs):
     assert "SEZ unit — no GSTIN" in text
     assert "None" not in text
     assert "Malabar <b>SEZ</b> Ltd" in text  # user text is text, not markup
+    # In Kerala like the office, but inter-state all the same (IGST Act §7(5)(b)).
+    assert "IGST @ 12%" in text and "CGST" not in text and "SGST" not in text
+
+
+def test_an_sez_receipt_with_cgst_and_sgst_is_refused():
+    with pytest.raises(ValueError, match="GST rule"):
+        receipt_context(receipt(exporter__gstin=None))
 
 
 def test_union_territory_without_legislature_levies_utgst():
