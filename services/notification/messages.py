@@ -159,6 +159,22 @@ def record_application_submitted(session, event: dict, exporter: dict,
     return recorded
 
 
+def record_application_resubmitted(session, event: dict, exporter: dict,
+                                   office_contacts: dict) -> list[Message]:
+    """application.application_resubmitted: email and SMS to every active officer of the issuing
+    office that the corrected application is back in its queue. Nothing to the exporter, who has
+    the gateway's answer to its own resubmission."""
+    office, seen, recorded = office_contacts["office"], set(), []
+    for officer in office_contacts["officers"]:
+        recorded += _to_contact(
+            session, kind="application_resubmitted", contact=officer, event=event, seen=seen,
+            context={"name": officer["name"], "exporter_name": exporter["name"],
+                     "iec": event["iec"], "application_number": event["application_number"],
+                     "office_name": office["name"],
+                     "url": officer_application_url(event["application_id"])})
+    return recorded
+
+
 def _exporter_context(event: dict, exporter: dict) -> dict:
     return {"name": exporter["name"], "iec": event["iec"],
             "application_number": event["application_number"],

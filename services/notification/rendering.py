@@ -29,6 +29,9 @@ KINDS: dict[str, tuple[str, ...]] = {
     "application_submitted": ("email", "sms"),
     # ... and to every active officer of the issuing office, "a new application is waiting".
     "application_received": ("email", "sms"),
+    # application.application_resubmitted: to every active officer of the issuing office, "the
+    # corrected application is back in your queue" (the exporter knows: it resubmitted).
+    "application_resubmitted": ("email", "sms"),
     # application.discrepancy_raised: to the exporter, with the officer's comment.
     "discrepancy_raised": ("email", "sms"),
     # application.application_rejected: to the exporter, with the reason. (application_approved

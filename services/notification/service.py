@@ -43,6 +43,13 @@ class NotificationService(base.ServiceBase):
         message_log.record_discrepancy_raised(self.db.session, event, exporter)
         self.dispatcher.wake_after_commit()
 
+    @event_handler("application", "application_resubmitted")
+    def on_application_resubmitted(self, event):
+        exporter = self.registration.exporter(event["iec"])
+        contacts = self.registration.office_contacts(event["issuing_office_code"])
+        message_log.record_application_resubmitted(self.db.session, event, exporter, contacts)
+        self.dispatcher.wake_after_commit()
+
     @event_handler("application", "application_rejected")
     def on_application_rejected(self, event):
         exporter = self.registration.exporter(event["iec"])

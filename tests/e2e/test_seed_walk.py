@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 import requests
 
 from tests.conftest import ADMIN_PASSWORD, SHARED_DATA, login, mail_text, wait_until
-from tests.e2e.conftest import ROOT, Stack
+from tests.e2e.conftest import Stack
 from tests.exporters import DIRECTOR, IEC, form, register
 from tests.integration.test_applications import application_body, minimal_pdf
 from tests.pki import openssl_sign
@@ -49,13 +49,6 @@ def openssl_dsc(var: Path, folder: Path):
     return cert, key
 
 
-
-
-def notifies_discrepancies() -> bool:
-    """Whether the notification service has a message for discrepancy_raised (its KINDS table)."""
-    source = (ROOT / "services" / "notification" / "rendering.py").read_text()
-    kinds = re.search(r"^KINDS\b.*?^\}", source, re.M | re.S)
-    return bool(kinds and re.search(r"[\"']discrepancy\w*[\"']\s*:", kinds.group(0)))
 
 
 class Client:
@@ -172,11 +165,8 @@ def walk(base, mailbox, var: Path, tmp: Path):
                         json={"comment": DISCREPANCY})
     assert raised.json()["status"] == "discrepancy"
     assert status_of(exporter, application_id) == "discrepancy"
-    if notifies_discrepancies():
-        mailbox.wait_for(lambda m: EMAIL in m["To"].lower() and DISCREPANCY in mail_text(m),
-                         timeout=60)
-    # else: the notification service has no discrepancy message yet (no "discrepancy…" kind in
-    # services/notification/rendering.py KINDS), so there is no email to wait for.
+    mailbox.wait_for(lambda m: EMAIL in m["To"].lower() and DISCREPANCY in mail_text(m),
+                     timeout=60)
 
     # --- the exporter corrects the form and resubmits with a new DSC signature -----------------
     current = exporter.ok("GET", f"/api/v1/applications/{application_id}").json()
@@ -188,6 +178,9 @@ def walk(base, mailbox, var: Path, tmp: Path):
                               json={"signature": signature(exporter, application_id, dsc, tmp)})
     assert (resubmitted.json()["status"], resubmitted.json()["number"]) == ("submitted", number)
     assert resubmitted.json()["form"]["exporter_comments"] == "Invoice number corrected as asked."
+    mailbox.wait_for(lambda m: m["To"] == "kochi.officer@mpeda.example.in"
+                     and "resubmitted" in str(m["Subject"]) and number in str(m["Subject"]),
+                     timeout=60)
 
     # --- the officer approves; the certificate is issued --------------------------------------
     assert [a["id"] for a in officer.ok("GET", QUEUE).json()["items"]] == [application_id]

@@ -110,7 +110,7 @@ def publish(amqp_uri, payload, times=1):
         for _ in range(times):
             producer.publish(payload, exchange=Exchange("application.events", type="topic",
                                                         durable=True),
-                             routing_key="application_submitted", serializer="json")
+                             routing_key=payload["event_type"], serializer="json")
     return payload
 
 
@@ -185,6 +185,26 @@ def test_exporter_and_each_active_officer_of_the_office_get_an_email_and_an_sms(
         NOBODY_ELSE)
     assert all(m["correlation_id"] == "corr-sub" for m in stored
                if m["kind"].startswith("application_"))
+
+
+def test_the_officers_of_the_office_hear_that_a_corrected_application_is_back(world, amqp_uri):
+    mailbox, client = world["mailbox"], world["client"]
+    resubmitted = {k: v for k, v in submitted().items() if k != "agreement_code"}
+    publish(amqp_uri, make_event("application", "application_resubmitted", resubmitted, "c-re"))
+    wait_until(lambda: sent_total(client, "application_resubmitted") == 4,
+               what="an email and an SMS to each active Kochi officer")
+    eventlet.sleep(1.0)                                   # > 1 dispatcher poll: nothing more
+    mails = [m for m in mailbox.messages() if about(NUMBER)(m)]
+    assert sorted(m["To"] for m in mails) == sorted(KOCHI)  # not the exporter, nobody else
+    assert sorted(s["to"] for s in sms_about(world, NUMBER)) == sorted(KOCHI.values())
+    for mail in mails:
+        assert subject(mail) == (f"OpenCoO: application {NUMBER} from {EXPORTER_NAME} ({IEC}) "
+                                 "resubmitted")
+        body = " ".join(mail_text(mail).split())
+        assert f"back in the queue of {OFFICE_NAME}" in body
+        assert f"{PUBLIC_URL}/officer/applications/{APPLICATION_ID}" in body
+    assert all(s["text"].endswith(f"{PUBLIC_URL}/officer/applications/{APPLICATION_ID}")
+               for s in sms_about(world, NUMBER))
 
 
 def test_the_same_event_delivered_twice_sends_each_message_once(world, amqp_uri):

@@ -30,6 +30,12 @@ CONTEXTS = {
         "office_name": "MPEDA Head Office, Kochi", "certificate": "preferential (scheme 013)",
         "url": "https://coo.example.in/officer/applications/"
                "7d0f6a52-5b6e-4c1e-9d3a-0c5f2b1e9a11"},
+    "application_resubmitted": {
+        "name": "Anil Nair", "exporter_name": "Sea Foods Pvt Ltd", "iec": "ABCDE12345",
+        "application_number": "MPEDA/2026/013/0000066A",
+        "office_name": "MPEDA Head Office, Kochi",
+        "url": "https://coo.example.in/officer/applications/"
+               "7d0f6a52-5b6e-4c1e-9d3a-0c5f2b1e9a11"},
     "discrepancy_raised": {
         "name": "Sea Foods Pvt Ltd", "iec": "ABCDE12345",
         "application_number": "MPEDA/2026/013/0000066A", "agency_code": "MPEDA",
@@ -51,7 +57,8 @@ CONTEXTS = {
 }
 # The link each kind carries, and the context key that holds the exporter's name.
 LINKS = {kind: context.get("url", context.get("login_url")) for kind, context in CONTEXTS.items()}
-EXPORTER_NAME_KEY = {"application_received": "exporter_name"}
+EXPORTER_NAME_KEY = {"application_received": "exporter_name",
+                     "application_resubmitted": "exporter_name"}
 # Messages that do not name their recipient: the exporter's own SMS about its application.
 NAMELESS = {("application_submitted", "sms"), ("discrepancy_raised", "sms"),
             ("application_rejected", "sms"), ("certificate_issued", "sms")}
@@ -62,6 +69,7 @@ def test_every_kind_has_a_context_here():
     assert KINDS == {"credentials": ("email",), "exporter_registered": ("sms",),
                      "application_submitted": ("email", "sms"),
                      "application_received": ("email", "sms"),
+                     "application_resubmitted": ("email", "sms"),
                      "discrepancy_raised": ("email", "sms"),
                      "application_rejected": ("email", "sms"),
                      "certificate_issued": ("email", "sms")}
