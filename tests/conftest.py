@@ -13,6 +13,7 @@ eventlet.monkey_patch()  # noqa: E402
 
 import json  # noqa: E402
 import os  # noqa: E402
+import shutil  # noqa: E402
 import threading  # noqa: E402
 import time  # noqa: E402
 import uuid  # noqa: E402
@@ -21,6 +22,18 @@ from urllib.parse import quote, urlparse  # noqa: E402
 
 import pytest  # noqa: E402
 import requests  # noqa: E402
+
+# The outside tools the tests check our work with (deploy/dev/system-packages.sh installs them).
+# Missing, the run fails at once: a skipped signature check would look like a passed one.
+OUTSIDE_TOOLS = ("openssl", "softhsm2-util", "pdfsig", "pdftotext", "pdfimages")
+
+
+def pytest_sessionstart(session):
+    missing = [tool for tool in OUTSIDE_TOOLS if shutil.which(tool) is None]
+    if missing:
+        raise pytest.UsageError(f"not on PATH: {', '.join(missing)}; run `make test`, which "
+                                "installs them (deploy/dev/system-packages.sh)")
+
 
 BASE_AMQP_URI = os.environ.get("OPENCOO_AMQP_URI", "amqp://guest:guest@127.0.0.1:5672/")
 SHARED_DATA = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data")

@@ -2,7 +2,6 @@
 import datetime as dt
 import hashlib
 import os
-import shutil
 import stat
 import subprocess
 
@@ -13,8 +12,6 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from cli import devpki
-
-pytestmark = pytest.mark.skipif(shutil.which("softhsm2-util") is None, reason="softhsm2 not installed")
 
 
 @pytest.fixture

@@ -31,10 +31,6 @@ from services.signing import pades, trust
 from services.signing.service import SigningService
 from tests.unit.test_dsc import make_ca, make_key
 
-pytestmark = pytest.mark.skipif(
-    shutil.which("softhsm2-util") is None or shutil.which("pdfsig") is None,
-    reason="softhsm2 or poppler-utils (pdfsig) not installed")
-
 MPEDA_NAME = "Marine Products Export Development Authority"
 AGENCIES = [("MPEDA", MPEDA_NAME), ("FIEO", "Federation of Indian Export Organisations")]
 REASON, LOCATION = "Certificate of origin issued", "Kochi"

@@ -4,7 +4,6 @@ trusts through OPENCOO_TRUST_ANCHORS."""
 import base64
 import datetime as dt
 import secrets
-import shutil
 import subprocess
 
 import pytest
@@ -16,7 +15,6 @@ from services.signing import trust
 from services.signing.service import SigningService
 from tests.unit.test_dsc import DIRECTOR, IEC, NOW, make_ca, make_dsc, make_key, pem
 
-pytestmark = pytest.mark.skipif(shutil.which("openssl") is None, reason="openssl CLI not installed")
 
 DIRECTORS = ["Sunita Rao", "Ravi Kumar"]
 

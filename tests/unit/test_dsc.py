@@ -3,7 +3,6 @@
 The helpers at the top (make_key, make_ca, make_dsc, pem) are also used by the signing service's
 integration test."""
 import datetime as dt
-import shutil
 import subprocess
 
 import pytest
@@ -333,8 +332,6 @@ def test_trust_anchors_are_cached(ca, fresh_trust):
 # --------------------------------------------------------------------------------------------------
 # verify_signature with openssl-made signatures (RSA-PSS, digests); the integration test covers more
 
-openssl = pytest.mark.skipif(shutil.which("openssl") is None, reason="openssl CLI not installed")
-
 
 def openssl_sign(tmp_path, cert, key, data: bytes, *options) -> bytes:
     (tmp_path / "signer.pem").write_text(pem(cert))
@@ -347,7 +344,6 @@ def openssl_sign(tmp_path, cert, key, data: bytes, *options) -> bytes:
     return (tmp_path / "sig.der").read_bytes()
 
 
-@openssl
 @pytest.mark.parametrize("options, digest", [
     ((), "sha256"),
     (("-md", "sha512", "-keyopt", "rsa_padding_mode:pss"), "sha512"),
@@ -364,7 +360,6 @@ def test_rsa_signatures(ca, tmp_path, options, digest):
     assert (result["signed_at"] is None) == ("-noattr" in options)
 
 
-@openssl
 def test_weak_digest_refused(ca, tmp_path):
     cert, key = make_dsc(ca, key=make_key("rsa"))
     signature = openssl_sign(tmp_path, cert, key, b"nonce", "-md", "sha1")
@@ -373,7 +368,6 @@ def test_weak_digest_refused(ca, tmp_path):
     assert code_of(exc) == "DSC_SIGNATURE_INVALID" and "weak digest" in exc.value.message
 
 
-@openssl
 def test_signature_with_chain_in_cms(ca, tmp_path):
     intermediate = make_ca("Test Sub CA", issuer=ca, path_length=0)
     cert, key = make_dsc(intermediate)
