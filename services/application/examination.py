@@ -138,6 +138,10 @@ def payment_completed(uow, event) -> None:
 def self_certifies(session, application) -> bool:
     if application.kind != "preferential" or not application.agreement_code:
         return False
+    if application.request_kind is not None:
+        # A duplicate or an in-lieu (which supersedes the original with corrected particulars)
+        # goes through an officer, self-certified original or not.
+        return False
     # The agreement table, not agreements.py: it is what exporters are shown.
     agreement = session.get(AgreementRecord, application.agreement_code)
     if agreement is None or not agreement.data.get("allows_self_certification"):

@@ -226,6 +226,23 @@ def test_self_certified_exporters_are_approved_on_payment_for_post_audit(world, 
     assert queue(world, kochi) == [not_yet, aifta]
     assert queue(world, kochi, post_audit="true") == [approved_at_once]
 
+    # A duplicate or an in-lieu of the self-certified certificate still goes to an officer.
+    certificate = wait_until(lambda: next((c for c in call(world, "GET", "/api/v1/certificates")
+                                          .json()["items"]
+                                          if c["application_id"] == approved_at_once), None),
+                             what="the self-certified certificate")
+    for kind, extra in (("duplicate", {}), ("in_lieu", {"form": json.dumps(
+            {"exporter_comments": "Consignee's address corrected."})})):
+        requested = call(world, "POST", f"/api/v1/certificates/{certificate['id']}/duplicates",
+                         data={"kind": kind, "reason": "Original lost in transit.", **extra})
+        assert requested.status_code == 201, requested.text
+        request_id = requested.json()["id"]
+        sandbox_pay(world, request_id)
+        wait_until(lambda: status_of(world, request_id) == "submitted", what=f"{kind} submitted")
+        assert events("application_approved", request_id) == []
+        assert request_id in queue(world, kochi)
+        assert request_id not in queue(world, kochi, post_audit="true")
+
     removed = call(world, "DELETE", f"{flags}/MPEDA/{IEC}", token=eic_admin)
     assert removed.status_code == 403
     assert call(world, "DELETE", f"{flags}/MPEDA/{IEC}", token=mpeda_admin).status_code == 204
