@@ -74,8 +74,10 @@ class PadesHandle:
 
     def validate(self, pdf: bytes) -> dict:
         """pades.validate's report on a PDF (never raises for bad bytes)."""
+        # Here, not in the thread: the first call opens the token (then it is a cached answer).
+        on_token = self.signer.agency_certificates()
         result = offload(pades.validate, pdf, anchors=trust.trust_anchors(),
-                         var=config.var_dir())
+                         var=config.var_dir(), agency_certificates=on_token)
         if result["signed"] and not result["signature_valid"]:
             log.info("signed PDF not valid: %s", result["problem"])
         return result

@@ -40,7 +40,7 @@ import selectors
 from dataclasses import dataclass
 from io import BytesIO
 from pathlib import Path
-from typing import Callable, Optional, Sequence
+from typing import Callable, Mapping, Optional, Sequence
 
 import eventlet.patcher
 from asn1crypto import cms
@@ -72,6 +72,7 @@ _time = eventlet.patcher.original("time")
 _OsLock = _threading.Lock
 
 _AGENCY_CODE_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,31}")
+_AGENCY_LABEL_RE = re.compile(r"agency-(" + _AGENCY_CODE_RE.pattern + ")")  # devpki's key label
 
 
 class AgencyKeyUnknown(LookupError):
@@ -287,6 +288,7 @@ class AgencySigner:
         self._session = None
         self.sessions_opened = 0        # also the generation of the current session's handles
         self._agencies: dict[str, _Agency] = {}
+        self._token_certificates: tuple[int, dict] = (0, {})  # (session generation, sha -> code)
 
     @property
     def var(self) -> Path:
@@ -420,6 +422,31 @@ class AgencySigner:
         returns the certificate. AgencyKeyUnknown, SigningUnavailable."""
         code = _check_code(agency_code)
         return self._with_retry(lambda: self._agency(code).certificate)
+
+    def agency_certificates(self) -> dict[str, str]:
+        """SHA-256 -> agency code of each certificate labelled ``agency-<CODE>`` on the token,
+        read once per token session; {} when the token cannot be opened (the certificates in
+        ``var/pki`` still name their agencies)."""
+        def read():
+            from pkcs11 import Attribute, ObjectClass
+
+            with self._lock:
+                session = self._open_session()
+                if self._token_certificates[0] != self.sessions_opened:
+                    found = {}
+                    for obj in session.get_objects({Attribute.CLASS: ObjectClass.CERTIFICATE}):
+                        with contextlib.suppress(Exception):
+                            match = _AGENCY_LABEL_RE.fullmatch(obj[Attribute.LABEL])
+                            if match:
+                                cert = asn1_x509.Certificate.load(bytes(obj[Attribute.VALUE]))
+                                found[cert.sha256] = match.group(1)
+                    self._token_certificates = (self.sessions_opened, found)
+                return self._token_certificates[1]
+
+        try:
+            return self._with_retry(read)
+        except SigningUnavailable:
+            return {}
 
     # -- signing
 
@@ -557,24 +584,15 @@ def _agency_index(var: Path) -> dict:
     return mapping
 
 
-def agency_code_of(certificate: asn1_x509.Certificate, var: Optional[Path] = None) -> Optional[str]:
-    """The agency a signing certificate belongs to, or None.
-
-    A subject organizationalUnitName ``agency-<CODE>`` (the key's label on the token) names it.
-    The development certificates carry none (their subject is C=IN, O=<agency name>, CN=<name>
-    CoO Signing: see ``devpki.agency_subject``), so otherwise the certificate is looked up among
-    the agency certificates ``var/pki/agency-<CODE>.pem``: only a certificate the platform holds
-    for an agency maps to that agency."""
-    with contextlib.suppress(Exception):
-        for attribute in certificate.subject.chosen:
-            for type_value in attribute:
-                if type_value["type"].native != "organizational_unit_name":
-                    continue
-                match = re.fullmatch(r"agency-(" + _AGENCY_CODE_RE.pattern + ")",
-                                     str(type_value["value"].native).strip())
-                if match:
-                    return match.group(1)
-    return _agency_index(Path(var) if var is not None else config.var_dir()).get(certificate.sha256)
+def agency_code_of(certificate: asn1_x509.Certificate, var: Optional[Path] = None,
+                   on_token: Optional[Mapping[str, str]] = None) -> Optional[str]:
+    """The agency a signing certificate belongs to, or None: only a certificate the platform holds
+    for an agency, ``var/pki/agency-<CODE>.pem`` or (``on_token``, SHA-256 -> code) the token's
+    certificate labelled ``agency-<CODE>``. Nothing the certificate says of itself (a subject
+    ``OU=agency-MPEDA``, an organisation name) counts: any authority trusted for exporters' DSCs
+    could write that into a certificate of its own."""
+    return (_agency_index(Path(var) if var is not None else config.var_dir())
+            .get(certificate.sha256) or (on_token or {}).get(certificate.sha256))
 
 
 # --------------------------------------------------------------------------------------------------
@@ -593,16 +611,18 @@ def _result(**values) -> dict:
     return result
 
 
-def _signer_fields(cert: asn1_x509.Certificate, var: Optional[Path]) -> dict:
+def _signer_fields(cert: asn1_x509.Certificate, var: Optional[Path],
+                   on_token: Optional[Mapping[str, str]]) -> dict:
     crypto = x509.load_der_x509_certificate(cert.dump())
     orgs = crypto.subject.get_attributes_for_oid(x509.NameOID.ORGANIZATION_NAME)
     return {"signer_subject": crypto.subject.rfc4514_string(),
             "signer_organization": orgs[0].value if orgs else None,
-            "agency_code": agency_code_of(cert, var)}
+            "agency_code": agency_code_of(cert, var, on_token)}
 
 
 def validate(pdf: bytes, *, anchors: Optional[Sequence[asn1_x509.Certificate]] = None,
-             var: Optional[Path] = None) -> dict:
+             var: Optional[Path] = None,
+             agency_certificates: Optional[Mapping[str, str]] = None) -> dict:
     """What a signed certificate PDF says about itself::
 
         {"signed", "signature_valid", "intact", "trusted", "covers_whole_file",
@@ -616,6 +636,8 @@ def validate(pdf: bytes, *, anchors: Optional[Sequence[asn1_x509.Certificate]] =
     signature (no incremental update, no trailing bytes); ``signature_valid``: all three.
     ``signed_at``: the signing time the signer wrote (ISO 8601, UTC; B-B has no trusted time).
     ``problem``: the first reason it is not valid, in words, else None.
+    ``agency_code``: ``agency_code_of`` the signer, with ``agency_certificates`` (the token's,
+    ``AgencySigner.agency_certificates()``) besides those in ``var/pki``.
     Never raises for bad input: bytes that are not a PDF give ``problem`` "not a PDF"."""
     if not isinstance(pdf, (bytes, bytearray, memoryview)) or not _looks_like_pdf(pdf):
         return _result(problem="not a PDF")
@@ -637,7 +659,7 @@ def validate(pdf: bytes, *, anchors: Optional[Sequence[asn1_x509.Certificate]] =
     except Exception as exc:  # noqa: BLE001 - a malformed signature is a finding, not a crash
         values = {}
         with contextlib.suppress(Exception):
-            values = _signer_fields(embedded.signer_cert, var)
+            values = _signer_fields(embedded.signer_cert, var, agency_certificates)
         return _result(signed=True, problem=f"the signature cannot be verified: {exc}"[:300],
                        **values)
 
@@ -656,7 +678,7 @@ def validate(pdf: bytes, *, anchors: Optional[Sequence[asn1_x509.Certificate]] =
     return _result(signed=True, signature_valid=intact and covers and trusted, intact=intact,
                    trusted=trusted, covers_whole_file=covers,
                    signed_at=_iso(status.signer_reported_dt), problem=problem,
-                   **_signer_fields(status.signing_cert, var))
+                   **_signer_fields(status.signing_cert, var, agency_certificates))
 
 
 __all__ = [

@@ -98,6 +98,17 @@ def test_approval_issues_a_signed_certificate_that_verifies(world, officer):
     forged = verify_file(world, by_exporter.getvalue())
     assert forged["signature"]["trusted"] and not forged["signature_valid"]
     assert not forged["valid"]
+    # Nor by a trusted DSC whose subject says OU=agency-MPEDA: only MPEDA's own certificate is.
+    from tests.pki import make_dsc
+    cert, key = make_dsc(world["var"], world["tmp"] / "mallory", "AAACM4821K", "Mallory",
+                         subject_iec="agency-MPEDA")
+    posing = BytesIO()
+    signers.sign_pdf(IncrementalPdfFileWriter(BytesIO(minimal_pdf())),
+                     signers.PdfSignatureMetadata(field_name="OpenCoO"),
+                     signer=signers.SimpleSigner.load(str(key), str(cert)), output=posing)
+    forged = verify_file(world, posing.getvalue())
+    assert forged["signature"]["trusted"] and forged["signature"]["agency_code"] is None
+    assert not forged["signature_valid"] and not forged["valid"]
     garbage = verify_file(world, b"not a pdf at all")
     assert not garbage["valid"] and not garbage["signature_valid"]
     assert rows("certificate", "select count(*) from outbox where event_type = "

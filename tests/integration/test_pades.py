@@ -4,6 +4,7 @@ validator, poppler's ``pdfsig``, which trusts the dev CA through a throwaway NSS
 signing service's RPCs against a real RabbitMQ."""
 import base64
 import datetime as dt
+import io
 import os
 import shutil
 import subprocess
@@ -352,6 +353,38 @@ def test_agency_without_certificate_is_unknown(signer, pki, plain_pdf, platform_
     devpki.agency_cert_path(platform_env, "FIEO").unlink()
     with pytest.raises(pades.AgencyKeyUnknown, match="no certificate"):
         signer.sign(plain_pdf, "FIEO", reason=REASON, location=LOCATION)
+
+
+def test_a_trusted_certificate_calling_itself_an_agency_is_no_agency(pki, plain_pdf, platform_env,
+                                                                     tmp_path):
+    """A DSC from a trusted authority with the subject OU=agency-MPEDA (the token's key label)
+    signs validly, but it is not MPEDA's certificate: no agency."""
+    from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+    from pyhanko.sign import signers
+
+    from tests.pki import make_dsc
+
+    cert, key = make_dsc(platform_env, tmp_path / "mallory", "AAACM4821K", "Mallory",
+                         subject_iec="agency-MPEDA")
+    out = io.BytesIO()
+    signers.sign_pdf(IncrementalPdfFileWriter(io.BytesIO(plain_pdf)),
+                     signers.PdfSignatureMetadata(field_name=pades.FIELD_NAME),
+                     signer=signers.SimpleSigner.load(str(key), str(cert)), output=out)
+    result = pades.validate(out.getvalue())
+    assert result["signature_valid"] and "OU=agency-MPEDA" in result["signer_subject"]
+    assert result["agency_code"] is None
+
+
+def test_the_tokens_certificate_names_its_agency_without_the_file(signer, plain_pdf,
+                                                                  platform_env):
+    """An agency certificate kept only on the token (no var/pki/agency-FIEO.pem) is FIEO's."""
+    devpki.agency_cert_path(platform_env, "FIEO").unlink()
+    signed = signer.sign(plain_pdf, "FIEO", reason=REASON, location=LOCATION)
+    on_token = signer.agency_certificates()
+    assert sorted(on_token.values()) == ["FIEO", "MPEDA"]
+    assert pades.validate(signed, agency_certificates=on_token)["agency_code"] == "FIEO"
+    assert pades.validate(signed)["agency_code"] is None  # neither file nor token given
+    assert signer.agency_certificates() is on_token  # read once per token session
 
 
 def test_no_token_set_up(platform_env, monkeypatch, plain_pdf):
