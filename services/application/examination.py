@@ -94,8 +94,23 @@ def raise_discrepancy(uow, actor, application_id, comment) -> dict:
     return _view(uow.session, application)
 
 
-def approve(uow, actor, application_id, remarks=None) -> dict:
+def request_original(session, actor, application_id) -> str | None:
+    """The number of the certificate a duplicate or in-lieu request was made from (None for an
+    application of its own), for the officer who may examine it."""
+    _officer_only(actor)
+    application = _load(session, actor, application_id)
+    return application.original_number if application.request_kind else None
+
+
+def approve(uow, actor, application_id, remarks=None, original_status=None) -> dict:
+    """``original_status``: for a duplicate or in-lieu, the registry's status of the original
+    now. Approving one from an original revoked or superseded meanwhile would issue nothing (the
+    registry refuses), so the officer hears it here and rejects the request instead."""
     application = _pending(uow.session, actor, application_id)
+    if application.request_kind and original_status != "valid":
+        raise Conflict(f"the original certificate {application.original_number} is "
+                       f"{original_status or 'not in the registry'}: nothing can be issued from "
+                       "it; reject the request with the reason", code="ORIGINAL_NOT_VALID")
     _decide(uow, application, "approved", actor, remarks or "approved", remarks=remarks or None)
     return _view(uow.session, application)
 

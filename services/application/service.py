@@ -19,6 +19,8 @@ class ApplicationService(base.ServiceBase):
 
     registration = TimedRpcProxy("registration")
     signing = TimedRpcProxy("signing")
+    # The registry's word on an original before a duplicate or in-lieu of it is approved.
+    certificate = TimedRpcProxy("certificate")
 
     def _verify_signature(self, data, signature_b64, iec, directors):
         return self.signing.verify_signature(base64.b64encode(data).decode(), signature_b64,
@@ -137,7 +139,12 @@ class ApplicationService(base.ServiceBase):
 
     @rpc
     def approve_application(self, actor, application_id, remarks=None):
-        return examination.approve(self.db, actor, application_id, remarks)
+        original = examination.request_original(self.db.session, actor, application_id)
+        original_status = None
+        if original is not None:
+            self.db.rollback()  # no connection held while the registry answers
+            original_status = self.certificate.verify_number(original)["status"]
+        return examination.approve(self.db, actor, application_id, remarks, original_status)
 
     @rpc
     def reject_application(self, actor, application_id, reason):

@@ -287,7 +287,22 @@ def test_duplicate_and_in_lieu_certificates(world, officer, smtp_mailbox):
     assert other_corrections.status_code == 409
     assert other_corrections.json()["error"]["code"] == "REQUEST_OPEN"
     assert in_lieu.json()["number"] == original["number"] + "/00000002"
+    late = request_copy(world, original, kind="duplicate", reason="A second copy for the bank.")
+    assert late.status_code == 201, late.text
+    late = late.json()["id"]
+    sandbox_pay(world, late)
+    wait_until(lambda: status_of(world, late) == "submitted", what="submitted")
     replacement = approve_and_issue(world, officer, in_lieu.json()["id"])
+    # The duplicate paid before the in-lieu was issued can no longer be issued: the officer is
+    # told so, and rejects it.
+    stale = call(world, "POST", f"/api/v1/officer/applications/{late}/approve", token=officer,
+                 json={})
+    assert stale.status_code == 409 and stale.json()["error"]["code"] == "ORIGINAL_NOT_VALID"
+    assert "superseded" in stale.json()["error"]["message"]
+    assert status_of(world, late) == "submitted"
+    rejected = call(world, "POST", f"/api/v1/officer/applications/{late}/reject", token=officer,
+                    json={"reason": f"Replaced by {replacement['number']}: ask from that one."})
+    assert rejected.status_code == 200 and status_of(world, late) == "rejected"
     text = pdf_text(world, replacement)
     assert f"IN LIEU OF {original['number']}" in text and "14 Nguyen Hue" in text
     superseded = requests.get(f"{world['base']}/api/v1/verify", timeout=10,
