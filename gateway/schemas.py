@@ -13,8 +13,13 @@ class Error(Schema):
     error = fields.Nested(ErrorBody, required=True)
 
 
+# Far beyond any real list, and small enough that (page - 1) * per_page stays a database OFFSET
+# (an unbounded page overflowed SQLite's 64-bit integer: a 500 instead of a 400).
+MAX_PAGE = 1_000_000
+
+
 class Page(Schema):
-    page = fields.Integer(load_default=1, validate=validate.Range(min=1))
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=MAX_PAGE))
     per_page = fields.Integer(load_default=500, validate=validate.Range(min=1, max=500))
 
     class Meta:
@@ -343,7 +348,7 @@ class ApplicationListQuery(Schema):
     number = fields.String(validate=validate.Length(max=64))
     date_from = fields.Date()
     date_to = fields.Date()
-    page = fields.Integer(load_default=1, validate=validate.Range(min=1))
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=MAX_PAGE))
     per_page = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
     sort = fields.String(load_default="-created_at", validate=validate.OneOf(
         [f"{sign}{name}" for sign in ("", "-")
