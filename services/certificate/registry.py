@@ -60,7 +60,14 @@ def record_issue(uow, particulars, exporter, signed_pdf: bytes) -> tuple[Certifi
     if existing is not None:
         return existing, False
     if kind_of(particulars) != "original":
-        _check_original_valid(session, particulars["original_number"])
+        try:
+            _check_original_valid(session, particulars["original_number"])
+        except Conflict:
+            # A twin delivery of this approval may have issued it, superseding the original.
+            existing = issued_for(session, particulars["id"])
+            if existing is None:
+                raise
+            return existing, False
     sha256 = BlobStore().put(signed_pdf)  # before the row: a registered hash always has its file
     now = utcnow()
     certificate = Certificate(
@@ -73,6 +80,11 @@ def record_issue(uow, particulars, exporter, signed_pdf: bytes) -> tuple[Certifi
         original_number=particulars.get("original_number"), sha256=sha256, size=len(signed_pdf),
         status="valid", issued_at=now, issued_by=particulars.get("decided_by") or "")
     session.add(certificate)
+    try:
+        session.flush()  # before the supersession below, whose statement would flush it outside
+    except IntegrityError:
+        session.rollback()
+        return issued_for(session, particulars["id"]), False
     if certificate.kind == "in_lieu":
         # The corrected certificate replaces the original and its duplicates in the registry.
         session.execute(update(Certificate).where(
@@ -81,11 +93,6 @@ def record_issue(uow, particulars, exporter, signed_pdf: bytes) -> tuple[Certifi
                & (Certificate.kind == "duplicate")), Certificate.status == "valid")
             .values(status="superseded", superseded_by=certificate.number,
                     status_reason=f"superseded by {certificate.number}"))
-    try:
-        session.flush()
-    except IntegrityError:
-        session.rollback()
-        return issued_for(session, particulars["id"]), False
     uow.emit("certificate_issued", {
         "certificate_id": certificate.id, "certificate_number": certificate.number,
         "application_id": certificate.application_id, "iec": certificate.iec,

@@ -2,7 +2,7 @@
 replacement is issued only while its original stands, and a replacement supersedes the original
 with its duplicates."""
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import sessionmaker
 
 from services.certificate import registry
@@ -54,6 +54,25 @@ def test_a_replacement_supersedes_the_original_and_its_duplicates(uow):
     issue(uow, ORIGINAL + "/00000002", "a3", "in_lieu")
     assert statuses(uow) == {ORIGINAL: "superseded", ORIGINAL + "/00000001": "superseded",
                              ORIGINAL + "/00000002": "valid"}
+
+
+@pytest.mark.parametrize("request_kind", [None, "duplicate", "in_lieu"])
+def test_a_racing_second_issuance_finds_the_first_and_adds_nothing(uow, monkeypatch,
+                                                                  request_kind):
+    """Two deliveries of one approval in flight at once: the second checked before the first
+    committed, so it meets the first's row only at its insert (the unique application_id)."""
+    number = ORIGINAL + ("/00000001" if request_kind else "")
+    if request_kind:
+        issue(uow, ORIGINAL, "a1")
+    first, _ = issue(uow, number, "a2", request_kind)
+    # The racing delivery's first look finds nothing yet; later looks are the real ones.
+    monkeypatch.setattr(registry, "issued_for",
+                        lambda session, application_id: monkeypatch.undo() or None)
+    again, new = issue(uow, number, "a2", request_kind)
+    assert not new and again.id == first.id
+    assert uow.session.scalar(select(func.count()).select_from(Certificate)) == \
+        (2 if request_kind else 1)
+    assert statuses(uow)[number] == "valid"
 
 
 @pytest.mark.parametrize("request_kind", ["duplicate", "in_lieu"])
