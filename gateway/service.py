@@ -788,7 +788,9 @@ class GatewayService:
            "certificate is issued next (the body may be omitted)", tags=["examination"],
            roles=["officer"], request=schemas.Remarks, response=schemas.Application,
            max_body=JSON_BODY, responses={404: "Not of the officer's office",
-                                          409: "Not awaiting examination, or decided already"})
+                                          409: "Not awaiting examination, or decided already; "
+                                               "ORIGINAL_NOT_VALID: a duplicate or in-lieu of a "
+                                               "certificate revoked or superseded since"})
     def approve_application(self, request, application_id):
         principal = require(request, "officer")
         # A bare POST approves without remarks.
