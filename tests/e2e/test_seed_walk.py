@@ -1,10 +1,11 @@
 """The seed walk end to end, against the stack started as `make up` starts it, over HTTP only, as
 the exporter, the admin, the officer and the public would walk it; mail through a real SMTP
 server. Registration with an openssl-made DSC -> draft -> signed invoice -> DSC-signed submission
--> fee -> sandbox payment -> discrepancy -> edit and DSC-signed resubmission -> approval ->
+-> fee -> sandbox payment -> discrepancy (email and SMS) -> edit and DSC-signed resubmission -> approval ->
 signed certificate (pdfsig) -> verification by number and by file -> a duplicate with its own
 fee, payment, approval and its own verifiable certificate marked DUPLICATE. Then Ctrl-C."""
 import base64
+import json
 import re
 import signal
 import subprocess
@@ -22,6 +23,7 @@ from tests.pki import openssl_sign
 from tests.staff import make_staff
 
 EMAIL = "exports@malabarseafoods.in"
+EXPORTER_MOBILE = "+919847012345"  # the registration form's "+91 98470 12345", as texted
 OFFICE = "MPEDA-KOCHI"
 QUEUE = "/api/v1/officer/applications"
 DISCREPANCY = "The invoice number on the form differs from the invoice: please correct."
@@ -49,6 +51,14 @@ def openssl_dsc(var: Path, folder: Path):
     return cert, key
 
 
+
+
+def sms_texts(var: Path, mobile: str) -> list[str]:
+    """What the platform texted ``mobile``: with no SMS gateway set, one JSON line an SMS in
+    var/sms.log (services/notification/delivery.py, SmsLog)."""
+    path = var / "sms.log"
+    lines = path.read_text().splitlines() if path.exists() else []
+    return [sms["text"] for sms in map(json.loads, lines) if sms["to"] == mobile]
 
 
 class Client:
@@ -167,6 +177,9 @@ def walk(base, mailbox, var: Path, tmp: Path):
     assert status_of(exporter, application_id) == "discrepancy"
     mailbox.wait_for(lambda m: EMAIL in m["To"].lower() and DISCREPANCY in mail_text(m),
                      timeout=60)
+    wait_until(lambda: [t for t in sms_texts(var, EXPORTER_MOBILE)
+                        if number in t and "returned with a discrepancy" in t],
+               timeout=60, what="the discrepancy SMS to the exporter's mobile")
 
     # --- the exporter corrects the form and resubmits with a new DSC signature -----------------
     current = exporter.ok("GET", f"/api/v1/applications/{application_id}").json()
