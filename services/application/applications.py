@@ -81,6 +81,21 @@ def _record(session, application, to_status, actor, comment=""):
     application.status = to_status
 
 
+def _claim(session, application, from_status) -> bool:
+    """Take the application out of ``from_status`` with one conditional update. Of two
+    transactions trying at once the second waits for the first's row lock (PostgreSQL) or write
+    lock (SQLite) and then finds the status changed: it updates nothing."""
+    session.flush()
+    now = utcnow()
+    claimed = session.execute(
+        update(Application).where(Application.id == application.id,
+                                  Application.status == from_status)
+        .values(updated_at=now).execution_options(synchronize_session=False)).rowcount == 1
+    if claimed:
+        application.updated_at = now
+    return claimed
+
+
 def _columns(application, data):
     """The columns lists filter on, derived from the form."""
     application.kind = data.get("kind")

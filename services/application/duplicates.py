@@ -17,8 +17,8 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from services.application import documents as document_rules
-from services.application.applications import (FROZEN_AFTER_NUMBER, _load_form, _record, _view,
-                                               problems)
+from services.application.applications import (FROZEN_AFTER_NUMBER, _claim, _load_form, _record,
+                                               _view, problems)
 from services.application.models import Application, Document
 from services.chassis.blobs import BlobStore
 from services.chassis.database import utcnow
@@ -88,9 +88,10 @@ def request(uow, actor, certificate, kind, reason, corrections, exporter, office
     data = _corrected(original, corrections) if kind == "in_lieu" else dict(original.data)
     existing = open_request(session, original, kind)
     if existing is not None:
-        if existing.data != data:
-            raise Conflict("a request of this kind awaits payment with other particulars; pay "
-                           "it, or ask again once it is decided", code="REQUEST_OPEN")
+        if existing.data != data:  # only an in-lieu's particulars differ from the original's
+            _replace_corrections(session, actor, existing, data, reason, exporter, offices)
+        if supporting:
+            _add_supporting(session, existing, supporting)
         return _view(session, existing), False
     now = utcnow()
     sequence = session.scalar(select(func.count()).select_from(Application).where(
@@ -115,12 +116,30 @@ def request(uow, actor, certificate, kind, reason, corrections, exporter, office
     if supporting:
         _add_supporting(session, application, supporting)
     if kind == "in_lieu":
-        session.flush()
-        found = problems(session, application, exporter, offices)
-        if found:
-            raise RuleViolation("the corrected certificate breaks the rules",
-                                code="APPLICATION_INVALID", fields=found)
+        _check_corrected(session, application, exporter, offices)
     return _view(session, application), True
+
+
+def _replace_corrections(session, actor, request, data, reason, exporter, offices) -> None:
+    """An in-lieu still awaiting payment takes the corrections asked for last, so a mistake in
+    the first ones is mended without paying for a wrong certificate. Claimed while still
+    unpaid: once paid it is the officer's, and it changes no more."""
+    if not _claim(session, request, "pending_payment"):
+        raise Conflict("the request was paid meanwhile and is with the officer; ask again once "
+                       "it is decided", code="REQUEST_OPEN")
+    request.data, request.request_reason = data, reason.strip()
+    _record(session, request, "pending_payment", actor,
+            f"corrections replaced before payment: {reason.strip()}")
+    _check_corrected(session, request, exporter, offices)
+
+
+def _check_corrected(session, request, exporter, offices) -> None:
+    """Every rule of an application holds for the corrected particulars (else nothing stays)."""
+    session.flush()
+    found = problems(session, request, exporter, offices)
+    if found:
+        raise RuleViolation("the corrected certificate breaks the rules",
+                            code="APPLICATION_INVALID", fields=found)
 
 
 def _copy_documents(session, original, application):
@@ -139,7 +158,12 @@ def check_supporting(filename, content):
 
 
 def _add_supporting(session, application, supporting):
+    """The signed document given with a request; the same file given again (a retried request)
+    is kept once."""
     checked = supporting["checked"]
+    if session.scalar(select(Document.id).where(Document.application_id == application.id,
+                                                Document.sha256 == checked["sha256"]).limit(1)):
+        return
     BlobStore().put(supporting["content"])
     session.add(Document(
         id=str(uuid.uuid4()), application_id=application.id, kind="other",

@@ -11,11 +11,11 @@ import logging
 import math
 from datetime import timedelta
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 
 from services.application import reference
-from services.application.applications import (_iso, _load, _record, _view, emit, export_xlsx,
-                                                list_applications, mark_paid)
+from services.application.applications import (_claim, _iso, _load, _record, _view, emit,
+                                                export_xlsx, list_applications, mark_paid)
 from services.application.models import AgreementRecord, Application, SelfCertification
 from services.chassis.database import utcnow
 from services.chassis.errors import BadRequest, Conflict, Forbidden, NotFound, RuleViolation
@@ -61,21 +61,6 @@ def _queue_filters(filters) -> dict:
 
 
 # --- decisions -----------------------------------------------------------------------------------
-
-def _claim(session, application, from_status) -> bool:
-    """Take the application out of ``from_status`` with one conditional update. Of two
-    transactions trying at once the second waits for the first's row lock (PostgreSQL) or write
-    lock (SQLite) and then finds the status changed: it updates nothing."""
-    session.flush()
-    now = utcnow()
-    claimed = session.execute(
-        update(Application).where(Application.id == application.id,
-                                  Application.status == from_status)
-        .values(updated_at=now).execution_options(synchronize_session=False)).rowcount == 1
-    if claimed:
-        application.updated_at = now
-    return claimed
-
 
 def _pending(session, actor, application_id) -> Application:
     _officer_only(actor)

@@ -282,10 +282,25 @@ def test_duplicate_and_in_lieu_certificates(world, officer, smtp_mailbox):
     in_lieu = request_copy(world, original, kind="in_lieu", reason="Importer address wrong.",
                            form=json.dumps(corrected))
     assert in_lieu.status_code == 201, in_lieu.text
-    other_corrections = request_copy(world, original, kind="in_lieu", reason="Another error.",
-                                     form=json.dumps({"exporter_comments": "x"}))
-    assert other_corrections.status_code == 409
-    assert other_corrections.json()["error"]["code"] == "REQUEST_OPEN"
+    # Unpaid, it takes the corrections asked for last: a mistake is mended without paying twice.
+    breaking = request_copy(world, original, kind="in_lieu", reason="Another error.",
+                            form=json.dumps({**corrected, "importer": {
+                                **corrected["importer"], "country": "IN"}}))
+    assert breaking.status_code == 422 and breaking.json()["error"]["code"] == \
+        "APPLICATION_INVALID"
+    in_lieu_id = in_lieu.json()["id"]
+    assert call(world, "GET", f"/api/v1/applications/{in_lieu_id}").json()["form"] == \
+        in_lieu.json()["form"]
+    corrected["exporter_comments"] = "Importer's address as on the bill of lading."
+    mended = request_copy(world, original, kind="in_lieu", reason="And the comment.",
+                          form=json.dumps(corrected))
+    assert mended.status_code == 200 and mended.json()["id"] == in_lieu_id, mended.text
+    assert mended.json()["form"]["exporter_comments"] == corrected["exporter_comments"]
+    assert rows("application", "select count(*) from application where request_kind = "
+                "'in_lieu'") == [(1,)]
+    assert [(h["from"], h["to"]) for h in call(
+        world, "GET", f"/api/v1/applications/{in_lieu_id}/history").json()["items"]][-1] == \
+        ("pending_payment", "pending_payment")
     assert in_lieu.json()["number"] == original["number"] + "/00000002"
     late = request_copy(world, original, kind="duplicate", reason="A second copy for the bank.")
     assert late.status_code == 201, late.text

@@ -286,6 +286,19 @@ def test_duplicate_and_in_lieu_requests_check_their_documents_and_corrections(wo
     assert fee.status_code == 200, fee.text
     assert (fee.json()["service"], fee.json()["total"]) == ("in_lieu", 39200)
     assert requests_made() == 2
+    # Asked again before paying, with other corrections and another signed letter: the open
+    # request takes both; the first letter given once more is kept once.
+    amended = json.dumps({**json.loads(corrected), "exporter_comments": "As on the B/L."})
+    second_letter = minimal_pdf("The importer's second letter")
+    again = ask(dict(in_lieu, form=amended), second_letter, sign(second_letter),
+                name="letter2.pdf")
+    assert again.status_code == 200 and again.json()["id"] == replacement["id"], again.text
+    assert again.json()["form"]["exporter_comments"] == "As on the B/L."
+    repeated = ask(dict(in_lieu, form=amended), letter, sign(letter), name="letter.pdf")
+    assert repeated.status_code == 200, repeated.text
+    assert sorted(d["filename"] for d in repeated.json()["documents"]
+                  if d["filename"].startswith("letter")) == ["letter.pdf", "letter2.pdf"]
+    assert requests_made() == 2
     # The original itself is untouched by all of it.
     assert status_of(world, original["application_id"]) == "issued"
     assert call(world, "GET", f"/api/v1/certificates/{original['id']}").json()["status"] == \
