@@ -132,16 +132,27 @@ def _check(receipt: dict) -> None:
     base, cgst, sgst, igst, total = (_paise(receipt[k], k) for k in AMOUNTS)
     if total != base + cgst + sgst + igst:
         raise ValueError(f"total {total} is not base + cgst + sgst + igst = {base + cgst + sgst + igst}")
-    rule = gst_split(base, receipt["gst_rate"], receipt["exporter"]["state"],
-                     receipt["issuing_office"]["state"],  # also rejects a bad rate or state
-                     sez_unit=_sez_unit(receipt))
-    if (cgst, sgst, igst) != (rule.cgst, rule.sgst, rule.igst):
+    sez_unit = receipt["exporter"]["gstin"] is None  # an SEZ branch has no GSTIN (registration)
+    splits = [gst_split(base, receipt["gst_rate"], receipt["exporter"]["state"],
+                        receipt["issuing_office"]["state"],  # also rejects a bad rate or state
+                        sez_unit=sez_unit)]
+    if sez_unit:
+        # Paid before IGST Act §7(5)(b) was applied here: CGST + SGST within the office's state.
+        splits.append(gst_split(base, receipt["gst_rate"], receipt["exporter"]["state"],
+                                receipt["issuing_office"]["state"]))
+    if (cgst, sgst, igst) not in [(r.cgst, r.sgst, r.igst) for r in splits]:
+        rule = splits[0]
         raise ValueError(f"taxes (cgst {cgst}, sgst {sgst}, igst {igst}) are not those of the GST "
                          f"rule (cgst {rule.cgst}, sgst {rule.sgst}, igst {rule.igst})")
 
 
-def _sez_unit(receipt: dict) -> bool:
-    return receipt["exporter"]["gstin"] is None  # an SEZ branch has no GSTIN (registration)
+def _charged_intra_state(receipt: dict) -> bool:
+    """Whether the receipt shows CGST + SGST: as the payment was charged (an SEZ unit paid so
+    before the IGST rule for SEZ units); with nothing charged (0 %), as the rule names it."""
+    if receipt["cgst"] or receipt["sgst"] or receipt["igst"]:
+        return bool(receipt["cgst"] or receipt["sgst"])
+    return is_intra_state(receipt["exporter"]["state"], receipt["issuing_office"]["state"],
+                          sez_unit=receipt["exporter"]["gstin"] is None)
 
 
 def receipt_context(receipt: dict) -> dict:
@@ -150,7 +161,7 @@ def receipt_context(receipt: dict) -> dict:
     rate = Decimal(receipt["gst_rate"])
     exporter_state = receipt["exporter"]["state"].strip().upper()
     office_state = receipt["issuing_office"]["state"].strip().upper()
-    if is_intra_state(exporter_state, office_state, sez_unit=_sez_unit(receipt)):
+    if _charged_intra_state(receipt):
         half = _percent(rate / 2)
         state_tax = "UTGST" if exporter_state in UTGST_TERRITORIES else "SGST"
         taxes = [(f"CGST @ {half}%", receipt["cgst"]), (f"{state_tax} @ {half}%", receipt["sgst"])]

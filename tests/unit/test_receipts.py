@@ -91,9 +91,16 @@ def test_sez_exporter_without_gstin(pdfs):
     assert "IGST @ 12%" in text and "CGST" not in text and "SGST" not in text
 
 
-def test_an_sez_receipt_with_cgst_and_sgst_is_refused():
+def test_a_receipt_shows_the_tax_as_it_was_charged():
+    """An SEZ unit in the office's state charged CGST + SGST before the IGST rule for SEZ units
+    still gets its receipt, as charged; CGST + SGST across two states, or an unequal split,
+    never does."""
+    earlier = receipt_context(receipt(exporter__gstin=None))
+    assert [label for label, _ in earlier["taxes"]] == ["CGST @ 6%", "SGST @ 6%"]
     with pytest.raises(ValueError, match="GST rule"):
-        receipt_context(receipt(exporter__gstin=None))
+        receipt_context(receipt(exporter__state="IN-TN", exporter__gstin="33AAACM4821K1ZN"))
+    with pytest.raises(ValueError, match="GST rule"):
+        receipt_context(receipt(cgst=2100, sgst=0, igst=2100))
 
 
 def test_union_territory_without_legislature_levies_utgst():
