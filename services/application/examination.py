@@ -87,15 +87,28 @@ def request_original(session, actor, application_id) -> str | None:
     return application.original_number if application.request_kind else None
 
 
+def _approved_in_lieu(session, request) -> str | None:
+    """The number of another in-lieu of the same original, approved and awaiting issuance."""
+    return session.scalar(select(Application.number).where(
+        Application.original_application_id == request.original_application_id,
+        Application.request_kind == "in_lieu", Application.status == "approved",
+        Application.id != request.id).limit(1))
+
+
 def approve(uow, actor, application_id, remarks=None, original_status=None) -> dict:
     """``original_status``: for a duplicate or in-lieu, the registry's status of the original
     now. Approving one from an original revoked or superseded meanwhile would issue nothing (the
     registry refuses), so the officer hears it here and rejects the request instead."""
     application = _pending(uow.session, actor, application_id)
-    if application.request_kind and original_status != "valid":
-        raise Conflict(f"the original certificate {application.original_number} is "
-                       f"{original_status or 'not in the registry'}: nothing can be issued from "
-                       "it; reject the request with the reason", code="ORIGINAL_NOT_VALID")
+    if application.request_kind:
+        replacing = _approved_in_lieu(uow.session, application)
+        if replacing is not None:  # it supersedes the original as soon as it is issued
+            original_status = f"being replaced by {replacing}"
+        if original_status != "valid":
+            raise Conflict(f"the original certificate {application.original_number} is "
+                           f"{original_status or 'not in the registry'}: nothing can be issued "
+                           "from it; reject the request with the reason",
+                           code="ORIGINAL_NOT_VALID")
     _decide(uow, application, "approved", actor, remarks or "approved", remarks=remarks or None)
     return _view(uow.session, application)
 

@@ -143,7 +143,10 @@ class ApplicationService(base.ServiceBase):
         original_status = None
         if original is not None:
             self.db.rollback()  # no connection held while the registry answers
-            original_status = self.certificate.verify_number(original)["status"]
+            try:
+                original_status = self.certificate.verify_number(original)["status"]
+            except NotFound:
+                pass  # not in the registry: refused below like a revoked one
         return examination.approve(self.db, actor, application_id, remarks, original_status)
 
     @rpc
