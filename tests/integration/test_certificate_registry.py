@@ -56,18 +56,25 @@ def test_a_replacement_supersedes_the_original_and_its_duplicates(uow):
                              ORIGINAL + "/00000002": "valid"}
 
 
-@pytest.mark.parametrize("request_kind", [None, "duplicate", "in_lieu"])
-def test_a_racing_second_issuance_finds_the_first_and_adds_nothing(uow, monkeypatch,
-                                                                  request_kind):
-    """Two deliveries of one approval in flight at once: the second checked before the first
-    committed, so it meets the first's row only at its insert (the unique application_id)."""
+@pytest.mark.parametrize("request_kind, saw_the_original_valid", [
+    (None, True), ("duplicate", True), ("in_lieu", True), ("in_lieu", False)])
+def test_a_racing_second_issuance_finds_the_first_and_adds_nothing(
+        uow, monkeypatch, request_kind, saw_the_original_valid):
+    """Two deliveries of one approval in flight at once. The second looked before the first
+    committed: it found no certificate and (``saw_the_original_valid``) the original still valid,
+    so it meets the first's row only at its insert (the unique application_id); or it looked at
+    the original after the first in-lieu had superseded it, and finds the first certificate."""
     number = ORIGINAL + ("/00000001" if request_kind else "")
     if request_kind:
         issue(uow, ORIGINAL, "a1")
     first, _ = issue(uow, number, "a2", request_kind)
     # The racing delivery's first look finds nothing yet; later looks are the real ones.
-    monkeypatch.setattr(registry, "issued_for",
-                        lambda session, application_id: monkeypatch.undo() or None)
+    real_issued_for = registry.issued_for
+    looks = []
+    monkeypatch.setattr(registry, "issued_for", lambda session, application_id: (
+        real_issued_for(session, application_id) if looks.append(1) or len(looks) > 1 else None))
+    if saw_the_original_valid:
+        monkeypatch.setattr(registry, "_check_original_valid", lambda session, number: None)
     again, new = issue(uow, number, "a2", request_kind)
     assert not new and again.id == first.id
     assert uow.session.scalar(select(func.count()).select_from(Certificate)) == \
