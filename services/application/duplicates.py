@@ -88,6 +88,11 @@ def request(uow, actor, certificate, kind, reason, corrections, exporter, office
     data = _corrected(original, corrections) if kind == "in_lieu" else dict(original.data)
     existing = open_request(session, original, kind)
     if existing is not None:
+        if existing.data != data or supporting:
+            # Claimed while unpaid: once paid it is the officer's, and it changes no more.
+            if not _claim(session, existing, "pending_payment"):
+                raise Conflict("the request was paid meanwhile and is with the officer; ask "
+                               "again once it is decided", code="REQUEST_OPEN")
         if existing.data != data:  # only an in-lieu's particulars differ from the original's
             _replace_corrections(session, actor, existing, data, reason, exporter, offices)
         if supporting:
@@ -121,12 +126,8 @@ def request(uow, actor, certificate, kind, reason, corrections, exporter, office
 
 
 def _replace_corrections(session, actor, request, data, reason, exporter, offices) -> None:
-    """An in-lieu still awaiting payment takes the corrections asked for last, so a mistake in
-    the first ones is mended without paying for a wrong certificate. Claimed while still
-    unpaid: once paid it is the officer's, and it changes no more."""
-    if not _claim(session, request, "pending_payment"):
-        raise Conflict("the request was paid meanwhile and is with the officer; ask again once "
-                       "it is decided", code="REQUEST_OPEN")
+    """An in-lieu still awaiting payment (claimed by the caller) takes the corrections asked for
+    last, so a mistake in the first ones is mended without paying for a wrong certificate."""
     request.data, request.request_reason = data, reason.strip()
     _record(session, request, "pending_payment", actor,
             f"corrections replaced before payment: {reason.strip()}")
@@ -162,6 +163,7 @@ def _add_supporting(session, application, supporting):
     is kept once."""
     checked = supporting["checked"]
     if session.scalar(select(Document.id).where(Document.application_id == application.id,
+                                                Document.kind == "other",
                                                 Document.sha256 == checked["sha256"]).limit(1)):
         return
     BlobStore().put(supporting["content"])

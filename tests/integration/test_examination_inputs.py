@@ -298,6 +298,15 @@ def test_duplicate_and_in_lieu_requests_check_their_documents_and_corrections(wo
     assert repeated.status_code == 200, repeated.text
     assert sorted(d["filename"] for d in repeated.json()["documents"]
                   if d["filename"].startswith("letter")) == ["letter.pdf", "letter2.pdf"]
+    # A signed copy of the original's own invoice is a supporting document of its own.
+    [copied] = [d for d in repeated.json()["documents"] if d["kind"] == "invoice"]
+    invoice = call(world, "GET", f"/api/v1/applications/{replacement['id']}/documents/"
+                                 f"{copied['id']}").content
+    with_invoice = ask(dict(in_lieu, form=amended), invoice, sign(invoice), name="invoice-copy.pdf")
+    assert with_invoice.status_code == 200, with_invoice.text
+    same_file = [d for d in with_invoice.json()["documents"]
+                 if d["sha256"] == hashlib.sha256(invoice).hexdigest()]
+    assert sorted(d["kind"] for d in same_file) == ["invoice", "other"], same_file
     assert requests_made() == 2
     # The original itself is untouched by all of it.
     assert status_of(world, original["application_id"]) == "issued"
