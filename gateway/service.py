@@ -671,8 +671,10 @@ class GatewayService:
            "corrected fields, optional signed `file` + `signature`); it has its own fee",
            tags=["certificates"], roles=["exporter"], max_body=DOCUMENT_BODY,
            response=schemas.Application,
-           responses={200: "The same request, still awaiting payment",
-                      409: "The certificate is revoked or superseded",
+           responses={200: "The open request, still awaiting payment: an in-lieu takes the "
+                           "newest corrections, and a signed file given is added to it",
+                      409: "The certificate is revoked or superseded, not an original, or the "
+                           "open request was paid meanwhile (REQUEST_OPEN)",
                       422: "The corrections break a rule or change a fixed field"})
     def request_duplicate(self, request, certificate_id):
         principal = require(request, "exporter")

@@ -37,6 +37,7 @@ import datetime as _dt
 import hashlib
 import re
 import selectors
+import time
 from dataclasses import dataclass
 from io import BytesIO
 from pathlib import Path
@@ -72,6 +73,7 @@ _time = eventlet.patcher.original("time")
 _OsLock = _threading.Lock
 
 _AGENCY_CODE_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,31}")
+TOKEN_CERTIFICATES_TTL = 60.0  # seconds
 _AGENCY_LABEL_RE = re.compile(r"agency-(" + _AGENCY_CODE_RE.pattern + ")")  # devpki's key label
 
 
@@ -288,7 +290,8 @@ class AgencySigner:
         self._session = None
         self.sessions_opened = 0        # also the generation of the current session's handles
         self._agencies: dict[str, _Agency] = {}
-        self._token_certificates: tuple[int, dict] = (0, {})  # (session generation, sha -> code)
+        # (session generation, when read, sha -> code)
+        self._token_certificates: tuple[int, float, dict] = (0, 0.0, {})
 
     @property
     def var(self) -> Path:
@@ -425,14 +428,17 @@ class AgencySigner:
 
     def agency_certificates(self) -> dict[str, str]:
         """SHA-256 -> agency code of each certificate labelled ``agency-<CODE>`` on the token,
-        read once per token session; {} when the token cannot be opened (the certificates in
-        ``var/pki`` still name their agencies)."""
+        read again after ``TOKEN_CERTIFICATES_TTL`` seconds or a new token session (a key and
+        certificate an operator adds to a running token verify within a minute); {} when the
+        token cannot be opened (the certificates in ``var/pki`` still name their agencies)."""
         def read():
             from pkcs11 import Attribute, ObjectClass
 
             with self._lock:
                 session = self._open_session()
-                if self._token_certificates[0] != self.sessions_opened:
+                generation, read_at, _ = self._token_certificates
+                if generation != self.sessions_opened or \
+                        time.monotonic() - read_at > TOKEN_CERTIFICATES_TTL:
                     found = {}
                     for obj in session.get_objects({Attribute.CLASS: ObjectClass.CERTIFICATE}):
                         with contextlib.suppress(Exception):
@@ -440,8 +446,8 @@ class AgencySigner:
                             if match:
                                 cert = asn1_x509.Certificate.load(bytes(obj[Attribute.VALUE]))
                                 found[cert.sha256] = match.group(1)
-                    self._token_certificates = (self.sessions_opened, found)
-                return self._token_certificates[1]
+                    self._token_certificates = (self.sessions_opened, time.monotonic(), found)
+                return self._token_certificates[2]
 
         try:
             return self._with_retry(read)

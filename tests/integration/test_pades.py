@@ -384,7 +384,20 @@ def test_the_tokens_certificate_names_its_agency_without_the_file(signer, plain_
     assert sorted(on_token.values()) == ["FIEO", "MPEDA"]
     assert pades.validate(signed, agency_certificates=on_token)["agency_code"] == "FIEO"
     assert pades.validate(signed)["agency_code"] is None  # neither file nor token given
-    assert signer.agency_certificates() is on_token  # read once per token session
+    assert signer.agency_certificates() is on_token  # read again only after a while
+
+
+def test_an_agency_added_to_a_running_token_verifies_after_a_while(signer, plain_pdf,
+                                                                   platform_env, monkeypatch):
+    assert sorted(signer.agency_certificates().values()) == ["FIEO", "MPEDA"]
+    devpki.ensure_all(platform_env, AGENCIES + [("EIC", "Export Inspection Council of India")])
+    devpki.agency_cert_path(platform_env, "EIC").unlink()  # on the token only
+    signed = signer.sign(plain_pdf, "EIC", reason=REASON, location=LOCATION)
+    assert "EIC" not in signer.agency_certificates().values()  # within the minute
+    monkeypatch.setattr(pades, "TOKEN_CERTIFICATES_TTL", 0.0)
+    on_token = signer.agency_certificates()
+    assert sorted(on_token.values()) == ["EIC", "FIEO", "MPEDA"]
+    assert pades.validate(signed, agency_certificates=on_token)["agency_code"] == "EIC"
 
 
 def test_no_token_set_up(platform_env, monkeypatch, plain_pdf):
