@@ -77,6 +77,30 @@ def platform_env(tmp_path, amqp_uri, monkeypatch):
 
 
 @pytest.fixture
+def unit_of_work(platform_env):
+    """``unit_of_work(service)``: a unit of work on that service's migrated database in this
+    test's data folder, for service-layer tests without the broker."""
+    from sqlalchemy.orm import sessionmaker
+
+    from services.chassis import migrations
+    from services.chassis.config import database_url
+    from services.chassis.database import UnitOfWork, make_engine
+
+    made = []
+
+    def make(service):
+        migrations.upgrade(service)
+        engine = make_engine(database_url(service))
+        made.append((UnitOfWork(service, sessionmaker(engine), lambda: None), engine))
+        return made[-1][0]
+
+    yield make
+    for unit, engine in made:
+        unit.close()
+        engine.dispose()
+
+
+@pytest.fixture
 def run_services(platform_env):
     """``run_services(ServiceClass, ...)`` starts real nameko containers in this process against
     the test's vhost; they are stopped at the end of the test."""

@@ -3,13 +3,9 @@ replacement is issued only while its original stands, and a replacement supersed
 with its duplicates."""
 import pytest
 from sqlalchemy import func, select
-from sqlalchemy.orm import sessionmaker
 
 from services.certificate import registry
 from services.certificate.models import Certificate
-from services.chassis import migrations
-from services.chassis.config import database_url
-from services.chassis.database import UnitOfWork, make_engine
 from services.chassis.errors import Conflict
 from tests.application_fixtures import valid_application
 
@@ -18,13 +14,8 @@ PDF = b"%PDF-1.7\n% a signed certificate stands in here\n%%EOF\n"
 
 
 @pytest.fixture
-def uow(platform_env):
-    migrations.upgrade("certificate")
-    engine = make_engine(database_url("certificate"))
-    unit = UnitOfWork("certificate", sessionmaker(engine), lambda: None)
-    yield unit
-    unit.close()
-    engine.dispose()
+def uow(unit_of_work):
+    return unit_of_work("certificate")
 
 
 def particulars(number, application_id, request_kind=None):

@@ -4,13 +4,10 @@ original is approved and about to supersede it (the registry would then issue no
 import uuid
 
 import pytest
-from sqlalchemy.orm import sessionmaker
 
 from services.application import examination
 from services.application.models import Application
-from services.chassis import migrations
-from services.chassis.config import database_url
-from services.chassis.database import UnitOfWork, make_engine, utcnow
+from services.chassis.database import utcnow
 from services.chassis.errors import Conflict
 from tests.application_fixtures import valid_application
 
@@ -20,13 +17,8 @@ OFFICER = {"username": "kochi.officer", "role": "officer", "agency": "MPEDA",
 
 
 @pytest.fixture
-def uow(platform_env):
-    migrations.upgrade("application")
-    engine = make_engine(database_url("application"))
-    unit = UnitOfWork("application", sessionmaker(engine), lambda: None)
-    yield unit
-    unit.close()
-    engine.dispose()
+def uow(unit_of_work):
+    return unit_of_work("application")
 
 
 def add(uow, status, number, request_kind=None, original_id=None) -> str:
