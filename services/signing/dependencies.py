@@ -12,7 +12,6 @@ import logging
 
 from nameko.extensions import DependencyProvider
 
-from services.chassis import config
 from services.chassis.errors import BadRequest, NotFound, ServiceUnavailable
 from services.chassis.offloading import offload
 from services.signing import pades, trust
@@ -75,9 +74,8 @@ class PadesHandle:
     def validate(self, pdf: bytes) -> dict:
         """pades.validate's report on a PDF (never raises for bad bytes)."""
         # Here, not in the thread: the first call opens the token (then it is a cached answer).
-        on_token = self.signer.agency_certificates()
         result = offload(pades.validate, pdf, anchors=trust.trust_anchors(),
-                         var=config.var_dir(), agency_certificates=on_token)
+                         agency_certificates=self.signer.agency_certificates())
         if result["signed"] and not result["signature_valid"]:
             log.info("signed PDF not valid: %s", result["problem"])
         return result

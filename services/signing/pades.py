@@ -37,7 +37,6 @@ import datetime as _dt
 import hashlib
 import re
 import selectors
-import time
 from dataclasses import dataclass
 from io import BytesIO
 from pathlib import Path
@@ -427,10 +426,11 @@ class AgencySigner:
         return self._with_retry(lambda: self._agency(code).certificate)
 
     def agency_certificates(self) -> dict[str, str]:
-        """SHA-256 -> agency code of each certificate labelled ``agency-<CODE>`` on the token,
-        read again after ``TOKEN_CERTIFICATES_TTL`` seconds or a new token session (a key and
-        certificate an operator adds to a running token verify within a minute); {} when the
-        token cannot be opened (the certificates in ``var/pki`` still name their agencies)."""
+        """SHA-256 -> agency code of every certificate the platform holds for an agency: those
+        in ``var/pki`` (``_agency_index``) and those labelled ``agency-<CODE>`` on the token. The
+        token's are read again after ``TOKEN_CERTIFICATES_TTL`` seconds or a new token session (a
+        key and certificate an operator adds to a running token verify within a minute); without
+        a token, ``var/pki``'s alone."""
         def read():
             from pkcs11 import Attribute, ObjectClass
 
@@ -438,7 +438,7 @@ class AgencySigner:
                 session = self._open_session()
                 generation, read_at, _ = self._token_certificates
                 if generation != self.sessions_opened or \
-                        time.monotonic() - read_at > TOKEN_CERTIFICATES_TTL:
+                        _time.monotonic() - read_at > TOKEN_CERTIFICATES_TTL:
                     found = {}
                     for obj in session.get_objects({Attribute.CLASS: ObjectClass.CERTIFICATE}):
                         with contextlib.suppress(Exception):
@@ -446,13 +446,14 @@ class AgencySigner:
                             if match:
                                 cert = asn1_x509.Certificate.load(bytes(obj[Attribute.VALUE]))
                                 found[cert.sha256] = match.group(1)
-                    self._token_certificates = (self.sessions_opened, time.monotonic(), found)
+                    self._token_certificates = (self.sessions_opened, _time.monotonic(), found)
                 return self._token_certificates[2]
 
         try:
-            return self._with_retry(read)
+            on_token = self._with_retry(read)
         except SigningUnavailable:
-            return {}
+            on_token = {}
+        return {**on_token, **_agency_index(self.var)}
 
     # -- signing
 
@@ -590,17 +591,6 @@ def _agency_index(var: Path) -> dict:
     return mapping
 
 
-def agency_code_of(certificate: asn1_x509.Certificate, var: Optional[Path] = None,
-                   on_token: Optional[Mapping[str, str]] = None) -> Optional[str]:
-    """The agency a signing certificate belongs to, or None: only a certificate the platform holds
-    for an agency, ``var/pki/agency-<CODE>.pem`` or (``on_token``, SHA-256 -> code) the token's
-    certificate labelled ``agency-<CODE>``. Nothing the certificate says of itself (a subject
-    ``OU=agency-MPEDA``, an organisation name) counts: any authority trusted for exporters' DSCs
-    could write that into a certificate of its own."""
-    return (_agency_index(Path(var) if var is not None else config.var_dir())
-            .get(certificate.sha256) or (on_token or {}).get(certificate.sha256))
-
-
 # --------------------------------------------------------------------------------------------------
 # validation
 
@@ -617,13 +607,12 @@ def _result(**values) -> dict:
     return result
 
 
-def _signer_fields(cert: asn1_x509.Certificate, var: Optional[Path],
-                   on_token: Optional[Mapping[str, str]]) -> dict:
+def _signer_fields(cert: asn1_x509.Certificate, agency_certificates: Mapping[str, str]) -> dict:
     crypto = x509.load_der_x509_certificate(cert.dump())
     orgs = crypto.subject.get_attributes_for_oid(x509.NameOID.ORGANIZATION_NAME)
     return {"signer_subject": crypto.subject.rfc4514_string(),
             "signer_organization": orgs[0].value if orgs else None,
-            "agency_code": agency_code_of(cert, var, on_token)}
+            "agency_code": agency_certificates.get(cert.sha256)}
 
 
 def validate(pdf: bytes, *, anchors: Optional[Sequence[asn1_x509.Certificate]] = None,
@@ -642,11 +631,16 @@ def validate(pdf: bytes, *, anchors: Optional[Sequence[asn1_x509.Certificate]] =
     signature (no incremental update, no trailing bytes); ``signature_valid``: all three.
     ``signed_at``: the signing time the signer wrote (ISO 8601, UTC; B-B has no trusted time).
     ``problem``: the first reason it is not valid, in words, else None.
-    ``agency_code``: ``agency_code_of`` the signer, with ``agency_certificates`` (the token's,
-    ``AgencySigner.agency_certificates()``) besides those in ``var/pki``.
+    ``agency_code``: the agency whose certificate signed, by ``agency_certificates`` (SHA-256 ->
+    code; default the certificates in ``var/pki``, ``AgencySigner.agency_certificates()`` adds the
+    token's). Only a certificate the platform holds for an agency names one: nothing the
+    certificate says of itself (a subject ``OU=agency-MPEDA``, an organisation name) counts, as
+    any authority trusted for exporters' DSCs could write that into a certificate of its own.
     Never raises for bad input: bytes that are not a PDF give ``problem`` "not a PDF"."""
     if not isinstance(pdf, (bytes, bytearray, memoryview)) or not _looks_like_pdf(pdf):
         return _result(problem="not a PDF")
+    if agency_certificates is None:
+        agency_certificates = _agency_index(Path(var) if var is not None else config.var_dir())
     try:
         signatures = PdfFileReader(BytesIO(bytes(pdf)), strict=False).embedded_regular_signatures
     except Exception:  # noqa: BLE001 - anything a broken file makes the parser raise
@@ -665,7 +659,7 @@ def validate(pdf: bytes, *, anchors: Optional[Sequence[asn1_x509.Certificate]] =
     except Exception as exc:  # noqa: BLE001 - a malformed signature is a finding, not a crash
         values = {}
         with contextlib.suppress(Exception):
-            values = _signer_fields(embedded.signer_cert, var, agency_certificates)
+            values = _signer_fields(embedded.signer_cert, agency_certificates)
         return _result(signed=True, problem=f"the signature cannot be verified: {exc}"[:300],
                        **values)
 
@@ -684,11 +678,11 @@ def validate(pdf: bytes, *, anchors: Optional[Sequence[asn1_x509.Certificate]] =
     return _result(signed=True, signature_valid=intact and covers and trusted, intact=intact,
                    trusted=trusted, covers_whole_file=covers,
                    signed_at=_iso(status.signer_reported_dt), problem=problem,
-                   **_signer_fields(status.signing_cert, var, agency_certificates))
+                   **_signer_fields(status.signing_cert, agency_certificates))
 
 
 __all__ = [
     "AgencySigner", "AgencyKeyUnknown", "SigningUnavailable", "NotAPdf", "validate",
-    "agency_code_of", "token_info", "FIELD_NAME", "AGENCY_KEY_UNKNOWN",
+    "token_info", "FIELD_NAME", "AGENCY_KEY_UNKNOWN",
     "SIGNING_TOKEN_UNAVAILABLE",
 ]
