@@ -116,6 +116,11 @@ def _tax(base_paise: int, rate_percent: Decimal) -> int:
     return int(exact.quantize(_ONE_PAISA, rounding=ROUND_HALF_UP))
 
 
+def is_sez_unit(exporter_branch: dict) -> bool:
+    """Whether the billed branch is an SEZ unit: registration keeps one without a GSTIN."""
+    return exporter_branch["gstin"] is None
+
+
 def is_intra_state(exporter_state: str, office_state: str, *, sez_unit: bool = False) -> bool:
     """Whether the fee is an intra-state supply (CGST + SGST) rather than inter-state (IGST)."""
     same = _check_state(exporter_state, "exporter") == _check_state(office_state, "office")

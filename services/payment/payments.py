@@ -167,7 +167,7 @@ def _quote(session, parties, on: date) -> tuple[fees.Fee, fees.OrderSummary]:
     fee = fee_for(session, parties["agency"]["code"], parties["service"], on)
     return fee, fees.gst_split(fee.base_paise, fee.gst_rate_percent,
                                parties["exporter"]["state"], parties["issuing_office"]["state"],
-                               sez_unit=parties["exporter"]["gstin"] is None)
+                               sez_unit=fees.is_sez_unit(parties["exporter"]))
 
 
 def _amounts(summary, fee) -> dict:

@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 import pycountry
 
 from services.chassis.pdf import render_pdf, template_environment
-from services.payment.fees import SERVICES, gst_split, is_intra_state
+from services.payment.fees import SERVICES, gst_split, is_intra_state, is_sez_unit
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 INDIA = ZoneInfo("Asia/Kolkata")
@@ -132,7 +132,7 @@ def _check(receipt: dict) -> None:
     base, cgst, sgst, igst, total = (_paise(receipt[k], k) for k in AMOUNTS)
     if total != base + cgst + sgst + igst:
         raise ValueError(f"total {total} is not base + cgst + sgst + igst = {base + cgst + sgst + igst}")
-    sez_unit = receipt["exporter"]["gstin"] is None  # an SEZ branch has no GSTIN (registration)
+    sez_unit = is_sez_unit(receipt["exporter"])
     splits = [gst_split(base, receipt["gst_rate"], receipt["exporter"]["state"],
                         receipt["issuing_office"]["state"],  # also rejects a bad rate or state
                         sez_unit=sez_unit)]
@@ -152,7 +152,7 @@ def _charged_intra_state(receipt: dict) -> bool:
     if receipt["cgst"] or receipt["sgst"] or receipt["igst"]:
         return bool(receipt["cgst"] or receipt["sgst"])
     return is_intra_state(receipt["exporter"]["state"], receipt["issuing_office"]["state"],
-                          sez_unit=receipt["exporter"]["gstin"] is None)
+                          sez_unit=is_sez_unit(receipt["exporter"]))
 
 
 def receipt_context(receipt: dict) -> dict:
