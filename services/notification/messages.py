@@ -150,12 +150,21 @@ def record_application_submitted(session, event: dict, exporter: dict,
         session, kind="application_submitted", contact=exporter, event=event, seen=seen,
         context={**common, "name": exporter["name"],
                  "url": exporter_application_url(event["application_id"])})
-    officer_url = officer_application_url(event["application_id"])
-    for officer in office_contacts["officers"]:
+    return recorded + _to_officers(session, kind="application_received", event=event,
+                                   exporter=exporter, officers=office_contacts["officers"],
+                                   seen=seen, context=common)
+
+
+def _to_officers(session, *, kind, event, exporter, officers, seen, context) -> list[Message]:
+    """One message of ``kind`` to each officer, naming the officer and the exporter, with the
+    link to the application in the officer's queue."""
+    url = officer_application_url(event["application_id"])
+    recorded = []
+    for officer in officers:
         recorded += _to_contact(
-            session, kind="application_received", contact=officer, event=event, seen=seen,
-            context={**common, "name": officer["name"], "exporter_name": exporter["name"],
-                     "url": officer_url})
+            session, kind=kind, contact=officer, event=event, seen=seen,
+            context={**context, "name": officer["name"], "exporter_name": exporter["name"],
+                     "url": url})
     return recorded
 
 
@@ -164,15 +173,10 @@ def record_application_resubmitted(session, event: dict, exporter: dict,
     """application.application_resubmitted: email and SMS to every active officer of the issuing
     office that the corrected application is back in its queue. Nothing to the exporter, who has
     the gateway's answer to its own resubmission."""
-    office, seen, recorded = office_contacts["office"], set(), []
-    for officer in office_contacts["officers"]:
-        recorded += _to_contact(
-            session, kind="application_resubmitted", contact=officer, event=event, seen=seen,
-            context={"name": officer["name"], "exporter_name": exporter["name"],
-                     "iec": event["iec"], "application_number": event["application_number"],
-                     "office_name": office["name"],
-                     "url": officer_application_url(event["application_id"])})
-    return recorded
+    return _to_officers(session, kind="application_resubmitted", event=event, exporter=exporter,
+                        officers=office_contacts["officers"], seen=set(), context={
+                            "iec": event["iec"], "application_number": event["application_number"],
+                            "office_name": office_contacts["office"]["name"]})
 
 
 def _exporter_context(event: dict, exporter: dict) -> dict:

@@ -27,14 +27,17 @@ class NotificationService(base.ServiceBase):
         message_log.record_exporter_registered(self.db.session, event)
         self.dispatcher.wake_after_commit()
 
-    @event_handler("application", "application_submitted")
-    def on_application_submitted(self, event):
+    def _exporter_and_office(self, event):
         # Asked before anything is recorded: if registration fails (down, slow, an unknown IEC or
         # office) this raises, the inbox row and any message roll back together, and the chassis
         # retries the event later, then dead-letters it.
-        exporter = self.registration.exporter(event["iec"])
-        contacts = self.registration.office_contacts(event["issuing_office_code"])
-        message_log.record_application_submitted(self.db.session, event, exporter, contacts)
+        return (self.registration.exporter(event["iec"]),
+                self.registration.office_contacts(event["issuing_office_code"]))
+
+    @event_handler("application", "application_submitted")
+    def on_application_submitted(self, event):
+        message_log.record_application_submitted(self.db.session, event,
+                                                 *self._exporter_and_office(event))
         self.dispatcher.wake_after_commit()
 
     @event_handler("application", "discrepancy_raised")
@@ -45,9 +48,8 @@ class NotificationService(base.ServiceBase):
 
     @event_handler("application", "application_resubmitted")
     def on_application_resubmitted(self, event):
-        exporter = self.registration.exporter(event["iec"])
-        contacts = self.registration.office_contacts(event["issuing_office_code"])
-        message_log.record_application_resubmitted(self.db.session, event, exporter, contacts)
+        message_log.record_application_resubmitted(self.db.session, event,
+                                                   *self._exporter_and_office(event))
         self.dispatcher.wake_after_commit()
 
     @event_handler("application", "application_rejected")
