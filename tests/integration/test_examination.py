@@ -41,9 +41,9 @@ def decide(world, token, application_id, decision, body=None):
 
 
 def history(world, application_id, token=None) -> list[tuple]:
-    items = call(world, "GET", f"/api/v1/applications/{application_id}/history",
-                 token=token).json()["items"]
-    return [(h["from"], h["to"], h["actor"]) for h in items]
+    answer = call(world, "GET", f"/api/v1/applications/{application_id}/history", token=token)
+    assert answer.status_code == 200, answer.text
+    return [(h["from"], h["to"], h["actor"]) for h in answer.json()["items"]]
 
 
 def events(event_type, application_id) -> list[dict]:

@@ -21,7 +21,7 @@ from tests.exporters import DIRECTOR, IEC
 from tests.integration.test_applications import (call, minimal_pdf, ready_draft,  # noqa: F401
                                                   world)
 from tests.integration.test_certificates import issue, officer  # noqa: F401
-from tests.integration.test_examination import CHENNAI, IKCEPA, QUEUE, paid, queue
+from tests.integration.test_examination import CHENNAI, IKCEPA, QUEUE, history, paid, queue
 from tests.integration.test_payments import pending_application, rows, status_of
 from tests.pki import make_ca, make_dsc, openssl_sign
 from tests.staff import make_staff
@@ -33,15 +33,9 @@ def count(service, sql, **params) -> int:
     return rows(service, sql, **params)[0][0]
 
 
-def history_of(world, application_id, token=None) -> list[tuple]:
-    answer = call(world, "GET", f"/api/v1/applications/{application_id}/history", token=token)
-    assert answer.status_code == 200, answer.text
-    return [(h["from"], h["to"], h["actor"]) for h in answer.json()["items"]]
-
-
 def application_state(world, ids) -> dict:
     """What must stay as it is: each application's status and history, and the rows behind."""
-    return {"applications": {i: (status_of(world, i), history_of(world, i)) for i in ids},
+    return {"applications": {i: (status_of(world, i), history(world, i)) for i in ids},
             "application_rows": count("application", "select count(*) from application"),
             "status_changes": count("application", "select count(*) from status_change"),
             "documents": count("application", "select count(*) from document"),
@@ -185,7 +179,7 @@ def test_an_officer_of_another_office_reaches_nothing_and_changes_nothing(world,
                  "('discrepancy_raised', 'application_rejected', 'application_approved')") == 0
     # The application's own office still finds all of it.
     assert queue(world, kochi) == [application_id]
-    assert history_of(world, application_id, token=kochi) == before["applications"][
+    assert history(world, application_id, token=kochi) == before["applications"][
         application_id][1]
     pdf = call(world, "GET", f"{path}/documents/{document['id']}", token=kochi)
     assert pdf.status_code == 200 and pdf.headers["X-Content-SHA256"] == document["sha256"]
