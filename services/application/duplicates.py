@@ -88,12 +88,13 @@ def request(uow, actor, certificate, kind, reason, corrections, exporter, office
     data = _corrected(original, corrections) if kind == "in_lieu" else dict(original.data)
     existing = open_request(session, original, kind)
     if existing is not None:
-        if existing.data != data or supporting:
+        # Only an in-lieu's particulars can differ from the original's.
+        corrected = existing.data != data
+        if (corrected or supporting) and not _claim(session, existing, "pending_payment"):
             # Claimed while unpaid: once paid it is the officer's, and it changes no more.
-            if not _claim(session, existing, "pending_payment"):
-                raise Conflict("the request was paid meanwhile and is with the officer; ask "
-                               "again once it is decided", code="REQUEST_OPEN")
-        if existing.data != data:  # only an in-lieu's particulars differ from the original's
+            raise Conflict("the request was paid meanwhile and is with the officer; ask again "
+                           "once it is decided", code="REQUEST_OPEN")
+        if corrected:
             _replace_corrections(session, actor, existing, data, reason, exporter, offices)
         if supporting:
             _add_supporting(session, existing, supporting)
