@@ -18,6 +18,12 @@ so it never outlives its service. A child that dies, overruns ``JOB_TIMEOUT`` or
 half a job in its pipe is killed, its jobs fail with ``WorkerProcessError``, and the next job
 starts a fresh child.
 
+A child may be given ``ChildBounds`` for work on input from outside (chassis.sandbox): an address
+space it cannot grow past (RLIMIT_AS: a MemoryError in the child, not a service eating the
+machine), a lower CPU priority than its service, modules imported before its first job (so the
+job's deadline measures the job, not the imports), and a resident size past which it is replaced
+between jobs (a heap that a hostile job grew is not kept).
+
 Without eventlet's patching (CLI, scripts, plain unit tests) the function is simply called.
 """
 from __future__ import annotations
@@ -25,14 +31,18 @@ from __future__ import annotations
 import atexit
 import ctypes
 import ctypes.util
+import importlib
+import json
 import logging
 import os
 import pickle
+import resource
 import signal
 import struct
 import sys
 import traceback
 from collections import deque
+from dataclasses import dataclass
 
 import eventlet
 import eventlet.patcher
@@ -44,12 +54,38 @@ from eventlet.semaphore import Semaphore
 log = logging.getLogger(__name__)
 
 JOB_TIMEOUT = 120.0  # seconds; a certificate takes well under one
+START_TIMEOUT = 60.0  # seconds for a new child to import its modules and say it is ready
 _HEADER = struct.Struct(">I")
+_READY = b""  # the child's first frame: its imports are done
 
 
 class WorkerProcessError(RuntimeError):
     """The child process died, overran its time, or returned an exception that cannot be
     rebuilt here (its text and traceback are in the message)."""
+
+
+class WorkerProcessTimeout(WorkerProcessError):
+    """A job ran over its time; the child was killed."""
+
+
+class WorkerProcessDied(WorkerProcessError):
+    """The child ended (killed, crashed, out of its memory) before it answered the job."""
+
+
+@dataclass(frozen=True)
+class ChildBounds:
+    """What a child may use. ``memory_bytes``: its address space (RLIMIT_AS), None for no limit;
+    ``nice``: how much lower its CPU priority is than its service's; ``preload``: modules it
+    imports before it says it is ready; ``recycle_rss_bytes``: a resident size after a job past
+    which the child is replaced before the next one."""
+    memory_bytes: int | None = None
+    nice: int = 0
+    preload: tuple[str, ...] = ()
+    recycle_rss_bytes: int | None = None
+
+    def argument(self) -> str:
+        return json.dumps({"memory_bytes": self.memory_bytes, "nice": self.nice,
+                           "preload": list(self.preload)})
 
 
 def _read_exactly(stream, size: int) -> bytes:
@@ -95,10 +131,14 @@ class _Child:
     def __init__(self, process):
         self.process = process
         self.waiting: deque[tuple[str, Event]] = deque()
+        self.ready = Event()
         self.reader = eventlet.spawn(self._read_answers)
 
     def _read_answers(self):
         try:
+            if _receive_frame(self.process.stdout) != _READY:
+                raise EOFError("the child did not start as a worker process")
+            self.ready.send(True)
             while True:
                 frame = _receive_frame(self.process.stdout)
                 name, answer = self.waiting.popleft()
@@ -113,18 +153,31 @@ class _Child:
         # Closed here, after the child is gone, never while a sender may wait on the fd.
         self.process.stdout.close()
         self.process.stdin.close()
+        if not self.ready.ready():
+            self.ready.send_exception(WorkerProcessError(
+                f"the worker process ended before it was ready (exit status {code}): {cause!r}"))
         while self.waiting:
             name, answer = self.waiting.popleft()
-            answer.send_exception(WorkerProcessError(
+            answer.send_exception(WorkerProcessDied(
                 f"the worker process ended during {name} (exit status {code}): {cause!r}"))
+
+    def resident_bytes(self) -> int:
+        """The child's resident set size now (0 once it is gone)."""
+        try:
+            with open(f"/proc/{self.process.pid}/statm") as statm:
+                return int(statm.read().split()[1]) * resource.getpagesize()
+        except (OSError, IndexError, ValueError):
+            return 0
 
 
 class WorkerProcess:
     """One child Python process running jobs for this process in the order they come. One more
     job waits in the pipe while one runs, so the child never idles between jobs."""
 
-    def __init__(self, timeout: float = JOB_TIMEOUT, queued: int = 1):
+    def __init__(self, timeout: float = JOB_TIMEOUT, queued: int = 1,
+                 bounds: ChildBounds = ChildBounds()):
         self.timeout = timeout
+        self.bounds = bounds
         self._child: _Child | None = None
         self._in_child = Semaphore(1 + queued)
         self._sending = Semaphore(1)
@@ -148,6 +201,10 @@ class WorkerProcess:
                         if self._child is not None and self._child.process.poll() is not None:
                             self.stop()  # died between jobs (killed, out of memory)
                         child = self._child or self._start()
+                        if not child.ready.ready():
+                            timer.cancel()  # the job's time starts once the child is ready
+                            self._wait_until_ready(child)
+                            timer.start()
                         child.waiting.append((name, answer))
                         try:
                             _send_green(child.process.stdin.fileno(), job)
@@ -163,16 +220,36 @@ class WorkerProcess:
                     if expired is not timer:
                         raise  # the caller's own deadline, not this job's
                     self._discard(child)
-                    raise WorkerProcessError(
+                    raise WorkerProcessTimeout(
                         f"{name} ran over {self.timeout:g} s in the worker process (killed; the "
                         "next job starts a new one)") from None
                 except OSError as exc:
                     raise WorkerProcessError(
                         f"the worker process took no job ({exc!r}); the next job starts a new "
                         "one") from None
+            self._recycle_if_grown(child)
         if ok:
             return value
         raise value
+
+    def _wait_until_ready(self, child: _Child) -> None:
+        """A new child's imports are not the job's time: waited for outside the job's deadline."""
+        try:
+            with eventlet.Timeout(START_TIMEOUT):
+                child.ready.wait()
+        except eventlet.Timeout:
+            self._discard(child)
+            raise WorkerProcessError(
+                f"the worker process was not ready within {START_TIMEOUT:g} s") from None
+
+    def _recycle_if_grown(self, child: _Child) -> None:
+        limit = self.bounds.recycle_rss_bytes
+        if limit is None or child is not self._child or child.waiting:
+            return
+        if child.resident_bytes() > limit:
+            log.info("worker process %s grew past %d MiB; replaced", child.process.pid,
+                     limit >> 20)
+            self.stop()
 
     def _start(self) -> _Child:
         from eventlet.green import subprocess
@@ -184,7 +261,7 @@ class WorkerProcess:
         # Not "-m": the child's classes (WorkerProcessError) must be this module's, not __main__'s.
         process = subprocess.Popen(
             [sys.executable, "-c", f"from {__name__} import main; main({os.getpid()})",
-             os.path.basename(sys.argv[-1]) if sys.argv else ""],
+             os.path.basename(sys.argv[-1]) if sys.argv else "", self.bounds.argument()],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env, cwd=root)
         log.info("worker process %s started", process.pid)
         self._child = _Child(process)
@@ -319,6 +396,18 @@ def _end_with_parent(parent: int) -> None:
 _PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
 
+def _apply_bounds(bounds: dict) -> None:
+    """Imports first (they may need more room than a job), then the limits."""
+    for module in bounds.get("preload", ()):
+        importlib.import_module(module)
+    if bounds.get("nice"):
+        os.nice(bounds["nice"])
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))  # no core file of a hostile job
+    if bounds.get("memory_bytes"):
+        limit = int(bounds["memory_bytes"])
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+
+
 def main(parent: int) -> None:
     _end_with_parent(parent)
     # The pipe to the parent is a private copy of stdout; anything printed (by a library, or by C
@@ -328,5 +417,7 @@ def main(parent: int) -> None:
     sys.stdout = sys.stderr
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr,
                         format="worker process: %(levelname)s %(name)s: %(message)s")
+    _apply_bounds(json.loads(sys.argv[-1]) if len(sys.argv) > 2 else {})
+    _send(results, _READY)
     serve(sys.stdin.buffer, results)
 

@@ -16,7 +16,8 @@ import eventlet.patcher
 import pytest
 
 from services.chassis import offloading
-from services.chassis.offloading import WorkerProcess, WorkerProcessError, in_worker_process, offload
+from services.chassis.offloading import (ChildBounds, WorkerProcess, WorkerProcessError,
+                                         in_worker_process, offload)
 from services.chassis.pdf import render_pdf
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -141,6 +142,19 @@ def test_a_job_over_its_time_is_killed_with_its_child():
         with pytest.raises(ProcessLookupError):
             os.kill(first, 0)  # killed and reaped, not left behind
         assert worker.run(int, "3") == 3
+    finally:
+        worker.stop()
+
+
+def imported(name):
+    return name in sys.modules
+
+
+def test_a_new_childs_imports_are_not_its_first_jobs_time():
+    """Importing WeasyPrint takes longer than this deadline; the job itself does not."""
+    worker = WorkerProcess(timeout=0.3, bounds=ChildBounds(preload=("weasyprint",)))
+    try:
+        assert worker.run(imported, "weasyprint") is True
     finally:
         worker.stop()
 
