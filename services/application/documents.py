@@ -3,21 +3,26 @@
 A document is a PDF of at most 2 MiB, of one of the kinds below; the commercial invoice (kind
 ``invoice``) is required at submission. The checks run on bytes already in memory, cheapest first:
 kind, size, emptiness, the ``%PDF-`` magic (naming the real format when the exporter renamed a
-PNG, JPEG or ZIP), then a full parse by pyHanko, which must find the page tree and an unencrypted
-document (an officer must be able to open it without a password).
+PNG, JPEG or ZIP), the structural caps of ``chassis.untrusted_pdf`` (sizes and counts the file
+claims), then a parse in the sandbox (``chassis.sandbox``: a child process with capped memory and
+a deadline), which must find the page tree, an unencrypted document (an officer must be able to
+open it without a password) and no active content: JavaScript, actions that launch, submit or
+fetch, XFA forms or embedded files would run, or be one click away, on an officer's machine.
 
 The gateway refuses a body over the limit before reading it (413); ``check_pdf`` repeats the size
 check so that no other path can store an oversized document. Plain Python: no nameko, no database.
 """
 import hashlib
-import io
 
-from services.chassis.errors import PayloadTooLarge, RuleViolation
+from services.chassis import untrusted_pdf
+from services.chassis.errors import PayloadTooLarge, RuleViolation, ServiceUnavailable
+from services.chassis.sandbox import BoundsExceeded, Sandbox, SandboxBusy
 
 DOCUMENT_KINDS = ("invoice", "packing_list", "bill_of_lading", "other")
 MAX_DOCUMENT_BYTES = 2 * 1024 * 1024
 
-PDF_MAGIC = b"%PDF-"
+PDF_MAGIC = untrusted_pdf.PDF_MAGIC
+SANDBOX = Sandbox("documents", preload=("pyhanko.pdf_utils.reader",))
 
 # Formats exporters upload by mistake, recognised by their first bytes.
 _OTHER_FORMATS = (
@@ -77,33 +82,35 @@ def check_pdf(data: bytes, filename: str) -> dict:
 
 
 def _parse(data: bytes, label) -> int:
-    """Parse with pyHanko and return the page count.
-
-    The input is bounded (2 MiB in memory) and pyHanko's default ``DecodeLimits`` for untrusted
-    input cap stream decompression; only the cross-reference data, the trailer, the catalogue and
-    the page-tree root are read, so no content streams are decoded at all.
-    """
-    from pyhanko.pdf_utils.reader import PdfFileReader
-
+    """The structural caps, then the sandboxed look (``untrusted_pdf.inspect``); the page count."""
     unreadable = f"{label} cannot be read as a PDF"
     try:
-        reader = PdfFileReader(io.BytesIO(data), strict=False)
-        encrypted = reader.encrypted
-    except Exception:  # RecursionError included: deep nesting in a hostile file
+        untrusted_pdf.precheck(data)
+        found = SANDBOX.run(untrusted_pdf.inspect, data)
+    except untrusted_pdf.NotAPdf:
         raise RuleViolation(unreadable, code="DOCUMENT_NOT_PDF",
                             fields={"file": [unreadable]}) from None
-    if encrypted:
+    except (untrusted_pdf.PdfTooComplex, BoundsExceeded) as exc:
+        message = (f"{label} is more than a supporting document needs ({exc}); print it to PDF "
+                   "again, or split it")
+        raise RuleViolation(message, code="DOCUMENT_TOO_COMPLEX",
+                            fields={"file": [message]}) from None
+    except SandboxBusy as exc:
+        raise ServiceUnavailable("documents are being checked for others; send it again in a "
+                                 "moment", code="DOCUMENT_CHECK_BUSY",
+                                 extra={"retry_after": exc.retry_after}) from None
+    if found["encrypted"]:
         message = (f"{label} is encrypted or password-protected; upload it without a password "
                    "so that officers can open it")
         raise RuleViolation(message, code="DOCUMENT_ENCRYPTED", fields={"file": [message]})
-    try:
-        count = reader.root["/Pages"]["/Count"]
-        count = int(count) if isinstance(count, int) and not isinstance(count, bool) else None
-    except Exception:  # RecursionError included: deep nesting in a hostile file
-        count = None
-    if count is None or count < 0:
+    if found["active_content"]:
+        message = (f"{label} holds active content ({', '.join(found['active_content'])}), which "
+                   "could run on an officer's computer; upload a plain PDF (print it to PDF "
+                   "again)")
+        raise RuleViolation(message, code="DOCUMENT_ACTIVE_CONTENT", fields={"file": [message]})
+    if found["pages"] is None:
         raise RuleViolation(unreadable, code="DOCUMENT_NOT_PDF", fields={"file": [unreadable]})
-    if count == 0:
+    if found["pages"] == 0:
         message = f"{label} has no pages"
         raise RuleViolation(message, code="DOCUMENT_EMPTY", fields={"file": [message]})
-    return count
+    return found["pages"]
