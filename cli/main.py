@@ -25,12 +25,13 @@ def _echo_json(value):
 @main.command()
 @click.argument("services", nargs=-1)
 def migrate(services):
-    """Run database migrations and seed data for SERVICES (default: all)."""
+    """Run database migrations and seed data for SERVICES (default: all that have a database)."""
     from services.chassis import migrations, seeding
 
-    for service in services or config.SERVICES:
-        if service not in config.SERVICES:
-            raise click.BadParameter(f"unknown service {service!r}; one of {config.SERVICES}")
+    for service in services or config.DATABASE_SERVICES:
+        if service not in config.DATABASE_SERVICES:
+            raise click.BadParameter(f"unknown service {service!r}; one of "
+                                     f"{config.DATABASE_SERVICES}")
         migrations.upgrade(service)
         summary = seeding.seed(service)
         password = summary.pop("admin_password", None)

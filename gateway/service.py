@@ -170,6 +170,7 @@ class GatewayService:
     signing = TimedRpcProxy("signing")
     certificate = TimedRpcProxy("certificate")
     notification = TimedRpcProxy("notification")
+    verification = TimedRpcProxy("verification")
     iec_lookups = RateLimit(limit=30, seconds=60)
     # Public and heavy (a PDF up to 10 MB through two services and a signature validation).
     file_verifications = RateLimit(limit=20, seconds=60)
@@ -736,14 +737,18 @@ class GatewayService:
 
     @route("POST", "/api/v1/verify", "Verify a certificate PDF (multipart `file`): signature, "
            "registry hash and status", tags=["verification"], max_body=VERIFY_BODY,
-           responses={400: "No file", 429: "Over 20 files a minute from one address"})
+           responses={400: "No file", 422: "PDF_TOO_COMPLEX: the file claims or needs more "
+                                           "than any certificate (not checked)",
+                      429: "Over 20 files a minute from one address",
+                      503: "VERIFICATION_BUSY: too many files waiting (Retry-After)"})
     def verify_file(self, request):
         self.file_verifications.check(client_address(request))
         upload = request.files.get("file")
         if upload is None:
             raise BadRequest("send the PDF as multipart field 'file'", code="VALIDATION_ERROR",
                              fields={"file": ["Missing data for required field."]})
-        return self.certificate.verify_file(base64.b64encode(upload.read(VERIFY_BODY)).decode())
+        return self.verification.verify_file(
+            base64.b64encode(upload.read(VERIFY_BODY)).decode())
 
     # --- officer examination ---------------------------------------------------------------------
 

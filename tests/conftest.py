@@ -162,7 +162,7 @@ def platform(platform_env, run_services, monkeypatch):
     migrated, seeded data folder. Returns ``start`` which gives the base URL."""
     from cli import devpki
     from services.chassis import migrations, seeding
-    from services.chassis.config import SERVICES
+    from services.chassis.config import DATABASE_SERVICES, SERVICES
 
     port = free_port()
     monkeypatch.setenv("OPENCOO_HTTP", f"127.0.0.1:{port}")
@@ -172,7 +172,7 @@ def platform(platform_env, run_services, monkeypatch):
     from services.registration.organisation import SEED_AGENCIES
 
     devpki.ensure_all(platform_env, [(a.code, a.name) for a in SEED_AGENCIES])
-    for service in SERVICES:
+    for service in DATABASE_SERVICES:
         migrations.upgrade(service)
         seeding.seed(service)
 
@@ -243,13 +243,13 @@ def postgres_databases(postgres_server, monkeypatch):
     template, as an operator would."""
     import pg8000.native
 
-    from services.chassis.config import SERVICES
+    from services.chassis.config import DATABASE_SERVICES
 
     prefix = f"t{uuid.uuid4().hex[:8]}"
     host_port = postgres_server.rsplit("@", 1)[1]
     host, port = host_port.split(":")
     admin = pg8000.native.Connection("opencoo", host=host, port=int(port), database="postgres")
-    for service in SERVICES:
+    for service in DATABASE_SERVICES:
         admin.run(f"CREATE DATABASE {prefix}_{service}")
     admin.close()
     monkeypatch.setenv("OPENCOO_DB_URL", f"{postgres_server}/{prefix}_{{service}}")

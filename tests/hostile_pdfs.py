@@ -116,15 +116,15 @@ def huge_object_number() -> bytes:
         b"3 0 obj", b"2147483646 0 obj").replace(b"[3 0 R]", b"[2147483646 0 R]")
 
 
-def many_pages(count=100_000) -> bytes:
-    """``count`` page objects under one tree: about 8 MB at 100,000."""
+def many_pages(count=75_000) -> bytes:
+    """``count`` page objects under one tree: about 8 MB at 75,000 (the body limit is 8 MiB)."""
     kids = b" ".join(b"%d 0 R" % (3 + i) for i in range(count))
     pages = [b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] >>"] * count
     return assemble([CATALOG, b"<< /Type /Pages /Kids [%s] /Count %d >>" % (kids, count),
                      *pages])
 
 
-def many_objects(count=200_000) -> bytes:
+def many_objects(count=180_000) -> bytes:
     """A one-page PDF carrying ``count`` unused objects."""
     return assemble([CATALOG, ONE_PAGE_TREE, PAGE] + [b"null"] * count)
 

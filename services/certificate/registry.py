@@ -6,7 +6,7 @@ Who sees what: the exporter its own IEC's certificates, an officer its issuing o
 agency admin its agency's (for revocation); anything else is "not found". Verification is public
 and shows only what a customs officer abroad needs: status, dates, exporter, importing country.
 """
-import hashlib
+import re
 import uuid
 from datetime import timezone
 from urllib.parse import quote
@@ -218,24 +218,12 @@ def verify_number(session, number) -> dict:
     return public_view(certificate)
 
 
-def verify_file(session, pdf: bytes, validation: dict) -> dict:
-    """A file is valid when its signature is valid (intact, trusted, covering the whole file),
-    its SHA-256 is the one registered, and the certificate is neither revoked nor superseded."""
-    sha256 = hashlib.sha256(pdf).hexdigest()
+def entry_by_sha256(session, sha256) -> dict | None:
+    if not isinstance(sha256, str) or not re.fullmatch(r"[0-9a-f]{64}", sha256):
+        raise BadRequest("sha256 must be 64 lowercase hex digits",
+                         fields={"sha256": ["64 lowercase hex digits"]})
     certificate = session.scalar(select(Certificate).where(Certificate.sha256 == sha256).limit(1))
-    # Valid, and made with an agency's key (not, say, an exporter's DSC from the same roots),
-    # and for a registered file the key of the agency that issued it.
-    signer_agency = validation.get("agency_code")
-    signature_valid = bool(validation.get("signature_valid")) and bool(signer_agency) and (
-        certificate is None or signer_agency == certificate.agency_code)
-    status = certificate.status if certificate else None
-    return {"valid": signature_valid and certificate is not None and status == "valid",
-            "signature_valid": signature_valid, "matches_registry": certificate is not None,
-            "status": status, "sha256": sha256,
-            "signature": {k: validation.get(k) for k in
-                          ("signed", "intact", "trusted", "covers_whole_file", "signer_subject",
-                           "agency_code", "signed_at", "problem")},
-            "certificate": public_view(certificate) if certificate else None}
+    return public_view(certificate) if certificate else None
 
 
 # --- revocation ---------------------------------------------------------------------------------

@@ -1,6 +1,7 @@
 """Certificate service entrypoints. On ``application_approved`` it renders the certificate,
 has the signing service sign it with the issuing agency's key, and registers it; it also serves
-certificates, previews, public verification and revocation. Thin: the registry is
+certificates, previews, verification by number, the registry's entry for a file the
+verification service checks, and revocation. Thin: the registry is
 ``registry.py``, the PDF ``rendering.py``."""
 import base64
 from services.certificate import registry, rendering
@@ -97,9 +98,10 @@ class CertificateService(base.ServiceBase):
         return registry.verify_number(self.db.session, number)
 
     @rpc
-    def verify_file(self, pdf_b64):
-        validation = self.signing.validate_certificate(pdf_b64)
-        return registry.verify_file(self.db.session, base64.b64decode(pdf_b64), validation)
+    def registry_entry(self, sha256):
+        """Internal, for the verification service: the public view of the certificate whose
+        signed PDF has this SHA-256, or None."""
+        return registry.entry_by_sha256(self.db.session, sha256)
 
     @rpc
     def revoke(self, actor, certificate_id, reason):

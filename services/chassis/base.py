@@ -1,7 +1,9 @@
-"""The base every domain service class derives from: its database, correlation ids and health.
+"""The bases every domain service class derives from: correlation ids and health, and for a
+service with state its database.
 
-Service modules import this module, not the class: ``nameko run services.x.service`` takes every
-class in the module that has entrypoints for a service, and this one has no name of its own."""
+Service modules import this module, not the classes: ``nameko run services.x.service`` takes
+every class in the module that has entrypoints for a service, and these have no name of their
+own."""
 import time
 
 from sqlalchemy import func, select, text
@@ -14,10 +16,19 @@ from services.chassis.models import OutboxRecord
 STARTED = time.time()
 
 
-class ServiceBase:
+class StatelessServiceBase:
+    """A service that keeps nothing (verification): health is that it answers."""
     name = None  # each service sets its own
 
     correlation_id = CorrelationId()
+
+    @rpc
+    def health(self):
+        return {"service": self.name, "status": "ok",
+                "uptime_seconds": int(time.time() - STARTED)}
+
+
+class ServiceBase(StatelessServiceBase):
     db = Database()
 
     @rpc

@@ -2,11 +2,11 @@
 container, which in production is one per process, so the agency token is opened once and its
 key handles are kept.
 
-Workers get a handle whose ``sign``/``validate`` run the CPU-bound work in eventlet's tpool
-(``offload``) so the hub keeps serving other requests, and turn the signer's exceptions into the
-API errors of services.chassis.errors. What must not run in a tpool thread stays here, in the
-worker's green thread: logging and the trust anchors' cache (both take eventlet's green locks),
-and opening the token on first use (``AgencySigner.prepare``: a dictionary lookup afterwards).
+Workers get a handle whose ``sign`` runs the CPU-bound work in eventlet's tpool (``offload``) so
+the hub keeps serving other requests, and turns the signer's exceptions into the API errors of
+services.chassis.errors. What must not run in a tpool thread stays here, in the worker's green
+thread: logging (it takes eventlet's green locks), and opening the token on first use
+(``AgencySigner.prepare``: a dictionary lookup afterwards).
 """
 import logging
 
@@ -14,7 +14,7 @@ from nameko.extensions import DependencyProvider
 
 from services.chassis.errors import BadRequest, NotFound, ServiceUnavailable
 from services.chassis.offloading import offload
-from services.signing import pades, trust
+from services.signing import pades
 
 log = logging.getLogger(__name__)
 
@@ -71,11 +71,6 @@ class PadesHandle:
             raise ServiceUnavailable("The agency signing token is not available.",
                                      code=pades.SIGNING_TOKEN_UNAVAILABLE) from None
 
-    def validate(self, pdf: bytes) -> dict:
-        """pades.validate's report on a PDF (never raises for bad bytes)."""
-        # Here, not in the thread: the first call opens the token (then it is a cached answer).
-        result = offload(pades.validate, pdf, anchors=trust.trust_anchors(),
-                         agency_certificates=self.signer.agency_certificates())
-        if result["signed"] and not result["signature_valid"]:
-            log.info("signed PDF not valid: %s", result["problem"])
-        return result
+    def agency_certificates(self) -> dict[str, str]:
+        """SHA-256 -> agency code of every certificate the platform holds for an agency."""
+        return self.signer.agency_certificates()

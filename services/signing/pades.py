@@ -1,9 +1,10 @@
-"""PAdES signatures on certificates of origin (DESIGN.md §8): signing with the issuing agency's key
-on the PKCS#11 token, and validating signed PDFs.
+"""PAdES signatures on certificates of origin: signing with the issuing agency's key on the
+PKCS#11 token. (Validating a signed PDF from outside is the verification service's, in its
+sandbox.)
 
 Plain Python, no nameko. ``services.signing.dependencies`` gives the service one ``AgencySigner``
-per process and runs ``AgencySigner.sign`` and ``validate`` through ``offload`` (eventlet's tpool),
-so both are called from real OS threads, several at once.
+per process and runs ``AgencySigner.sign`` through ``offload`` (eventlet's tpool), so it is called
+from real OS threads, several at once.
 
 Signing: PAdES B-B (SubFilter ETSI.CAdES.detached, SHA-256, the agency certificate and its issuers
 embedded, no timestamp) in a new invisible signature field "OpenCoO". The agency's key is
@@ -18,16 +19,13 @@ token call (lookups, and the one C_Sign per PDF) holds the signer's lock, the re
 token reset underneath (stale session or handles), a fresh session is opened and the PDF signed
 once more.
 
-Validation (``validate``) never raises for what a user uploads and fetches nothing from the network:
-the signer's chain must end at a trust anchor of ``services.signing.trust`` (the dev CA plus
-``OPENCOO_TRUST_ANCHORS``), revocation is not checked (development certificates carry no CRL or
-OCSP address; ``soft-fail`` without fetching), and the signature must cover the entire file.
+``AgencySigner.agency_certificates`` tells which certificates are the agencies' (those of
+``var/pki`` and of the token), for the verification service to name a signature's agency.
 
 Thread rules. Code here runs in tpool threads, where eventlet's green locks (what ``threading.Lock``
 and the ``logging`` handlers' locks are after monkey patching) deadlock when contended from another
-OS thread. So: our locks are real OS locks, nothing here logs, and callers that can should resolve
-the trust anchors (``trust.trust_anchors()`` takes a green lock) in their green thread and pass
-them in (``validate(..., anchors=...)``) and call ``AgencySigner.prepare`` there first.
+OS thread. So: our locks are real OS locks, nothing here logs, and callers call
+``AgencySigner.prepare`` in their green thread first.
 """
 from __future__ import annotations
 
@@ -40,7 +38,7 @@ import selectors
 from dataclasses import dataclass
 from io import BytesIO
 from pathlib import Path
-from typing import Callable, Mapping, Optional, Sequence
+from typing import Callable, Optional, Sequence
 
 import eventlet.patcher
 from asn1crypto import cms
@@ -48,14 +46,11 @@ from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
-from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign import fields, signers
 from pyhanko.sign.attributes import CMSAttributeProvider, SigningCertificateV2Provider
 from pyhanko.sign.general import as_signing_certificate_v2, simple_cms_attribute
 from pyhanko.sign.pkcs11 import select_pkcs11_signing_params
 from pyhanko.sign.signers.pdf_cms import PdfCMSSignedAttributes
-from pyhanko.sign.validation import SignatureCoverageLevel, async_validate_pdf_signature
-from pyhanko_certvalidator import ValidationContext
 from pyhanko_certvalidator.registry import SimpleCertificateStore
 
 from cli import devpki
@@ -146,14 +141,6 @@ def _run(coro):
         loop = asyncio.SelectorEventLoop(_NoWaitSelector())
         _loops.loop = loop
     return loop.run_until_complete(coro)
-
-
-def _iso(moment: Optional[_dt.datetime]) -> Optional[str]:
-    if moment is None:
-        return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=_dt.timezone.utc)
-    return moment.astimezone(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _pristine(cert) -> asn1_x509.Certificate:
@@ -591,98 +578,11 @@ def _agency_index(var: Path) -> dict:
     return mapping
 
 
-# --------------------------------------------------------------------------------------------------
-# validation
-
-
 def _looks_like_pdf(data) -> bool:
     return b"%PDF-" in bytes(data[:1024])
 
 
-def _result(**values) -> dict:
-    result = {"signed": False, "signature_valid": False, "intact": False, "trusted": False,
-              "covers_whole_file": False, "signer_subject": None, "signer_organization": None,
-              "agency_code": None, "signed_at": None, "problem": None}
-    result.update(values)
-    return result
-
-
-def _signer_fields(cert: asn1_x509.Certificate, agency_certificates: Mapping[str, str]) -> dict:
-    crypto = x509.load_der_x509_certificate(cert.dump())
-    orgs = crypto.subject.get_attributes_for_oid(x509.NameOID.ORGANIZATION_NAME)
-    return {"signer_subject": crypto.subject.rfc4514_string(),
-            "signer_organization": orgs[0].value if orgs else None,
-            "agency_code": agency_certificates.get(cert.sha256)}
-
-
-def validate(pdf: bytes, *, anchors: Optional[Sequence[asn1_x509.Certificate]] = None,
-             var: Optional[Path] = None,
-             agency_certificates: Optional[Mapping[str, str]] = None) -> dict:
-    """What a signed certificate PDF says about itself::
-
-        {"signed", "signature_valid", "intact", "trusted", "covers_whole_file",
-         "signer_subject", "signer_organization", "agency_code", "signed_at", "problem"}
-
-    The signature looked at is the field "OpenCoO", else the first one. ``intact``: the signed
-    bytes are unchanged and the signature value verifies with the embedded certificate;
-    ``trusted``: that certificate chains to ``anchors`` (default: ``trust.trust_anchors()``) and
-    may sign documents (non-repudiation); pyHanko checks it only for a signature value that
-    verifies; ``covers_whole_file``: nothing was added after the
-    signature (no incremental update, no trailing bytes); ``signature_valid``: all three.
-    ``signed_at``: the signing time the signer wrote (ISO 8601, UTC; B-B has no trusted time).
-    ``problem``: the first reason it is not valid, in words, else None.
-    ``agency_code``: the agency whose certificate signed, by ``agency_certificates`` (SHA-256 ->
-    code; default the certificates in ``var/pki``, ``AgencySigner.agency_certificates()`` adds the
-    token's). Only a certificate the platform holds for an agency names one: nothing the
-    certificate says of itself (a subject ``OU=agency-MPEDA``, an organisation name) counts, as
-    any authority trusted for exporters' DSCs could write that into a certificate of its own.
-    Never raises for bad input: bytes that are not a PDF give ``problem`` "not a PDF"."""
-    if not isinstance(pdf, (bytes, bytearray, memoryview)) or not _looks_like_pdf(pdf):
-        return _result(problem="not a PDF")
-    if agency_certificates is None:
-        agency_certificates = _agency_index(Path(var) if var is not None else config.var_dir())
-    try:
-        signatures = PdfFileReader(BytesIO(bytes(pdf)), strict=False).embedded_regular_signatures
-    except Exception:  # noqa: BLE001 - anything a broken file makes the parser raise
-        return _result(problem="not a PDF")
-    if not signatures:
-        return _result(problem="not signed")
-    embedded = next((s for s in signatures if s.field_name == FIELD_NAME), signatures[0])
-
-    roots = list(trust.trust_anchors() if anchors is None else anchors)
-    # An empty list means "trust nothing" (None would mean the operating system's TLS roots).
-    context = ValidationContext(trust_roots=roots, allow_fetching=False,
-                                revocation_mode="soft-fail")
-    try:
-        status = _run(async_validate_pdf_signature(embedded, signer_validation_context=context,
-                                                   skip_diff=True))
-    except Exception as exc:  # noqa: BLE001 - a malformed signature is a finding, not a crash
-        values = {}
-        with contextlib.suppress(Exception):
-            values = _signer_fields(embedded.signer_cert, agency_certificates)
-        return _result(signed=True, problem=f"the signature cannot be verified: {exc}"[:300],
-                       **values)
-
-    intact = bool(status.intact and status.valid)
-    trusted = status.trust_problem_indic is None and status.validation_path is not None
-    covers = status.coverage == SignatureCoverageLevel.ENTIRE_FILE
-    problem = None
-    if not intact:
-        problem = ("the document was changed after it was signed" if not status.intact
-                   else "the signature value does not verify with the signer's certificate")
-    elif not covers:
-        problem = "content was added to the file after it was signed"
-    elif not trusted:
-        issuer = status.signing_cert.issuer.human_friendly
-        problem = f"the signer's certificate is not from a trusted authority (issuer: {issuer})"
-    return _result(signed=True, signature_valid=intact and covers and trusted, intact=intact,
-                   trusted=trusted, covers_whole_file=covers,
-                   signed_at=_iso(status.signer_reported_dt), problem=problem,
-                   **_signer_fields(status.signing_cert, agency_certificates))
-
-
 __all__ = [
-    "AgencySigner", "AgencyKeyUnknown", "SigningUnavailable", "NotAPdf", "validate",
-    "token_info", "FIELD_NAME", "AGENCY_KEY_UNKNOWN",
-    "SIGNING_TOKEN_UNAVAILABLE",
+    "AgencySigner", "AgencyKeyUnknown", "SigningUnavailable", "NotAPdf", "token_info",
+    "FIELD_NAME", "AGENCY_KEY_UNKNOWN", "SIGNING_TOKEN_UNAVAILABLE",
 ]

@@ -2,8 +2,9 @@
 
 Verification side: exporters' DSCs and their detached CMS signatures (services.signing.dsc, with
 trust anchors from services.signing.trust). Certificates: PAdES signing with the agencies' keys on
-the PKCS#11 token, and validation of signed PDFs (services.signing.pades, through the
-PadesSigning dependency, which runs them off the hub).
+the PKCS#11 token (services.signing.pades, through the PadesSigning dependency, which runs it off
+the hub). What a signature must chain to and which keys are the agencies' go to the
+verification service (``trust_material``), which validates certificates from outside.
 Binary values travel as base64 strings, since RPC payloads are JSON."""
 import base64
 import binascii
@@ -11,7 +12,7 @@ import binascii
 from services.chassis import base
 from services.chassis.entrypoints import rpc
 from services.chassis.errors import BadRequest, RuleViolation
-from services.signing import dsc
+from services.signing import dsc, trust
 from services.signing.dependencies import PadesSigning
 
 
@@ -71,6 +72,10 @@ class SigningService(base.ServiceBase):
         return base64.b64encode(signed).decode("ascii")
 
     @rpc
-    def validate_certificate(self, pdf_b64):
-        """Check a signed certificate PDF (base64): see services.signing.pades.validate."""
-        return self.pades.validate(_b64decode(pdf_b64, "pdf_b64"))
+    def trust_material(self):
+        """Internal, for the verification service: the trust anchors (DER, base64) a signature
+        must chain to, and which certificates are the agencies' (SHA-256 in hex -> agency)."""
+        return {"anchors": [base64.b64encode(anchor.dump()).decode()
+                            for anchor in trust.trust_anchors()],
+                "agency_certificates": {digest.hex(): code for digest, code
+                                        in self.pades.agency_certificates().items()}}

@@ -1,7 +1,8 @@
 """PAdES signing of certificates with the agencies' keys on the SoftHSM2 token made by
-``cli.devpki`` (services.signing.pades), checked by pyHanko's validation and by an independent
-validator, poppler's ``pdfsig``, which trusts the dev CA through a throwaway NSS database; then the
-signing service's RPCs against a real RabbitMQ."""
+``cli.devpki`` (services.signing.pades), checked by the verification service's validation
+(services.verification.pades_validation) and by an independent validator, poppler's ``pdfsig``,
+which trusts the dev CA through a throwaway NSS database; then the signing service's RPCs against
+a real RabbitMQ."""
 import base64
 import datetime as dt
 import io
@@ -25,16 +26,33 @@ from pyhanko.sign import fields, signers
 from pyhanko_certvalidator.registry import SimpleCertificateStore
 
 from cli import devpki
+from services.chassis import config
 from services.chassis.errors import BadRequest, NotFound
 from services.chassis.migrations import upgrade
 from services.chassis.pdf import render_pdf
 from services.signing import pades, trust
 from services.signing.service import SigningService
+from services.verification import pades_validation
 from tests.unit.test_dsc import make_ca, make_key
 
 MPEDA_NAME = "Marine Products Export Development Authority"
 AGENCIES = [("MPEDA", MPEDA_NAME), ("FIEO", "Federation of Indian Export Organisations")]
 REASON, LOCATION = "Certificate of origin issued", "Kochi"
+
+
+def pki_agency_certificates() -> dict:
+    """SHA-256 (hex) -> agency of the certificates in var/pki (without the token's)."""
+    return {trust.parse_certificates(path.read_bytes())[0].sha256.hex(): path.stem[len("agency-"):]
+            for path in (config.var_dir() / "pki").glob("agency-*.pem")}
+
+
+def validate(pdf: bytes, anchors=None, agency_certificates=None) -> dict:
+    """The verification service's check with what the signing service would give it: the trust
+    anchors, and var/pki's agency certificates unless told."""
+    anchors = trust.trust_anchors() if anchors is None else anchors
+    return pades_validation.validate(
+        pdf, [anchor.dump() for anchor in anchors],
+        pki_agency_certificates() if agency_certificates is None else agency_certificates)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -208,7 +226,7 @@ def test_signed_pdf_is_valid_for_pdfsig_and_for_validate(pki, signed_pdf, plain_
     assert untrusting["Signature Validation"] == "Signature is Valid."
     assert untrusting["Certificate Validation"] != "Certificate is Trusted."
 
-    result = pades.validate(signed_pdf)
+    result = validate(signed_pdf)
     assert result == {
         "signed": True, "signature_valid": True, "intact": True, "trusted": True,
         "covers_whole_file": True,
@@ -230,7 +248,7 @@ def test_signed_pdf_is_valid_for_pdfsig_and_for_validate(pki, signed_pdf, plain_
 
 
 def test_each_agency_signs_with_its_own_key(signer, plain_pdf):
-    fieo = pades.validate(signer.sign(plain_pdf, "FIEO", reason=REASON, location="Delhi"))
+    fieo = validate(signer.sign(plain_pdf, "FIEO", reason=REASON, location="Delhi"))
     assert fieo["signature_valid"] and fieo["agency_code"] == "FIEO"
     assert fieo["signer_organization"] == "Federation of Indian Export Organisations"
     assert signer.sessions_opened == 1  # one session for both agencies
@@ -240,7 +258,7 @@ def test_a_changed_byte_breaks_the_signature(signed_pdf, nssdb, tmp_path):
     producer = signed_pdf.index(b"/Producer")
     for index in (11, producer + 12):   # the header's binary comment; the producer's name
         changed = flip(signed_pdf, index)
-        result = pades.validate(changed)
+        result = validate(changed)
         assert result["signed"] and not result["intact"] and not result["signature_valid"]
         assert result["problem"] == "the document was changed after it was signed"
         assert pdfsig(changed, tmp_path, nssdb)["Signature Validation"] == "Digest Mismatch."
@@ -251,14 +269,14 @@ def test_a_changed_byte_in_the_signature_value_breaks_it(signed_pdf):
     value = embedded.signer_info["signature"].native
     start = signed_pdf.lower().index(value.hex().encode()) + 10  # /Contents is written in hex
     digit = b"1" if signed_pdf[start:start + 1] == b"0" else b"0"
-    result = pades.validate(signed_pdf[:start] + digit + signed_pdf[start + 1:])
+    result = validate(signed_pdf[:start] + digit + signed_pdf[start + 1:])
     assert result["signed"] and not result["intact"] and not result["signature_valid"]
     assert result["problem"] == "the signature value does not verify with the signer's certificate"
 
 
 def test_anything_added_after_signing_means_not_valid(signed_pdf, nssdb, tmp_path):
     for changed in (with_annotation(signed_pdf), signed_pdf + b"\n% appended after signing\n"):
-        result = pades.validate(changed)
+        result = validate(changed)
         assert result["signed"] and result["intact"] and result["trusted"]
         assert result["covers_whole_file"] is False and result["signature_valid"] is False
         assert result["problem"] == "content was added to the file after it was signed"
@@ -298,7 +316,7 @@ def test_untrusted_signer(pki, plain_pdf, nssdb, tmp_path):
         IncrementalPdfFileWriter(BytesIO(plain_pdf)), output=BytesIO()))
     signed = out.getvalue()
 
-    result = pades.validate(signed)
+    result = validate(signed)
     assert result["signed"] and result["intact"] and result["covers_whole_file"]
     assert result["trusted"] is False and result["signature_valid"] is False
     assert result["agency_code"] is None   # the name is the agency's, the certificate is not
@@ -310,26 +328,26 @@ def test_untrusted_signer(pki, plain_pdf, nssdb, tmp_path):
     assert report["Certificate Validation"] != "Certificate is Trusted."
 
     # and with no trust anchors at all nothing is trusted (not the operating system's roots)
-    assert pades.validate(signed, anchors=[])["trusted"] is False
+    assert validate(signed, anchors=[])["trusted"] is False
 
 
 @pytest.mark.parametrize("data", [b"", b"garbage", b"%PDF-1.7\nnot really a PDF\n%%EOF\n",
                                   os.urandom(2048), None, "a string"])
 def test_garbage_is_not_signed(pki, data):
-    result = pades.validate(data)
+    result = validate(data)
     assert result["signed"] is False and result["signature_valid"] is False
     assert result["problem"] == "not a PDF"
 
 
 def test_unsigned_pdf(pki, plain_pdf):
-    result = pades.validate(plain_pdf)
+    result = validate(plain_pdf)
     assert result["signed"] is False and result["signature_valid"] is False
     assert result["problem"] == "not signed"
 
 
 def test_truncated_signed_pdf_does_not_raise(signed_pdf):
     for cut in (len(signed_pdf) // 2, len(signed_pdf) - 40):
-        result = pades.validate(signed_pdf[:cut])
+        result = validate(signed_pdf[:cut])
         assert result["signature_valid"] is False
 
 
@@ -370,7 +388,7 @@ def test_a_trusted_certificate_calling_itself_an_agency_is_no_agency(pki, plain_
     signers.sign_pdf(IncrementalPdfFileWriter(io.BytesIO(plain_pdf)),
                      signers.PdfSignatureMetadata(field_name=pades.FIELD_NAME),
                      signer=signers.SimpleSigner.load(str(key), str(cert)), output=out)
-    result = pades.validate(out.getvalue())
+    result = validate(out.getvalue())
     assert result["signature_valid"] and "OU=agency-MPEDA" in result["signer_subject"]
     assert result["agency_code"] is None
 
@@ -380,10 +398,10 @@ def test_the_tokens_certificate_names_its_agency_without_the_file(signer, plain_
     """An agency certificate kept only on the token (no var/pki/agency-FIEO.pem) is FIEO's."""
     devpki.agency_cert_path(platform_env, "FIEO").unlink()
     signed = signer.sign(plain_pdf, "FIEO", reason=REASON, location=LOCATION)
-    held = signer.agency_certificates()  # the token's and var/pki's
-    assert sorted(held.values()) == ["FIEO", "MPEDA"]
-    assert pades.validate(signed, agency_certificates=held)["agency_code"] == "FIEO"
-    assert pades.validate(signed)["agency_code"] is None  # var/pki's alone: no FIEO there
+    held = {digest.hex(): code for digest, code in signer.agency_certificates().items()}
+    assert sorted(held.values()) == ["FIEO", "MPEDA"]  # the token's and var/pki's
+    assert validate(signed, agency_certificates=held)["agency_code"] == "FIEO"
+    assert validate(signed)["agency_code"] is None  # var/pki's alone: no FIEO there
 
 
 def test_an_agency_added_to_a_running_token_verifies_after_a_while(signer, plain_pdf,
@@ -394,9 +412,9 @@ def test_an_agency_added_to_a_running_token_verifies_after_a_while(signer, plain
     signed = signer.sign(plain_pdf, "EIC", reason=REASON, location=LOCATION)
     assert "EIC" not in signer.agency_certificates().values()  # within the minute
     monkeypatch.setattr(pades, "TOKEN_CERTIFICATES_TTL", 0.0)
-    held = signer.agency_certificates()
+    held = {digest.hex(): code for digest, code in signer.agency_certificates().items()}
     assert sorted(held.values()) == ["EIC", "FIEO", "MPEDA"]
-    assert pades.validate(signed, agency_certificates=held)["agency_code"] == "EIC"
+    assert validate(signed, agency_certificates=held)["agency_code"] == "EIC"
 
 
 def test_no_token_set_up(platform_env, monkeypatch, plain_pdf):
@@ -410,10 +428,10 @@ def test_no_token_set_up(platform_env, monkeypatch, plain_pdf):
 def test_survives_a_reinitialised_token_library(signer, pki, plain_pdf):
     import pkcs11
 
-    assert pades.validate(signer.sign(plain_pdf, "MPEDA", reason=REASON,
+    assert validate(signer.sign(plain_pdf, "MPEDA", reason=REASON,
                                       location=LOCATION))["signature_valid"]
     pkcs11.lib(pki["pkcs11_module"]).reinitialize()   # every session and handle is gone
-    assert pades.validate(signer.sign(plain_pdf, "MPEDA", reason=REASON,
+    assert validate(signer.sign(plain_pdf, "MPEDA", reason=REASON,
                                       location=LOCATION))["signature_valid"]
     assert signer.sessions_opened == 2
 
@@ -439,7 +457,7 @@ def test_threads_share_the_signer(signer, plain_pdf):
     assert len(results) == 4
     for batch in results:
         for pdf in batch:
-            assert pades.validate(pdf)["signature_valid"]
+            assert validate(pdf)["signature_valid"]
     assert signer.sessions_opened == 1
 
 
@@ -458,17 +476,16 @@ def signing(pki, run_services, rpc_client):
     return rpc_client().signing
 
 
-def test_rpc_sign_and_validate(signing, plain_pdf, nssdb, tmp_path):
+def test_rpc_sign_and_trust_material(signing, pki, plain_pdf, nssdb, tmp_path):
     signed = base64.b64decode(signing.sign_certificate("MPEDA", b64(plain_pdf), REASON, LOCATION))
     assert pdfsig(signed, tmp_path, nssdb)["Signature Validation"] == "Signature is Valid."
-    result = signing.validate_certificate(b64(signed))
+    material = signing.trust_material()
+    ca = trust.parse_certificates(open(pki["ca_cert"], "rb").read())[0]
+    assert [base64.b64decode(der) for der in material["anchors"]] == [ca.dump()]
+    assert sorted(material["agency_certificates"].values()) == ["FIEO", "MPEDA"]
+    result = pades_validation.validate(signed, [ca.dump()], material["agency_certificates"])
     assert result["signature_valid"] and result["agency_code"] == "MPEDA"
     assert result["signer_organization"] == MPEDA_NAME
-
-    broken = signing.validate_certificate(b64(flip(signed, 11)))
-    assert broken["signed"] and not broken["signature_valid"] and not broken["intact"]
-    assert signing.validate_certificate(b64(b"garbage"))["problem"] == "not a PDF"
-    assert signing.validate_certificate(b64(plain_pdf))["signed"] is False
 
 
 def test_rpc_refusals(signing, plain_pdf):
@@ -484,8 +501,6 @@ def test_rpc_refusals(signing, plain_pdf):
     with pytest.raises(BadRequest) as exc:
         signing.sign_certificate(None, b64(plain_pdf), REASON, LOCATION)
     assert "agency_code" in exc.value.fields
-    with pytest.raises(BadRequest):
-        signing.validate_certificate(12)
 
 
 def test_rpc_concurrent_signing(signing, pki, rpc_client, plain_pdf):
@@ -499,5 +514,5 @@ def test_rpc_concurrent_signing(signing, pki, rpc_client, plain_pdf):
     for thread in threads:
         code, pdfs = thread.wait()
         for pdf in pdfs:
-            result = pades.validate(pdf)
+            result = validate(pdf)
             assert result["signature_valid"] and result["agency_code"] == code, result

@@ -8,13 +8,14 @@ from pathlib import Path
 import pytest
 import yaml
 
+from services.chassis.config import DATABASE_SERVICES, SERVICES
+
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE = ROOT / "docker-compose.yml"
 DOCKERFILE = ROOT / "deploy" / "Dockerfile"
 POSTGRES_INIT = ROOT / "deploy" / "postgres-init.sql"
 DESIGN = ROOT.parent / "shared" / "DESIGN.md"
 
-SERVICES = ("registration", "application", "payment", "signing", "certificate", "notification")
 
 # DESIGN.md §3.
 DESIGN_VARIABLES = {
@@ -23,7 +24,7 @@ DESIGN_VARIABLES = {
     "OPENCOO_PKCS11_PIN", "OPENCOO_SMTP_URL", "OPENCOO_SMS_URL", "OPENCOO_PAYMENT_PROVIDER",
     "OPENCOO_ADMIN_PASSWORD",
 }
-PER_SERVICE_DB = {f"OPENCOO_DB_URL_{name.upper()}" for name in SERVICES}
+PER_SERVICE_DB = {f"OPENCOO_DB_URL_{name.upper()}" for name in DATABASE_SERVICES}
 ALLOWED_OPENCOO = DESIGN_VARIABLES | PER_SERVICE_DB
 IMAGE_PREFIXES = {"rabbitmq": "RABBITMQ_", "postgres": "POSTGRES_"}
 
@@ -98,7 +99,7 @@ def test_compose_names_every_container(services):
     assert services["postgres"]["image"].startswith("postgres:16")
 
 
-@pytest.mark.parametrize("name", SERVICES)
+@pytest.mark.parametrize("name", DATABASE_SERVICES)
 def test_service_migrates_then_runs_its_own_module(services, name):
     text = command_text(services[name])
     migrate, run = f"opencoo migrate {name}", f"services.{name}.service"
@@ -114,11 +115,19 @@ def test_service_migrates_then_runs_its_own_module(services, name):
         assert "exec nameko run" in text
 
 
+def test_verification_keeps_nothing_and_runs_its_own_module(services):
+    text = command_text(services["verification"])
+    assert text.startswith("nameko run") and "services.verification.service" in text
+    assert "opencoo migrate" not in text and "postgres" not in depends_on(services["verification"])
+    assert depends_on(services["gateway"]).get("verification") == "service_started"
+
+
 @pytest.mark.parametrize("name", SERVICES)
 def test_service_waits_for_broker_database_and_init(services, name):
     deps = depends_on(services[name])
     assert deps.get("rabbitmq") == "service_healthy"
-    assert deps.get("postgres") == "service_healthy"
+    if name in DATABASE_SERVICES:
+        assert deps.get("postgres") == "service_healthy"
     assert deps.get("init") == "service_completed_successfully"
     # Scalable with --scale: nothing that would collide between copies.
     assert "container_name" not in services[name]
@@ -198,7 +207,7 @@ def test_postgres_init_script_makes_one_database_per_service(services):
     sql = POSTGRES_INIT.read_text()
     created = set(re.findall(r"CREATE DATABASE\s+(\w+)", sql, re.IGNORECASE))
     db_template = environment(services["registration"])["OPENCOO_DB_URL"].rsplit("/", 1)[1]
-    assert created == {db_template.format(service=name) for name in SERVICES}
+    assert created == {db_template.format(service=name) for name in DATABASE_SERVICES}
 
 
 def test_dockerfile_installs_the_lock_then_the_project_without_deps():

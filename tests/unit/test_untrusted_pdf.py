@@ -22,7 +22,7 @@ CLAIMS = {
     "huge-count": "/Count of 99,999,999,999,999,999,999",
     "count-int32": "/Count of 2,147,483,648",
     "huge-object-number": "object number of 2,147,483,646",
-    "many-pages": "/Count of 100,000",
+    "many-pages": "/Count of 75,000",
     "prev-chain": "incremental updates of 5,001",
 }
 
