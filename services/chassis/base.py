@@ -12,6 +12,7 @@ from services.chassis.correlation import CorrelationId
 from services.chassis.database import Database
 from services.chassis.entrypoints import rpc
 from services.chassis.models import OutboxRecord
+from services.chassis.workers import ReleaseArguments
 
 STARTED = time.time()
 
@@ -21,6 +22,7 @@ class StatelessServiceBase:
     name = None  # each service sets its own
 
     correlation_id = CorrelationId()
+    release_arguments = ReleaseArguments()
 
     @rpc
     def health(self):

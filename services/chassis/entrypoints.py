@@ -17,6 +17,7 @@ from services.chassis import amqp, config
 from services.chassis.errors import ApiError
 from services.chassis.database import UnitOfWork, utcnow
 from services.chassis.models import InboxRecord
+from services.chassis.workers import forget_locals
 from services.contracts.events import UnknownEvent, parse_event
 
 log = logging.getLogger(__name__)
@@ -37,9 +38,10 @@ def transactional(fn):
             if uow is not None:
                 uow.commit()
             return result
-        except BaseException:
+        except BaseException as exc:
             if uow is not None:
                 uow.rollback()
+            forget_locals(exc)
             raise
     return wrapper
 

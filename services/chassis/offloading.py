@@ -41,6 +41,7 @@ import signal
 import struct
 import sys
 import traceback
+import weakref
 from collections import deque
 from dataclasses import dataclass
 
@@ -108,12 +109,13 @@ def _send_green(fd: int, data: bytes) -> None:
     """The frame to a non-blocking pipe, waiting on the hub while it is full. Not through
     eventlet's green file, which retries a write to a dead child forever (EPIPE) instead of
     raising BrokenPipeError."""
-    view = memoryview(_HEADER.pack(len(data)) + data)
-    while view:
-        try:
-            view = view[_os_write(fd, view):]
-        except BlockingIOError:
-            trampoline(fd, write=True)
+    for part in (_HEADER.pack(len(data)), data):  # not joined: a job may be megabytes
+        view = memoryview(part)
+        while view:
+            try:
+                view = view[_os_write(fd, view):]
+            except BlockingIOError:
+                trampoline(fd, write=True)
 
 
 _os_write = eventlet.patcher.original("os").write
@@ -170,6 +172,10 @@ class _Child:
             return 0
 
 
+# Every worker of this process (the one below and the sandboxes'), for the exit.
+_ALL_WORKERS: "weakref.WeakSet[WorkerProcess]" = weakref.WeakSet()
+
+
 class WorkerProcess:
     """One child Python process running jobs for this process in the order they come. One more
     job waits in the pipe while one runs, so the child never idles between jobs."""
@@ -181,6 +187,7 @@ class WorkerProcess:
         self._child: _Child | None = None
         self._in_child = Semaphore(1 + queued)
         self._sending = Semaphore(1)
+        _ALL_WORKERS.add(self)
 
     @property
     def pid(self) -> int | None:
@@ -257,6 +264,10 @@ class WorkerProcess:
         root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(filter(None, (root, env.get("PYTHONPATH"))))
+        # eventlet warns of its own deprecation as this module imports it: once per child start
+        # would fill the service's log.
+        env["PYTHONWARNINGS"] = ",".join(filter(None, (
+            env.get("PYTHONWARNINGS"), f"ignore::Warning:{__name__}")))
         # The parent's entrypoint in the command line says whose worker this is (ps, top, bench).
         # Not "-m": the child's classes (WorkerProcessError) must be this module's, not __main__'s.
         process = subprocess.Popen(
@@ -292,17 +303,18 @@ _worker = WorkerProcess()
 
 
 @atexit.register
-def _end_worker_with_this_process():
-    """Kill and reap the child as the service exits. Killed by the kernel after its parent is
-    gone, it would stay a zombie until init reaps it, which in a container may be never."""
-    child = _worker._child
-    if child is None:
-        return
-    try:
-        child.process.kill()
-        eventlet.patcher.original("os").waitpid(child.process.pid, 0)
-    except (OSError, ChildProcessError):
-        pass  # already gone and reaped
+def _end_workers_with_this_process():
+    """Kill and reap the children as the service exits. Killed by the kernel after their parent is
+    gone, they would stay zombies until init reaps them, which in a container may be never."""
+    for worker in list(_ALL_WORKERS):
+        child = worker._child
+        if child is None:
+            continue
+        try:
+            child.process.kill()
+            eventlet.patcher.original("os").waitpid(child.process.pid, 0)
+        except (OSError, ChildProcessError):
+            pass  # already gone and reaped
 
 
 def in_worker_process(fn, *args, **kwargs):

@@ -8,10 +8,14 @@ the web: templates name ``"DejaVu Sans"``, which also has the rupee sign.
 """
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 import segno
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+
+
+_IMPORTING = threading.Lock()
 
 
 def render_pdf(html: str, base_dir: Path | None = None,
@@ -24,8 +28,10 @@ def render_pdf(html: str, base_dir: Path | None = None,
     ``chassis.offloading.in_worker_process``.
     """
     # Imported by the first render, so a service process, whose worker process renders, never
-    # loads WeasyPrint.
-    from services.chassis import pdf_engine
+    # loads WeasyPrint; under a lock, since threads rendering at once would each see the module
+    # half imported.
+    with _IMPORTING:
+        from services.chassis import pdf_engine
 
     return pdf_engine.render(html, base_dir, tuple(stylesheets or ()))
 

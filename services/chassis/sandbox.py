@@ -73,13 +73,18 @@ class Sandbox:
         self._waiting = 0
 
     def _current_worker(self) -> WorkerProcess:
-        """Made at the first job, with the bounds the environment says then."""
-        if self._worker is None:
-            memory = memory_per_child()
-            self._worker = WorkerProcess(timeout=seconds_per_job(), queued=0, bounds=ChildBounds(
+        """Made at the first job, with the bounds the environment says; made again when the
+        environment says otherwise (tests run many services in one process, one after another)."""
+        timeout, memory = seconds_per_job(), memory_per_child()
+        worker = self._worker
+        if worker is not None and (worker.timeout, worker.bounds.memory_bytes) != (timeout, memory):
+            worker.stop()
+            worker = None
+        if worker is None:
+            worker = self._worker = WorkerProcess(timeout=timeout, queued=0, bounds=ChildBounds(
                 memory_bytes=memory, nice=10, preload=self.preload,
                 recycle_rss_bytes=memory // 4))
-        return self._worker
+        return worker
 
     @property
     def pid(self) -> int | None:

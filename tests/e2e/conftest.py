@@ -14,6 +14,14 @@ from tests.conftest import free_port
 ROOT = Path(__file__).resolve().parents[2]
 
 
+def _command_line(pid: int) -> str:
+    """What a process left behind was, for the failure message."""
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()[:200]
+    except OSError:
+        return "?"
+
+
 class Stack:
     def __init__(self, env, log: Path):
         self.env = env
@@ -52,8 +60,8 @@ class Stack:
             code = self.process.wait(timeout=timeout)
         finally:
             time.sleep(0.5)
-            left = {pid for pid in running if Path(f"/proc/{pid}").exists()}
-            for pid in left | {self.process.pid}:
+            left = {pid: _command_line(pid) for pid in running if Path(f"/proc/{pid}").exists()}
+            for pid in set(left) | {self.process.pid}:
                 try:
                     os.kill(pid, signal.SIGKILL)
                 except ProcessLookupError:

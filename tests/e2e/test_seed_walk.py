@@ -283,6 +283,6 @@ def test_the_seed_walk_end_to_end(stack_env, smtp_mailbox, tmp_path):
         walk(stack.base, smtp_mailbox, Path(stack_env["OPENCOO_VAR"]), tmp_path)
     finally:
         code, left = stack.stop()
-    assert left == set(), "processes left behind after Ctrl-C"
+    assert left == {}, "processes left behind after Ctrl-C"
     assert code == 128 + signal.SIGINT, stack.text[-3000:]
     assert not re.search(r"stopped \(rc=(?!0\))", stack.text), stack.text[-3000:]

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import requests
 
+from services.chassis import config
 from tests.conftest import login
 from tests.e2e.conftest import Stack
 
@@ -14,7 +15,7 @@ def test_the_stack_runs_answers_and_stops_cleanly(stack_env, tmp_path):
     stack = Stack(stack_env, tmp_path / "stack.log").start()
     try:
         health = requests.get(f"{stack.base}/health", timeout=10).json()
-        assert health["down"] == [] and len(health["services"]) == 7
+        assert health["down"] == [] and set(health["services"]) == {*config.SERVICES, "gateway"}
 
         agreements = requests.get(f"{stack.base}/api/v1/reference/agreements", timeout=10)
         assert agreements.status_code == 200
@@ -27,16 +28,14 @@ def test_the_stack_runs_answers_and_stops_cleanly(stack_env, tmp_path):
         password = re.search(r"admin password \(printed once\): (\S+)", stack.text).group(1)
         assert login(stack.base, "admin", password)
         # one process per service and the gateway, each its own `nameko run`
-        for name in ("registration", "application", "payment", "signing", "certificate",
-                     "notification", "gateway"):
+        for name in (*config.SERVICES, "gateway"):
             assert re.search(rf"{name}\.1 +\| .*starting services: {name}", stack.text), name
-        assert len(stack.descendants()) >= 8  # honcho and the seven processes
+        assert len(stack.descendants()) >= len(config.SERVICES) + 2  # honcho, services, gateway
     finally:
         code, left = stack.stop()
-    assert left == set(), "processes left behind after Ctrl-C"
+    assert left == {}, "processes left behind after Ctrl-C"
     assert code == 128 + signal.SIGINT, stack.text[-3000:]  # the shell's convention for Ctrl-C
-    for name in ("registration", "application", "payment", "signing", "certificate",
-                 "notification", "gateway"):  # each stopped its workers and exited on its own
+    for name in (*config.SERVICES, "gateway"):  # each stopped its workers and exited on its own
         assert f"stopping services: {name}" in stack.text, name
         assert re.search(rf"{name}\.1 +stopped \(rc=0\)", stack.text), name
 

@@ -104,7 +104,7 @@ def crash_world(platform, smtp_mailbox, tmp_path, platform_env, certificate_proc
     from tests.exporters import registered_exporter
 
     KillingSigningService.signed, KillingSigningService.killed_after = 0, None
-    base = platform("registration", "application", "payment", "notification",
+    base = platform("registration", "application", "payment", "notification", "verification",
                     KillingSigningService)
     certificate_process.start()
     admin = {"Authorization": f"Bearer {login(base, 'admin', ADMIN_PASSWORD)}"}
