@@ -267,15 +267,23 @@ def _filtered(actor, filters):
     return query
 
 
+FILTER_YEARS = (2000, 2100)  # no application is older; anything past is a typo or a probe
+
+
 def _day_start(value, field) -> datetime:
     """The start of a day in India, as the naive UTC the tables store."""
     try:
         day = date.fromisoformat(str(value))
-        start = datetime.combine(day, datetime.min.time(), tzinfo=INDIA)
-        return start.astimezone(timezone.utc).replace(tzinfo=None)
     except ValueError:
         raise BadRequest(f"{field} must be a date like 2026-11-25", code="VALIDATION_ERROR",
                          fields={field: ["Not a date (YYYY-MM-DD)."]}) from None
+    first, last = FILTER_YEARS
+    if not first <= day.year <= last:
+        raise BadRequest(f"{field} must be a date between {first} and {last}",
+                         code="VALIDATION_ERROR",
+                         fields={field: [f"Not between {first}-01-01 and {last}-12-31."]})
+    start = datetime.combine(day, datetime.min.time(), tzinfo=INDIA)
+    return start.astimezone(timezone.utc).replace(tzinfo=None)
 
 
 def list_applications(session, actor, filters, page=1, per_page=50, sort="-created_at") -> dict:

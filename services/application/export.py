@@ -12,6 +12,7 @@ openpyxl's write-only mode, which streams rows to the file instead of keeping ce
 memory stays flat for 100,000 rows. Plain Python: no nameko, no database.
 """
 import io
+import re
 from collections.abc import Iterable
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal, InvalidOperation
@@ -86,6 +87,7 @@ def applications_xlsx(rows: Iterable[dict]) -> bytes:
 
 # --- cells -----------------------------------------------------------------------------------
 
+_SURROGATE_RE = re.compile("[\ud800-\udfff]")
 _FORMATS = {"date": DATE_FORMAT, "datetime": DATETIME_FORMAT, "money": MONEY_FORMAT}
 
 
@@ -170,8 +172,10 @@ def _decimal(value):
 def _text(sheet, text):
     """A plain string, or, when openpyxl would read it as something else (``=...`` as a formula,
     ``#N/A`` as an error value), a cell forced to be a string. Control characters Excel cannot
-    store are dropped; openpyxl truncates at Excel's 32,767 characters."""
-    text = ILLEGAL_CHARACTERS_RE.sub("", text)
+    store are dropped, and a lone UTF-16 surrogate (stored before the gateway refused them) is
+    shown as U+FFFD: one bad value never fails an officer's whole export. openpyxl truncates at
+    Excel's 32,767 characters."""
+    text = _SURROGATE_RE.sub("\ufffd", ILLEGAL_CHARACTERS_RE.sub("", text))
     if not (text.startswith("=") or text in ERROR_CODES):
         return text
     cell = WriteOnlyCell(sheet, value=text)

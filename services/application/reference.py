@@ -1,7 +1,7 @@
 """Reference data the application service owns: agreements, units, countries, currencies and the
 HS nomenclature. Service-layer functions over a SQLAlchemy session; the rules themselves live in
 ``agreements.py``, ``units.py`` and ``hs.py``."""
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 
@@ -15,6 +15,7 @@ from services.application.models import AgreementRecord, ExchangeRate, HsCode, H
 from services.application.units import UNITS
 from services.chassis.database import utcnow
 from services.chassis.errors import BadRequest, NotFound, RuleViolation
+from services.chassis.timestamps import today_in_india
 
 NOT_LOADED_NOTE = ("No HS nomenclature is loaded: the code was checked for form and chapter "
                    "only. An administrator loads one with `opencoo reference import-hs` or "
@@ -262,6 +263,7 @@ def set_exchange_rate(session, actor: str, currency: str, valid_from: str, rate:
     if fields:
         raise BadRequest("the exchange rate is not valid", code="VALIDATION_ERROR",
                          fields=fields)
+    _check_start(session, currency, day)
     row = session.scalar(select(ExchangeRate).where(ExchangeRate.currency == currency,
                                                     ExchangeRate.valid_from == day))
     if row is None:
@@ -269,6 +271,25 @@ def set_exchange_rate(session, actor: str, currency: str, valid_from: str, rate:
         session.add(row)
     row.rate, row.set_by, row.set_at = str(value), actor, utcnow()
     return _rate_view(row)
+
+
+FIRST_RATE_DAYS_BACK = 366  # invoices of the past year need a rate from their own date
+
+
+def _check_start(session, currency: str, day: date) -> None:
+    """A rate starts today or later: one starting earlier would change what past applications
+    were worth. Only a currency's first rate may reach back (up to a year), since nothing was
+    converted with that currency before it."""
+    today = today_in_india()
+    first = session.scalar(select(func.count()).select_from(ExchangeRate)
+                           .where(ExchangeRate.currency == currency)) == 0
+    earliest = today - timedelta(days=FIRST_RATE_DAYS_BACK) if first else today
+    if day < earliest:
+        reason = (f"A first rate of {currency} starts at most {FIRST_RATE_DAYS_BACK} days back "
+                  f"({earliest})." if first else f"Before today ({today}): {currency} has "
+                  "rates already, and past conversions stay as they were.")
+        raise RuleViolation("the exchange rate would start in the past",
+                            code="STARTS_IN_THE_PAST", fields={"valid_from": [reason]})
 
 
 def _rate_view(row) -> dict:

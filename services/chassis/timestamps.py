@@ -1,7 +1,10 @@
-"""Moments as the API and the PDFs write them."""
+"""Moments as the API and the PDFs write them, and the day it is in India."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
+from zoneinfo import ZoneInfo
+
+INDIA = ZoneInfo("Asia/Kolkata")  # the calendar of fees, rates, numbers and issue dates
 
 
 def iso_utc(moment: datetime | None) -> str | None:
@@ -12,3 +15,7 @@ def iso_utc(moment: datetime | None) -> str | None:
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=timezone.utc)
     return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def today_in_india() -> date:
+    return datetime.now(INDIA).date()

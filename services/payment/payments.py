@@ -23,6 +23,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import aliased
 
 from services.chassis.database import utcnow
+from services.chassis.timestamps import INDIA, today_in_india
 from services.chassis.errors import (BadRequest, Conflict, Forbidden, NotFound, RuleViolation,
                                      ServiceUnavailable, Unauthorized)
 from services.payment import fees
@@ -32,16 +33,11 @@ from services.contracts.fees import FeeWindow
 
 log = logging.getLogger(__name__)
 
-INDIA = ZoneInfo("Asia/Kolkata")  # fees and financial years follow India's calendar
 REUSE_OPEN_PAYMENT = timedelta(minutes=30)  # a second click within this reuses the open order
 SAC_CERTIFICATION = "998599"  # GST services code: other support services (certification)
 SERVICE_NAMES = {"issue": "Certificate of Origin", "duplicate": "Duplicate Certificate of Origin",
                  "in_lieu": "Certificate of Origin in lieu", "non_preferential":
                  "Certificate of Origin (Non-Preferential)"}
-
-
-def today_in_india() -> date:
-    return datetime.now(INDIA).date()
 
 
 # --- fee schedule -------------------------------------------------------------------------------
@@ -87,6 +83,9 @@ def add_fee(session, actor, body, known_agencies) -> dict:
     except ValidationError as exc:
         raise BadRequest("the fee is not valid", code="INVALID_FEE", fields=exc.messages) from None
     _admin_of(actor, window["agency_code"])
+    if window["valid_from"] < today_in_india():  # what past dates cost is settled
+        raise RuleViolation("a fee window starts today or later", code="STARTS_IN_THE_PAST",
+                            fields={"valid_from": [f"Before today ({today_in_india()})."]})
     if window["agency_code"] not in known_agencies:
         raise RuleViolation("no such agency", code="AGENCY_UNKNOWN",
                             fields={"agency_code": ["Unknown agency."]})

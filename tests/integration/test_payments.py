@@ -8,7 +8,7 @@ import os
 import subprocess
 import sys
 import time
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 import eventlet
 import pytest
@@ -17,6 +17,7 @@ from sqlalchemy import text
 
 from services.chassis.config import database_url
 from services.chassis.database import make_engine
+from services.chassis.timestamps import today_in_india
 from tests.conftest import ADMIN_PASSWORD, login, wait_until
 from tests.exporters import GSTIN_KL
 from tests.fake_razorpay import start_fake_razorpay
@@ -44,6 +45,8 @@ def sandbox_pay(world, application_id, outcome="success") -> dict:
     assert payment.status_code == 201, payment.text
     page = requests.get(payment.json()["redirect_url"], timeout=10)
     assert page.status_code == 200 and "392.00" in page.text, page.text
+    # the page's form posts back to the platform and nowhere else
+    assert "form-action 'self'" in page.headers["Content-Security-Policy"]
     decided = requests.post(payment.json()["redirect_url"], data={"outcome": outcome}, timeout=30)
     assert decided.status_code == 200 and ("completed" if outcome == "success" else "failed") \
         in decided.text, decided.text
@@ -86,8 +89,9 @@ def test_order_summary_same_state_and_inter_state(world):
 def test_the_schedule_kept_by_admins_decides_the_fee(world, smtp_mailbox):
     admin = login(world["base"], "admin", ADMIN_PASSWORD)
     application_id = pending_application(world)
+    today = today_in_india()  # what the schedule's calendar says, not this machine's (UTC)
     window = {"agency_code": "MPEDA", "service": "issue", "base_paise": 50000, "gst_rate": "18",
-              "valid_from": date.today().isoformat()}
+              "valid_from": today.isoformat()}
     for bad, field in ((dict(window, base_paise="500"), "base_paise"),
                        (dict(window, base_paise=-1), "base_paise"),
                        (dict(window, base_paise=0), "base_paise"),
@@ -99,6 +103,10 @@ def test_the_schedule_kept_by_admins_decides_the_fee(world, smtp_mailbox):
         refused = call(world, "POST", "/api/v1/admin/fees", token=admin, json=bad)
         assert refused.status_code == 400 and field in refused.json()["error"]["fields"], \
             (bad, refused.text)
+    for start in (today - timedelta(days=1), date(1, 1, 1)):  # what past dates cost is settled
+        past = call(world, "POST", "/api/v1/admin/fees", token=admin,
+                    json=dict(window, valid_from=start.isoformat()))
+        assert past.status_code == 422 and past.json()["error"]["code"] == "STARTS_IN_THE_PAST"
     unknown = call(world, "POST", "/api/v1/admin/fees", token=admin,
                    json=dict(window, agency_code="NOPE"))
     assert unknown.status_code == 422

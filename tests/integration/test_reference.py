@@ -154,3 +154,31 @@ def test_upload_refusals_change_nothing(base):
     status = get(base, "/api/v1/reference/hs").json()
     assert status["codes"] == 2                      # still the small file, whole
     assert get(base, "/api/v1/reference/hs/0101").json()["description"] == "Horses"
+
+
+def test_exchange_rates_start_today_or_later_but_a_currencys_first_may_reach_back_a_year(base):
+    from datetime import timedelta
+
+    from services.chassis.timestamps import today_in_india
+
+    admin = {"Authorization": f"Bearer {login(base, 'admin', ADMIN_PASSWORD)}"}
+    today = today_in_india()
+
+    def rate(currency, start, value="83.25"):
+        return requests.post(f"{base}/api/v1/admin/exchange-rates", headers=admin, timeout=10,
+                             json={"currency": currency, "valid_from": start.isoformat(),
+                                   "rate": value})
+
+    for start in (today - timedelta(days=367), today.replace(year=1, month=1, day=1)):
+        refused = rate("EUR", start)
+        assert refused.status_code == 422, refused.text
+        assert refused.json()["error"]["code"] == "STARTS_IN_THE_PAST"
+    assert rate("EUR", today - timedelta(days=366)).status_code == 201  # the first: a year back
+    for start in (today - timedelta(days=1), today - timedelta(days=200)):  # then never back
+        refused = rate("EUR", start, "99")
+        assert refused.status_code == 422 and "valid_from" in refused.json()["error"]["fields"]
+    assert rate("EUR", today, "90.10").status_code == 201
+    assert rate("EUR", today + timedelta(days=7), "91").status_code == 201
+    listed = requests.get(f"{base}/api/v1/admin/exchange-rates", headers=admin, timeout=10,
+                          params={"currency": "EUR"}).json()["items"]
+    assert [r["rate"] for r in listed] == ["91", "90.10", "83.25"]

@@ -350,3 +350,12 @@ def test_incomplete_certificate_is_refused(change, message):
     cert.update(change)
     with pytest.raises(ValueError, match=message):
         certificate_context(cert)
+
+
+def test_a_drafts_preview_may_have_no_products_yet():
+    cert = copy.deepcopy(CASES["aifta"][0])
+    cert["products"] = []
+    assert "DRAFT" in certificate_html(cert, draft=True)
+    cert["products"] = [SHRIMPS] * 101
+    with pytest.raises(ValueError, match="0 to 100 products"):
+        certificate_context(cert, draft=True)

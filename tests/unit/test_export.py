@@ -128,6 +128,18 @@ def test_whatever_a_draft_holds_does_not_break_the_export():
     assert sheet["I2"].value == "12345"
 
 
+def test_a_lone_surrogate_in_any_column_is_shown_replaced_and_the_rest_is_written():
+    """Stored before the gateway refused them: one such row must not fail the office's export."""
+    bad = {key: f"x\udfff{key}" for key in ("number", "status", "importer_name",
+                                           "invoice_number", "invoice_date", "fob_inr",
+                                           "product_count", "created_at")}
+    sheet = sheet_of([application(), application(**bad), application(number="AFTER/1")])
+    assert sheet["G3"].value == "x\ufffdimporter_name"
+    assert sheet["J3"].value == "x\ufffdinvoice_date"
+    assert sheet["L3"].value == "x\ufffdfob_inr"
+    assert sheet["A4"].value == "AFTER/1"
+
+
 def test_missing_keys_give_empty_cells():
     sheet = sheet_of([{"number": "X/1"}])
     assert values(sheet)[1] == ["X/1"] + [None] * 13
