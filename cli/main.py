@@ -232,17 +232,21 @@ def admin():
 @admin.command("reset-password")
 @click.option("--password", help="The new password (default: a random one, printed).")
 def reset_password(password):
-    """Set the password of `admin` directly in registration's database."""
-    from sqlalchemy.orm import Session
+    """Set the password of `admin` directly in registration's database (its tokens stop working
+    once the running registration service relays the change)."""
+    from sqlalchemy.orm import sessionmaker
 
-    from services.chassis.database import make_engine
+    from services.chassis.database import UnitOfWork, make_engine
     from services.registration.accounts import new_password, set_password
 
     chosen = password or new_password()
     engine = make_engine(config.database_url("registration"))
-    with Session(engine) as session:
-        set_password(session, "admin", chosen)
-        session.commit()
+    uow = UnitOfWork("registration", sessionmaker(engine), lambda: None)  # the relay polls
+    try:
+        set_password(uow, "admin", chosen)
+        uow.commit()
+    finally:
+        uow.close()
     click.echo("admin password set" + ("" if password else f": {chosen}"))
 
 

@@ -79,9 +79,17 @@ FIELD_DOCS = {
     "sha256": "SHA-256 of the signed certificate PDF, lowercase hex: compare it with the file you "
               "hold.",
     "url": "Public verification address of the certificate.",
+    "link": "The reset link (`/reset-password?token=…`); it works once, and only the newest.",
+    "expires_in_minutes": "How long the link works.",
+    "failures": "Failed logins on the account in the window, from any address.",
+    "addresses": "How many addresses they came from.",
+    "window_minutes": "The window the failures were counted in.",
 }
 EVENT_FIELD_DOCS = {
-    ("credentials_issued", "reason"): "Why the password was made.",
+    ("credentials_issued", "reason"): "Why the password was made (`password_reset` is no longer "
+                                      "sent: resets go by link, `password_reset_requested`).",
+    ("credentials_changed", "credentials_version"): "The account's credentials version now: tokens with an "
+                                        "older `ver` claim are refused.",
     ("payment_failed", "reason"): "The payment provider's reason, in words.",
     ("application_rejected", "reason"): "The officer's reason for rejecting, as the exporter "
                                         "sees it.",
@@ -96,6 +104,15 @@ EVENT_DOCS = {
                           "for a person (registration, password reset, staff account). Agencies "
                           "never bind registration.events. The platform scrubs the password from "
                           "its own records once published.",
+    "credentials_changed": "**Internal**, for the gateway: an account's password was changed "
+                           "(by its owner, a reset link or the CLI); every token issued before "
+                           "is refused from now on. Every gateway process gets its own copy.",
+    "password_reset_requested": "**Internal**, for the notification service: \"forgot password\" "
+                                "matched an account; the link is emailed to it. The platform "
+                                "scrubs the link from its own records once published.",
+    "login_failures_alert": "**Internal**, for the notification service: failed logins from "
+                            "elsewhere are slowing an account down; its owner is told (at most "
+                            "once an hour).",
     "application_submitted": "An exporter's application was paid for and is now with the issuing "
                              "office for examination. Published once per submission.",
     "discrepancy_raised": "The officer sent the application back to the exporter with a comment.",
@@ -123,6 +140,16 @@ EXAMPLES = {
         "username": "AAACM4821K", "role": "exporter", "name": "Malabar Sea Foods Private Limited",
         "email": "exports@malabarseafoods.in", "mobile": "+919847012345",
         "password": "tWq7-hR2x-Lm9e", "reason": "registration"},
+    ("registration", "credentials_changed", 1): {"username": "AAACM4821K", "credentials_version": 3},
+    ("registration", "password_reset_requested", 1): {
+        "username": "AAACM4821K", "name": "Malabar Sea Foods Private Limited",
+        "email": "exports@malabarseafoods.in",
+        "link": "https://coo.example.in/reset-password?token=Zx8v0Qm3l4W0s2c1u5r9a7n0d1o2m3e4",
+        "expires_in_minutes": 30},
+    ("registration", "login_failures_alert", 1): {
+        "username": "mpeda.kochi.officer", "name": "Anitha Menon",
+        "email": "anitha.menon@mpeda.example.in", "failures": 7, "addresses": 5,
+        "window_minutes": 15},
     ("application", "application_submitted", 1): {
         "application_id": "3f9c1b0e-5d2a-4c7e-9a61-0b8d2e4f7a15",
         "application_number": "MPEDA/2026/013/0000066A", "iec": "AAACM4821K",

@@ -4,6 +4,7 @@ from functools import lru_cache
 
 import jwt
 
+from gateway import revocation
 from services.chassis.errors import Forbidden, Unauthorized
 from services.contracts import tokens
 
@@ -35,6 +36,9 @@ def authenticate(request) -> Principal:
         raise Unauthorized("the token is not valid", code="TOKEN_INVALID") from None
     if claims.get("role") not in tokens.ROLES:
         raise Unauthorized("the token names no known role", code="TOKEN_INVALID")
+    if request.environ[revocation.ENVIRON_KEY].revoked(claims["sub"], claims.get("ver")):
+        raise Unauthorized("the password was changed since this token was issued; log in again",
+                           code="TOKEN_REVOKED")
     return Principal(claims["sub"], claims["role"], claims.get("agency"), claims.get("office"))
 
 

@@ -5,26 +5,51 @@ import json
 import logging
 import re
 from dataclasses import dataclass, field
+from functools import partial
+
+from eventlet import wsgi
+from eventlet.semaphore import Semaphore
 
 from marshmallow import ValidationError
 from nameko.exceptions import RemoteError
 from nameko.web.handlers import HttpRequestHandler
-from nameko.web.server import WebServer, WsgiApp
+from nameko.web.server import HttpOnlyProtocol, WebServer, WsgiApp
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Request, Response
 
+from gateway import revocation
 from services.chassis import config, correlation
-from services.chassis.errors import ApiError, PayloadTooLarge, UnsupportedMediaType
+from services.chassis.errors import ApiError, BadRequest, PayloadTooLarge, UnsupportedMediaType
+from services.chassis.workers import forget_locals
 
 log = logging.getLogger(__name__)
 
 CORRELATION_HEADER = "X-Correlation-Id"
 _CORRELATION_RE = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
 
+# On every answer: a browser must not guess types, frame us or tell other sites where it came from.
+SECURITY_HEADERS = {"X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer",
+                    "X-Frame-Options": "DENY"}
+# What an answer may do in a browser unless its route says otherwise (the pages do): nothing.
+# `sandbox` keeps a PDF, a spreadsheet or a JSON body opened from our origin from running anything.
+DEFAULT_POLICY = ("default-src 'none'; frame-ancestors 'none'; base-uri 'none'; "
+                  "form-action 'none'; sandbox")
+# A page of ours: its own styles and scripts only, never inline script, never framed.
+PAGE_POLICY = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+               "frame-ancestors 'none'; base-uri 'none'; form-action 'none'")
+# A page with a form that posts back to the platform, and nowhere else.
+FORM_PAGE_POLICY = PAGE_POLICY.replace("form-action 'none'", "form-action 'self'")
+
 
 def json_response(body, status=200, headers=None) -> Response:
     return Response(json.dumps(body, separators=(",", ":"), default=str), status=status,
                     headers=headers, mimetype="application/json")
+
+
+def page_response(html: str, policy: str = PAGE_POLICY) -> Response:
+    """An HTML page with the Content-Security-Policy it needs (no more than ``PAGE_POLICY``
+    unless the route says why)."""
+    return Response(html, mimetype="text/html", headers={"Content-Security-Policy": policy})
 
 
 def error_response(status, code, message, fields=None, headers=None) -> Response:
@@ -57,6 +82,10 @@ class JsonWsgiApp(WsgiApp):
             if (request.content_length or 0) > request.max_content_length:
                 raise PayloadTooLarge(
                     f"request body is larger than {request.max_content_length} bytes")
+            for name, value in request.args.items(multi=True):
+                if not _valid_text(name) or not _valid_text(value):
+                    raise BadRequest("the query string holds a NUL character",
+                                     code="VALIDATION_ERROR", fields={name: ["Not valid text."]})
             provider, values = self.url_map.bind_to_environ(environ).match()
             request.path_values = values
             response = provider.handle_request(request)
@@ -65,12 +94,69 @@ class JsonWsgiApp(WsgiApp):
         except ApiError as exc:
             response = json_response(exc.to_dict(), status=exc.status)
         response.headers[CORRELATION_HEADER] = cid
+        for name, value in {**SECURITY_HEADERS, "Content-Security-Policy": DEFAULT_POLICY}.items():
+            response.headers.setdefault(name, value)
         return response(environ, start_response)
 
 
+class BoundedProtocol(HttpOnlyProtocol):
+    """eventlet's protocol, answering JSON (as every other answer) when a request line or its
+    headers are too long: 414 and 431 instead of an empty 400."""
+
+    def _read_request_line(self):
+        line = super()._read_request_line()
+        if len(line) >= self.server.url_length_limit:
+            self._refuse(414, "URI Too Long", "URI_TOO_LONG",
+                         f"the request line is longer than {self.server.url_length_limit} bytes")
+            return ""  # what eventlet reads as a closed connection
+        return line
+
+    def parse_request(self):
+        try:
+            return super().parse_request()
+        except (wsgi.HeaderLineTooLong, wsgi.HeadersTooLarge):
+            self._refuse(431, "Request Header Fields Too Large", "HEADERS_TOO_LARGE",
+                         f"a header is longer than {wsgi.MAX_HEADER_LINE} bytes, or all of "
+                         f"them together longer than {wsgi.MAX_TOTAL_HEADER_SIZE}")
+            return False
+
+    def _refuse(self, status: int, reason: str, code: str, message: str) -> None:
+        body = json.dumps({"error": {"code": code, "message": message}}).encode()
+        head = "".join(f"{name}: {value}\r\n" for name, value in {
+            "Content-Type": "application/json", "Content-Length": len(body),
+            "Connection": "close", **SECURITY_HEADERS,
+            "Content-Security-Policy": DEFAULT_POLICY}.items())
+        self.wfile.write(f"HTTP/1.1 {status} {reason}\r\n{head}\r\n".encode() + body)
+        self.close_connection = 1
+
+
 class JsonWebServer(WebServer):
+    """nameko's web server with bounds a client on the internet cannot stretch: connections
+    served at once (more wait in the kernel's backlog), idle keep-alive connections closed, a
+    silent socket given up."""
+
     def get_wsgi_app(self):
         return JsonWsgiApp(self)
+
+    def get_wsgi_server(self, sock, wsgi_app, protocol=BoundedProtocol, debug=False):
+        return wsgi.Server(sock, sock.getsockname(), wsgi_app, protocol=protocol, debug=debug,
+                           log=logging.getLogger("nameko.web.server"),
+                           keepalive=config.keepalive_seconds(),
+                           socket_timeout=config.socket_timeout_seconds())
+
+    def run(self):
+        slots = Semaphore(config.max_connections())
+        while self._is_accepting:
+            slots.acquire()
+            try:
+                sock, address = self._sock.accept()
+                sock.settimeout(self._serv.socket_timeout)
+                thread = self.container.spawn_managed_thread(
+                    partial(self.process_request, sock, address))
+            except BaseException:
+                slots.release()
+                raise
+            thread.link(lambda _: slots.release())
 
     def context_data_from_headers(self, request):
         return {correlation.CONTEXT_KEY: request.environ["opencoo.correlation_id"]}
@@ -101,6 +187,8 @@ class JsonHttp(HttpRequestHandler):
         super().__init__(method, url, **kwargs)
 
     def handle_request(self, request):
+        request.environ[revocation.ENVIRON_KEY] = revocation.KnownCredentialVersions.of(
+            self.container)
         limit = self.max_body
         if limit is not None and (request.content_length or 0) > limit:
             return error_response(413, "PAYLOAD_TOO_LARGE",
@@ -119,6 +207,7 @@ class JsonHttp(HttpRequestHandler):
         return json_response(result, status=status, headers=headers)
 
     def response_from_exception(self, exc):
+        forget_locals(exc)
         if isinstance(exc, ApiError):
             headers = {}
             if "retry_after" in exc.extra:
@@ -144,15 +233,71 @@ def route(method, path, summary, *, tags=(), request=None, response=None, roles=
     ``<name>`` syntax; ``roles`` (documentation here) is enforced by the handler via auth."""
     ROUTES.append(RouteDoc(method, path, summary, tuple(tags), request, response, tuple(roles),
                            responses or {}, query))
-    return JsonHttp.decorator(method, path, max_body=max_body, expected_exceptions=ApiError)
+    # A client's mistake is an answer, not a fault: nameko logs these below ERROR, without alarm.
+    return JsonHttp.decorator(method, path, max_body=max_body,
+                              expected_exceptions=(ApiError, ValidationError, HTTPException))
+
+
+MAX_JSON_DEPTH = 32  # our deepest body (products, raw materials) is 4 levels
+
+
+def loads_checked(text, field: str = "_body"):
+    """JSON from a client, or a ValidationError naming ``field``: malformed, nested deeper than
+    any of our bodies, or holding text no database, PDF or spreadsheet can take (a lone UTF-16
+    surrogate such as ``"\\udfff"``, or NUL). Refused here, once, for every route."""
+    try:
+        data = json.loads(text)
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        raise ValidationError({field: ["Body is not valid JSON." if field == "_body"
+                                       else "Not valid JSON."]}) from None
+    problems = {}
+    # Iterative: a body 900 levels deep, within the parser's own limit, must not recurse here.
+    stack = [(data, field if field != "_body" else "", 0)]
+    while stack:
+        value, path, depth = stack.pop()
+        if depth > MAX_JSON_DEPTH:
+            raise ValidationError({field: [f"Nested more than {MAX_JSON_DEPTH} levels deep."]})
+        if isinstance(value, dict):
+            items = value.items()
+        elif isinstance(value, list):
+            items = enumerate(value)
+        else:
+            items = ()
+        for key, item in items:
+            where = f"{path}.{key}" if path else str(key)
+            for text_value in ((key, item) if isinstance(key, str) else (item,)):
+                if isinstance(text_value, str) and not _valid_text(text_value):
+                    problems[where] = ["Not valid text: a lone surrogate or a NUL character."]
+            if isinstance(item, (dict, list)):
+                stack.append((item, where, depth + 1))
+    if isinstance(data, str) and not _valid_text(data):
+        problems[field] = ["Not valid text: a lone surrogate or a NUL character."]
+    if problems:
+        raise ValidationError(problems)
+    return data
+
+
+def checked_text(value: str, field: str) -> str:
+    """A text field of a form, a query or a file name as it came: refused if no database can
+    store it (NUL; a lone surrogate cannot arrive here, werkzeug decodes with replacement)."""
+    if not _valid_text(value):
+        raise ValidationError({field: ["Not valid text: a lone surrogate or a NUL character."]})
+    return value
+
+
+def _valid_text(text: str) -> bool:
+    if "\0" in text:
+        return False
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:  # only a lone surrogate cannot be encoded
+        return False
+    return True
 
 
 def parse_json(request, schema):
     """Load a JSON body with a marshmallow schema; malformed JSON or fields are a 400."""
     if request.mimetype != "application/json":
         raise UnsupportedMediaType("send the body as application/json")
-    try:
-        data = json.loads(request.get_data(cache=False) or b"null")
-    except (ValueError, UnicodeDecodeError, RecursionError):
-        raise ValidationError({"_body": ["Body is not valid JSON."]}) from None
+    data = loads_checked(request.get_data(cache=False) or b"null")
     return schema.load(data if data is not None else {})

@@ -216,6 +216,12 @@ class ForgotPassword(CaptchaAnswer):
     email = fields.String(required=True, validate=validate.Length(min=3, max=254))
 
 
+class ResetPassword(Schema):
+    token = fields.String(required=True, validate=validate.Length(min=1, max=128),
+                          metadata={"description": "from the emailed link (?token=…)"})
+    new_password = fields.String(required=True, validate=validate.Length(min=1, max=256))
+
+
 class ChangePassword(Schema):
     current_password = fields.String(required=True, validate=validate.Length(min=1, max=256))
     new_password = fields.String(required=True, validate=validate.Length(min=1, max=256))

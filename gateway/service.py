@@ -1,22 +1,28 @@
 """The gateway: the only HTTP entry. It authenticates, authorizes, validates and maps to RPC;
 every answer, errors included, is JSON (DESIGN.md §7)."""
 import base64
-import json
 from functools import lru_cache
+from pathlib import Path
 
 from markupsafe import escape
+from nameko.events import BROADCAST, event_handler
+from nameko.timer import timer
 from marshmallow import ValidationError
 from werkzeug.utils import safe_join
 from werkzeug.wrappers import Response
 
-from gateway import openapi, schemas
+from gateway import openapi, revocation, schemas
 from gateway.auth import authenticate, require
-from gateway.http import parse_json, route
+from gateway.http import (FORM_PAGE_POLICY, PAGE_POLICY, checked_text, loads_checked,
+                          page_response, parse_json, route)
 from gateway.ratelimit import RateLimit
+from gateway.revocation import KnownCredentialVersions
 from services.chassis import config
 from services.chassis.correlation import CorrelationId
 from services.chassis.errors import ApiError, BadRequest, NotFound, RuleViolation
 from services.chassis.rpc import TimedRpcProxy
+from services.chassis.workers import ReleaseArguments
+from services.contracts.events import parse_event
 from services.contracts.fees import FeeWindow
 
 JSON_BODY = 64 * 1024
@@ -40,9 +46,11 @@ DOCS_PAGE = """<!doctype html>
 <link rel="stylesheet" href="/api/docs/static/swagger-ui.css"></head>
 <body><div id="ui"></div>
 <script src="/api/docs/static/swagger-ui-bundle.js"></script>
-<script>SwaggerUIBundle({url: "/api/v1/openapi.json", dom_id: "#ui"});</script>
+<script src="/api/docs/opencoo/docs.js"></script>
 </body></html>"""
 
+
+DOCS_SCRIPT = (Path(__file__).parent / "static" / "docs.js").read_bytes()
 
 _PAGE = schemas.Page()
 
@@ -91,7 +99,30 @@ def _sandbox_page(payment) -> Response:
     html = SANDBOX_PAGE.format(
         number=escape(payment["application_number"]), amount=f"{payment['total'] / 100:.2f}",
         status=escape(payment["status"]), form=SANDBOX_FORM if payment["status"] == "created" else "")
-    return Response(html, mimetype="text/html")
+    return page_response(html, FORM_PAGE_POLICY)
+
+
+RESET_PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width">
+<title>OpenCoO: choose a new password</title></head>
+<body><h1>Choose a new password</h1>{message}{form}</body></html>"""
+
+RESET_FORM = """<form method="post" action="/reset-password">
+<input type="hidden" name="token" value="{token}">
+<label for="new_password">New password (at least 10 characters, letters and digits)</label>
+<input id="new_password" name="new_password" type="password" autocomplete="new-password"
+ minlength="10" required>
+<button type="submit">Set the password</button></form>"""
+
+
+def _reset_page(token: str, message: str | None, status: int = 200,
+                done: bool = False) -> Response:
+    html = RESET_PAGE.format(
+        message=f"<p><strong>{escape(message)}</strong></p>" if message else "",
+        form="" if done else RESET_FORM.format(token=escape(token)))
+    page = page_response(html, FORM_PAGE_POLICY)
+    page.status_code = status
+    return page
 
 
 def _page_args(request) -> dict:
@@ -145,7 +176,7 @@ def list_query(request, schema=_LIST_PAGE) -> dict:
 def _signature_field(request) -> str:
     """The detached CMS of an upload: a base64 text field, or a file part (DER or base64)."""
     if request.form.get("signature"):
-        return request.form["signature"].strip()
+        return checked_text(request.form["signature"], "signature").strip()
     part = request.files.get("signature")
     if part is None:
         raise RuleViolation("sign the document with your DSC and send the detached signature as "
@@ -164,6 +195,7 @@ class GatewayService:
     name = "gateway"
 
     correlation_id = CorrelationId()
+    release_arguments = ReleaseArguments()
     registration = TimedRpcProxy("registration")
     application = TimedRpcProxy("application")
     payment = TimedRpcProxy("payment")
@@ -171,9 +203,22 @@ class GatewayService:
     certificate = TimedRpcProxy("certificate")
     notification = TimedRpcProxy("notification")
     verification = TimedRpcProxy("verification")
+    credential_versions = KnownCredentialVersions()
     iec_lookups = RateLimit(limit=30, seconds=60)
     # Public and heavy (a PDF up to 10 MB through two services and a signature validation).
     file_verifications = RateLimit(limit=20, seconds=60)
+
+    # --- tokens revoked by a password change ---------------------------------------------------
+
+    @event_handler("registration", "credentials_changed", handler_type=BROADCAST,
+                   reliable_delivery=False)
+    def on_credentials_changed(self, payload):
+        event = parse_event("registration", "credentials_changed", payload)
+        self.credential_versions.note(event["username"], event["credentials_version"])
+
+    @timer(interval=revocation.REFRESH_SECONDS, eager=True)
+    def refresh_credential_versions(self):
+        revocation.refresh(self.credential_versions, self.registration)
 
     # --- platform ------------------------------------------------------------------------------
 
@@ -206,7 +251,14 @@ class GatewayService:
 
     @route("GET", "/api/docs", "Browsable API documentation")
     def docs(self, request):
-        return Response(DOCS_PAGE, mimetype="text/html")
+        # Swagger UI sets styles on its elements and fetches the document (and "try it out").
+        return page_response(DOCS_PAGE, PAGE_POLICY.replace(
+            "style-src 'self'", "style-src 'self' 'unsafe-inline'") + "; connect-src 'self'")
+
+    @route("GET", "/api/docs/opencoo/docs.js", "The documentation page's script")
+    def docs_script(self, request):
+        return Response(DOCS_SCRIPT, mimetype="text/javascript",
+                        headers={"Cache-Control": "public, max-age=3600"})
 
     @route("GET", "/api/docs/static/<path:filename>", "Assets of the documentation page")
     def docs_static(self, request, filename):
@@ -302,25 +354,55 @@ class GatewayService:
                                        body["captcha_answer"], client_address(request))
 
     @route("POST", "/api/v1/auth/forgot-password",
-           "A new password by email to the account's own address", tags=["auth"],
-           request=schemas.ForgotPassword, response=schemas.Message, max_body=JSON_BODY)
+           "A link to choose a new password, by email to the account's own address",
+           tags=["auth"], request=schemas.ForgotPassword, response=schemas.Message,
+           max_body=JSON_BODY,
+           responses={429: "TOO_MANY_RESETS: 3 an hour per account, 10 per address "
+                           "(Retry-After)"})
     def forgot_password(self, request):
         body = parse_json(request, schemas.ForgotPassword())
         self.registration.forgot_password(body["username"], body["email"], body["captcha_id"],
-                                          body["captcha_answer"])
-        return 202, {"message": "If the username and email match an account, a new password "
-                                "has been sent to that email."}
+                                          body["captcha_answer"], client_address(request))
+        return 202, {"message": "If the username and email match an account, a link to choose "
+                                "a new password has been sent to that email. It works once, "
+                                "for 30 minutes."}
 
-    @route("POST", "/api/v1/auth/change-password", "Change one's own password", tags=["auth"],
-           request=schemas.ChangePassword, response=schemas.Message, max_body=JSON_BODY,
+    @route("POST", "/api/v1/auth/reset-password", "Choose a new password with the emailed "
+           "link's token; every token issued before stops working", tags=["auth"],
+           request=schemas.ResetPassword, response=schemas.Message, max_body=JSON_BODY,
+           responses={400: "RESET_LINK_INVALID: used, expired or replaced by a newer link",
+                      422: "New password too weak (the link still works)"})
+    def reset_password(self, request):
+        body = parse_json(request, schemas.ResetPassword())
+        self.registration.reset_password(body["token"], body["new_password"])
+        return {"message": "Password changed. Log in with the new password."}
+
+    @route("GET", "/reset-password", "The emailed link: a page to choose a new password",
+           tags=["auth"])
+    def reset_password_page(self, request):
+        return _reset_page(request.args.get("token", ""), None)
+
+    @route("POST", "/reset-password", "The page's form (token, new_password)", tags=["auth"],
+           max_body=JSON_BODY)
+    def reset_password_form(self, request):
+        token = checked_text(request.form.get("token", ""), "token")
+        try:
+            self.registration.reset_password(
+                token, checked_text(request.form.get("new_password", ""), "new_password"))
+        except ApiError as exc:
+            return _reset_page(token, exc.message, status=exc.status)
+        return _reset_page("", "Password changed. Log in with the new password.", done=True)
+
+    @route("POST", "/api/v1/auth/change-password", "Change one's own password: a fresh token; "
+           "every token issued before stops working", tags=["auth"],
+           request=schemas.ChangePassword, response=schemas.Token, max_body=JSON_BODY,
            roles=["exporter", "officer", "agency_admin", "admin"],
            responses={401: "Current password wrong", 422: "New password too weak"})
     def change_password(self, request):
         principal = authenticate(request)
         body = parse_json(request, schemas.ChangePassword())
-        self.registration.change_password(principal.username, body["current_password"],
-                                          body["new_password"])
-        return {"message": "Password changed."}
+        return self.registration.change_password(principal.username, body["current_password"],
+                                                 body["new_password"])
 
     # --- exporter registration -----------------------------------------------------------------
 
@@ -446,8 +528,9 @@ class GatewayService:
         content = upload.read(DOCUMENT_BODY + 1)
         signature = _signature_field(request)
         return 201, self.application.add_document(
-            actor(principal), application_id, request.form.get("kind", ""),
-            upload.filename or "document.pdf", base64.b64encode(content).decode(), signature)
+            actor(principal), application_id, checked_text(request.form.get("kind", ""), "kind"),
+            checked_text(upload.filename or "document.pdf", "file"),
+            base64.b64encode(content).decode(), signature)
 
     @route("GET", "/api/v1/applications/<application_id>/documents/<document_id>",
            "Download a document", tags=["applications"], roles=["exporter", "officer"])
@@ -533,7 +616,8 @@ class GatewayService:
            "field outcome=success or failure); the sandbox then calls back as a provider would",
            tags=["payments"], max_body=4096)
     def sandbox_decide(self, request, payment_id):
-        self.payment.sandbox_decide(payment_id, request.form.get("outcome", ""))
+        self.payment.sandbox_decide(payment_id,
+                                    checked_text(request.form.get("outcome", ""), "outcome"))
         return Response(status=303, headers={"Location": f"/sandbox-pay/{payment_id}"})
 
     @route("GET", "/api/v1/admin/fees", "The fee schedule (an agency admin's own agency)",
@@ -681,23 +765,20 @@ class GatewayService:
         principal = require(request, "exporter")
         corrections = {}
         if request.form.get("form"):
-            try:
-                corrections = json.loads(request.form["form"])
-            except ValueError:
-                corrections = None
+            corrections = loads_checked(request.form["form"], "form")
             if not isinstance(corrections, dict):
                 raise BadRequest("form must be a JSON object of the corrected fields",
                                  code="VALIDATION_ERROR", fields={"form": ["Not a JSON object."]})
         supporting = None
         upload = request.files.get("file")
         if upload is not None:
-            supporting = {"filename": upload.filename or "supporting.pdf",
+            supporting = {"filename": checked_text(upload.filename or "supporting.pdf", "file"),
                           "content_b64": base64.b64encode(upload.read(DOCUMENT_BODY + 1)).decode(),
                           "signature_b64": _signature_field(request)}
         certificate = self.certificate.certificate_for_request(actor(principal), certificate_id)
         made = self.application.request_duplicate(
-            actor(principal), certificate, request.form.get("kind", ""),
-            request.form.get("reason", ""), corrections, supporting)
+            actor(principal), certificate, checked_text(request.form.get("kind", ""), "kind"),
+            checked_text(request.form.get("reason", ""), "reason"), corrections, supporting)
         return (201 if made["created"] else 200), made["application"]
 
     @route("GET", "/api/v1/applications/<application_id>/preview.pdf", "The certificate as it "
@@ -730,10 +811,10 @@ class GatewayService:
         try:
             found = self.certificate.verify_number(number)
         except ApiError as exc:
-            return Response(_verification_page(number, None, exc.message),
-                            status=exc.status,
-                            mimetype="text/html")
-        return Response(_verification_page(number, found, None), mimetype="text/html")
+            page = page_response(_verification_page(number, None, exc.message))
+            page.status_code = exc.status
+            return page
+        return page_response(_verification_page(number, found, None))
 
     @route("POST", "/api/v1/verify", "Verify a certificate PDF (multipart `file`): signature, "
            "registry hash and status", tags=["verification"], max_body=VERIFY_BODY,

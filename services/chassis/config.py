@@ -74,6 +74,21 @@ def max_body_bytes() -> int:
     return int(env("OPENCOO_MAX_BODY_BYTES", str(8 * 1024 * 1024)))
 
 
+def max_connections() -> int:
+    """``OPENCOO_MAX_CONNECTIONS``: connections one gateway process serves at once."""
+    return int(env("OPENCOO_MAX_CONNECTIONS", "1000"))
+
+
+def keepalive_seconds() -> float:
+    """``OPENCOO_KEEPALIVE_SECONDS``: how long an idle keep-alive connection is kept open."""
+    return float(env("OPENCOO_KEEPALIVE_SECONDS", "15"))
+
+
+def socket_timeout_seconds() -> float:
+    """``OPENCOO_SOCKET_TIMEOUT``: how long the gateway waits for a client that sends nothing."""
+    return float(env("OPENCOO_SOCKET_TIMEOUT", "60"))
+
+
 def health_timeout() -> float:
     return float(env("OPENCOO_HEALTH_TIMEOUT", "2"))
 

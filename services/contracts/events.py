@@ -97,6 +97,36 @@ class ApplicationRejectedV1(Envelope):
     issuing_office_code = fields.String(required=True)
 
 
+class CredentialsChangedV1(Envelope):
+    """Internal: an account's password changed (by its owner, by a reset link, or by the CLI);
+    tokens carrying an older ``credentials_version`` (claim ``ver``) are refused from now on. Every gateway
+    process hears it (a broadcast)."""
+    username = fields.String(required=True)
+    credentials_version = fields.Integer(required=True, validate=validate.Range(min=2))
+
+
+class PasswordResetRequestedV1(Envelope):
+    """Internal: "forgot password" matched an account; the notification service emails the
+    link, which works once, for ``expires_in_minutes``. The link is a secret: scrubbed from the
+    outbox once published, and from notification's log once delivered."""
+    username = fields.String(required=True)
+    name = fields.String(required=True)
+    email = fields.Email(required=True)
+    link = fields.Url(required=True, require_tld=False)
+    expires_in_minutes = fields.Integer(required=True, validate=validate.Range(min=1))
+
+
+class LoginFailuresAlertV1(Envelope):
+    """Internal: failed logins from elsewhere are slowing an account down; the owner is told by
+    email (at most once an hour)."""
+    username = fields.String(required=True)
+    name = fields.String(required=True)
+    email = fields.Email(required=True)
+    failures = fields.Integer(required=True, validate=validate.Range(min=1))
+    addresses = fields.Integer(required=True, validate=validate.Range(min=1))
+    window_minutes = fields.Integer(required=True, validate=validate.Range(min=1))
+
+
 class PaymentCompletedV1(Envelope):
     payment_id = fields.String(required=True)
     application_id = fields.String(required=True)
@@ -137,6 +167,9 @@ class CertificateRevokedV1(Envelope):
 EVENTS = {
     ("registration", "exporter_registered"): {1: ExporterRegisteredV1},
     ("registration", "credentials_issued"): {1: CredentialsIssuedV1},
+    ("registration", "credentials_changed"): {1: CredentialsChangedV1},
+    ("registration", "password_reset_requested"): {1: PasswordResetRequestedV1},
+    ("registration", "login_failures_alert"): {1: LoginFailuresAlertV1},
     ("application", "application_submitted"): {1: ApplicationSubmittedV1},
     ("application", "discrepancy_raised"): {1: DiscrepancyRaisedV1},
     ("application", "application_resubmitted"): {1: ApplicationResubmittedV1},
@@ -149,7 +182,8 @@ EVENTS = {
 }
 
 # Fields no service may keep once the event has left: the outbox scrubs them after publishing.
-SECRET_FIELDS = {("registration", "credentials_issued"): ("password",)}
+SECRET_FIELDS = {("registration", "credentials_issued"): ("password",),
+                 ("registration", "password_reset_requested"): ("link",)}
 SCRUBBED = "[scrubbed]"
 
 

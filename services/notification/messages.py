@@ -104,6 +104,25 @@ def record_credentials(session, event: dict) -> list[Message]:
                          context=context, event=event, secret=event["password"])]
 
 
+def record_password_reset(session, event: dict) -> list[Message]:
+    """registration.password_reset_requested: the link by email. Like a password, the link stays
+    in the stored message only until it is delivered."""
+    context = {"name": event["name"], "username": event["username"], "link": event["link"],
+               "expires_in_minutes": event["expires_in_minutes"]}
+    return [_new_message(session, kind="password_reset", channel="email",
+                         recipient=event["email"], context=context, event=event,
+                         secret=event["link"])]
+
+
+def record_login_failures_alert(session, event: dict) -> list[Message]:
+    """registration.login_failures_alert: the owner is told, and how to stay safe."""
+    context = {key: event[key] for key in ("name", "username", "failures", "addresses",
+                                           "window_minutes")}
+    context["login_url"] = login_url()
+    return [_new_message(session, kind="login_failures_alert", channel="email",
+                         recipient=event["email"], context=context, event=event)]
+
+
 def record_exporter_registered(session, event: dict) -> list[Message]:
     """registration.exporter_registered: an SMS to the exporter's mobile. (The email confirming
     the registration is the credentials email, from the credentials_issued event beside it.)"""

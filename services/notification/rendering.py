@@ -22,6 +22,10 @@ TEMPLATE_DIR = Path(__file__).resolve().parent / "templates"
 # kind -> the channels it is sent on.
 KINDS: dict[str, tuple[str, ...]] = {
     "credentials": ("email",),
+    # registration.password_reset_requested: the link, to the account's own email only.
+    "password_reset": ("email",),
+    # registration.login_failures_alert: the owner, told that others are trying the password.
+    "login_failures_alert": ("email",),
     # SMS only: the credentials email (reason "registration") is the exporter's confirmation by
     # email, so a second email at the same moment would only say "see the other email".
     "exporter_registered": ("sms",),

@@ -22,6 +22,16 @@ class NotificationService(base.ServiceBase):
         message_log.record_credentials(self.db.session, event)
         self.dispatcher.wake_after_commit()
 
+    @event_handler("registration", "password_reset_requested")
+    def on_password_reset_requested(self, event):
+        message_log.record_password_reset(self.db.session, event)
+        self.dispatcher.wake_after_commit()
+
+    @event_handler("registration", "login_failures_alert")
+    def on_login_failures_alert(self, event):
+        message_log.record_login_failures_alert(self.db.session, event)
+        self.dispatcher.wake_after_commit()
+
     @event_handler("registration", "exporter_registered")
     def on_exporter_registered(self, event):
         message_log.record_exporter_registered(self.db.session, event)

@@ -1,4 +1,7 @@
-"""People's accounts: passwords (argon2id), the first admin, login with an arithmetic captcha."""
+"""People's accounts: passwords (argon2id), the first admin, login with an arithmetic captcha,
+lockout by address, and forgotten passwords by emailed link."""
+import hashlib
+import math
 import re
 import secrets
 import uuid
@@ -6,12 +9,14 @@ from datetime import datetime, timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, distinct, func, or_, select, update
 
 from services.chassis.database import utcnow
 from services.chassis.errors import BadRequest, RateLimited, RuleViolation, Unauthorized
+from services.chassis.timestamps import iso_utc
 from services.contracts import tokens
-from services.registration.models import Account, Captcha, LoginFailure
+from services.registration.models import (Account, Captcha, LoginFailure, LoginSuccess,
+                                          PasswordResetRequest)
 
 # OWASP's minimum for argon2id: m=19 MiB, t=2, p=1 (DESIGN.md §9).
 HASHER = PasswordHasher(time_cost=2, memory_cost=19 * 1024, parallelism=1)
@@ -35,11 +40,11 @@ def ensure_admin(session, password: str | None) -> str | None:
     return generated
 
 
-def set_password(session, username: str, password: str):
-    account = session.scalar(select(Account).where(Account.username == username))
+def set_password(uow, username: str, password: str):
+    account = uow.session.scalar(select(Account).where(Account.username == username))
     if account is None:
         raise BadRequest(f"no account {username!r}", code="ACCOUNT_UNKNOWN")
-    account.password_hash = HASHER.hash(password)
+    _replace_password(uow, account, password)
 
 
 def new_captcha(session) -> dict:
@@ -81,48 +86,117 @@ def authenticate(session, username: str, password: str) -> Account:
 
 def token_for(account: Account, private_key_pem: bytes) -> dict:
     token, expires_in = tokens.issue(private_key_pem, account.username, account.role,
-                                     agency=account.agency_code, office=account.issuing_office_code)
+                                     agency=account.agency_code, office=account.issuing_office_code,
+                                     ver=account.credentials_version)
     return {"access_token": token, "token_type": "Bearer", "expires_in": expires_in,
             "role": account.role}
 
 
 # --- lockout -----------------------------------------------------------------------------------
+#
+# Failures lock the address that made them, not the account: anyone may know a username (an IEC
+# is public), and a lock on the account would let anyone keep an officer out of the queue.
+# Failures from many addresses slow the account down instead, for every address its owner has
+# not logged in from lately, and the owner is told by email.
 
 FAILURE_WINDOW = timedelta(minutes=15)
-MAX_ACCOUNT_FAILURES = 5
-# An address may try several accounts (an office behind one NAT), but not many.
-MAX_ADDRESS_FAILURES = 20
+MAX_FAILURES_PER_ADDRESS = 5   # one account from one address: then that address is locked out
+MAX_ADDRESS_FAILURES = 20      # any accounts from one address (an office behind one NAT)
+SLOW_DOWN_AFTER = 5            # failures on an account from anywhere, before each try waits
+MAX_DELAY = 60                 # seconds
+KNOWN_ADDRESS = timedelta(days=90)
+ALERT_EVERY = timedelta(hours=1)
 
 
 def _retry_after(oldest: datetime) -> int:
     return max(1, int((oldest + FAILURE_WINDOW - utcnow()).total_seconds()) + 1)
 
 
+def _recent_failures(session, *conditions, limit: int) -> list[datetime]:
+    return session.scalars(select(LoginFailure.failed_at).where(
+        *conditions, LoginFailure.failed_at > utcnow() - FAILURE_WINDOW)
+        .order_by(LoginFailure.failed_at.desc()).limit(limit)).all()
+
+
+def delay_for(failures: int) -> int:
+    """Seconds between tries on an account that ``failures`` failed logins hit lately."""
+    if failures < SLOW_DOWN_AFTER:
+        return 0
+    return min(MAX_DELAY, 2 ** (failures - SLOW_DOWN_AFTER))
+
+
 def refuse_if_locked(session, username: str, address: str):
-    since = utcnow() - FAILURE_WINDOW
-    for column, value, limit, code, what in (
-            (LoginFailure.username, username, MAX_ACCOUNT_FAILURES, "ACCOUNT_LOCKED",
-             "this account"),
-            (LoginFailure.address, address, MAX_ADDRESS_FAILURES, "TOO_MANY_ATTEMPTS",
+    """429 (with the seconds to wait) when this address is locked out of this account or of
+    everything, or when the account is slowed down and this address is not its owner's."""
+    for conditions, limit, code, what in (
+            ((LoginFailure.username == username, LoginFailure.address == address),
+             MAX_FAILURES_PER_ADDRESS, "ACCOUNT_LOCKED", "this account from this address"),
+            ((LoginFailure.address == address,), MAX_ADDRESS_FAILURES, "TOO_MANY_ATTEMPTS",
              "this address")):
-        recent = session.scalars(select(LoginFailure.failed_at).where(
-            column == value, LoginFailure.failed_at > since)
-            .order_by(LoginFailure.failed_at.desc()).limit(limit)).all()
+        recent = _recent_failures(session, *conditions, limit=limit)
         if len(recent) >= limit:
             wait = _retry_after(recent[-1])
             raise RateLimited(f"too many failed logins for {what}; try again in "
                               f"{(wait + 59) // 60} minute(s)", code=code,
                               extra={"retry_after": wait})
+    if _known_address(session, username, address):
+        return
+    recent = _recent_failures(session, LoginFailure.username == username,
+                              limit=SLOW_DOWN_AFTER + 8)  # 2**8 s is past the cap already
+    wait = delay_for(len(recent))
+    elapsed = (utcnow() - recent[0]).total_seconds() if recent else 0
+    if elapsed < wait:
+        left = math.ceil(wait - elapsed)
+        raise RateLimited(f"many failed logins for this account; try again in {left} s",
+                          code="ACCOUNT_SLOWED", extra={"retry_after": left})
 
 
-def record_failure(session, username: str | None, address: str):
-    session.add(LoginFailure(username=username, address=address, failed_at=utcnow()))
+def _known_address(session, username: str, address: str) -> bool:
+    return session.scalar(select(LoginSuccess.last_at).where(
+        LoginSuccess.username == username, LoginSuccess.address == address,
+        LoginSuccess.last_at > utcnow() - KNOWN_ADDRESS)) is not None
+
+
+def record_failure(uow, username: str | None, address: str):
+    """Count the failure; once failures from elsewhere slow the account down, tell its owner (at
+    most once an hour)."""
+    session = uow.session
+    now = utcnow()
+    session.add(LoginFailure(username=username, address=address, failed_at=now))
     # Old rows are no use to any window.
-    session.execute(delete(LoginFailure).where(LoginFailure.failed_at < utcnow() - 2 * FAILURE_WINDOW))
+    session.execute(delete(LoginFailure).where(LoginFailure.failed_at < now - 2 * FAILURE_WINDOW))
+    if username is None:
+        return
+    session.flush()
+    failures = len(_recent_failures(session, LoginFailure.username == username,
+                                    limit=MAX_ADDRESS_FAILURES))
+    if failures < SLOW_DOWN_AFTER:
+        return
+    # One conditional update: two failures at once send one alert.
+    alerted = session.execute(update(Account).where(
+        Account.username == username, Account.active.is_(True), Account.email.is_not(None),
+        or_(Account.failures_alerted_at.is_(None),
+            Account.failures_alerted_at < now - ALERT_EVERY))
+        .values(failures_alerted_at=now)).rowcount
+    if alerted:
+        account = session.scalar(select(Account).where(Account.username == username))
+        addresses = session.scalar(select(func.count(distinct(LoginFailure.address))).where(
+            LoginFailure.username == username, LoginFailure.failed_at > now - FAILURE_WINDOW))
+        uow.emit("login_failures_alert", {
+            "username": username, "name": account.name or username, "email": account.email,
+            "failures": failures, "addresses": addresses,
+            "window_minutes": int(FAILURE_WINDOW.total_seconds() // 60)})
 
 
-def clear_failures(session, username: str):
-    session.execute(delete(LoginFailure).where(LoginFailure.username == username))
+def record_success(session, username: str, address: str):
+    """Only this address's failures go: a login of the owner does not clear an attacker's."""
+    session.execute(delete(LoginFailure).where(LoginFailure.username == username,
+                                               LoginFailure.address == address))
+    known = session.get(LoginSuccess, (username, address))
+    if known is None:
+        session.add(LoginSuccess(username=username, address=address, last_at=utcnow()))
+    else:
+        known.last_at = utcnow()
 
 
 # --- passwords -----------------------------------------------------------------------------------
@@ -143,25 +217,113 @@ def check_new_password(username: str, password: str):
                             fields={"new_password": problems})
 
 
-def change_password(session, username: str, current: str, new: str):
-    account = authenticate(session, username, current)
+def change_password(uow, username: str, current: str, new: str) -> Account:
+    account = authenticate(uow.session, username, current)
     check_new_password(username, new)
     if current == new:
         raise RuleViolation("the new password must differ from the current one",
                             code="PASSWORD_WEAK", fields={"new_password": ["Same as now."]})
+    _replace_password(uow, account, new)
+    return account
+
+
+def _replace_password(uow, account: Account, new: str) -> None:
+    """The new password, and every token issued before it refused from now on."""
     account.password_hash = HASHER.hash(new)
+    account.credentials_version += 1
+    account.credentials_changed_at = utcnow()
+    uow.emit("credentials_changed", {"username": account.username,
+                                     "credentials_version": account.credentials_version})
 
 
-def reset_password(uow, username: str, email: str) -> None:
-    """Forgot password: a new password goes to the account's own email. The answer is the same
-    whether or not the username and email match, so it tells nothing about accounts."""
-    account = uow.session.scalar(select(Account).where(Account.username == username.strip()))
+def credentials_changes(session) -> list[dict]:
+    """Accounts whose password changed within a token's lifetime (and a minute): what the
+    gateway needs to refuse the tokens issued before."""
+    oldest = utcnow() - tokens.LIFETIME - timedelta(minutes=1)
+    rows = session.execute(select(Account.username, Account.credentials_version,
+                                  Account.credentials_changed_at)
+                           .where(Account.credentials_changed_at >= oldest)).all()
+    return [{"username": u, "credentials_version": v, "changed_at": iso_utc(at)}
+            for u, v, at in rows]
+
+
+# --- forgotten passwords ---------------------------------------------------------------------------
+#
+# "Forgot password" sends a link; the password changes only when its owner uses it. Requests are
+# limited per username (as typed) and per address, counted whether or not the account exists,
+# so the limits say nothing about accounts either.
+
+RESET_LIFETIME = timedelta(minutes=30)
+RESET_WINDOW = timedelta(hours=1)
+MAX_RESETS_PER_ACCOUNT = 3
+MAX_RESETS_PER_ADDRESS = 10
+
+
+def _sha256(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def request_reset(uow, username: str, email: str, address: str, link_base: str) -> None:
+    """Count the request; when the username and email are an active account's, email it a link
+    (the newest link is the only one that works). The answer is the same either way."""
+    session = uow.session
+    username = username.strip()
+    now = utcnow()
+    session.execute(delete(PasswordResetRequest).where(
+        PasswordResetRequest.requested_at < now - 2 * RESET_WINDOW,
+        or_(PasswordResetRequest.expires_at.is_(None), PasswordResetRequest.expires_at < now)))
+    for column, value, limit, what in (
+            (PasswordResetRequest.username, username, MAX_RESETS_PER_ACCOUNT, "this account"),
+            (PasswordResetRequest.address, address, MAX_RESETS_PER_ADDRESS, "this address")):
+        recent = session.scalars(select(PasswordResetRequest.requested_at).where(
+            column == value, PasswordResetRequest.requested_at > now - RESET_WINDOW)
+            .order_by(PasswordResetRequest.requested_at).limit(limit)).all()
+        if len(recent) >= limit:
+            wait = max(1, int((recent[0] + RESET_WINDOW - now).total_seconds()) + 1)
+            raise RateLimited(f"too many password resets asked for {what}; try again in "
+                              f"{(wait + 59) // 60} minute(s)", code="TOO_MANY_RESETS",
+                              extra={"retry_after": wait})
+    request = PasswordResetRequest(username=username[:64], address=address[:64],
+                                   requested_at=now)
+    session.add(request)
+    account = session.scalar(select(Account).where(Account.username == username))
     if (account is None or not account.active or not account.email
             or email.strip().casefold() != account.email.casefold()):
         return
-    password = new_password()
-    account.password_hash = HASHER.hash(password)
-    uow.emit("credentials_issued", {"username": account.username, "role": account.role,
-                                    "name": account.name or account.username,
-                                    "email": account.email, "mobile": account.mobile,
-                                    "password": password, "reason": "password_reset"})
+    session.execute(update(PasswordResetRequest).where(
+        PasswordResetRequest.username == username, PasswordResetRequest.token_sha256.is_not(None),
+        PasswordResetRequest.closed_at.is_(None)).values(closed_at=now))
+    token = secrets.token_urlsafe(32)
+    request.token_sha256, request.expires_at = _sha256(token), now + RESET_LIFETIME
+    uow.emit("password_reset_requested", {
+        "username": account.username, "name": account.name or account.username,
+        "email": account.email, "link": f"{link_base}?token={token}",
+        "expires_in_minutes": int(RESET_LIFETIME.total_seconds() // 60)})
+
+
+def reset_password(uow, token: str, new: str) -> None:
+    """The password of the link's account, once: a link used, expired or replaced by a newer
+    one is refused, as is a weak password (and then the link still works)."""
+    session = uow.session
+    now = utcnow()
+    request = session.scalar(select(PasswordResetRequest).where(
+        PasswordResetRequest.token_sha256 == _sha256(token or "")))
+    if request is None or request.closed_at is not None or request.expires_at < now:
+        raise BadRequest("this reset link is used, expired or replaced by a newer one; ask for "
+                         "a new one", code="RESET_LINK_INVALID",
+                         fields={"token": ["Used, expired or replaced."]})
+    account = session.scalar(select(Account).where(Account.username == request.username))
+    if account is None or not account.active:
+        raise BadRequest("this reset link is no longer valid", code="RESET_LINK_INVALID",
+                         fields={"token": ["The account is closed."]})
+    check_new_password(account.username, new)
+    # One conditional update: the same link used twice at once changes the password once.
+    closed = session.execute(update(PasswordResetRequest).where(
+        PasswordResetRequest.id == request.id, PasswordResetRequest.closed_at.is_(None))
+        .values(closed_at=now)).rowcount
+    if closed != 1:
+        raise BadRequest("this reset link was used just now", code="RESET_LINK_INVALID",
+                         fields={"token": ["Used."]})
+    _replace_password(uow, account, new)
+    # Its owner proved who they are: the failures that locked them out go.
+    session.execute(delete(LoginFailure).where(LoginFailure.username == account.username))

@@ -54,6 +54,13 @@ class Account(Base):
         ForeignKey("issuing_office.code"), nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Raised at each change or reset of the password: tokens carry the version they were issued
+    # under (claim "ver"), and the gateway refuses those of an older one.
+    credentials_version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    credentials_changed_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True,
+                                                                    index=True)
+    # When the owner was last told of failed logins from elsewhere (at most once an hour).
+    failures_alerted_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
 
 
 class Captcha(Base):
@@ -115,3 +122,29 @@ class LoginFailure(Base):
     username: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
     address: Mapped[str] = mapped_column(String(64), index=True)
     failed_at: Mapped[datetime] = mapped_column(DateTime, index=True)
+
+
+class LoginSuccess(Base):
+    """The addresses an account logged in from: the owner's own are spared the slow-down that
+    failures from elsewhere bring on the account."""
+    __tablename__ = "login_success"
+
+    username: Mapped[str] = mapped_column(String(64), primary_key=True)
+    address: Mapped[str] = mapped_column(String(64), primary_key=True)
+    last_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class PasswordResetRequest(Base):
+    """Every "forgot password" request, for its limits (per username as typed and per address,
+    whether or not such an account exists); those that matched an account hold the SHA-256 of
+    the emailed link's token, never the token."""
+    __tablename__ = "password_reset_request"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    username: Mapped[str] = mapped_column(String(64), index=True)
+    address: Mapped[str] = mapped_column(String(64), index=True)
+    requested_at: Mapped[datetime] = mapped_column(DateTime, index=True)
+    token_sha256: Mapped[str | None] = mapped_column(String(64), nullable=True, unique=True)
+    expires_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    # Set when the link was used, or when a newer request replaced it.
+    closed_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)

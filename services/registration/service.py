@@ -2,7 +2,7 @@
 passwords, and the organisation with its staff accounts."""
 import base64
 
-from services.chassis import base
+from services.chassis import base, config
 from services.chassis.entrypoints import rpc
 from services.chassis.errors import ApiError, BadRequest, Unauthorized
 from services.chassis.rpc import TimedRpcProxy
@@ -51,31 +51,43 @@ class RegistrationService(base.ServiceBase):
             try:
                 accounts.consume_captcha(session, captcha_id, captcha_answer)
             except BadRequest:
-                accounts.record_failure(session, None, address)
+                accounts.record_failure(self.db, None, address)
                 raise
             try:
                 account = accounts.authenticate(session, username, password)
             except Unauthorized:
-                accounts.record_failure(session, username, address)
+                accounts.record_failure(self.db, username, address)
                 raise
         except ApiError:
             self.db.commit()  # spent captchas and counted failures stay, the error goes back
             raise
-        accounts.clear_failures(session, username)
+        accounts.record_success(session, username, address)
         return accounts.token_for(account, tokens.private_key_path().read_bytes())
 
     @rpc
-    def forgot_password(self, username, email, captcha_id, captcha_answer):
+    def forgot_password(self, username, email, captcha_id, captcha_answer, address="unknown"):
         try:
             accounts.consume_captcha(self.db.session, captcha_id, captcha_answer)
+            accounts.request_reset(self.db, username, email, address,
+                                   f"{config.public_url()}/reset-password")
         except ApiError:
-            self.db.commit()
+            self.db.commit()  # the spent captcha and the counted request stay
             raise
-        accounts.reset_password(self.db, username, email)
+
+    @rpc
+    def reset_password(self, token, new_password):
+        accounts.reset_password(self.db, token, new_password)
 
     @rpc
     def change_password(self, username, current_password, new_password):
-        accounts.change_password(self.db.session, username, current_password, new_password)
+        """A fresh token: the one the change was made with stops working, like every other."""
+        account = accounts.change_password(self.db, username, current_password, new_password)
+        return accounts.token_for(account, tokens.private_key_path().read_bytes())
+
+    @rpc
+    def credentials_changes(self):
+        """Internal, for the gateway: accounts whose tokens before a version are refused."""
+        return accounts.credentials_changes(self.db.session)
 
     # --- organisation and staff ----------------------------------------------------------------
 

@@ -3,14 +3,30 @@ real services with a real SMTP server."""
 import datetime as dt
 import re
 
+import contextlib
+
+import eventlet
 import jwt
 import pytest
 import requests
+from sqlalchemy import text
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
 
+from services.chassis.config import database_url
+from services.chassis.database import make_engine
 from services.contracts import tokens
-from tests.conftest import ADMIN_PASSWORD, login, mail_text
+from tests.conftest import ADMIN_PASSWORD, login, mail_text, wait_until
+
+
+@contextlib.contextmanager
+def registration_db():
+    engine = make_engine(database_url("registration"))
+    try:
+        with engine.begin() as connection:
+            yield connection
+    finally:
+        engine.dispose()
 
 
 @pytest.fixture
@@ -41,14 +57,66 @@ def bearer(token):
     return {"Authorization": f"Bearer {token}"}
 
 
-def test_five_failures_lock_the_account_with_retry_after(stack):
+@pytest.fixture
+def behind_proxy(monkeypatch):
+    """A proxy in front says who each client is (X-Forwarded-For), so one test is many places."""
+    monkeypatch.setenv("OPENCOO_TRUSTED_PROXIES", "1")
+
+
+def attempt_from(base, address, username, password):
+    captcha_id, answer = captcha(base)
+    return requests.post(f"{base}/api/v1/auth/login", timeout=10, headers={
+        "X-Forwarded-For": address}, json={
+        "username": username, "password": password, "captcha_id": captcha_id,
+        "captcha_answer": answer})
+
+
+def test_failures_lock_the_address_that_made_them_not_the_owner(behind_proxy, stack):
     base, _ = stack
+    assert attempt_from(base, "10.0.0.1", "admin", ADMIN_PASSWORD).status_code == 200
     for _ in range(5):
-        assert attempt(base, "admin", "wrong").status_code == 401
-    locked = attempt(base, "admin", ADMIN_PASSWORD)      # even the right password now
+        assert attempt_from(base, "203.0.113.9", "admin", "wrong").status_code == 401
+    locked = attempt_from(base, "203.0.113.9", "admin", ADMIN_PASSWORD)  # even the right one
     assert locked.status_code == 429
     assert locked.json()["error"]["code"] == "ACCOUNT_LOCKED"
     assert 0 < int(locked.headers["Retry-After"]) <= 15 * 60
+    # the admin, from where the admin works, is not locked out; the attacker still is
+    assert attempt_from(base, "10.0.0.1", "admin", ADMIN_PASSWORD).status_code == 200
+    assert attempt_from(base, "203.0.113.9", "admin", ADMIN_PASSWORD).status_code == 429
+
+
+def test_failures_from_many_addresses_slow_the_account_and_tell_its_owner(behind_proxy, stack):
+    base, mailbox = stack
+    admin = login(base, "admin", ADMIN_PASSWORD)
+    assert make_staff(base, admin, "officers", username="kochi.officer", name="Anitha",
+                      email="anitha@mpeda.gov.in", mobile="+919847000111",
+                      agency_code="MPEDA", issuing_office_code="MPEDA-KOCHI").status_code == 201
+    password = password_from_mail(mailbox, "anitha@mpeda.gov.in", "account")
+    assert attempt_from(base, "10.1.1.1", "kochi.officer", password).status_code == 200
+
+    for n in range(5):  # five addresses, one wrong password each: no address is locked
+        assert attempt_from(base, f"198.51.100.{n}", "kochi.officer", "x").status_code == 401
+    slowed = attempt_from(base, "198.51.100.50", "kochi.officer", "x")
+    assert slowed.status_code == 429, slowed.text
+    assert slowed.json()["error"]["code"] == "ACCOUNT_SLOWED"
+    first_wait = int(slowed.headers["Retry-After"])
+    assert 1 <= first_wait <= 2
+    eventlet.sleep(first_wait)
+    assert attempt_from(base, "198.51.100.51", "kochi.officer", "x").status_code == 401
+    again = attempt_from(base, "198.51.100.52", "kochi.officer", "x")
+    assert again.status_code == 429 and int(again.headers["Retry-After"]) >= first_wait  # grows
+
+    # The owner, from the address it logged in from, is not slowed, and its success clears only
+    # its own address's failures: the others still slow the account down.
+    assert attempt_from(base, "10.1.1.1", "kochi.officer", password).status_code == 200
+    assert attempt_from(base, "198.51.100.53", "kochi.officer", "x").status_code == 429
+
+    # and the owner was told, once
+    alerts = mailbox.wait_for(lambda m: "anitha@mpeda.gov.in" in m["To"].lower()
+                              and "failed logins" in m["Subject"])
+    eventlet.sleep(1)
+    assert len([m for m in mailbox.messages() if "failed logins" in m["Subject"]]) == 1
+    assert "kochi.officer" in mail_text(alerts[0])
 
 
 def test_many_failures_from_one_address_are_limited_too(stack):
@@ -202,38 +270,128 @@ def test_staff_accounts_and_their_scopes(stack):
         assert refused.status_code == 403
 
 
-def test_forgot_and_change_password(stack):
+def forgot(base, username, email, address="192.0.2.1"):
+    captcha_id, answer = captcha(base)
+    return requests.post(f"{base}/api/v1/auth/forgot-password", timeout=10,
+                         headers={"X-Forwarded-For": address}, json={
+                             "username": username, "email": email, "captcha_id": captcha_id,
+                             "captcha_answer": answer})
+
+
+def reset_links(mailbox, address) -> list[str]:
+    return [re.search(r"(http\S+/reset-password\?token=[\w-]+)", mail_text(m)).group(1)
+            for m in mailbox.messages()
+            if address in m["To"].lower() and "choose a new password" in m["Subject"]]
+
+
+def reset(base, link, new_password):
+    token = link.split("token=", 1)[1]
+    return requests.post(f"{base}/api/v1/auth/reset-password", timeout=10,
+                         json={"token": token, "new_password": new_password})
+
+
+def revoked(base, token) -> bool:
+    answer = requests.get(f"{base}/api/v1/admin/offices", headers=bearer(token), timeout=10)
+    if answer.status_code == 401:
+        assert answer.json()["error"]["code"] == "TOKEN_REVOKED", answer.text
+        return True
+    assert answer.status_code == 200, answer.text
+    return False
+
+
+def test_forgot_password_sends_a_single_use_link_and_nothing_changes_until_it_is_used(
+        behind_proxy, stack, platform_env):
+    from tests.integration.test_payments import rows
+
     base, mailbox = stack
     admin = login(base, "admin", ADMIN_PASSWORD)
     make_staff(base, admin, "agency-admins", username="eic.admin", name="Ravi", agency_code="EIC",
                email="ravi@eic.gov.in", mobile="+919847000888")
     first = password_from_mail(mailbox, "ravi@eic.gov.in", "account")
+    session = login(base, "eic.admin", first)
 
-    captcha_id, answer = captcha(base)
-    wrong_email = requests.post(f"{base}/api/v1/auth/forgot-password", timeout=10, json={
-        "username": "eic.admin", "email": "not@eic.gov.in", "captcha_id": captcha_id,
-        "captcha_answer": answer})
+    wrong_email = forgot(base, "eic.admin", "not@eic.gov.in")
     assert wrong_email.status_code == 202
-    assert login(base, "eic.admin", first)              # nothing changed
+    asked = forgot(base, "eic.admin", "Ravi@EIC.gov.in")
+    assert asked.status_code == 202 and asked.json() == wrong_email.json()  # tells nothing
+    mailbox.wait_for(lambda m: "choose a new password" in m["Subject"])
+    [link] = reset_links(mailbox, "ravi@eic.gov.in")
+    assert login(base, "eic.admin", first) and not revoked(base, session)  # nothing changed yet
+    # neither the token nor the link is kept anywhere but the email
+    token = link.split("token=", 1)[1]
+    for service, table in (("registration", "outbox"), ("notification", "message"),
+                           ("registration", "password_reset_request")):
+        wait_until(lambda: not [r for r in rows(service, f"select * from {table}")
+                                if token in str(r)], timeout=10, what=f"no link in {table}")
 
-    captcha_id, answer = captcha(base)
-    reset = requests.post(f"{base}/api/v1/auth/forgot-password", timeout=10, json={
-        "username": "eic.admin", "email": "Ravi@EIC.gov.in", "captcha_id": captcha_id,
-        "captcha_answer": answer})
-    assert reset.status_code == 202 and reset.json() == wrong_email.json()
-    second = password_from_mail(mailbox, "ravi@eic.gov.in", "new password")
-    assert second != first
-    assert attempt(base, "eic.admin", first).status_code == 401
-    token = login(base, "eic.admin", second)
+    # Asked again: only the newest link works.
+    assert forgot(base, "eic.admin", "ravi@eic.gov.in", address="192.0.2.2").status_code == 202
+    wait_until(lambda: len(reset_links(mailbox, "ravi@eic.gov.in")) == 2, what="a second link")
+    newest = reset_links(mailbox, "ravi@eic.gov.in")[1]
+    replaced = reset(base, link, "yet-another-passw0rd")
+    assert replaced.status_code == 400
+    assert replaced.json()["error"]["code"] == "RESET_LINK_INVALID"
+    # None works after its 30 minutes.
+    set_expiry = "update password_reset_request set expires_at = :t where closed_at is null " \
+                 "and token_sha256 is not null"
+    with registration_db() as db:
+        db.execute(text(set_expiry), {"t": dt.datetime.utcnow() - dt.timedelta(seconds=1)})
+    expired = reset(base, newest, "yet-another-passw0rd")
+    assert expired.status_code == 400 and expired.json()["error"]["code"] == "RESET_LINK_INVALID"
+    with registration_db() as db:
+        db.execute(text(set_expiry), {"t": dt.datetime.utcnow() + dt.timedelta(minutes=5)})
 
-    change = lambda current, new: requests.post(  # noqa: E731
-        f"{base}/api/v1/auth/change-password", headers=bearer(token), timeout=10,
-        json={"current_password": current, "new_password": new})
-    weak = change(second, "short1")
+    weak = reset(base, newest, "short1")
     assert weak.status_code == 422 and weak.json()["error"]["code"] == "PASSWORD_WEAK"
-    assert change("wrong", "a-much-better-passw0rd").status_code == 401
-    assert change(second, "a-much-better-passw0rd").status_code == 200
+    assert reset(base, newest, "a-much-better-passw0rd").status_code == 200  # it still worked
+    assert attempt(base, "eic.admin", first).status_code == 401
+    second = login(base, "eic.admin", "a-much-better-passw0rd")
+    wait_until(lambda: revoked(base, session), timeout=10, what="the old token refused")
+    assert not revoked(base, second)
+    used = reset(base, newest, "yet-another-passw0rd")
+    assert used.status_code == 400 and used.json()["error"]["code"] == "RESET_LINK_INVALID"
     assert login(base, "eic.admin", "a-much-better-passw0rd")
+    # three requests an hour for one account (the wrong email's counted too)
+    limited = forgot(base, "eic.admin", "ravi@eic.gov.in", address="192.0.2.3")
+    assert limited.status_code == 429 and limited.json()["error"]["code"] == "TOO_MANY_RESETS"
+
+
+def test_reset_requests_are_limited_per_account_and_per_address(behind_proxy, stack):
+    base, mailbox = stack
+    for n in range(3):  # whether or not the account exists: the limit says nothing of accounts
+        assert forgot(base, "admin", "x@y.in", address=f"192.0.2.{10 + n}").status_code == 202
+        assert forgot(base, "ghost", "x@y.in", address=f"192.0.2.{20 + n}").status_code == 202
+    for username in ("admin", "ghost"):
+        limited = forgot(base, username, "x@y.in", address="192.0.2.99")
+        assert limited.status_code == 429, limited.text
+        assert limited.json()["error"]["code"] == "TOO_MANY_RESETS"
+        assert 0 < int(limited.headers["Retry-After"]) <= 3600
+    codes = [forgot(base, f"user{n}", "x@y.in", address="192.0.2.200").status_code
+             for n in range(11)]
+    assert codes == [202] * 10 + [429]
+    assert login(base, "admin", ADMIN_PASSWORD)  # and no password changed on the way
+
+
+def test_a_changed_password_revokes_every_earlier_token_and_gives_a_fresh_one(stack):
+    base, _ = stack
+    admin = login(base, "admin", ADMIN_PASSWORD)
+    other_session = login(base, "admin", ADMIN_PASSWORD)
+
+    def change(token, current, new):
+        return requests.post(f"{base}/api/v1/auth/change-password", headers=bearer(token),
+                             timeout=10, json={"current_password": current, "new_password": new})
+
+    weak = change(admin, ADMIN_PASSWORD, "short1")
+    assert weak.status_code == 422 and weak.json()["error"]["code"] == "PASSWORD_WEAK"
+    assert change(admin, "wrong", "a-much-better-passw0rd").status_code == 401
+    changed = change(admin, ADMIN_PASSWORD, "a-much-better-passw0rd")
+    assert changed.status_code == 200, changed.text
+    fresh = changed.json()["access_token"]
+    assert jwt.decode(fresh, options={"verify_signature": False})["ver"] == 2
+    for old in (admin, other_session):
+        wait_until(lambda: revoked(base, old), timeout=10, what="the old token refused")
+    assert not revoked(base, fresh)
+    assert login(base, "admin", "a-much-better-passw0rd")
     assert requests.post(f"{base}/api/v1/auth/change-password", timeout=10,
                          json={"current_password": "x", "new_password": "y"}).status_code == 401
 
@@ -285,3 +443,17 @@ def test_an_agency_admin_sees_only_its_own_offices(stack):
                                                         "regional_office_code": "EIC-RO-MUMBAI"})
     assert issuing_elsewhere.status_code == 403
     assert issuing_elsewhere.json()["error"]["code"] == "AGENCY_FORBIDDEN"
+
+
+def test_the_emailed_link_opens_a_page_that_sets_the_password(behind_proxy, stack):
+    base, mailbox = stack
+    assert forgot(base, "admin", "admin@example.in").status_code == 202  # the admin has no email
+    page = requests.get(f"{base}/reset-password", params={"token": '"><script>x</script>'},
+                        timeout=10)
+    assert page.status_code == 200 and page.headers["Content-Type"].startswith("text/html")
+    assert "<script>x" not in page.text and "&#34;&gt;&lt;script&gt;" in page.text
+    assert "form-action 'self'" in page.headers["Content-Security-Policy"]
+    refused = requests.post(f"{base}/reset-password", timeout=10,
+                            data={"token": "not-a-token", "new_password": "a-good-passw0rd"})
+    assert refused.status_code == 400 and "expired" in refused.text
+    assert login(base, "admin", ADMIN_PASSWORD)

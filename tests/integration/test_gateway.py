@@ -26,7 +26,7 @@ def test_health_is_ok_when_every_service_answers(base):
     body = response.json()
     assert body["status"] == "ok" and body["down"] == []
     assert set(body["services"]) == {"gateway", "registration", "application", "payment",
-                                      "signing", "certificate", "notification"}
+                                      "signing", "certificate", "notification", "verification"}
 
 
 def test_health_is_503_naming_the_services_that_are_down(platform):
@@ -35,7 +35,7 @@ def test_health_is_503_naming_the_services_that_are_down(platform):
     assert response.status_code == 503
     body = response.json()
     assert body["status"] == "degraded"
-    assert body["down"] == ["notification", "payment"]
+    assert body["down"] == ["notification", "payment", "verification"]
     assert body["services"]["payment"]["status"] == "down"
     assert body["services"]["application"]["status"] == "ok"
 
@@ -126,7 +126,8 @@ def test_openapi_document_describes_the_routes_with_their_schemas(base):
 def test_docs_page_and_its_assets_are_served_locally(base):
     page = requests.get(f"{base}/api/docs", timeout=10)
     assert page.status_code == 200 and "text/html" in page.headers["Content-Type"]
-    assert "/api/v1/openapi.json" in page.text
+    script = requests.get(f"{base}/api/docs/opencoo/docs.js", timeout=10).text
+    assert "/api/v1/openapi.json" in script
     assert "https://" not in page.text and "http://" not in page.text  # nothing from outside
     asset = requests.get(f"{base}/api/docs/static/swagger-ui-bundle.js", timeout=10)
     assert asset.status_code == 200 and asset.headers["Content-Type"].startswith("text/javascript")
@@ -170,3 +171,17 @@ def test_the_correlation_id_travels_from_the_request_into_the_service(base, capl
     in_application = [r for r in caplog.records if "application.hs_code" in r.getMessage()]
     assert in_application, "the application service logged nothing for the request"
     assert {r.correlation_id for r in in_application} == {"trace-travels-1"}
+
+
+def test_a_clients_mistake_is_not_logged_as_an_error(base, caplog):
+    """A 400 or 404 is an answer: the access line says it at INFO; no ERROR, no traceback."""
+    caplog.set_level(logging.INFO)
+    answers = [requests.post(f"{base}/api/v1/auth/login", data=b"{", timeout=10,
+                             headers={"Content-Type": "application/json"}),
+               requests.post(f"{base}/api/v1/auth/login", json={"username": 1}, timeout=10),
+               requests.get(f"{base}/api/v1/reference/hs/7701", timeout=10),
+               requests.get(f"{base}/api/v1/nowhere", timeout=10)]
+    assert [a.status_code for a in answers] == [400, 400, 400, 404]
+    alarming = [r for r in caplog.records if r.levelno >= logging.ERROR or
+                (r.exc_info and r.levelno >= logging.INFO and r.name != "nameko.containers")]
+    assert alarming == [], [(r.name, r.levelname, r.getMessage()) for r in alarming]

@@ -1,4 +1,4 @@
-"""Event contracts: every event of DESIGN.md §6 exists, validates what producers send and refuses
+"""Event contracts: every event of docs/events.md exists, validates what producers send and refuses
 what consumers could not read."""
 import uuid
 
@@ -13,6 +13,11 @@ DESIGN_EVENTS = {
     ("registration", "exporter_registered"): {"iec", "name", "email", "mobile"},
     ("registration", "credentials_issued"): {"username", "role", "name", "email", "mobile",
                                              "password", "reason"},
+    ("registration", "credentials_changed"): {"username", "credentials_version"},
+    ("registration", "password_reset_requested"): {"username", "name", "email", "link",
+                                                   "expires_in_minutes"},
+    ("registration", "login_failures_alert"): {"username", "name", "email", "failures",
+                                               "addresses", "window_minutes"},
     ("application", "application_submitted"): {"application_id", "application_number", "iec",
                                                "agreement_code", "agency_code",
                                                "issuing_office_code"},
@@ -44,6 +49,8 @@ SAMPLES = {
     "certificate_id": "c-1", "certificate_number": "MPEDA/2026/013/0000066A",
     "sha256": "ab" * 32, "username": "AAACM1234F", "role": "exporter", "password": "s3cret",
     "reason": "registration", "url": "http://127.0.0.1:8000/api/v1/verify?number=X",
+    "credentials_version": 2, "link": "http://127.0.0.1:8000/reset-password?token=t",
+    "expires_in_minutes": 30, "failures": 5, "addresses": 3, "window_minutes": 15,
 }
 
 

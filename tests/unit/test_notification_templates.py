@@ -17,6 +17,12 @@ CONTEXTS = {
     "credentials": {"name": "Sea Foods Pvt Ltd", "username": "ABCDE12345",
                     "password": "Xy7#kP2q<&>Lm9", "role": "exporter", "role_label": "exporter",
                     "reason": "registration", "login_url": "https://coo.example.in/"},
+    "password_reset": {"name": "Sea Foods Pvt Ltd", "username": "ABCDE12345",
+                       "link": "https://coo.example.in/reset-password?token=Zx8v0Qm3l4W0s2c1",
+                       "expires_in_minutes": 30},
+    "login_failures_alert": {"name": "Sea Foods Pvt Ltd", "username": "ABCDE12345",
+                             "failures": 7, "addresses": 5, "window_minutes": 15,
+                             "login_url": "https://coo.example.in/"},
     "exporter_registered": {"iec": "ABCDE12345", "name": "Sea Foods Pvt Ltd",
                             "login_url": "https://coo.example.in/"},
     "application_submitted": {
@@ -56,7 +62,8 @@ CONTEXTS = {
                            "7d0f6a52-5b6e-4c1e-9d3a-0c5f2b1e9a11"},
 }
 # The link each kind carries, and the context key that holds the exporter's name.
-LINKS = {kind: context.get("url", context.get("login_url")) for kind, context in CONTEXTS.items()}
+LINKS = {kind: context.get("url", context.get("link", context.get("login_url")))
+         for kind, context in CONTEXTS.items()}
 EXPORTER_NAME_KEY = {"application_received": "exporter_name",
                      "application_resubmitted": "exporter_name"}
 # Messages that do not name their recipient: the exporter's own SMS about its application.
@@ -67,6 +74,7 @@ NAMELESS = {("application_submitted", "sms"), ("discrepancy_raised", "sms"),
 def test_every_kind_has_a_context_here():
     assert set(KINDS) == set(CONTEXTS)
     assert KINDS == {"credentials": ("email",), "exporter_registered": ("sms",),
+                     "password_reset": ("email",), "login_failures_alert": ("email",),
                      "application_submitted": ("email", "sms"),
                      "application_received": ("email", "sms"),
                      "application_resubmitted": ("email", "sms"),
