@@ -44,16 +44,22 @@ def minimal() -> bytes:
 
 # --- cross-reference data that claims too much ------------------------------------------------
 
-def xref_stream_size() -> bytes:
-    """The 365-byte file of the report: an xref stream whose /Size and /Index claim 2^31 entries."""
+def _objects_before_xref_stream() -> tuple[bytes, bytes]:
+    """The catalog, page tree and page as objects 1 to 3, and the packed entries (/W [1 4 2]) of
+    a cross-reference stream to follow them as object 4."""
     out = b"%PDF-1.7\n"
     offsets = []
     for body in (CATALOG, ONE_PAGE_TREE, PAGE):
         offsets.append(len(out))
         out += b"%d 0 obj\n%s\nendobj\n" % (len(offsets), body)
+    entries = [(0, 0, 65535)] + [(1, f, 0) for f in offsets] + [(1, len(out), 0)]
+    return out, b"".join(struct.pack(">BIH", *e) for e in entries)
+
+
+def xref_stream_size() -> bytes:
+    """The 365-byte file of the report: an xref stream whose /Size and /Index claim 2^31 entries."""
+    out, data = _objects_before_xref_stream()
     x = len(out)
-    entries = [(0, 0, 65535)] + [(1, f, 0) for f in offsets] + [(1, x, 0)]
-    data = b"".join(struct.pack(">BIH", *e) for e in entries)
     out += (b"4 0 obj\n<< /Type /XRef /Size 2147483647 /Index [0 2147483647] /W [1 4 2] "
             b"/Root 1 0 R /Length %d >>\nstream\n%s\nendstream\nendobj\nstartxref\n%d\n%%%%EOF\n"
             % (len(data), data, x))
@@ -78,15 +84,9 @@ def xref_stream_widths() -> bytes:
 
 def xref_stream_bomb() -> bytes:
     """An xref stream that inflates to far more than its entries could ever need."""
-    out = b"%PDF-1.7\n"
-    offsets = []
-    for body in (CATALOG, ONE_PAGE_TREE, PAGE):
-        offsets.append(len(out))
-        out += b"%d 0 obj\n%s\nendobj\n" % (len(offsets), body)
+    out, entries = _objects_before_xref_stream()
     x = len(out)
-    entries = [(0, 0, 65535)] + [(1, f, 0) for f in offsets] + [(1, x, 0)]
-    packed = deflated_zeros(400 * 1024 * 1024,
-                            prefix=b"".join(struct.pack(">BIH", *e) for e in entries))
+    packed = deflated_zeros(400 * 1024 * 1024, prefix=entries)
     out += (b"4 0 obj\n<< /Type /XRef /Size 5 /W [1 4 2] /Root 1 0 R /Filter /FlateDecode "
             b"/Length %d >>\nstream\n%s\nendstream\nendobj\nstartxref\n%d\n%%%%EOF\n"
             % (len(packed), packed, x))
