@@ -178,6 +178,14 @@ def deep_arrays(depth=100_000) -> bytes:
     return assemble([CATALOG, ONE_PAGE_TREE, PAGE, b"[" * depth + b"]" * depth])
 
 
+def wide_fields(references=1_000_000) -> bytes:
+    """Few objects, within every cap, but a form whose /Fields array lists one signature field a
+    million times (6 MB): seconds of parsing for a validator that looks for its field."""
+    return assemble([b"<< /Type /Catalog /Pages 2 0 R /AcroForm << /Fields [%s] >> >>"
+                     % (b"4 0 R " * references), ONE_PAGE_TREE, PAGE,
+                     b"<< /FT /Sig /T (OpenCoO) /Rect [0 0 0 0] >>"])
+
+
 def deep_dictionaries(depth=50_000) -> bytes:
     return assemble([b"<< /Type /Catalog /Pages 2 0 R /X " + b"<< /A " * depth + b"1"
                      + b" >>" * depth + b" >>", ONE_PAGE_TREE, PAGE])
@@ -272,6 +280,7 @@ CORPUS = {
     "signature-garbage-contents": signature_garbage_contents,
     "signature-deep-cms": signature_deep_cms,
     "signature-field-kids": signature_field_kids,
+    "wide-fields": wide_fields,
 }
 
 

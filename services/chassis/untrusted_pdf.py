@@ -51,19 +51,24 @@ class PdfTooComplex(ValueError):
     """The file claims, or needs, more than an honest PDF of its kind: the message says what."""
 
 
-def precheck(data: bytes) -> None:
-    """Refuse, cheaply, a file whose structure claims more than its length can hold. Raises
+def precheck(data: bytes, max_objects: int = MAX_OBJECTS) -> None:
+    """Refuse, cheaply, a file whose structure claims more than its length can hold, or more
+    than ``max_objects`` objects (a caller that knows what its files hold says less). Raises
     NotAPdf without the %PDF- header in the first kilobyte, PdfTooComplex for a claim past a
     cap (the message names it)."""
     if PDF_MAGIC not in data[:1024]:
         raise NotAPdf("it does not start with %PDF-")
     length = len(data)
     # No honest object takes less than a byte of the file, however well compressed.
-    objects_cap = min(MAX_OBJECTS, length)
-    _claim("objects", data.count(b"endobj"), MAX_OBJECTS)
+    objects_cap = min(max_objects, length)
+    objects = data.count(b"endobj")
+    _claim("objects", objects, max_objects)
     _claim("incremental updates", data.count(b"startxref"), MAX_UPDATES)
     for match in _CLAIMS.finditer(data):
         key = match.group("key")
+        if key == b"N":  # objects packed in an object stream count as objects too
+            objects += int(match.group("number"))
+            _claim("objects", objects, max_objects)
         if key is not None:
             _claim(f"/{key.decode()}", int(match.group("number")), {
                 b"Size": objects_cap, b"Count": MAX_PAGES, b"Length": length, b"Prev": length,

@@ -27,10 +27,18 @@ from services.verification import pades_validation, verdict
 log = logging.getLogger(__name__)
 
 MAX_FILE_BYTES = 10 * 1024 * 1024  # a certificate of 100 products is well under this
+# Our certificate of 100 products, signed, has a few dozen objects (most in one object stream):
+# a file of thousands cannot be one, and costs the sandbox seconds that others wait behind.
+MAX_CERTIFICATE_OBJECTS = 2_000
 TRUST_TTL = 60.0  # seconds: a new agency key verifies within a minute
-SANDBOX = Sandbox("verification", preload=(
-    "services.verification.pades_validation", "pyhanko.sign.validation",
-    "pyhanko_certvalidator"))
+_PRELOAD = ("services.verification.pades_validation", "pyhanko.sign.validation",
+            "pyhanko_certvalidator")
+# A certificate of ours is a few tens of KB and validates in milliseconds; a file of megabytes
+# may take the sandbox seconds. Larger files queue in a sandbox of their own, so a flood of them
+# never holds up the certificate-sized files behind it.
+CERTIFICATE_SIZED = 256 * 1024
+SANDBOX = Sandbox("verification", preload=_PRELOAD)
+LARGE_FILES_SANDBOX = Sandbox("verification-large-files", preload=_PRELOAD)
 
 class Kept(DependencyProvider):
     """A value the container's workers share (the trust material), with when it was fetched."""
@@ -73,9 +81,10 @@ class VerificationService(base.StatelessServiceBase):
         pdf = _decode(pdf_b64)
         sha256 = hashlib.sha256(pdf).hexdigest()
         try:
-            untrusted_pdf.precheck(pdf)
+            untrusted_pdf.precheck(pdf, max_objects=MAX_CERTIFICATE_OBJECTS)
             anchors, agency_certificates = self._trust_material()
-            validation = SANDBOX.run(pades_validation.validate, pdf, anchors, agency_certificates)
+            sandbox = SANDBOX if len(pdf) <= CERTIFICATE_SIZED else LARGE_FILES_SANDBOX
+            validation = sandbox.run(pades_validation.validate, pdf, anchors, agency_certificates)
         except untrusted_pdf.NotAPdf:
             validation = pades_validation.report(problem="not a PDF")
         except (untrusted_pdf.PdfTooComplex, BoundsExceeded) as exc:

@@ -100,9 +100,10 @@ def fits(data: bytes) -> bytes:
 
 DOCUMENT_SIZED = {
     **{name: make for name, make in hostile_pdfs.CORPUS.items()
-       if name not in ("many-pages", "many-objects")},
+       if name not in ("many-pages", "many-objects", "wide-fields")},
     "many-pages": lambda: hostile_pdfs.many_pages(20_000),
     "many-objects": lambda: hostile_pdfs.many_objects(40_000),
+    "wide-fields": lambda: hostile_pdfs.wide_fields(300_000),
 }
 
 
@@ -133,3 +134,18 @@ def test_a_page_count_past_a_database_integer_is_a_422_not_a_500():
     with pytest.raises(RuleViolation) as exc:
         check_pdf(hostile_pdfs.huge_count(), "invoice.pdf")
     assert exc.value.code == "DOCUMENT_TOO_COMPLEX" and "/Count" in exc.value.message
+
+
+def test_a_caller_may_cap_objects_lower_counting_those_in_object_streams():
+    """The verification's cap (a certificate has a few dozen objects): objects packed in object
+    streams count with the others, so many streams each under the cap do not slip past it."""
+    untrusted_pdf.precheck(hostile_pdfs.minimal(), max_objects=2_000)
+    untrusted_pdf.precheck(hostile_pdfs.many_objects(1_996), max_objects=2_000)  # /Size 2,000
+    with pytest.raises(untrusted_pdf.PdfTooComplex, match="objects of 2,001 is more than 2,000"):
+        untrusted_pdf.precheck(hostile_pdfs.many_objects(1_998), max_objects=2_000)
+    streams = hostile_pdfs.assemble(
+        [hostile_pdfs.CATALOG, hostile_pdfs.ONE_PAGE_TREE, hostile_pdfs.PAGE] +
+        [b"<< /Type /ObjStm /N 300 /First 0 /Length 0 >>\nstream\n\nendstream"] * 8)
+    untrusted_pdf.precheck(streams)  # the default cap of any PDF
+    with pytest.raises(untrusted_pdf.PdfTooComplex, match="objects of"):
+        untrusted_pdf.precheck(streams, max_objects=2_000)
