@@ -1,6 +1,8 @@
 """marshmallow schemas of the HTTP API: they validate requests and generate the OpenAPI document."""
 from marshmallow import Schema, fields, validate
 
+from services.contracts.application_status import Status
+
 
 class ErrorBody(Schema):
     code = fields.String(required=True, metadata={"example": "HS_CODE_UNKNOWN"})
@@ -346,9 +348,7 @@ class Application(ApplicationSummary):
 
 
 class ApplicationListQuery(Schema):
-    status = fields.String(validate=validate.OneOf(
-        ["draft", "pending_payment", "submitted", "discrepancy", "approved", "rejected",
-         "issued"]))
+    status = fields.String(validate=validate.OneOf([status.value for status in Status]))
     agreement = fields.String(validate=validate.Length(max=3))
     agency = fields.String(validate=validate.Length(max=32))
     number = fields.String(validate=validate.Length(max=64))

@@ -1,5 +1,5 @@
 """CoO applications: drafts, documents, DSC-signed submission with its number, lists and history
-(DESIGN.md §5, §7). Service-layer functions over the unit of work; the rules of the form live in
+(architecture §5, §7). Service-layer functions over the unit of work; the rules of the form live in
 ``form.py``, ``rules.py`` and ``origin.py``, the document rules in ``documents.py``.
 
 ``actor`` is the caller as the gateway verified it: ``{"username", "role", "agency", "office"}``.
@@ -17,7 +17,8 @@ from sqlalchemy import func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from services.application import documents as document_rules
-from services.application import form, origin, rules
+from services.application import form, lifecycle, origin, rules
+from services.application.lifecycle import MOVES, Status
 from services.application.models import (Application, Document, NumberSequence, StatusChange,
                                           SubmissionEvidence)
 from services.application.reference import exchange_rate_on, hs_exists
@@ -25,7 +26,6 @@ from services.chassis.blobs import BlobStore
 from services.chassis.database import utcnow
 from services.chassis.errors import BadRequest, Conflict, NotFound, RuleViolation
 
-EDITABLE = ("draft", "discrepancy")
 # Chosen before the number was given and fixed with it: the number names the agency and the
 # scheme, the fee was billed for the office and the branch, and the office's officer examines it.
 # An application sent back with a discrepancy keeps them.
@@ -59,7 +59,7 @@ def _may_see(actor, application) -> bool:
         return application.iec == actor["username"]
     if actor["role"] == "officer":
         return (application.issuing_office_code == actor.get("office")
-                and application.status != "draft")
+                and application.status != Status.DRAFT)
     return False
 
 
@@ -69,31 +69,9 @@ def _exporter_only(actor):
 
 
 def _editable(application):
-    if application.status not in EDITABLE:
+    if application.status not in lifecycle.EDITABLE:
         raise Conflict(f"an application in status {application.status} cannot be changed",
                        code="APPLICATION_NOT_EDITABLE")
-
-
-def _record(session, application, to_status, actor, comment=""):
-    session.add(StatusChange(application_id=application.id, from_status=application.status,
-                             to_status=to_status, actor=actor["username"], at=utcnow(),
-                             comment=comment))
-    application.status = to_status
-
-
-def _claim(session, application, from_status) -> bool:
-    """Take the application out of ``from_status`` with one conditional update. Of two
-    transactions trying at once the second waits for the first's row lock (PostgreSQL) or write
-    lock (SQLite) and then finds the status changed: it updates nothing."""
-    session.flush()
-    now = utcnow()
-    claimed = session.execute(
-        update(Application).where(Application.id == application.id,
-                                  Application.status == from_status)
-        .values(updated_at=now).execution_options(synchronize_session=False)).rowcount == 1
-    if claimed:
-        application.updated_at = now
-    return claimed
 
 
 def _columns(application, data):
@@ -161,13 +139,11 @@ def create_draft(uow, actor, body: dict) -> dict:
     _exporter_only(actor)
     data = _load_form(body)
     now = utcnow()
-    application = Application(id=str(uuid.uuid4()), iec=actor["username"], status="draft",
-                              data=data, created_at=now, updated_at=now)
+    application = Application(id=str(uuid.uuid4()), iec=actor["username"], data=data,
+                              created_at=now, updated_at=now)
     _columns(application, data)
     uow.session.add(application)
-    uow.session.add(StatusChange(application_id=application.id, from_status=None,
-                                 to_status="draft", actor=actor["username"], at=now,
-                                 comment="created"))
+    lifecycle.record(uow, application, MOVES["create"], actor, "created")
     return _view(uow.session, application)
 
 
@@ -208,7 +184,7 @@ def update_draft(uow, actor, application_id, body: dict) -> dict:
 def delete_draft(uow, actor, application_id) -> None:
     _exporter_only(actor)
     application = _load(uow.session, actor, application_id)
-    if application.status != "draft":
+    if application.status != MOVES["delete"].source:
         raise Conflict("only a draft can be deleted; nothing else is ever deleted",
                        code="APPLICATION_NOT_EDITABLE")
     uow.session.delete(application)
@@ -220,14 +196,12 @@ def clone(uow, actor, application_id) -> dict:
     _exporter_only(actor)
     source = _load(uow.session, actor, application_id)
     now = utcnow()
-    application = Application(id=str(uuid.uuid4()), iec=source.iec, status="draft",
-                              data=dict(source.data), cloned_from=source.id, created_at=now,
-                              updated_at=now)
+    application = Application(id=str(uuid.uuid4()), iec=source.iec, data=dict(source.data),
+                              cloned_from=source.id, created_at=now, updated_at=now)
     _columns(application, application.data)
     uow.session.add(application)
-    uow.session.add(StatusChange(application_id=application.id, from_status=None,
-                                 to_status="draft", actor=actor["username"], at=now,
-                                 comment=f"cloned from {source.number or source.id}"))
+    lifecycle.record(uow, application, MOVES["clone"], actor,
+                     f"cloned from {source.number or source.id}")
     return _view(uow.session, application)
 
 
@@ -244,7 +218,7 @@ def _filtered(actor, filters):
         query = query.where(Application.iec == actor["username"])
     elif actor["role"] == "officer":
         query = query.where(Application.issuing_office_code == actor.get("office"),
-                            Application.status != "draft")
+                            Application.status != Status.DRAFT.value)
     else:
         raise NotFound("no such list", code="APPLICATION_NOT_FOUND")
     if filters.get("status"):
@@ -392,12 +366,13 @@ def submit(uow, actor, application_id, signature_b64, verify_signature, exporter
     """Check every rule, check the exporter's DSC signature over the canonical payload, then give
     the number and move to pending_payment, all or nothing. Idempotent: a repeated submit of an
     application already submitted with the same payload answers as the first did."""
+    move = MOVES["submit"]
     application = _signed_claim(uow, actor, application_id, signature_b64, verify_signature,
-                                exporter, offices, "draft")
-    if application.status == "draft":
+                                exporter, offices, move)
+    if application.status == move.source:
         application.number = _next_number(uow.session, application, application.updated_at)
         application.submitted_at = application.updated_at
-        _record(uow.session, application, "pending_payment", actor, "submitted with DSC")
+        lifecycle.record(uow, application, move, actor, "submitted with DSC")
     return _view(uow.session, application)
 
 
@@ -406,20 +381,21 @@ def resubmit(uow, actor, application_id, signature_b64, verify_signature, export
     """An application sent back with a discrepancy, edited and signed again over its new payload,
     returns to the issuing office's queue. It keeps its number and its payment (and so its place
     by ``paid_at``); the new signature is kept beside the first as evidence."""
+    move = MOVES["resubmit"]
     application = _signed_claim(uow, actor, application_id, signature_b64, verify_signature,
-                                exporter, offices, "discrepancy")
-    if application.status == "discrepancy":
-        _record(uow.session, application, "submitted", actor, "resubmitted with DSC")
-        emit(uow, "application_resubmitted", application)
+                                exporter, offices, move)
+    if application.status == move.source:
+        lifecycle.record(uow, application, move, actor, "resubmitted with DSC")
     return _view(uow.session, application)
 
 
 def _signed_claim(uow, actor, application_id, signature_b64, verify_signature, exporter, offices,
-                  from_status) -> Application:
-    """The signed step out of ``from_status``: every rule checked, the DSC signature over the
-    canonical payload verified, the transition claimed and the evidence kept. Returns the
-    application still in ``from_status`` for the caller to move on, or, when this very signature
+                  move) -> Application:
+    """The signed ``move``: every rule checked, the DSC signature over the canonical payload
+    verified, the move claimed and the evidence kept. Returns the application still in the
+    move's source status for the caller to record the move, or, when this very signature
     already moved it (a retried request), the application as it is now."""
+    from_status = move.source
     _exporter_only(actor)
     session = uow.session
     application = _load(session, actor, application_id)
@@ -439,13 +415,11 @@ def _signed_claim(uow, actor, application_id, signature_b64, verify_signature, e
                               [d for d in exporter["directors"]])
 
     application = _reload(session, actor, application_id)
-    now = utcnow()
-    # Claim the transition with one conditional update: of two submissions racing (a retried
-    # request, a re-run RPC) only one moves the application (and takes a number).
-    claimed = session.execute(update(Application).where(
-        Application.id == application.id, Application.status == from_status,
-        Application.updated_at == application.updated_at).values(updated_at=now)).rowcount
-    if claimed != 1 or application.status != from_status or _payload(application) != payload:
+    # Of two submissions racing (a retried request, a re-run RPC) only one moves the application
+    # (and takes a number); one edited since it was signed moves not at all.
+    claimed = lifecycle.claim(session, application, move,
+                              unchanged_since=application.updated_at)
+    if not claimed or application.status != from_status or _payload(application) != payload:
         session.rollback()
         raise Conflict("the application changed while it was being submitted; sign it again",
                        code="APPLICATION_CHANGED")
@@ -453,7 +427,8 @@ def _signed_claim(uow, actor, application_id, signature_b64, verify_signature, e
     session.add(SubmissionEvidence(application_id=application.id, payload=payload,
                                    signature=base64.b64decode(signature_b64),
                                    signer_subject=signer["subject"],
-                                   signer_fingerprint=signer["fingerprint_sha256"], signed_at=now))
+                                   signer_fingerprint=signer["fingerprint_sha256"],
+                                   signed_at=application.updated_at))
     return application
 
 
@@ -484,30 +459,20 @@ def _next_number(session, application, now) -> str:
     return f"{application.agency_code}/{year}/{scheme}/{last:07d}A"
 
 
-PAYMENT = {"username": "payment", "role": "system", "agency": None, "office": None}
-
-
 def mark_paid(uow, event) -> bool:
     """payment.payment_completed: the application goes to its issuing office's queue. Only a
     pending application moves, so a repeated event changes nothing."""
     session = uow.session
+    move = MOVES["pay"]
     application = session.get(Application, event["application_id"])
-    if application is None or application.status != "pending_payment":
+    if application is None or application.status != move.source \
+            or not lifecycle.claim(session, application, move):
         return False
-    application.paid_at = application.updated_at = utcnow()
-    _record(session, application, "submitted", PAYMENT,
-            f"fee paid: {event['total'] / 100:.2f} INR (payment {event['payment_id']})")
-    emit(uow, "application_submitted", application, agreement_code=application.agreement_code)
+    application.paid_at = application.updated_at
+    lifecycle.record(uow, application, move, lifecycle.PAYMENT,
+                     f"fee paid: {event['total'] / 100:.2f} INR (payment {event['payment_id']})",
+                     agreement_code=application.agreement_code)
     return True
-
-
-def emit(uow, event_type, application, **fields):
-    """An application event in the outbox: every one carries the application, its exporter, and
-    the agency and office that agencies' systems bind by, then its own ``fields``."""
-    common = {"application_id": application.id, "application_number": application.number,
-              "iec": application.iec, "agency_code": application.agency_code,
-              "issuing_office_code": application.issuing_office_code}
-    uow.emit(event_type, {**common, **fields})
 
 
 def origin_check(session, actor, application_id) -> dict:

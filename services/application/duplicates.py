@@ -1,4 +1,4 @@
-"""Duplicate and in-lieu certificates (DESIGN.md §4 "Application number", §5).
+"""Duplicate and in-lieu certificates (architecture §4 "Application number", §5).
 
 From an issued certificate the exporter asks for
 - a duplicate (the original was lost or damaged): the same particulars, marked "DUPLICATE";
@@ -17,8 +17,9 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from services.application import documents as document_rules
-from services.application.applications import (FROZEN_AFTER_NUMBER, _claim, _load_form, _record,
-                                               _view, problems)
+from services.application import lifecycle
+from services.application.applications import FROZEN_AFTER_NUMBER, _load_form, _view, problems
+from services.application.lifecycle import MOVES, Status
 from services.application.models import Application, Document
 from services.chassis.blobs import BlobStore
 from services.chassis.database import utcnow
@@ -65,7 +66,7 @@ def open_request(session, original, kind) -> Application | None:
     """A request of this kind still awaiting payment: a retried request finds it again."""
     return session.scalar(select(Application).where(
         Application.original_application_id == original.id, Application.request_kind == kind,
-        Application.status == "pending_payment").limit(1))
+        Application.status == Status.PENDING_PAYMENT.value).limit(1))
 
 
 def request(uow, actor, certificate, kind, reason, corrections, exporter, offices,
@@ -78,7 +79,7 @@ def request(uow, actor, certificate, kind, reason, corrections, exporter, office
     _checked(kind, reason, corrections)
     session = uow.session
     original = _original(session, actor, certificate)
-    if original.status != "issued":
+    if original.status != Status.ISSUED:
         raise Conflict("only an issued certificate can be duplicated or replaced",
                        code="CERTIFICATE_NOT_VALID")
     if original.request_kind is not None:
@@ -90,12 +91,13 @@ def request(uow, actor, certificate, kind, reason, corrections, exporter, office
     if existing is not None:
         # Only an in-lieu's particulars can differ from the original's.
         corrected = existing.data != data
-        if (corrected or supporting) and not _claim(session, existing, "pending_payment"):
+        if (corrected or supporting) and not lifecycle.claim(
+                session, existing, MOVES["replace_corrections"]):
             # Claimed while unpaid: once paid it is the officer's, and it changes no more.
             raise Conflict("the request was paid meanwhile and is with the officer; ask again "
                            "once it is decided", code="REQUEST_OPEN")
         if corrected:
-            _replace_corrections(session, actor, existing, data, reason, exporter, offices)
+            _replace_corrections(uow, actor, existing, data, reason, exporter, offices)
         if supporting:
             _add_supporting(session, existing, supporting)
         return _view(session, existing), False
@@ -103,15 +105,16 @@ def request(uow, actor, certificate, kind, reason, corrections, exporter, office
     sequence = session.scalar(select(func.count()).select_from(Application).where(
         Application.original_application_id == original.id)) + 1
     application = Application(
-        id=str(uuid.uuid4()), iec=original.iec, status=None, kind=original.kind,
+        id=str(uuid.uuid4()), iec=original.iec, kind=original.kind,
         agreement_code=original.agreement_code, agency_code=original.agency_code,
         issuing_office_code=original.issuing_office_code,
         number=f"{original.number}/{sequence:08d}", data=data, created_at=now, updated_at=now,
         submitted_at=now, request_kind=kind, original_application_id=original.id,
         original_number=certificate["number"], request_reason=reason.strip())
     session.add(application)
-    _record(session, application, "pending_payment", actor,
-            f"{kind.replace('_', '-')} of {certificate['number']} requested: {reason.strip()}")
+    lifecycle.record(uow, application, MOVES["request_duplicate"], actor,
+                     f"{kind.replace('_', '-')} of {certificate['number']} requested: "
+                     f"{reason.strip()}")
     try:
         session.flush()
     except IntegrityError:
@@ -126,13 +129,13 @@ def request(uow, actor, certificate, kind, reason, corrections, exporter, office
     return _view(session, application), True
 
 
-def _replace_corrections(session, actor, request, data, reason, exporter, offices) -> None:
+def _replace_corrections(uow, actor, request, data, reason, exporter, offices) -> None:
     """An in-lieu still awaiting payment (claimed by the caller) takes the corrections asked for
     last, so a mistake in the first ones is mended without paying for a wrong certificate."""
     request.data, request.request_reason = data, reason.strip()
-    _record(session, request, "pending_payment", actor,
-            f"corrections replaced before payment: {reason.strip()}")
-    _check_corrected(session, request, exporter, offices)
+    lifecycle.record(uow, request, MOVES["replace_corrections"], actor,
+                     f"corrections replaced before payment: {reason.strip()}")
+    _check_corrected(uow.session, request, exporter, offices)
 
 
 def _check_corrected(session, request, exporter, offices) -> None:

@@ -1,4 +1,4 @@
-"""Officer examination (DESIGN.md §5): the issuing office's queue, discrepancies, approval and
+"""Officer examination (architecture §5): the issuing office's queue, discrepancies, approval and
 rejection, turnaround statistics, the approved exporters whose applications are self-certified,
 and what the certificate service reads and reports back. Service-layer functions over the unit of
 work, as in ``applications.py``; the percentile arithmetic at the end is plain Python.
@@ -13,23 +13,19 @@ from datetime import timedelta
 
 from sqlalchemy import func, select
 
-from services.application import reference
-from services.application.applications import (_claim, _iso, _load, _record, _view, emit,
-                                                export_xlsx, list_applications, mark_paid)
+from services.application import lifecycle, reference
+from services.application.applications import (_iso, _load, _view, export_xlsx,
+                                                list_applications, mark_paid)
+from services.application.lifecycle import CERTIFICATE, MOVES, QUEUE, SELF_CERTIFICATION, Status
 from services.application.models import AgreementRecord, Application, SelfCertification
 from services.chassis.database import utcnow
 from services.chassis.errors import BadRequest, Conflict, Forbidden, NotFound, RuleViolation
 
 log = logging.getLogger(__name__)
 
-QUEUE_STATUS = "submitted"
 QUEUE_SORT = "paid_at"  # first paid, first examined
 STATS_DAYS = 90
 MAX_STATS_DAYS = 366
-# Actors of transitions no person makes; they appear in the history under these names.
-SELF_CERTIFICATION = {"username": "self-certification", "role": "system", "agency": None,
-                      "office": None}
-CERTIFICATE = {"username": "certificate", "role": "system", "agency": None, "office": None}
 
 
 def _officer_only(actor):
@@ -56,16 +52,17 @@ def queue_xlsx(session, actor, filters) -> bytes:
 def _queue_filters(filters) -> dict:
     # Self-certified applications awaiting post-audit are approved (or issued since), never
     # submitted: asked for alone, they come in every status.
-    default = {} if filters.get("post_audit") else {"status": QUEUE_STATUS}
+    default = {} if filters.get("post_audit") else {"status": QUEUE.value}
     return {**default, **filters}
 
 
 # --- decisions -----------------------------------------------------------------------------------
 
-def _pending(session, actor, application_id) -> Application:
+def _pending(session, actor, application_id, move) -> Application:
+    """The application in the queue, claimed for the officer's ``move``."""
     _officer_only(actor)
     application = _load(session, actor, application_id)
-    if application.status != QUEUE_STATUS or not _claim(session, application, QUEUE_STATUS):
+    if application.status != move.source or not lifecycle.claim(session, application, move):
         raise Conflict("the application is not awaiting examination (it may just have been "
                        "decided by another officer)", code="APPLICATION_NOT_PENDING")
     return application
@@ -73,9 +70,9 @@ def _pending(session, actor, application_id) -> Application:
 
 def raise_discrepancy(uow, actor, application_id, comment) -> dict:
     """Send the application back to the exporter, who edits it and resubmits with the DSC."""
-    application = _pending(uow.session, actor, application_id)
-    _record(uow.session, application, "discrepancy", actor, comment)
-    emit(uow, "discrepancy_raised", application, comment=comment)
+    move = MOVES["raise_discrepancy"]
+    application = _pending(uow.session, actor, application_id, move)
+    lifecycle.record(uow, application, move, actor, comment, comment=comment)
     return _view(uow.session, application)
 
 
@@ -91,7 +88,7 @@ def _approved_in_lieu(session, request) -> str | None:
     """The number of another in-lieu of the same original, approved and awaiting issuance."""
     return session.scalar(select(Application.number).where(
         Application.original_application_id == request.original_application_id,
-        Application.request_kind == "in_lieu", Application.status == "approved",
+        Application.request_kind == "in_lieu", Application.status == Status.APPROVED.value,
         Application.id != request.id).limit(1))
 
 
@@ -99,7 +96,7 @@ def approve(uow, actor, application_id, remarks=None, original_status=None) -> d
     """``original_status``: for a duplicate or in-lieu, the registry's status of the original
     now. Approving one from an original revoked or superseded meanwhile would issue nothing (the
     registry refuses), so the officer hears it here and rejects the request instead."""
-    application = _pending(uow.session, actor, application_id)
+    application = _pending(uow.session, actor, application_id, MOVES["approve"])
     if application.request_kind:
         replacing = _approved_in_lieu(uow.session, application)
         if replacing is not None:  # it supersedes the original as soon as it is issued
@@ -109,28 +106,26 @@ def approve(uow, actor, application_id, remarks=None, original_status=None) -> d
                            f"{original_status or 'not in the registry'}: nothing can be issued "
                            "from it; reject the request with the reason",
                            code="ORIGINAL_NOT_VALID")
-    _decide(uow, application, "approved", actor, remarks or "approved", remarks=remarks or None)
+    _decide(uow, application, MOVES["approve"], actor, remarks or "approved",
+            remarks=remarks or None)
     return _view(uow.session, application)
 
 
 def reject(uow, actor, application_id, reason) -> dict:
-    application = _pending(uow.session, actor, application_id)
-    _decide(uow, application, "rejected", actor, reason, remarks=reason)
+    application = _pending(uow.session, actor, application_id, MOVES["reject"])
+    _decide(uow, application, MOVES["reject"], actor, reason, remarks=reason)
     return _view(uow.session, application)
 
 
-def _decide(uow, application, decision, actor, comment, remarks=None, post_audit=False):
+def _decide(uow, application, move, actor, why, remarks=None, post_audit=False):
     """Record the decision on a claimed application: who and when are kept on the row (the time
     from ``paid_at`` is the office's turnaround), the history says why."""
     application.decided_by = actor["username"]
     application.decided_at = application.updated_at
     application.remarks = remarks
     application.post_audit = post_audit
-    _record(uow.session, application, decision, actor, comment)
-    if decision == "approved":
-        emit(uow, "application_approved", application, officer=actor["username"])
-    else:
-        emit(uow, "application_rejected", application, reason=comment)
+    event = {"reason": why} if move.target is Status.REJECTED else {"officer": actor["username"]}
+    lifecycle.record(uow, application, move, actor, why, **event)
 
 
 # --- self-certification ---------------------------------------------------------------------------
@@ -142,9 +137,10 @@ def payment_completed(uow, event) -> None:
     if not mark_paid(uow, event):
         return
     application = uow.session.get(Application, event["application_id"])
-    if self_certifies(uow.session, application) and _claim(uow.session, application,
-                                                           QUEUE_STATUS):
-        _decide(uow, application, "approved", SELF_CERTIFICATION,
+    move = MOVES["self_certify"]
+    if self_certifies(uow.session, application) and lifecycle.claim(uow.session, application,
+                                                                    move):
+        _decide(uow, application, move, SELF_CERTIFICATION,
                 "approved exporter: self-certified, for post-audit", post_audit=True)
 
 
@@ -239,7 +235,7 @@ def stats(session, actor, days=STATS_DAYS) -> dict:
     scope = [] if actor["role"] == "admin" else [Application.agency_code == actor["agency"]]
     office = (Application.agency_code, Application.issuing_office_code)
     waiting = session.execute(select(*office, func.count()).where(
-        Application.status == QUEUE_STATUS, *scope).group_by(*office)).all()
+        Application.status == QUEUE.value, *scope).group_by(*office)).all()
     decided = session.execute(select(*office, Application.paid_at, Application.decided_at,
                                      Application.post_audit).where(
         Application.decided_at >= utcnow() - timedelta(days=days), *scope)).all()
@@ -324,13 +320,14 @@ def certificate_issued(uow, event) -> bool:
     session = uow.session
     application = session.get(Application, event["application_id"])
     number = event["certificate_number"]
-    if application is None or application.status != "approved" \
-            or not _claim(session, application, "approved"):
+    move = MOVES["issue"]
+    if application is None or application.status != move.source \
+            or not lifecycle.claim(session, application, move):
         if application is None or application.certificate_number != number:
             log.warning("certificate %s issued for application %s, which is %s; ignored",
                         number, event["application_id"],
                         application.status if application else "unknown")
         return False
     application.certificate_number = number
-    _record(session, application, "issued", CERTIFICATE, f"certificate {number} issued")
+    lifecycle.record(uow, application, move, CERTIFICATE, f"certificate {number} issued")
     return True

@@ -1,5 +1,5 @@
 """The payment service layer: the fee schedule, order summaries, payments and their callbacks,
-reconciliation and receipts (DESIGN.md §4 "Fees", issue 5). Functions over the unit of work; the
+reconciliation and receipts (architecture §4 "Fees"). Functions over the unit of work; the
 arithmetic is ``fees.py``'s, the providers' protocols ``providers.py``'s, the PDF
 ``receipts.py``'s.
 
@@ -29,6 +29,7 @@ from services.chassis.errors import (BadRequest, Conflict, Forbidden, NotFound, 
 from services.payment import fees
 from services.payment.models import FeeRow, Payment, ReceiptSequence
 from services.payment.providers import InvalidCallback, ProviderStatus, ProviderUnavailable
+from services.contracts.application_status import Status
 from services.contracts.fees import FeeWindow
 
 log = logging.getLogger(__name__)
@@ -216,7 +217,7 @@ def check_payable(session, actor, application):
         raise Forbidden("only the exporter pays", code="FORBIDDEN")
     if _completed_payment(session, application["id"]) is not None:
         raise Conflict("this application is paid already", code="ALREADY_PAID")
-    if application["status"] != "pending_payment":
+    if application["status"] != Status.PENDING_PAYMENT:
         raise Conflict(f"an application in status {application['status']} is not awaiting payment",
                        code="APPLICATION_NOT_PAYABLE")
 
