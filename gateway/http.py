@@ -17,10 +17,11 @@ from nameko.web.server import HttpOnlyProtocol, WebServer, WsgiApp
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Request, Response
 
-from gateway import revocation
+from gateway import auth, revocation
 from services.chassis import config, correlation
 from services.chassis.errors import ApiError, BadRequest, PayloadTooLarge, UnsupportedMediaType
 from services.chassis.workers import forget_locals
+from services.contracts import tokens
 
 log = logging.getLogger(__name__)
 
@@ -180,15 +181,22 @@ ROUTES: list[RouteDoc] = []
 
 
 class JsonHttp(HttpRequestHandler):
+    """A route: who may call it is decided here, from its declaration, before its body is read
+    or validated (``request.principal`` is the caller then; None on a public route)."""
     server = JsonWebServer()
 
-    def __init__(self, method, url, max_body=None, **kwargs):
+    def __init__(self, method, url, max_body=None, roles=(), **kwargs):
         self.max_body = max_body
+        self.roles = roles
         super().__init__(method, url, **kwargs)
 
     def handle_request(self, request):
         request.environ[revocation.ENVIRON_KEY] = revocation.KnownCredentialVersions.of(
             self.container)
+        try:
+            request.principal = auth.require(request, *self.roles) if self.roles else None
+        except ApiError as exc:
+            return self.response_from_exception(exc)
         limit = self.max_body
         if limit is not None and (request.content_length or 0) > limit:
             return error_response(413, "PAYLOAD_TOO_LARGE",
@@ -227,14 +235,25 @@ class JsonHttp(HttpRequestHandler):
                               "header when reporting it")
 
 
-def route(method, path, summary, *, tags=(), request=None, response=None, roles=(),
+class RouteDeclarationError(TypeError):
+    """A route says neither who may call it nor that anyone may: refused when the gateway's
+    module is imported, so such a route is never served."""
+
+
+def route(method, path, summary, *, roles=(), public=False, tags=(), request=None, response=None,
           max_body=None, query=None, responses=None):
-    """Declare an HTTP route and its OpenAPI description in one place. ``path`` uses werkzeug's
-    ``<name>`` syntax; ``roles`` (documentation here) is enforced by the handler via auth."""
+    """Declare an HTTP route, who may call it and its OpenAPI description in one place. ``path``
+    uses werkzeug's ``<name>`` syntax. ``roles``: the roles that may call it, enforced before
+    anything else (401 without a valid token, 403 for another role); ``public=True``: anyone."""
+    if bool(roles) == bool(public):
+        raise RouteDeclarationError(f"{method} {path}: declare roles=(...) or public=True")
+    unknown = set(roles) - set(tokens.ROLES)
+    if unknown:
+        raise RouteDeclarationError(f"{method} {path}: no such roles {sorted(unknown)}")
     ROUTES.append(RouteDoc(method, path, summary, tuple(tags), request, response, tuple(roles),
                            responses or {}, query))
     # A client's mistake is an answer, not a fault: nameko logs these below ERROR, without alarm.
-    return JsonHttp.decorator(method, path, max_body=max_body,
+    return JsonHttp.decorator(method, path, max_body=max_body, roles=tuple(roles),
                               expected_exceptions=(ApiError, ValidationError, HTTPException))
 
 

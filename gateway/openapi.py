@@ -56,6 +56,7 @@ def build(public_url: str) -> dict:
         if route.roles:
             operation["security"] = [{"bearer": []}]
             operation["description"] = f"Roles: {', '.join(route.roles)}."
+            operation["x-roles"] = list(route.roles)  # the declaration the gateway enforces
             codes |= {401, 403}
         for code in sorted(codes):
             operation["responses"][str(code)] = {

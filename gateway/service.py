@@ -1,5 +1,5 @@
 """The gateway: the only HTTP entry. It authenticates, authorizes, validates and maps to RPC;
-every answer, errors included, is JSON (DESIGN.md §7)."""
+every answer, errors included, is JSON (architecture §7)."""
 import base64
 from functools import lru_cache
 from pathlib import Path
@@ -12,7 +12,6 @@ from werkzeug.utils import safe_join
 from werkzeug.wrappers import Response
 
 from gateway import openapi, revocation, schemas
-from gateway.auth import authenticate, require
 from gateway.http import (FORM_PAGE_POLICY, PAGE_POLICY, checked_text, loads_checked,
                           page_response, parse_json, route)
 from gateway.ratelimit import RateLimit
@@ -223,7 +222,8 @@ class GatewayService:
     # --- platform ------------------------------------------------------------------------------
 
     @route("GET", "/health", "Health of the gateway and of every service",
-           response=schemas.Health, responses={503: "A service is down (named in `down`)"})
+           response=schemas.Health, responses={503: "A service is down (named in `down`)"},
+           public=True)
     def health(self, request):
         timeout = config.health_timeout()
         pending, report = {}, {}
@@ -245,22 +245,23 @@ class GatewayService:
                              **{name: report[name] for name in config.SERVICES}}}
         return (503 if down else 200), body
 
-    @route("GET", "/api/v1/openapi.json", "This API's OpenAPI 3 document")
+    @route("GET", "/api/v1/openapi.json", "This API's OpenAPI 3 document", public=True)
     def openapi_document(self, request):
         return openapi.build(config.public_url())
 
-    @route("GET", "/api/docs", "Browsable API documentation")
+    @route("GET", "/api/docs", "Browsable API documentation", public=True)
     def docs(self, request):
         # Swagger UI sets styles on its elements and fetches the document (and "try it out").
         return page_response(DOCS_PAGE, PAGE_POLICY.replace(
             "style-src 'self'", "style-src 'self' 'unsafe-inline'") + "; connect-src 'self'")
 
-    @route("GET", "/api/docs/opencoo/docs.js", "The documentation page's script")
+    @route("GET", "/api/docs/opencoo/docs.js", "The documentation page's script", public=True)
     def docs_script(self, request):
         return Response(DOCS_SCRIPT, mimetype="text/javascript",
                         headers={"Cache-Control": "public, max-age=3600"})
 
-    @route("GET", "/api/docs/static/<path:filename>", "Assets of the documentation page")
+    @route("GET", "/api/docs/static/<path:filename>", "Assets of the documentation page",
+           public=True)
     def docs_static(self, request, filename):
         path = safe_join(_swagger_dir(), filename)
         if path is None or not filename.endswith((".js", ".css", ".png")):
@@ -279,45 +280,48 @@ class GatewayService:
 
     @route("GET", "/api/v1/reference/agreements", "Trade agreements and their origin rules",
            tags=["reference"], query=schemas.Page,
-           response=schemas.page_of(schemas.Agreement, "AgreementPage"))
+           response=schemas.page_of(schemas.Agreement, "AgreementPage"), public=True)
     def agreements(self, request):
         return paginate(request, self.application.agreements())
 
     @route("GET", "/api/v1/reference/agreements/<code>", "One trade agreement",
-           tags=["reference"], response=schemas.Agreement, responses={404: "Unknown code"})
+           tags=["reference"], response=schemas.Agreement, responses={404: "Unknown code"},
+           public=True)
     def agreement(self, request, code):
         return self.application.agreement(code)
 
     @route("GET", "/api/v1/reference/agencies", "Issuing agencies with their offices",
            tags=["reference"], query=schemas.Page,
-           response=schemas.page_of(schemas.Agency, "AgencyPage"))
+           response=schemas.page_of(schemas.Agency, "AgencyPage"), public=True)
     def agencies(self, request):
         return paginate(request, self.registration.agencies())
 
     @route("GET", "/api/v1/reference/units", "Units of quantity (UQC)", tags=["reference"],
-           query=schemas.Page, response=schemas.page_of(schemas.CodeName, "UnitPage"))
+           query=schemas.Page, response=schemas.page_of(schemas.CodeName, "UnitPage"), public=True)
     def units(self, request):
         return paginate(request, self.application.units())
 
     @route("GET", "/api/v1/reference/countries", "Countries (ISO 3166)", tags=["reference"],
-           query=schemas.Page, response=schemas.page_of(schemas.Country, "CountryPage"))
+           query=schemas.Page, response=schemas.page_of(schemas.Country, "CountryPage"),
+           public=True)
     def countries(self, request):
         return paginate(request, self.application.countries())
 
     @route("GET", "/api/v1/reference/currencies", "Currencies (ISO 4217)", tags=["reference"],
-           query=schemas.Page, response=schemas.page_of(schemas.CodeName, "CurrencyPage"))
+           query=schemas.Page, response=schemas.page_of(schemas.CodeName, "CurrencyPage"),
+           public=True)
     def currencies(self, request):
         return paginate(request, self.application.currencies())
 
     @route("GET", "/api/v1/reference/hs", "Which HS nomenclature is loaded", tags=["reference"],
-           response=schemas.HsStatus)
+           response=schemas.HsStatus, public=True)
     def hs_status(self, request):
         return self.application.hs_status()
 
     @route("GET", "/api/v1/reference/hs/<code>",
            "An HS chapter, heading, subheading or 8-digit tariff item", tags=["reference"],
            response=schemas.HsCode,
-           responses={404: "Not in the loaded nomenclature", 400: "Not an HS code"})
+           responses={404: "Not in the loaded nomenclature", 400: "Not an HS code"}, public=True)
     def hs_code(self, request, code):
         return self.application.hs_code(code)
 
@@ -325,7 +329,6 @@ class GatewayService:
            tags=["admin"], request=schemas.HsUpload, response=schemas.HsStatus, roles=["admin"],
            max_body=HS_UPLOAD, responses={413: "File over 5 MiB", 422: "File not valid"})
     def upload_hs(self, request):
-        require(request, "admin")
         upload = request.files.get("file")
         if upload is None:
             raise BadRequest("send the CSV as multipart field 'file'",
@@ -340,14 +343,15 @@ class GatewayService:
     # --- authentication ------------------------------------------------------------------------
 
     @route("GET", "/api/v1/auth/captcha", "A single-use arithmetic captcha for login",
-           tags=["auth"], response=schemas.Captcha)
+           tags=["auth"], response=schemas.Captcha, public=True)
     def captcha(self, request):
         return self.registration.new_captcha()
 
     @route("POST", "/api/v1/auth/login", "Log in with username, password and captcha",
            tags=["auth"], request=schemas.LoginRequest, response=schemas.Token,
            max_body=JSON_BODY, responses={401: "Wrong username or password",
-                                          429: "Too many failed logins (Retry-After)"})
+                                          429: "Too many failed logins (Retry-After)"},
+           public=True)
     def login(self, request):
         body = parse_json(request, schemas.LoginRequest())
         return self.registration.login(body["username"], body["password"], body["captcha_id"],
@@ -358,7 +362,7 @@ class GatewayService:
            tags=["auth"], request=schemas.ForgotPassword, response=schemas.Message,
            max_body=JSON_BODY,
            responses={429: "TOO_MANY_RESETS: 3 an hour per account, 10 per address "
-                           "(Retry-After)"})
+                           "(Retry-After)"}, public=True)
     def forgot_password(self, request):
         body = parse_json(request, schemas.ForgotPassword())
         self.registration.forgot_password(body["username"], body["email"], body["captcha_id"],
@@ -371,19 +375,19 @@ class GatewayService:
            "link's token; every token issued before stops working", tags=["auth"],
            request=schemas.ResetPassword, response=schemas.Message, max_body=JSON_BODY,
            responses={400: "RESET_LINK_INVALID: used, expired or replaced by a newer link",
-                      422: "New password too weak (the link still works)"})
+                      422: "New password too weak (the link still works)"}, public=True)
     def reset_password(self, request):
         body = parse_json(request, schemas.ResetPassword())
         self.registration.reset_password(body["token"], body["new_password"])
         return {"message": "Password changed. Log in with the new password."}
 
     @route("GET", "/reset-password", "The emailed link: a page to choose a new password",
-           tags=["auth"])
+           tags=["auth"], public=True)
     def reset_password_page(self, request):
         return _reset_page(request.args.get("token", ""), None)
 
     @route("POST", "/reset-password", "The page's form (token, new_password)", tags=["auth"],
-           max_body=JSON_BODY)
+           max_body=JSON_BODY, public=True)
     def reset_password_form(self, request):
         token = checked_text(request.form.get("token", ""), "token")
         try:
@@ -399,7 +403,7 @@ class GatewayService:
            roles=["exporter", "officer", "agency_admin", "admin"],
            responses={401: "Current password wrong", 422: "New password too weak"})
     def change_password(self, request):
-        principal = authenticate(request)
+        principal = request.principal
         body = parse_json(request, schemas.ChangePassword())
         return self.registration.change_password(principal.username, body["current_password"],
                                                  body["new_password"])
@@ -409,14 +413,15 @@ class GatewayService:
     @route("GET", "/api/v1/iec/<iec>", "The IEC record to start registration (contacts masked)",
            tags=["registration"], response=schemas.IecPublic,
            responses={404: "Not in the IEC directory", 429: "Too many lookups",
-                      503: "IEC directory down"})
+                      503: "IEC directory down"}, public=True)
     def iec(self, request, iec):
         self.iec_lookups.check(client_address(request))
         return self.registration.iec_record(iec)
 
     @route("POST", "/api/v1/registrations/challenge", "A nonce to sign with the DSC",
            tags=["registration"], request=schemas.ChallengeRequest, response=schemas.Challenge,
-           max_body=JSON_BODY, responses={404: "Unknown IEC", 409: "Already registered"})
+           max_body=JSON_BODY, responses={404: "Unknown IEC", 409: "Already registered"},
+           public=True)
     def registration_challenge(self, request):
         self.iec_lookups.check(client_address(request))  # it too tells which IECs exist
         body = parse_json(request, schemas.ChallengeRequest())
@@ -427,7 +432,7 @@ class GatewayService:
            response=schemas.Registration, max_body=REGISTRATION_BODY,
            responses={404: "Unknown IEC", 409: "Already registered",
                       422: "A rule is broken (DSC_*, CONTACT_MISMATCH, BRANCHES_INVALID, …)",
-                      503: "IEC directory down"})
+                      503: "IEC directory down"}, public=True)
     def register(self, request):
         body = parse_json(request, schemas.RegistrationRequest())
         return 201, self.registration.register_exporter(body)
@@ -435,7 +440,7 @@ class GatewayService:
     @route("GET", "/api/v1/exporters/me", "The logged-in exporter: firm, branches, DSC",
            tags=["registration"], roles=["exporter"])
     def exporter_me(self, request):
-        principal = require(request, "exporter")
+        principal = request.principal
         return self.registration.exporter(principal.username)
 
     # --- applications ------------------------------------------------------------------------
@@ -444,7 +449,7 @@ class GatewayService:
            tags=["applications"], roles=["exporter"], request=schemas.ApplicationForm,
            response=schemas.Application, max_body=APPLICATION_BODY)
     def create_application(self, request):
-        principal = require(request, "exporter")
+        principal = request.principal
         body = parse_json(request, schemas.AnyObject())
         return 201, self.application.create_application(actor(principal), body)
 
@@ -452,7 +457,7 @@ class GatewayService:
            tags=["applications"], roles=["exporter"], query=schemas.ApplicationListQuery,
            response=schemas.page_of(schemas.ApplicationSummary, "ApplicationPage"))
     def list_applications(self, request):
-        principal = require(request, "exporter")
+        principal = request.principal
         query = list_query(request)
         return self.application.list_applications(actor(principal), query["filters"],
                                                   query["page"], query["per_page"],
@@ -462,7 +467,7 @@ class GatewayService:
            tags=["applications"], roles=["exporter", "officer"],
            query=schemas.ApplicationListQuery)
     def export_applications(self, request):
-        principal = require(request, "exporter", "officer")
+        principal = request.principal
         query = list_query(request)
         # Up to 100,000 rows take about half a minute to write: a deadline of its own.
         content = self.application.with_timeout(EXPORT_TIMEOUT).export_applications(
@@ -475,7 +480,7 @@ class GatewayService:
            "documents", tags=["applications"], roles=["exporter", "officer"],
            response=schemas.Application)
     def get_application(self, request, application_id):
-        principal = require(request, "exporter", "officer")
+        principal = request.principal
         return self.application.get_application(actor(principal), application_id)
 
     @route("PUT", "/api/v1/applications/<application_id>", "Replace the form of a draft (or of "
@@ -483,14 +488,14 @@ class GatewayService:
            request=schemas.ApplicationForm, response=schemas.Application,
            max_body=APPLICATION_BODY, responses={409: "Not editable in its status"})
     def update_application(self, request, application_id):
-        principal = require(request, "exporter")
+        principal = request.principal
         body = parse_json(request, schemas.AnyObject())
         return self.application.update_application(actor(principal), application_id, body)
 
     @route("DELETE", "/api/v1/applications/<application_id>", "Delete a draft",
            tags=["applications"], roles=["exporter"], responses={409: "Not a draft"})
     def delete_application(self, request, application_id):
-        principal = require(request, "exporter")
+        principal = request.principal
         self.application.delete_application(actor(principal), application_id)
         return Response(status=204)
 
@@ -498,13 +503,13 @@ class GatewayService:
            "application", tags=["applications"], roles=["exporter"],
            response=schemas.Application)
     def clone_application(self, request, application_id):
-        principal = require(request, "exporter")
+        principal = request.principal
         return 201, self.application.clone_application(actor(principal), application_id)
 
     @route("GET", "/api/v1/applications/<application_id>/history", "Status changes with actor, "
            "time and comment", tags=["applications"], roles=["exporter", "officer"])
     def application_history(self, request, application_id):
-        principal = require(request, "exporter", "officer")
+        principal = request.principal
         return {"items": self.application.application_history(actor(principal),
                                                               application_id)}
 
@@ -512,7 +517,7 @@ class GatewayService:
            "product and whether each meets its criterion (drafts too)", tags=["applications"],
            roles=["exporter", "officer"])
     def origin_check(self, request, application_id):
-        principal = require(request, "exporter", "officer")
+        principal = request.principal
         return self.application.origin_check(actor(principal), application_id)
 
     @route("POST", "/api/v1/applications/<application_id>/documents", "Upload a signed PDF "
@@ -520,7 +525,7 @@ class GatewayService:
            request=schemas.DocumentUpload, max_body=DOCUMENT_BODY,
            responses={413: "Over 2 MB", 422: "Not a PDF, not signed, or signature invalid"})
     def add_document(self, request, application_id):
-        principal = require(request, "exporter")
+        principal = request.principal
         upload = request.files.get("file")
         if upload is None:
             raise BadRequest("send the PDF as multipart field 'file'", code="VALIDATION_ERROR",
@@ -535,7 +540,7 @@ class GatewayService:
     @route("GET", "/api/v1/applications/<application_id>/documents/<document_id>",
            "Download a document", tags=["applications"], roles=["exporter", "officer"])
     def get_document(self, request, application_id, document_id):
-        principal = require(request, "exporter", "officer")
+        principal = request.principal
         document = self.application.get_document(actor(principal), application_id, document_id)
         return Response(base64.b64decode(document["content"]), mimetype="application/pdf",
                         headers={"Content-Disposition":
@@ -546,7 +551,7 @@ class GatewayService:
            "(RFC 8785) to sign with the DSC for submission", tags=["applications"],
            roles=["exporter"], response=schemas.SigningPayload)
     def signing_payload(self, request, application_id):
-        principal = require(request, "exporter")
+        principal = request.principal
         return self.application.signing_payload(actor(principal), application_id)
 
     @route("POST", "/api/v1/applications/<application_id>/submit", "Submit with the DSC "
@@ -556,7 +561,7 @@ class GatewayService:
            responses={409: "Not a draft, or changed while submitting",
                       422: "Rules broken (fields name each), or DSC refused"})
     def submit_application(self, request, application_id):
-        principal = require(request, "exporter")
+        principal = request.principal
         body = parse_json(request, schemas.SubmitRequest())
         return self.application.submit_application(actor(principal), application_id,
                                                    body["signature"])
@@ -568,7 +573,7 @@ class GatewayService:
            roles=["exporter"], response=schemas.OrderSummary,
            responses={422: "No fee in force, or the form lacks office or branch"})
     def order_summary(self, request, application_id):
-        principal = require(request, "exporter")
+        principal = request.principal
         return self.payment.order_summary(actor(principal), application_id)
 
     @route("POST", "/api/v1/applications/<application_id>/payments", "Start paying the fee: the "
@@ -577,20 +582,20 @@ class GatewayService:
            responses={409: "Not awaiting payment, or paid already",
                       503: "Payment provider unreachable"})
     def create_payment(self, request, application_id):
-        principal = require(request, "exporter")
+        principal = request.principal
         return 201, self.payment.create_payment(actor(principal), application_id)
 
     @route("GET", "/api/v1/applications/<application_id>/payments", "Payments of an "
            "application, oldest first", tags=["payments"], roles=["exporter", "officer"])
     def list_payments(self, request, application_id):
-        principal = require(request, "exporter", "officer")
+        principal = request.principal
         return paginate(request, self.payment.payments(actor(principal), application_id))
 
     @route("GET", "/api/v1/payments/<payment_id>/receipt.pdf", "GST receipt of a completed "
            "payment", tags=["payments"], roles=["exporter", "officer"],
            responses={409: "Not completed yet"})
     def payment_receipt(self, request, payment_id):
-        principal = require(request, "exporter", "officer")
+        principal = request.principal
         receipt = self.payment.receipt_pdf(actor(principal), payment_id)
         return Response(base64.b64decode(receipt["content"]), mimetype="application/pdf",
                         headers={"Content-Disposition":
@@ -599,7 +604,7 @@ class GatewayService:
     @route("POST", "/api/v1/payments/callback/<provider>", "The payment provider's signed "
            "callback (server to server); idempotent", tags=["payments"], max_body=JSON_BODY,
            responses={401: "Signature does not verify", 404: "Unknown provider or order",
-                      422: "Amount or currency differs from the order"})
+                      422: "Amount or currency differs from the order"}, public=True)
     def payment_callback(self, request, provider):
         if provider not in PAYMENT_PROVIDERS:
             raise NotFound("no such payment provider", code="PROVIDER_UNKNOWN")
@@ -608,13 +613,13 @@ class GatewayService:
                                      base64.b64encode(body).decode())
 
     @route("GET", "/sandbox-pay/<payment_id>", "The sandbox provider's payment page",
-           tags=["payments"])
+           tags=["payments"], public=True)
     def sandbox_page(self, request, payment_id):
         return _sandbox_page(self.payment.sandbox_payment(payment_id))
 
     @route("POST", "/sandbox-pay/<payment_id>", "The payer's choice on the sandbox page (form "
            "field outcome=success or failure); the sandbox then calls back as a provider would",
-           tags=["payments"], max_body=4096)
+           tags=["payments"], max_body=4096, public=True)
     def sandbox_decide(self, request, payment_id):
         self.payment.sandbox_decide(payment_id,
                                     checked_text(request.form.get("outcome", ""), "outcome"))
@@ -623,7 +628,7 @@ class GatewayService:
     @route("GET", "/api/v1/admin/fees", "The fee schedule (an agency admin's own agency)",
            tags=["admin"], roles=STAFF_ROLES)
     def admin_fees(self, request):
-        principal = require(request, *STAFF_ROLES)
+        principal = request.principal
         return paginate(request, self.payment.fees(actor(principal), request.args.get("agency")))
 
     @route("POST", "/api/v1/admin/fees", "Add a window of the fee schedule: from valid_from on "
@@ -631,21 +636,20 @@ class GatewayService:
            request=FeeWindow, max_body=JSON_BODY,
            responses={403: "Another agency's schedule", 422: "Unknown agency"})
     def add_fee(self, request):
-        principal = require(request, *STAFF_ROLES)
+        principal = request.principal
         window = FeeWindow()
         return 201, self.payment.add_fee(actor(principal), window.dump(parse_json(request, window)))
 
     @route("GET", "/api/v1/admin/exchange-rates", "Exchange rates (INR per unit)",
            tags=["admin"], roles=STAFF_ROLES)
     def exchange_rates(self, request):
-        require(request, *STAFF_ROLES)
         return paginate(request, self.application.exchange_rates(request.args.get("currency")))
 
     @route("POST", "/api/v1/admin/exchange-rates", "Set the rate of a currency from a date on",
            tags=["admin"], roles=["admin"], request=schemas.ExchangeRateInput,
            max_body=JSON_BODY)
     def set_exchange_rate(self, request):
-        principal = require(request, "admin")
+        principal = request.principal
         body = parse_json(request, schemas.ExchangeRateInput())
         return 201, self.application.set_exchange_rate(actor(principal), body["currency"],
                                                        body["valid_from"], body["rate"])
@@ -655,7 +659,7 @@ class GatewayService:
     @route("GET", "/api/v1/admin/agencies", "Agencies with their offices", tags=["admin"],
            roles=STAFF_ROLES, response=schemas.page_of(schemas.Agency, "AdminAgencyPage"))
     def admin_agencies(self, request):
-        principal = require(request, *STAFF_ROLES)
+        principal = request.principal
         agencies = self.registration.agencies()
         if principal.role != "admin":
             agencies = [a for a in agencies if a["code"] == principal.agency]
@@ -665,14 +669,14 @@ class GatewayService:
            roles=["admin"], request=schemas.AgencyCreate, max_body=JSON_BODY,
            responses={409: "Exists already"})
     def create_agency(self, request):
-        principal = require(request, "admin")
+        principal = request.principal
         body = parse_json(request, schemas.AgencyCreate())
         return 201, self.registration.create_agency(actor(principal), body["code"], body["name"])
 
     @route("GET", "/api/v1/admin/offices", "Issuing offices (an agency admin's own only)",
            tags=["admin"], roles=STAFF_ROLES)
     def admin_offices(self, request):
-        principal = require(request, *STAFF_ROLES)
+        principal = request.principal
         return paginate(request, self.registration.offices(actor(principal),
                                                            request.args.get("agency")))
 
@@ -680,7 +684,7 @@ class GatewayService:
            tags=["admin"], roles=STAFF_ROLES, request=schemas.OfficeCreate, max_body=JSON_BODY,
            responses={404: "Unknown agency or regional office", 409: "Exists already"})
     def create_office(self, request):
-        principal = require(request, *STAFF_ROLES)
+        principal = request.principal
         body = parse_json(request, schemas.OfficeCreate())
         if body["kind"] == "regional":
             if not body.get("agency_code"):
@@ -701,7 +705,7 @@ class GatewayService:
            tags=["admin"], roles=STAFF_ROLES,
            response=schemas.page_of(schemas.Staff, "StaffPage"))
     def admin_officers(self, request):
-        principal = require(request, *STAFF_ROLES)
+        principal = request.principal
         return paginate(request, self.registration.staff(actor(principal),
                                                          request.args.get("role")))
 
@@ -710,7 +714,7 @@ class GatewayService:
            request=schemas.OfficerCreate, response=schemas.Staff, max_body=JSON_BODY,
            responses={409: "Username taken", 422: "Office not in the agency"})
     def create_officer(self, request):
-        principal = require(request, *STAFF_ROLES)
+        principal = request.principal
         body = parse_json(request, schemas.OfficerCreate())
         return 201, self.registration.create_staff(
             actor(principal), "officer", body["username"], body["name"], body["email"],
@@ -720,7 +724,7 @@ class GatewayService:
            "by email", tags=["admin"], roles=["admin"], request=schemas.StaffCreate,
            response=schemas.Staff, max_body=JSON_BODY, responses={409: "Username taken"})
     def create_agency_admin(self, request):
-        principal = require(request, "admin")
+        principal = request.principal
         body = parse_json(request, schemas.StaffCreate())
         return 201, self.registration.create_staff(
             actor(principal), "agency_admin", body["username"], body["name"], body["email"],
@@ -731,20 +735,20 @@ class GatewayService:
     @route("GET", "/api/v1/certificates", "Issued certificates: the exporter's own, the "
            "officer's office's", tags=["certificates"], roles=["exporter", "officer", *STAFF_ROLES])
     def list_certificates(self, request):
-        principal = require(request, "exporter", "officer", *STAFF_ROLES)
+        principal = request.principal
         return self.certificate.certificates(actor(principal), **_page_args(request),
                                              status=request.args.get("status"))
 
     @route("GET", "/api/v1/certificates/<certificate_id>", "One certificate's registry entry",
            tags=["certificates"], roles=["exporter", "officer", *STAFF_ROLES])
     def get_certificate(self, request, certificate_id):
-        principal = require(request, "exporter", "officer", *STAFF_ROLES)
+        principal = request.principal
         return self.certificate.certificate(actor(principal), certificate_id)
 
     @route("GET", "/api/v1/certificates/<certificate_id>.pdf", "The signed certificate PDF",
            tags=["certificates"], roles=["exporter", "officer", *STAFF_ROLES])
     def certificate_pdf(self, request, certificate_id):
-        principal = require(request, "exporter", "officer", *STAFF_ROLES)
+        principal = request.principal
         document = self.certificate.certificate_pdf(actor(principal), certificate_id)
         filename = document["number"].replace("/", "-")
         return Response(base64.b64decode(document["content"]), mimetype="application/pdf",
@@ -762,7 +766,7 @@ class GatewayService:
                            "open request was paid meanwhile (REQUEST_OPEN)",
                       422: "The corrections break a rule or change a fixed field"})
     def request_duplicate(self, request, certificate_id):
-        principal = require(request, "exporter")
+        principal = request.principal
         corrections = {}
         if request.form.get("form"):
             corrections = loads_checked(request.form["form"], "form")
@@ -785,7 +789,7 @@ class GatewayService:
            "would be issued, unsigned and marked DRAFT", tags=["certificates"],
            roles=["exporter"], responses={422: "The form does not name an issuing office yet"})
     def certificate_preview(self, request, application_id):
-        principal = require(request, "exporter")
+        principal = request.principal
         pdf = base64.b64decode(self.certificate.preview(actor(principal), application_id))
         return Response(pdf, mimetype="application/pdf",
                         headers={"Content-Disposition": 'inline; filename="preview.pdf"'})
@@ -795,13 +799,13 @@ class GatewayService:
            request=schemas.RevokeRequest, max_body=JSON_BODY,
            responses={409: "Revoked or superseded already"})
     def revoke_certificate(self, request, certificate_id):
-        principal = require(request, *STAFF_ROLES)
+        principal = request.principal
         body = parse_json(request, schemas.RevokeRequest())
         return self.certificate.revoke(actor(principal), certificate_id, body["reason"])
 
     @route("GET", "/api/v1/verify", "Verify a certificate by its number (JSON, or an HTML page "
            "for browsers: the QR code's target)", tags=["verification"],
-           responses={404: "No certificate has this number"})
+           responses={404: "No certificate has this number"}, public=True)
     def verify_number(self, request):
         number = request.args.get("number", "")
         wants_html = request.accept_mimetypes.best_match(
@@ -821,7 +825,7 @@ class GatewayService:
            responses={400: "No file", 422: "PDF_TOO_COMPLEX: the file claims or needs more "
                                            "than any certificate (not checked)",
                       429: "Over 20 files a minute from one address",
-                      503: "VERIFICATION_BUSY: too many files waiting (Retry-After)"})
+                      503: "VERIFICATION_BUSY: too many files waiting (Retry-After)"}, public=True)
     def verify_file(self, request):
         self.file_verifications.check(client_address(request))
         upload = request.files.get("file")
@@ -838,7 +842,7 @@ class GatewayService:
            tags=["examination"], roles=["officer"], query=schemas.OfficerQueueQuery,
            response=schemas.page_of(schemas.ApplicationSummary, "OfficerQueuePage"))
     def officer_queue(self, request):
-        principal = require(request, "officer")
+        principal = request.principal
         query = self._officer_query(request)
         return self.application.officer_queue(actor(principal), query["filters"],
                                               query["page"], query["per_page"])
@@ -846,7 +850,7 @@ class GatewayService:
     @route("GET", "/api/v1/officer/applications/export.xlsx", "The queue as an Excel workbook",
            tags=["examination"], roles=["officer"], query=schemas.OfficerQueueQuery)
     def export_officer_queue(self, request):
-        principal = require(request, "officer")
+        principal = request.principal
         query = self._officer_query(request)
         content = self.application.with_timeout(EXPORT_TIMEOUT).export_officer_queue(
             actor(principal), query["filters"])
@@ -867,7 +871,7 @@ class GatewayService:
            max_body=JSON_BODY, responses={404: "Not of the officer's office",
                                           409: "Not awaiting examination"})
     def raise_discrepancy(self, request, application_id):
-        principal = require(request, "officer")
+        principal = request.principal
         body = parse_json(request, schemas.Comment())
         return self.application.raise_discrepancy(actor(principal), application_id,
                                                   body["comment"])
@@ -880,7 +884,7 @@ class GatewayService:
                                                "ORIGINAL_NOT_VALID: a duplicate or in-lieu of a "
                                                "certificate revoked or superseded since"})
     def approve_application(self, request, application_id):
-        principal = require(request, "officer")
+        principal = request.principal
         # A bare POST approves without remarks.
         body = (parse_json(request, schemas.Remarks())
                 if request.content_length or request.mimetype == "application/json" else {})
@@ -893,7 +897,7 @@ class GatewayService:
            responses={404: "Not of the officer's office",
                       409: "Not awaiting examination, or decided already"})
     def reject_application(self, request, application_id):
-        principal = require(request, "officer")
+        principal = request.principal
         body = parse_json(request, schemas.Reason())
         return self.application.reject_application(actor(principal), application_id,
                                                    body["reason"])
@@ -905,7 +909,7 @@ class GatewayService:
            responses={409: "No discrepancy raised, or changed while resubmitting",
                       422: "Rules broken (fields name each), or DSC refused"})
     def resubmit_application(self, request, application_id):
-        principal = require(request, "exporter")
+        principal = request.principal
         body = parse_json(request, schemas.SubmitRequest())
         return self.application.resubmit_application(actor(principal), application_id,
                                                      body["signature"])
@@ -914,7 +918,7 @@ class GatewayService:
            "(payment to decision) over the last `days` days", tags=["admin"], roles=STAFF_ROLES,
            query=schemas.StatsQuery, response=schemas.Stats)
     def examination_stats(self, request):
-        principal = require(request, *STAFF_ROLES)
+        principal = request.principal
         try:
             query = schemas.StatsQuery().load(request.args.to_dict())
         except ValidationError as exc:
@@ -927,7 +931,7 @@ class GatewayService:
            roles=STAFF_ROLES, query=schemas.Page,
            response=schemas.page_of(schemas.SelfCertification, "SelfCertificationPage"))
     def self_certification(self, request):
-        principal = require(request, *STAFF_ROLES)
+        principal = request.principal
         return paginate(request, self.application.self_certification(actor(principal)))
 
     @route("POST", "/api/v1/admin/self-certification", "Make an exporter an approved exporter "
@@ -937,7 +941,7 @@ class GatewayService:
            max_body=JSON_BODY, responses={403: "Another agency",
                                           422: "Unknown agency or exporter"})
     def flag_self_certification(self, request):
-        principal = require(request, *STAFF_ROLES)
+        principal = request.principal
         body = parse_json(request, schemas.SelfCertification())
         return 201, self.application.flag_self_certification(actor(principal), body["iec"],
                                                              body["agency_code"])
@@ -946,6 +950,6 @@ class GatewayService:
            "exporter's self-certification with an agency", tags=["admin"], roles=STAFF_ROLES,
            responses={403: "Another agency", 404: "Not an approved exporter of the agency"})
     def unflag_self_certification(self, request, agency_code, iec):
-        principal = require(request, *STAFF_ROLES)
+        principal = request.principal
         self.application.unflag_self_certification(actor(principal), agency_code, iec)
         return Response(status=204)
