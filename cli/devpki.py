@@ -1,7 +1,7 @@
 """Development PKI: a local CA, the JWT signing keys and a SoftHSM2 token holding the agencies' keys.
 
 Plain Python (no nameko, nothing from ``services.``), so setup scripts, tests and services can all
-call it. Everything lives under the data folder ``var`` (OPENCOO_VAR, DESIGN.md §3):
+call it. Everything lives under the data folder ``var`` (OPENCOO_VAR, docs/architecture.md §3):
 
     var/pki/dev-ca.pem, dev-ca.key (0600)      self-signed EC P-256 "OpenCoO Development CA"
     var/pki/agency-<code>.pem                  agency signing certificates issued by the dev CA

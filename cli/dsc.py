@@ -1,4 +1,4 @@
-"""Exporter side of DESIGN.md §4 "DSC": development digital signature certificates, and detached
+"""Exporter side of docs/architecture.md §4 "DSC": development digital signature certificates, and detached
 CMS signatures made with a key on any PKCS#11 token.
 
 Plain Python (no nameko, nothing from ``services.``), like cli/devpki.py which it builds on.

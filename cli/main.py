@@ -265,7 +265,7 @@ def db_revision(service, message):
     migrations.revision(service, message)
 
 
-# --- exporter side: development DSCs and detached signatures (DESIGN.md §4 "DSC") -----------
+# --- exporter side: development DSCs and detached signatures (architecture §4 "DSC") -----------
 
 def _iec_option(ctx, param, value):
     from cli import dsc

@@ -1,4 +1,4 @@
--- One database per OpenCoO service (DESIGN.md §1: every service owns its own database).
+-- One database per OpenCoO service (architecture §1: every service owns its own database).
 -- Run once by the postgres image, as POSTGRES_USER, when the data volume is first created; the
 -- databases are therefore owned by that user, the one in OPENCOO_DB_URL.
 -- A service added later needs its database created by hand on an existing volume:

@@ -61,7 +61,7 @@ def amqp_uri():
 
 @pytest.fixture
 def platform_env(tmp_path, amqp_uri, monkeypatch):
-    """The environment of DESIGN.md §3 pointed at this test's broker vhost and data folder, with
+    """The environment (architecture §3) pointed at this test's broker vhost and data folder, with
     short timeouts and retry delays so failure paths finish quickly."""
     var = tmp_path / "var"
     var.mkdir()

@@ -1,6 +1,6 @@
 """Trade agreements under which a preferential Certificate of Origin can be issued.
 
-Plain reference data (DESIGN.md §4): each agreement has its scheme code (the code that
+Plain reference data (architecture §4): each agreement has its scheme code (the code that
 appears in application numbers, ``MPEDA/2019/013/0000066A``), the partner countries, the
 certificate form printed for it, the origin criteria an *Indian* exporter may claim, and the
 value-content threshold. Nothing here knows about nameko or the database.
@@ -11,7 +11,7 @@ they can never collide with the low DGFT codes; they are as stable a contract as
 ones once certificates carry them, so never renumber them.
 
 Value content: ``value_content_threshold`` is the minimum regional (domestic) value content as
-a percentage of the FOB value, computed by the indirect method of DESIGN.md §4:
+a percentage of the FOB value, computed by the indirect method of docs/architecture.md §4:
 ``RVC = (FOB - CIF value of non-originating materials) / FOB``. Agreements whose text caps
 non-originating materials instead ("non-originating <= 60% of FOB") are converted to that
 form (40). The threshold applies to the criteria listed in ``value_content_criteria``;

@@ -1,4 +1,4 @@
-"""Rules for exporters' supporting documents (DESIGN.md §4 "Documents", §9 "Uploads").
+"""Rules for exporters' supporting documents (architecture §4 "Documents", §9 "Uploads").
 
 A document is a PDF of at most 2 MiB, of one of the kinds below; the commercial invoice (kind
 ``invoice``) is required at submission. The checks run on bytes already in memory, cheapest first:

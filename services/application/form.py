@@ -1,4 +1,4 @@
-"""The CoO application body (DESIGN.md §7 "Application body") as marshmallow schemas.
+"""The CoO application body (architecture §7 "Application body") as marshmallow schemas.
 
 A *draft* may hold any subset of the fields: nothing is required here, because the exporter fills
 the form over several sittings. What is given must still be well-typed and bounded, so that bad

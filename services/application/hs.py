@@ -1,7 +1,7 @@
 """Harmonized System (HS 2022) code rules and the nomenclature file parser.
 
 Products on a certificate carry either a 6-digit international HS subheading or an 8-digit
-Indian ITC(HS) tariff item (DESIGN.md §4); chapters (2 digits) and headings (4 digits) are
+Indian ITC(HS) tariff item (architecture §4); chapters (2 digits) and headings (4 digits) are
 accepted too because reference data and search work at those levels.
 
 The nomenclature file is the UN Comtrade HS 2022 classification as CSV with the header

@@ -1,4 +1,4 @@
-"""Regional value content of a product, by the indirect method of DESIGN.md §4.
+"""Regional value content of a product, by the indirect method of docs/architecture.md §4.
 
     RVC = (FOB - CIF value of non-originating materials) / FOB        (all in INR)
 

@@ -1,4 +1,4 @@
-"""The rules an application must meet to be submitted (issue 4, DESIGN.md §4, §7).
+"""The rules an application must meet to be submitted (architecture §4, §7).
 
 A draft may be incomplete (``form.load_draft`` only checks types and bounds); at submission
 ``check_submission`` returns *every* problem at once as ``{field_path: [messages]}``, each naming the

@@ -1,4 +1,4 @@
-"""Certificate's own tables: the registry of issued certificates (DESIGN.md §8)."""
+"""Certificate's own tables: the registry of issued certificates (architecture §8)."""
 from datetime import datetime
 
 from sqlalchemy import DateTime, Index, String, Text

@@ -1,5 +1,5 @@
 """The certificate registry: issuing (exactly once per application), reading, verifying and
-revoking certificates (DESIGN.md §7, §8). Functions over the unit of work; the PDF is
+revoking certificates (architecture §7, §8). Functions over the unit of work; the PDF is
 ``rendering.py``'s, the signature the signing service's, the file bytes the blob store's.
 
 Who sees what: the exporter its own IEC's certificates, an officer its issuing office's, an

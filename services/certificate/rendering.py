@@ -1,4 +1,4 @@
-"""The Certificate of Origin as a PDF (DESIGN.md §8), before it is signed.
+"""The Certificate of Origin as a PDF (architecture §8), before it is signed.
 
 ``render_certificate(certificate)`` draws one certificate from plain JSON-able data (see
 ``certificate_view`` for how that data is built from an application). There is one layout per

@@ -1,4 +1,4 @@
-"""Configuration from the environment (DESIGN.md §3).
+"""Configuration from the environment (architecture §3).
 
 Read at call time, not import time, so that tests and operators can change the environment of one
 process without re-importing modules.

@@ -1,4 +1,4 @@
-"""PDF rendering shared by payment receipts and certificates (DESIGN.md §8, §9).
+"""PDF rendering shared by payment receipts and certificates (architecture §8, §9).
 
 WeasyPrint renders only our own templates, and its URL fetcher fetches nothing from outside (see
 ``pdf_engine``, the WeasyPrint side, imported only where PDFs are drawn).

@@ -1,4 +1,4 @@
-"""Event contracts (DESIGN.md §6), one marshmallow schema per (exchange, event type, version).
+"""Event contracts (architecture §6), one marshmallow schema per (exchange, event type, version).
 
 Payloads are flat: the envelope fields (event_id, event_type, version, occurred_at, correlation_id)
 sit beside the event's own fields. A new field that consumers may ignore can be added to a version;

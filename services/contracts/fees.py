@@ -4,7 +4,7 @@ from decimal import Decimal
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-# The lines of an agency's schedule (DESIGN.md §4 "Fees").
+# The lines of an agency's schedule (architecture §4 "Fees").
 SERVICES = ("issue", "duplicate", "in_lieu", "non_preferential")
 MAX_GST_RATE = Decimal("28")  # the highest GST slab
 

@@ -1,4 +1,4 @@
-"""The notification service's configuration (DESIGN.md §3 and its own additions), read from the
+"""The notification service's configuration (architecture §3 and its own additions), read from the
 environment at call time like the chassis config."""
 import logging
 from pathlib import Path

@@ -1,4 +1,4 @@
-"""Fee schedule look-up and the GST split of an order (DESIGN.md §4 "Fees", issue 5).
+"""Fee schedule look-up and the GST split of an order (architecture §4 "Fees").
 
 Plain Python: no broker, no database.
 

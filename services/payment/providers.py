@@ -1,4 +1,4 @@
-"""Payment providers (DESIGN.md §3 OPENCOO_PAYMENT_PROVIDER, §7 payments): create an order, read a
+"""Payment providers (architecture §3 OPENCOO_PAYMENT_PROVIDER, §7 payments): create an order, read a
 signed callback, ask for an order's status. Two adapters behind one interface: the sandbox, served
 by our own platform, and Razorpay Payment Links.
 

@@ -1,4 +1,4 @@
-"""The GST receipt (tax invoice) of a completed payment, as a PDF (DESIGN.md §4 "Fees").
+"""The GST receipt (tax invoice) of a completed payment, as a PDF (architecture §4 "Fees").
 
 Amounts are integer paise and are formatted exactly, never through floats. A receipt is checked
 before it is drawn: every field present, amounts whole paise, the taxes those the GST rule of

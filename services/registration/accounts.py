@@ -18,7 +18,7 @@ from services.contracts import tokens
 from services.registration.models import (Account, Captcha, LoginFailure, LoginSuccess,
                                           PasswordResetRequest)
 
-# OWASP's minimum for argon2id: m=19 MiB, t=2, p=1 (DESIGN.md §9).
+# OWASP's minimum for argon2id: m=19 MiB, t=2, p=1 (architecture §9).
 HASHER = PasswordHasher(time_cost=2, memory_cost=19 * 1024, parallelism=1)
 CAPTCHA_LIFETIME = timedelta(minutes=5)
 # Verifying against this when the username is unknown keeps both answers equally slow.

@@ -1,4 +1,4 @@
-"""Exporter registration (DESIGN.md §4 "Registration", "DSC"): the IEC record from the directory,
+"""Exporter registration (architecture §4 "Registration", "DSC"): the IEC record from the directory,
 contacts that must match it, a GSTIN or SEZ state for every branch, an optional AEO number, the
 declaration, and proof of possession of the DSC over a single-use nonce."""
 import base64

@@ -1,6 +1,6 @@
 """The IEC directory: DGFT's record of an Import Export Code (firm, PAN, contacts, directors,
 branches). Two adapters behind one interface: a JSON file (the bundled demo directory by default)
-and an HTTP API (``GET {base}/iec/{iec}``). OPENCOO_IEC_DIRECTORY chooses (DESIGN.md §3)."""
+and an HTTP API (``GET {base}/iec/{iec}``). OPENCOO_IEC_DIRECTORY chooses (architecture §3)."""
 import json
 import re
 from functools import lru_cache

@@ -1,4 +1,4 @@
-"""Issuing agencies, their regional offices and issuing offices (DESIGN.md §4 "Organisation").
+"""Issuing agencies, their regional offices and issuing offices (architecture §4 "Organisation").
 
 An exporter applies to an issuing office; officers belong to one issuing office and agency
 admins to one agency. Every office has an Indian state (ISO 3166-2 code such as "IN-MH")

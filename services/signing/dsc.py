@@ -1,4 +1,4 @@
-"""Verification of exporters' DSCs and of their detached CMS signatures (DESIGN.md §4).
+"""Verification of exporters' DSCs and of their detached CMS signatures (architecture §4).
 
 Plain Python, no nameko: the service entrypoints, the registration flow and tests call these.
 

@@ -8,7 +8,7 @@ from real OS threads, several at once.
 
 Signing: PAdES B-B (SubFilter ETSI.CAdES.detached, SHA-256, the agency certificate and its issuers
 embedded, no timestamp) in a new invisible signature field "OpenCoO". The agency's key is
-``agency-<code>`` on the token of DESIGN.md §3 (``OPENCOO_PKCS11_MODULE/TOKEN/PIN``, else the
+``agency-<code>`` on the token of docs/architecture.md §3 (``OPENCOO_PKCS11_MODULE/TOKEN/PIN``, else the
 SoftHSM2 token "opencoo-agencies" that ``cli.devpki`` makes in the data folder); its certificate is
 ``$OPENCOO_VAR/pki/agency-<code>.pem``, else the certificate object of that label on the token,
 and its issuers come from the token, ``var/pki`` and the trust anchors. The token is opened once,
@@ -153,7 +153,7 @@ def _pristine(cert) -> asn1_x509.Certificate:
 
 
 def token_info(var: Path) -> devpki.TokenInfo:
-    """The agency token of DESIGN.md §3, creating nothing: the configured one when
+    """The agency token of docs/architecture.md §3, creating nothing: the configured one when
     OPENCOO_PKCS11_MODULE or OPENCOO_PKCS11_TOKEN is set, else the SoftHSM2 token that
     `opencoo init` made under ``var``. SigningUnavailable when there is none."""
     if config.env("OPENCOO_PKCS11_MODULE") or config.env("OPENCOO_PKCS11_TOKEN"):

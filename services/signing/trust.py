@@ -1,4 +1,4 @@
-"""Trust anchors for exporters' DSCs (DESIGN.md §3, §4).
+"""Trust anchors for exporters' DSCs (architecture §3, §4).
 
 The anchors are the development CA made by set-up (``$OPENCOO_VAR/pki/dev-ca.pem``, see
 ``cli.devpki.ensure_dev_ca``) plus ``OPENCOO_TRUST_ANCHORS``: a PEM file, or a folder of PEM (or

@@ -1,4 +1,4 @@
-"""After examination the exporter hears of it (issue 6): a discrepancy (the officer's comment and
+"""After examination the exporter hears of it: a discrepancy (the officer's comment and
 the link to correct the application) and a rejection (the reason) by email and SMS, and the issued
 certificate by email with the signed PDF attached and by SMS with the verification link.
 

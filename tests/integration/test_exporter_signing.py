@@ -1,4 +1,4 @@
-"""Exporter-side signing (cli/dsc.py): `opencoo dev make-dsc` and `opencoo sign` (DESIGN.md §4).
+"""Exporter-side signing (cli/dsc.py): `opencoo dev make-dsc` and `opencoo sign` (architecture §4).
 
 The detached CMS signatures are checked with an outside tool (`openssl cms -verify`)."""
 import base64

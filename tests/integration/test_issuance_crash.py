@@ -1,5 +1,5 @@
 """The certificate service's process killed mid-issuance and started again: exactly one
-certificate, nothing lost (DESIGN.md §9).
+certificate, nothing lost (architecture §9).
 
 Everything runs in this process except the certificate service, which runs as `nameko run` of its
 own, as in the Procfile. The signing service here is the real one with one change: the first time

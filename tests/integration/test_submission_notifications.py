@@ -1,5 +1,5 @@
 """After submission the exporter and the officers of the issuing office get an email and an SMS
-(DESIGN.md §4): application.application_submitted on a real broker, the notification service asking
+(architecture §4): application.application_submitted on a real broker, the notification service asking
 the real registration service for the contacts, a real SMTP server (aiosmtpd) and a local HTTP SMS
 endpoint. Also registration's internal ``office_contacts`` RPC that it relies on."""
 from datetime import datetime

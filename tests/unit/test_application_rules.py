@@ -1,4 +1,4 @@
-"""The application form (drafts), the rules at submission and the signing payload (issue 4).
+"""The application form (drafts), the rules at submission and the signing payload.
 
 Plain Python: no broker, no database. Every rule is broken on its own, starting from the valid
 AIFTA shrimp application of tests/application_fixtures.py, and the error must name the exact field

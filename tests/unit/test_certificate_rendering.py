@@ -1,4 +1,4 @@
-"""The certificate PDF (DESIGN.md §8): one layout per form, the importing country in the title, the
+"""The certificate PDF (architecture §8): one layout per form, the importing country in the title, the
 number at the top, the goods, QR and verification URL, markings, draft watermark, escaping and
 pagination. The PDFs are rendered once per module (two threads, as tpool workers would) and read
 back with pdftotext / pdfinfo."""

@@ -1,4 +1,4 @@
-"""Configuration of DESIGN.md §3 read from the environment."""
+"""Configuration of docs/architecture.md §3 read from the environment."""
 from services.chassis import config
 
 

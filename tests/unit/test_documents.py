@@ -1,4 +1,4 @@
-"""Rules of exporters' supporting documents (DESIGN.md §4 "Documents", §9 "Uploads").
+"""Rules of exporters' supporting documents (architecture §4 "Documents", §9 "Uploads").
 
 The PDFs are made here: by pyHanko's writer, and by hand (to reach an exact size and to build
 broken files). Plain Python: no broker, no database.

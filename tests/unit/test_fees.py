@@ -1,4 +1,4 @@
-"""Fee schedule and GST split (DESIGN.md §4 "Fees", issue 5). Plain Python."""
+"""Fee schedule and GST split (architecture §4 "Fees"). Plain Python."""
 from datetime import date
 from decimal import Decimal
 

@@ -1,4 +1,4 @@
-"""Regional value content by the indirect method (DESIGN.md §4), with regional cumulation.
+"""Regional value content by the indirect method (architecture §4), with regional cumulation.
 
 Plain Python: no broker, no database.
 """

@@ -1,4 +1,4 @@
-"""chassis.pdf: a renderer that fetches nothing from outside (DESIGN.md §9), QR, escaping."""
+"""chassis.pdf: a renderer that fetches nothing from outside (architecture §9), QR, escaping."""
 import base64
 import http.server
 import io

@@ -1,4 +1,4 @@
-"""The GST receipt PDF of a payment (DESIGN.md §4 "Fees"): figures, parties, words, checks."""
+"""The GST receipt PDF of a payment (architecture §4 "Fees"): figures, parties, words, checks."""
 import copy
 import re
 import subprocess

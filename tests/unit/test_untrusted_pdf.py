@@ -103,7 +103,7 @@ DOCUMENT_SIZED = {
        if name not in ("many-pages", "many-objects", "wide-fields")},
     "many-pages": lambda: hostile_pdfs.many_pages(20_000),
     "many-objects": lambda: hostile_pdfs.many_objects(40_000),
-    "wide-fields": lambda: hostile_pdfs.wide_fields(300_000),
+    "wide-fields": lambda: hostile_pdfs.wide_fields(60_000),
 }
 
 
