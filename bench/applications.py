@@ -45,8 +45,18 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.dont_write_bytecode = True  # no __pycache__ beside the sources
 
-from bench.rpc_roundtrip import (VENV_BIN, Group, add_broker_arguments, clean_up,  # noqa: E402
-                                 cpu_busy, log, machine, platform_run, wait_http, write_result)
+from bench.rpc_roundtrip import (  # noqa: E402
+    VENV_BIN,
+    Group,
+    add_broker_arguments,
+    clean_up,
+    cpu_busy,
+    log,
+    machine,
+    platform_run,
+    wait_http,
+    write_result,
+)
 
 RESULTS = ROOT / "bench" / "results" / "applications.json"
 HS2022 = ROOT.parent / "shared" / "data" / "hs2022.csv"
@@ -106,7 +116,7 @@ def admin_setup(base: str) -> None:
 def exporter_setup(base: str, var: Path, tmp: Path):
     """Register the demo exporter with a fresh DSC, read its password from the mail folder."""
     from tests.conftest import login, mail_text
-    from tests.exporters import IEC, DIRECTOR, form, register
+    from tests.exporters import DIRECTOR, IEC, form, register
     from tests.pki import make_dsc
 
     dsc = make_dsc(var, tmp / "exporter-dsc", IEC, DIRECTOR)
@@ -175,22 +185,26 @@ def run_submissions(base: str, token: str, dsc, tmp: Path, count: int, clients: 
                 r = s.post(f"{base}/api/v1/applications", json=big_application(i), timeout=60)
                 assert r.status_code == 201, r.text
                 app_id = r.json()["id"]
-                t1 = time.perf_counter(); mine["create"] = (t1 - t0) * 1000
+                t1 = time.perf_counter()
+                mine["create"] = (t1 - t0) * 1000
                 # the PDF's signature is made once: the exporter's tool signs each file once
                 r = s.post(f"{base}/api/v1/applications/{app_id}/documents", timeout=60,
                            files={"file": ("invoice.pdf", pdf, "application/pdf")},
                            data={"kind": "invoice", "signature": pdf_signature})
                 assert r.status_code == 201, r.text
-                t2 = time.perf_counter(); mine["upload"] = (t2 - t1) * 1000
+                t2 = time.perf_counter()
+                mine["upload"] = (t2 - t1) * 1000
                 r = s.get(f"{base}/api/v1/applications/{app_id}/signing-payload", timeout=60)
                 assert r.status_code == 200, r.text
                 sig = base64.b64encode(openssl_sign(base64.b64decode(r.json()["payload"]),
                                                     cert, key, tmp)).decode()
-                t3 = time.perf_counter(); mine["payload+sign"] = (t3 - t2) * 1000
+                t3 = time.perf_counter()
+                mine["payload+sign"] = (t3 - t2) * 1000
                 r = s.post(f"{base}/api/v1/applications/{app_id}/submit",
                            json={"signature": sig}, timeout=60)
                 assert r.status_code == 200, r.text
-                t4 = time.perf_counter(); mine["submit"] = (t4 - t3) * 1000
+                t4 = time.perf_counter()
+                mine["submit"] = (t4 - t3) * 1000
                 mine["whole"] = (t4 - t_all) * 1000
                 with lock:
                     for k, v in mine.items():

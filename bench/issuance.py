@@ -21,8 +21,8 @@ In one run, against one ``opencoo up`` (own RabbitMQ virtual host and OPENCOO_VA
    times after ``--warmup`` untimed rounds, in a separate Python process without eventlet.
 3. Pipeline, one certificate process (which renders in its worker process): ``--warmup``
    untimed approvals one at a time (``--burst-warmup``: at once, which once deadlocked a cold
-   certificate process, see bench/README.md), then ``--count`` ``application_approved`` events published at once on
-   ``application.events``; the time runs from the first publish to the last
+   certificate process, see bench/README.md), then ``--count`` ``application_approved`` events
+   published at once on ``application.events``; the time runs from the first publish to the last
    ``certificate_issued`` leaving the certificate outbox (``published_at`` of its outbox row), so
    it covers the RPCs, render, sign, blob + row + outbox commit and the event. Then
    ``--latency`` approvals one at a time (publish, wait for the published event): end-to-end
@@ -38,9 +38,9 @@ Each pipeline run is compared with the faster of the bare runs just before and a
 drift of the machine's speed during the run (other users, the hypervisor) does not flatter it.
 The target "80 % of the bare loop per process" is one certificate process against one bare
 process; with two, the whole platform and RabbitMQ share the two cores with them, and the target
-is 6.5 certificates per second. For every timed run it records the CPU seconds of each process group (certificate,
-signing, application, registration, notification, payment + gateway, honcho, RabbitMQ, the whole
-machine, and the rest of the machine: other users) and gives CPU
+is 6.5 certificates per second. For every timed run it records the CPU seconds of each process
+group (certificate, signing, application, registration, notification, payment + gateway, honcho,
+RabbitMQ, the whole machine, and the rest of the machine: other users) and gives CPU
 milliseconds per certificate: that is where the time goes. The figures are printed as a table and
 written to bench/results/issuance.json.
 """
@@ -65,10 +65,24 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.dont_write_bytecode = True  # no __pycache__ beside the sources
 
-from bench.rpc_roundtrip import (VENV_BIN, Group, Management, add_broker_arguments,  # noqa: E402
-                                 clean_up, cpu_busy, cpu_groups, descendants, label, log, machine,
-                                 machine_cpu_seconds, platform_run, rabbit_pids, wait_http,
-                                 write_result)
+from bench.rpc_roundtrip import (  # noqa: E402
+    VENV_BIN,
+    Group,
+    Management,
+    add_broker_arguments,
+    clean_up,
+    cpu_busy,
+    cpu_groups,
+    descendants,
+    label,
+    log,
+    machine,
+    machine_cpu_seconds,
+    platform_run,
+    rabbit_pids,
+    wait_http,
+    write_result,
+)
 
 RESULTS = ROOT / "bench" / "results" / "issuance.json"
 ADMIN_PASSWORD = "bench horse battery staple"
@@ -103,7 +117,7 @@ def bare_worker(view_file: Path, first: int, count: int, warmup: int) -> int:
     view, location = spec["view"], spec["location"]
     numbers = spec["numbers"]
     signer = pades.AgencySigner()  # the token of OPENCOO_VAR, as the signing service's
-    for i in range(warmup):
+    for _ in range(warmup):
         signer.sign(rendering.render_certificate(view), AGENCY, reason=SIGNING_REASON,
                     location=location)
     print("ready", flush=True)
@@ -192,7 +206,7 @@ def run_bare(view_file: Path, count: int, procs: int, warmup: int, env: dict, tm
            "per_process_per_s": [round(r["count"] / (r["end"] - r["start"]), 2) for r in results],
            "render_ms": {"mean": mean(render), "p50": pct(render, 50), "p99": pct(render, 99)},
            "sign_ms": {"mean": mean(sign), "p50": pct(sign, 50), "p99": pct(sign, 99)},
-           "render_sign_ms_p50": pct([a + b for a, b in zip(render, sign)], 50),
+           "render_sign_ms_p50": pct([a + b for a, b in zip(render, sign, strict=True)], 50),
            "pdf_bytes": results[0]["pdf_bytes"], "signed_bytes": results[0]["signed_bytes"],
            **cpu_split(before, after, m_before, m_after, count),
            "cpu_busy_before_pct": busy}

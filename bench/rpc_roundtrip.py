@@ -303,7 +303,7 @@ def parse_wrk(out: str) -> dict:
     res["non_2xx"] = int(m.group(1)) if m else 0
     m = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
     res["socket_errors"] = dict(zip(("connect", "read", "write", "timeout"),
-                                    map(int, m.groups()))) if m else {}
+                                    map(int, m.groups()), strict=True)) if m else {}
     return res
 
 

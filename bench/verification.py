@@ -39,9 +39,19 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.dont_write_bytecode = True
 
-from bench.rpc_roundtrip import (VENV_BIN, Group, add_broker_arguments, clean_up,  # noqa: E402
-                                 cmdline, descendants, log, platform_run, status_kb, wait_http,
-                                 write_result)
+from bench.rpc_roundtrip import (  # noqa: E402
+    VENV_BIN,
+    Group,
+    add_broker_arguments,
+    clean_up,
+    cmdline,
+    descendants,
+    log,
+    platform_run,
+    status_kb,
+    wait_http,
+    write_result,
+)
 
 RESULTS = ROOT / "bench" / "results" / "verification.json"
 ADMIN_PASSWORD = "bench horse battery staple"

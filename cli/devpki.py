@@ -1,7 +1,9 @@
 """Development PKI: a local CA, the JWT signing keys and a SoftHSM2 token holding the agencies' keys.
 
-Plain Python (no nameko, nothing from ``services.``), so setup scripts, tests and services can all
-call it. Everything lives under the data folder ``var`` (OPENCOO_VAR, docs/architecture.md §3):
+Plain Python (no nameko), for set-up, the CLI and tests. Reading the token (finding the module,
+sessions, key labels, agency certificates) is the signing service's (``services/signing/token.py``);
+this module makes what it reads. Everything lives under the data folder ``var`` (OPENCOO_VAR,
+architecture §3):
 
     var/pki/dev-ca.pem, dev-ca.key (0600)      self-signed EC P-256 "OpenCoO Development CA"
     var/pki/agency-<code>.pem                  agency signing certificates issued by the dev CA
@@ -30,8 +32,6 @@ import secrets
 import shutil
 import subprocess
 import tempfile
-import threading
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator, Optional
 
@@ -40,20 +40,28 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID, ObjectIdentifier
 
+# What the signing service needs of the token lives with it; set-up makes what it reads.
+from services.signing.token import (
+    DEFAULT_TOKEN_LABEL,
+    TokenInfo,
+    agency_cert_path,
+    agency_key_id,
+    agency_key_label,
+    configured_token,
+    find_objects,
+    find_pkcs11_module,
+    get_token,
+    open_token_session,
+    spki_der,
+    token_public_key,
+)
+
 CA_COMMON_NAME = "OpenCoO Development CA"
-DEFAULT_TOKEN_LABEL = "opencoo-agencies"
 
 #: Microsoft "Document Signing" EKU (accepted by Adobe / most PDF validators).
 MS_DOCUMENT_SIGNING = ObjectIdentifier("1.3.6.1.4.1.311.10.3.12")
 #: RFC 9336 id-kp-documentSigning.
 ID_KP_DOCUMENT_SIGNING = ObjectIdentifier("1.3.6.1.5.5.7.3.36")
-
-PKCS11_MODULE_CANDIDATES = (
-    "/usr/lib/softhsm/libsofthsm2.so",
-    "/usr/lib/x86_64-linux-gnu/softhsm/libsofthsm2.so",
-    "/usr/lib/aarch64-linux-gnu/softhsm/libsofthsm2.so",
-    "/usr/local/lib/softhsm/libsofthsm2.so",
-)
 
 _NAME_OIDS = {
     "cn": NameOID.COMMON_NAME,
@@ -100,7 +108,7 @@ def _mkdir(path: Path, mode: int = 0o755) -> Path:
     return path
 
 
-def _atomic_write(path: Path, data: bytes, mode: int = 0o644) -> None:
+def atomic_write(path: Path, data: bytes, mode: int = 0o644) -> None:
     """Write ``data`` to a temp file in the same folder (created with ``mode``) then os.replace."""
     _mkdir(path.parent)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=str(path.parent))
@@ -118,7 +126,7 @@ def _atomic_write(path: Path, data: bytes, mode: int = 0o644) -> None:
 
 
 @contextlib.contextmanager
-def _locked(folder: Path, name: str = ".devpki.lock") -> Iterator[None]:
+def locked(folder: Path, name: str = ".devpki.lock") -> Iterator[None]:
     """Exclusive advisory lock (flock) shared by all processes and threads working in ``folder``."""
     _mkdir(folder)
     fd = os.open(str(folder / name), os.O_RDWR | os.O_CREAT, 0o600)
@@ -131,7 +139,7 @@ def _locked(folder: Path, name: str = ".devpki.lock") -> Iterator[None]:
         os.close(fd)
 
 
-def _nonempty(*paths: Path) -> bool:
+def nonempty(*paths: Path) -> bool:
     try:
         return all(p.stat().st_size > 0 for p in paths)
     except FileNotFoundError:
@@ -140,11 +148,6 @@ def _nonempty(*paths: Path) -> bool:
 
 def _now() -> _dt.datetime:
     return _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0)
-
-
-def _pub_der(public_key) -> bytes:
-    return public_key.public_bytes(serialization.Encoding.DER,
-                                   serialization.PublicFormat.SubjectPublicKeyInfo)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -157,22 +160,22 @@ def ca_paths(var: Path) -> tuple[Path, Path]:
 
 
 def _ca_valid(cert_path: Path, key_path: Path) -> bool:
-    if not _nonempty(cert_path, key_path):
+    if not nonempty(cert_path, key_path):
         return False
     try:
         cert = x509.load_pem_x509_certificate(cert_path.read_bytes())
         key = serialization.load_pem_private_key(key_path.read_bytes(), password=None)
     except (ValueError, TypeError):
         return False
-    return _pub_der(cert.public_key()) == _pub_der(key.public_key())
+    return spki_der(cert.public_key()) == spki_der(key.public_key())
 
 
 def ensure_dev_ca(var: Path) -> tuple[Path, Path]:
     """The self-signed development CA (EC P-256, 10 years), created once. Returns (cert, key) paths."""
     cert_path, key_path = ca_paths(var)
-    if _nonempty(cert_path, key_path):  # fast path: nothing but a stat
+    if nonempty(cert_path, key_path):  # fast path: nothing but a stat
         return cert_path, key_path
-    with _locked(cert_path.parent):
+    with locked(cert_path.parent):
         if _ca_valid(cert_path, key_path):
             return cert_path, key_path
         key = ec.generate_private_key(ec.SECP256R1())
@@ -202,10 +205,10 @@ def ensure_dev_ca(var: Path) -> tuple[Path, Path]:
             .sign(key, hashes.SHA256())
         )
         # key first, certificate last: the certificate's presence means "the pair is complete"
-        _atomic_write(key_path, key.private_bytes(serialization.Encoding.PEM,
+        atomic_write(key_path, key.private_bytes(serialization.Encoding.PEM,
                                                   serialization.PrivateFormat.PKCS8,
                                                   serialization.NoEncryption()), 0o600)
-        _atomic_write(cert_path, cert.public_bytes(serialization.Encoding.PEM), 0o644)
+        atomic_write(cert_path, cert.public_bytes(serialization.Encoding.PEM), 0o644)
     return cert_path, key_path
 
 
@@ -221,7 +224,7 @@ def load_dev_ca(var: Path):
 # 2. end-entity certificates
 
 
-def _subject_name(subject_attrs) -> x509.Name:
+def subject_name(subject_attrs) -> x509.Name:
     if isinstance(subject_attrs, x509.Name):
         return subject_attrs
     attrs = []
@@ -257,7 +260,7 @@ def issue_certificate(var: Path, subject_attrs: dict, public_key, *, days: int =
     if key_usage not in ("signing", "document"):
         raise ValueError(f"unknown key_usage {key_usage!r}")
     ca_cert, ca_key = load_dev_ca(var)
-    subject = _subject_name(subject_attrs)
+    subject = subject_name(subject_attrs)
     ekus = [ExtendedKeyUsageOID.EMAIL_PROTECTION, MS_DOCUMENT_SIGNING]
     if key_usage == "document":
         ekus.append(ID_KP_DOCUMENT_SIGNING)
@@ -296,37 +299,25 @@ def ensure_jwt_keys(var: Path) -> tuple[Path, Path]:
     """Ed25519 key pair for EdDSA login tokens. Returns (private PEM path, public PEM path)."""
     keys = Path(var) / "keys"
     priv_path, pub_path = keys / "jwt-ed25519.pem", keys / "jwt-ed25519.pub.pem"
-    if _nonempty(priv_path, pub_path):
+    if nonempty(priv_path, pub_path):
         return priv_path, pub_path
-    with _locked(keys):
-        if _nonempty(priv_path, pub_path):
+    with locked(keys):
+        if nonempty(priv_path, pub_path):
             return priv_path, pub_path
-        if _nonempty(priv_path):  # public half lost: derive it again, keep the private key
+        if nonempty(priv_path):  # public half lost: derive it again, keep the private key
             key = serialization.load_pem_private_key(priv_path.read_bytes(), password=None)
         else:
             key = ed25519.Ed25519PrivateKey.generate()
-            _atomic_write(priv_path, key.private_bytes(serialization.Encoding.PEM,
+            atomic_write(priv_path, key.private_bytes(serialization.Encoding.PEM,
                                                        serialization.PrivateFormat.PKCS8,
                                                        serialization.NoEncryption()), 0o600)
-        _atomic_write(pub_path, key.public_key().public_bytes(
+        atomic_write(pub_path, key.public_key().public_bytes(
             serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo), 0o644)
     return priv_path, pub_path
 
 
 # --------------------------------------------------------------------------------------------------
 # 4. SoftHSM2 token
-
-
-@dataclass(frozen=True)
-class TokenInfo:
-    module: str            # path of the PKCS#11 library
-    label: str             # token label
-    pin: Optional[str]     # user PIN
-    conf: Optional[str]    # SOFTHSM2_CONF to use, None for an external (configured) token
-
-    def env(self) -> dict:
-        """Environment a child process needs to reach this token."""
-        return {"SOFTHSM2_CONF": self.conf} if self.conf else {}
 
 
 def softhsm_env(var: Path) -> dict:
@@ -338,33 +329,24 @@ def softhsm_env(var: Path) -> dict:
             "objectstore.backend = file\n"
             "log.level = ERROR\n"
             "slots.removable = false\n")
-    if not (_nonempty(conf) and tokens.is_dir()):
-        with _locked(base):
+    if not (nonempty(conf) and tokens.is_dir()):
+        with locked(base):
             _mkdir(tokens, 0o700)
-            if not _nonempty(conf):
-                _atomic_write(conf, text.encode(), 0o644)
+            if not nonempty(conf):
+                atomic_write(conf, text.encode(), 0o644)
     return {"SOFTHSM2_CONF": str(conf)}
 
 
-def find_pkcs11_module() -> str:
-    """Path of libsofthsm2.so."""
-    for candidate in PKCS11_MODULE_CANDIDATES:
-        if os.path.isfile(candidate):
-            return candidate
-    raise FileNotFoundError("libsofthsm2.so not found (install softhsm2); tried "
-                            + ", ".join(PKCS11_MODULE_CANDIDATES))
-
-
-def _read_or_make_secret(path: Path, nbytes: int = 12) -> str:
+def read_or_make_secret(path: Path, nbytes: int = 12) -> str:
     """A secret stored in ``path`` (0600), generated on first use. Caller holds the folder lock."""
-    if _nonempty(path):
+    if nonempty(path):
         return path.read_text().strip()
     value = secrets.token_hex(nbytes)
-    _atomic_write(path, (value + "\n").encode(), 0o600)
+    atomic_write(path, (value + "\n").encode(), 0o600)
     return value
 
 
-def _softhsm_util() -> str:
+def softhsm_util() -> str:
     exe = shutil.which("softhsm2-util")
     if not exe:
         raise FileNotFoundError("softhsm2-util not found (install softhsm2)")
@@ -381,13 +363,10 @@ def ensure_token(var: Path, label: str = DEFAULT_TOKEN_LABEL, pin: Optional[str]
     no token of that label exists. The user PIN is ``pin``, else OPENCOO_PKCS11_PIN, else a random PIN
     kept in var/softhsm2/pin; the SO PIN likewise in var/softhsm2/so-pin.
     """
-    env_module = os.environ.get("OPENCOO_PKCS11_MODULE")
-    env_token = os.environ.get("OPENCOO_PKCS11_TOKEN")
+    configured = configured_token(label, pin)
+    if configured is not None:
+        return configured
     env_pin = os.environ.get("OPENCOO_PKCS11_PIN")
-    if env_module or env_token:
-        return TokenInfo(module=env_module or find_pkcs11_module(), label=env_token or label,
-                         pin=pin if pin is not None else env_pin,
-                         conf=None if env_module else os.environ.get("SOFTHSM2_CONF"))
 
     module = find_pkcs11_module()
     conf = softhsm_env(var)["SOFTHSM2_CONF"]
@@ -395,28 +374,28 @@ def ensure_token(var: Path, label: str = DEFAULT_TOKEN_LABEL, pin: Optional[str]
     marker = base / f".token-{hashlib.sha256(label.encode()).hexdigest()[:16]}"
     if pin is None:
         pin = env_pin
-    if _nonempty(marker) and _token_dir_nonempty(base):
+    if nonempty(marker) and _token_dir_nonempty(base):
         # fast path: initialised earlier by us
         if pin is not None:
             return TokenInfo(module, label, pin, conf)
-        if _nonempty(base / "pin"):
+        if nonempty(base / "pin"):
             return TokenInfo(module, label, (base / "pin").read_text().strip(), conf)
 
-    with _locked(base):
+    with locked(base):
         if pin is None:
-            pin = _read_or_make_secret(base / "pin")
-        if not _token_exists(conf, label):
+            pin = read_or_make_secret(base / "pin")
+        if not token_exists(conf, label):
             if so_pin is None:
-                so_pin = _read_or_make_secret(base / "so-pin")
+                so_pin = read_or_make_secret(base / "so-pin")
             env = dict(os.environ, SOFTHSM2_CONF=conf)
             proc = subprocess.run(
-                [_softhsm_util(), "--init-token", "--free", "--label", label,
+                [softhsm_util(), "--init-token", "--free", "--label", label,
                  "--pin", pin, "--so-pin", so_pin],
                 env=env, capture_output=True, text=True, timeout=60)
             if proc.returncode != 0:
                 raise RuntimeError(f"softhsm2-util --init-token failed ({proc.returncode}): "
                                    f"{proc.stderr.strip() or proc.stdout.strip()}")
-        _atomic_write(marker, (label + "\n").encode(), 0o600)
+        atomic_write(marker, (label + "\n").encode(), 0o600)
     return TokenInfo(module, label, pin, conf)
 
 
@@ -429,7 +408,7 @@ def _token_dir_nonempty(base: Path) -> bool:
 
 def _token_labels_softhsm(conf: str) -> list[str]:
     """Labels of initialised tokens, asked from ``softhsm2-util --show-slots`` (a fresh process)."""
-    proc = subprocess.run([_softhsm_util(), "--show-slots"], env=dict(os.environ, SOFTHSM2_CONF=conf),
+    proc = subprocess.run([softhsm_util(), "--show-slots"], env=dict(os.environ, SOFTHSM2_CONF=conf),
                           capture_output=True, text=True, timeout=60)
     if proc.returncode != 0:
         raise RuntimeError(f"softhsm2-util --show-slots failed: {proc.stderr.strip()}")
@@ -443,111 +422,12 @@ def _token_labels_softhsm(conf: str) -> list[str]:
     return labels
 
 
-def _token_exists(conf: str, label: str) -> bool:
+def token_exists(conf: str, label: str) -> bool:
     return label in _token_labels_softhsm(conf)
 
 
 # --------------------------------------------------------------------------------------------------
-# PKCS#11 access (python-pkcs11)
-
-_lib_lock = threading.RLock()
-_lib_conf: dict = {}   # module path -> SOFTHSM2_CONF it was C_Initialize-d with
-
-
-def _pkcs11_lib(token_info: TokenInfo, refresh: bool = False):
-    import pkcs11
-
-    with _lib_lock:
-        loaded_before = token_info.module in getattr(pkcs11, "_loaded", {})
-        if token_info.conf:
-            os.environ["SOFTHSM2_CONF"] = token_info.conf
-        lib = pkcs11.lib(token_info.module)
-        if not loaded_before:
-            _lib_conf[token_info.module] = os.environ.get("SOFTHSM2_CONF")
-        elif refresh or (token_info.conf and _lib_conf.get(token_info.module) != token_info.conf):
-            lib.reinitialize()
-            _lib_conf[token_info.module] = os.environ.get("SOFTHSM2_CONF")
-        return lib
-
-
-def get_token(token_info: TokenInfo):
-    """The python-pkcs11 Token for ``token_info`` (re-initialising the library once if needed)."""
-    import pkcs11
-
-    for refresh in (False, True):
-        lib = _pkcs11_lib(token_info, refresh=refresh)
-        tokens = list(lib.get_tokens(token_label=token_info.label))
-        if len(tokens) == 1:
-            return tokens[0]
-        if len(tokens) > 1:
-            raise pkcs11.MultipleTokensReturned(f"several tokens labelled {token_info.label!r}")
-    raise pkcs11.NoSuchToken(f"no PKCS#11 token labelled {token_info.label!r} in {token_info.module}")
-
-
-@contextlib.contextmanager
-def open_token_session(token_info: TokenInfo, rw: bool = False):
-    """A logged-in python-pkcs11 session. If this process is already logged in to the token
-    (C_Login is per application), a session without a new login is opened instead."""
-    import pkcs11
-
-    token = get_token(token_info)
-    try:
-        session = token.open(rw=rw, user_pin=token_info.pin)
-    except pkcs11.UserAlreadyLoggedIn:
-        session = token.open(rw=rw)
-    try:
-        yield session
-    finally:
-        with contextlib.suppress(pkcs11.PKCS11Error):
-            session.close()
-
-
-def _find_all(session, object_class, label: str) -> list:
-    from pkcs11 import Attribute
-
-    return list(session.get_objects({Attribute.CLASS: object_class, Attribute.LABEL: label}))
-
-
-def token_public_key(pkcs11_public_key):
-    """A ``cryptography`` public key from a PKCS#11 EC public key object (EC_PARAMS + EC_POINT)."""
-    from asn1crypto.core import OctetString
-    from asn1crypto.keys import ECDomainParameters, PublicKeyInfo
-    from pkcs11 import Attribute
-    from pkcs11.util.ec import encode_ec_public_key
-
-    try:
-        der = encode_ec_public_key(pkcs11_public_key)
-        return serialization.load_der_public_key(der)
-    except Exception:
-        # some modules return EC_POINT raw instead of DER OCTET STRING
-        params = ECDomainParameters.load(pkcs11_public_key[Attribute.EC_PARAMS])
-        point = bytes(pkcs11_public_key[Attribute.EC_POINT])
-        candidates = [point]
-        with contextlib.suppress(Exception):
-            candidates.append(bytes(OctetString.load(point)))
-        for raw in candidates:
-            der = PublicKeyInfo({"algorithm": {"algorithm": "ec", "parameters": params},
-                                 "public_key": raw}).dump()
-            with contextlib.suppress(ValueError):
-                return serialization.load_der_public_key(der)
-        raise
-
-
-# --------------------------------------------------------------------------------------------------
 # 5. agency keys
-
-
-def agency_key_label(agency_code: str) -> str:
-    return f"agency-{agency_code}"
-
-
-def agency_key_id(agency_code: str) -> bytes:
-    """CKA_ID shared by an agency's private key, public key and certificate objects."""
-    return hashlib.sha1(agency_key_label(agency_code).encode()).digest()
-
-
-def agency_cert_path(var: Path, agency_code: str) -> Path:
-    return Path(var) / "pki" / f"{agency_key_label(agency_code)}.pem"
 
 
 def agency_subject(agency_name: str) -> dict:
@@ -578,9 +458,9 @@ def ensure_agency_key(var: Path, token_info: TokenInfo, agency_code: str, agency
     cert_path = agency_cert_path(var, agency_code)
     ensure_dev_ca(var)
 
-    with _locked(cert_path.parent, f".{label}.lock"), open_token_session(token_info, rw=True) as s:
-        privs = _find_all(s, ObjectClass.PRIVATE_KEY, label)
-        pubs = _find_all(s, ObjectClass.PUBLIC_KEY, label)
+    with locked(cert_path.parent, f".{label}.lock"), open_token_session(token_info, rw=True) as s:
+        privs = find_objects(s, ObjectClass.PRIVATE_KEY, label)
+        pubs = find_objects(s, ObjectClass.PUBLIC_KEY, label)
         if not privs:
             for stale in pubs:  # a public key without its private half is useless
                 stale.destroy()
@@ -600,10 +480,10 @@ def ensure_agency_key(var: Path, token_info: TokenInfo, agency_code: str, agency
         else:
             public_key = token_public_key(pubs[0])
 
-        token_certs = _find_all(s, ObjectClass.CERTIFICATE, label)
+        token_certs = find_objects(s, ObjectClass.CERTIFICATE, label)
 
         def matches(cert: x509.Certificate) -> bool:
-            return public_key is not None and _pub_der(cert.public_key()) == _pub_der(public_key)
+            return public_key is not None and spki_der(cert.public_key()) == spki_der(public_key)
 
         cert = None
         if cert_path.exists():
@@ -626,7 +506,7 @@ def ensure_agency_key(var: Path, token_info: TokenInfo, agency_code: str, agency
                                      days=3 * 365, key_usage="document")
         pem = cert.public_bytes(serialization.Encoding.PEM)
         if not (cert_path.exists() and cert_path.read_bytes() == pem):
-            _atomic_write(cert_path, pem, 0o644)
+            atomic_write(cert_path, pem, 0o644)
 
         der = cert.public_bytes(serialization.Encoding.DER)
         have_on_token = False

@@ -46,6 +46,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.serialization import pkcs12
 
 from cli import devpki
+from services.signing import token
 
 KEY_LABEL = "dsc"
 KEY_ID = b"dsc"
@@ -112,14 +113,9 @@ def _pin_file(var: Path, label: str) -> Path:
     return Path(var).resolve() / "softhsm2" / f".pin-{digest}"
 
 
-def _pub_der(public_key) -> bytes:
-    return public_key.public_bytes(serialization.Encoding.DER,
-                                   serialization.PublicFormat.SubjectPublicKeyInfo)
-
-
 def _cert_usable(cert: x509.Certificate, subject: x509.Name, public_key) -> bool:
     now = _dt.datetime.now(_dt.timezone.utc)
-    return (cert.subject == subject and _pub_der(cert.public_key()) == _pub_der(public_key)
+    return (cert.subject == subject and token.spki_der(cert.public_key()) == token.spki_der(public_key)
             and cert.not_valid_before_utc <= now
             and cert.not_valid_after_utc - RENEW_BEFORE > now)
 
@@ -179,11 +175,11 @@ def _make_p12(var: Path, subject_attrs: dict, p12_path: Path, password: Optional
     blob = pkcs12.serialize_key_and_certificates(
         name=subject_attrs["CN"].encode(), key=key, cert=cert, cas=[ca_cert],
         encryption_algorithm=encryption)
-    devpki._atomic_write(key_path, key.private_bytes(serialization.Encoding.PEM,
+    devpki.atomic_write(key_path, key.private_bytes(serialization.Encoding.PEM,
                                                      serialization.PrivateFormat.PKCS8,
                                                      serialization.NoEncryption()), 0o600)
-    devpki._atomic_write(cert_path, cert.public_bytes(serialization.Encoding.PEM), 0o644)
-    devpki._atomic_write(p12_path, blob, 0o600)
+    devpki.atomic_write(cert_path, cert.public_bytes(serialization.Encoding.PEM), 0o644)
+    devpki.atomic_write(p12_path, blob, 0o600)
     return {"certificate": str(cert_path), "key": str(key_path), "token": None, "module": None,
             "pin": None, "p12": str(p12_path), "subject": cert.subject.rfc4514_string(),
             "softhsm2_conf": None}
@@ -193,10 +189,10 @@ def _init_softhsm_token(var: Path, conf: str, label: str, pin: Optional[str]) ->
     """Initialise SoftHSM token ``label`` unless it exists; return its user PIN."""
     base = Path(conf).parent
     pin_file = _pin_file(var, label)
-    with devpki._locked(base):
-        if devpki._token_exists(conf, label):
+    with devpki.locked(base):
+        if devpki.token_exists(conf, label):
             if pin is None:
-                if not devpki._nonempty(pin_file):
+                if not devpki.nonempty(pin_file):
                     raise DscError(f"token {label!r} exists but its PIN is not known here: "
                                    "give --pin")
                 pin = pin_file.read_text().strip()
@@ -205,15 +201,15 @@ def _init_softhsm_token(var: Path, conf: str, label: str, pin: Optional[str]) ->
             pin = f"{secrets.randbelow(10 ** 8):08d}"
         if not 4 <= len(pin) <= 255:
             raise DscError("the PIN must be 4 to 255 characters")
-        so_pin = devpki._read_or_make_secret(base / "so-pin")
+        so_pin = devpki.read_or_make_secret(base / "so-pin")
         proc = subprocess.run(
-            [devpki._softhsm_util(), "--init-token", "--free", "--label", label,
+            [devpki.softhsm_util(), "--init-token", "--free", "--label", label,
              "--pin", pin, "--so-pin", so_pin],
             env=dict(os.environ, SOFTHSM2_CONF=conf), capture_output=True, text=True, timeout=60)
         if proc.returncode != 0:
             raise DscError(f"softhsm2-util --init-token failed ({proc.returncode}): "
                            f"{proc.stderr.strip() or proc.stdout.strip()}")
-        devpki._atomic_write(pin_file, (pin + "\n").encode(), 0o600)
+        devpki.atomic_write(pin_file, (pin + "\n").encode(), 0o600)
     return pin
 
 
@@ -234,21 +230,21 @@ def _make_on_token(var: Path, iec: str, subject_attrs: dict, label: str, pin: Op
     label = label.strip()
     if not label or len(label.encode()) > MAX_TOKEN_LABEL:
         raise DscError(f"token label must be 1 to {MAX_TOKEN_LABEL} bytes, got {label!r}")
-    module = devpki.find_pkcs11_module()
+    module = token.find_pkcs11_module()
     conf = devpki.softhsm_env(var)["SOFTHSM2_CONF"]
     pin = _init_softhsm_token(var, conf, label, pin)
-    info = devpki.TokenInfo(module=module, label=label, pin=pin, conf=conf)
-    subject = devpki._subject_name(subject_attrs)
+    info = token.TokenInfo(module=module, label=label, pin=pin, conf=conf)
+    subject = devpki.subject_name(subject_attrs)
     cert_path = Path(var) / "pki" / f"dsc-{iec}-{slug(subject_attrs['CN'])}.pem"
     ca_cert, _ = devpki.load_dev_ca(var)
     lock_name = f".dsc-{hashlib.sha256(label.encode()).hexdigest()[:16]}.lock"
 
     try:
-        with devpki._locked(cert_path.parent, lock_name), \
-                devpki.open_token_session(info, rw=True) as s:
-            privs = devpki._find_all(s, ObjectClass.PRIVATE_KEY, KEY_LABEL)
-            pubs = devpki._find_all(s, ObjectClass.PUBLIC_KEY, KEY_LABEL)
-            token_certs = devpki._find_all(s, ObjectClass.CERTIFICATE, KEY_LABEL)
+        with devpki.locked(cert_path.parent, lock_name), \
+                token.open_token_session(info, rw=True) as s:
+            privs = token.find_objects(s, ObjectClass.PRIVATE_KEY, KEY_LABEL)
+            pubs = token.find_objects(s, ObjectClass.PUBLIC_KEY, KEY_LABEL)
+            token_certs = token.find_objects(s, ObjectClass.CERTIFICATE, KEY_LABEL)
             if len(privs) > 1:
                 raise DscError(f"token {label!r} holds several private keys labelled {KEY_LABEL!r}")
             public_key = None
@@ -266,7 +262,7 @@ def _make_on_token(var: Path, iec: str, subject_attrs: dict, label: str, pin: Op
                 # one DSC per token: refuse a token that holds someone else's
                 for obj in token_certs:
                     other = x509.load_der_x509_certificate(bytes(obj[Attribute.VALUE]))
-                    if (_pub_der(other.public_key()) == _pub_der(public_key)
+                    if (token.spki_der(other.public_key()) == token.spki_der(public_key)
                             and other.subject != subject):
                         raise DscError(
                             f"token {label!r} already holds the DSC of "
@@ -305,7 +301,7 @@ def _make_on_token(var: Path, iec: str, subject_attrs: dict, label: str, pin: Op
                                                 key_usage="signing")
             pem = cert.public_bytes(serialization.Encoding.PEM)
             if not (cert_path.exists() and cert_path.read_bytes() == pem):
-                devpki._atomic_write(cert_path, pem, 0o644)
+                devpki.atomic_write(cert_path, pem, 0o644)
 
             der = cert.public_bytes(serialization.Encoding.DER)
             have = False
@@ -323,7 +319,7 @@ def _make_on_token(var: Path, iec: str, subject_attrs: dict, label: str, pin: Op
             # the chain on the token, as on a real DSC token
             ca_der = ca_cert.public_bytes(serialization.Encoding.DER)
             if not any(bytes(o[Attribute.VALUE]) == ca_der
-                       for o in devpki._find_all(s, ObjectClass.CERTIFICATE, CA_LABEL)):
+                       for o in token.find_objects(s, ObjectClass.CERTIFICATE, CA_LABEL)):
                 attrs = decode_x509_certificate(ca_der)
                 attrs.update({Attribute.LABEL: CA_LABEL, Attribute.ID: CA_ID,
                               Attribute.TOKEN: True, Attribute.PRIVATE: False})
@@ -468,7 +464,7 @@ def _open_session(module: str, token_label: str, pin: Optional[str]):
     # yet (SoftHSM: token made by another process, or SOFTHSM2_CONF changed since C_Initialize)
     conf = os.environ.get("SOFTHSM2_CONF") if is_softhsm(module) else None
     try:
-        devpki.get_token(devpki.TokenInfo(module=module, label=token_label, pin=pin, conf=conf))
+        token.get_token(token.TokenInfo(module=module, label=token_label, pin=pin, conf=conf))
     except pkcs11.NoSuchToken:
         labels = []
         try:

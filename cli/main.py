@@ -112,9 +112,9 @@ def up(skip_init, scale):
     env = {**os.environ, "OPENCOO_VAR": str(config.var_dir()),
            "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
            "PYTHONUNBUFFERED": "1",
-           # nameko's CLI and eventlet warn about their own deprecation at every start.
-           "PYTHONWARNINGS": "ignore::Warning:nameko.cli.commands,"
-                             "ignore::UserWarning:nameko.cli.main"}
+           # nameko's CLI warns of pkg_resources' deprecation at every start, eventlet of its own
+           # (EVENTLET_TESTS is eventlet's one switch for that banner, and changes nothing else).
+           "PYTHONWARNINGS": "ignore::UserWarning:nameko.cli.main", "EVENTLET_TESTS": "1"}
     click.secho(f"\nOpenCoO is starting at {config.public_url()}  (API docs: "
                 f"{config.public_url()}/api/docs, health: {config.public_url()}/health)",
                 fg="green", bold=True)

@@ -9,7 +9,6 @@ from functools import partial
 
 from eventlet import wsgi
 from eventlet.semaphore import Semaphore
-
 from marshmallow import ValidationError
 from nameko.exceptions import RemoteError
 from nameko.web.handlers import HttpRequestHandler

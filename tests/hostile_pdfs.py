@@ -201,7 +201,6 @@ def reference_loop() -> bytes:
 def prev_loop() -> bytes:
     """An incremental update whose /Prev points at itself."""
     pdf = minimal()
-    xref = int(pdf.rsplit(b"startxref\n", 1)[1].split(b"\n")[0])
     update = b"xref\n0 1\n0000000000 65535 f \ntrailer\n<< /Size 4 /Root 1 0 R /Prev %d >>\n"
     start = len(pdf)
     return pdf + update % start + b"startxref\n%d\n%%%%EOF\n" % start

@@ -17,14 +17,20 @@ from sqlalchemy import func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from services.application import documents as document_rules
-from services.application import form, lifecycle, origin, rules
-from services.application.lifecycle import MOVES, Status
-from services.application.models import (Application, Document, NumberSequence, StatusChange,
-                                          SubmissionEvidence)
+from services.application import form, lifecycle, origin, policy, rules
+from services.application.lifecycle import MOVES
+from services.application.models import (
+    Application,
+    Document,
+    NumberSequence,
+    StatusChange,
+    SubmissionEvidence,
+)
 from services.application.reference import exchange_rate_on, hs_exists
 from services.chassis.blobs import BlobStore
 from services.chassis.database import utcnow
 from services.chassis.errors import BadRequest, Conflict, NotFound, RuleViolation
+from services.chassis.timestamps import iso_z
 
 # Chosen before the number was given and fixed with it: the number names the agency and the
 # scheme, the fee was billed for the office and the branch, and the office's officer examines it.
@@ -38,9 +44,10 @@ MAX_EXPORT_ROWS = 100_000
 
 # --- access ------------------------------------------------------------------------------------
 
-def _load(session, actor, application_id) -> Application:
+def load(session, actor, application_id) -> Application:
+    """The application if ``actor`` may see it; not found otherwise."""
     application = session.get(Application, str(application_id))
-    if application is None or not _may_see(actor, application):
+    if application is None or not policy.may_see(actor, application):
         raise NotFound("no such application", code="APPLICATION_NOT_FOUND")
     return application
 
@@ -49,23 +56,9 @@ def _reload(session, actor, application_id) -> Application:
     """Read again from the database: after a commit in the middle of a call (sessions keep their
     objects, expire_on_commit=False), another request may have changed the row."""
     application = session.get(Application, str(application_id), populate_existing=True)
-    if application is None or not _may_see(actor, application):
+    if application is None or not policy.may_see(actor, application):
         raise NotFound("no such application", code="APPLICATION_NOT_FOUND")
     return application
-
-
-def _may_see(actor, application) -> bool:
-    if actor["role"] == "exporter":
-        return application.iec == actor["username"]
-    if actor["role"] == "officer":
-        return (application.issuing_office_code == actor.get("office")
-                and application.status != Status.DRAFT)
-    return False
-
-
-def _exporter_only(actor):
-    if actor["role"] != "exporter":
-        raise NotFound("no such application", code="APPLICATION_NOT_FOUND")
 
 
 def _editable(application):
@@ -98,9 +91,9 @@ def _summary(application) -> dict:
         "product_count": len(data.get("products") or []),
         "fob_inr": str(sum((_decimal(p.get("fob_inr")) for p in data.get("products") or []),
                            start=_decimal(0))),
-        "created_at": _iso(application.created_at), "updated_at": _iso(application.updated_at),
-        "submitted_at": _iso(application.submitted_at), "paid_at": _iso(application.paid_at),
-        "decided_at": _iso(application.decided_at), "post_audit": bool(application.post_audit),
+        "created_at": iso_z(application.created_at), "updated_at": iso_z(application.updated_at),
+        "submitted_at": iso_z(application.submitted_at), "paid_at": iso_z(application.paid_at),
+        "decided_at": iso_z(application.decided_at), "post_audit": bool(application.post_audit),
     }
 
 
@@ -111,11 +104,7 @@ def _decimal(value):
         return Decimal(0)
 
 
-def _iso(moment):
-    return moment.isoformat() + "Z" if moment else None
-
-
-def _view(session, application) -> dict:
+def view(session, application) -> dict:
     docs = session.scalars(select(Document).where(Document.application_id == application.id)
                            .order_by(Document.uploaded_at)).all()
     return {**_summary(application), "iec": application.iec, "form": application.data,
@@ -130,24 +119,24 @@ def _view(session, application) -> dict:
 def _document_view(document) -> dict:
     return {"id": document.id, "kind": document.kind, "filename": document.filename,
             "sha256": document.sha256, "size": document.size, "pages": document.pages,
-            "signer": document.signer_subject, "uploaded_at": _iso(document.uploaded_at)}
+            "signer": document.signer_subject, "uploaded_at": iso_z(document.uploaded_at)}
 
 
 # --- drafts ------------------------------------------------------------------------------------
 
 def create_draft(uow, actor, body: dict) -> dict:
-    _exporter_only(actor)
-    data = _load_form(body)
+    policy.require_exporter(actor)
+    data = load_form(body)
     now = utcnow()
     application = Application(id=str(uuid.uuid4()), iec=actor["username"], data=data,
                               created_at=now, updated_at=now)
     _columns(application, data)
     uow.session.add(application)
     lifecycle.record(uow, application, MOVES["create"], actor, "created")
-    return _view(uow.session, application)
+    return view(uow.session, application)
 
 
-def _load_form(body) -> dict:
+def load_form(body) -> dict:
     try:
         return form.dump(form.load_draft(body if isinstance(body, dict) else {}))
     except form.FormError as exc:
@@ -156,15 +145,15 @@ def _load_form(body) -> dict:
 
 
 def get_application(session, actor, application_id) -> dict:
-    return _view(session, _load(session, actor, application_id))
+    return view(session, load(session, actor, application_id))
 
 
 def update_draft(uow, actor, application_id, body: dict) -> dict:
     """Replace the form of a draft (or of an application sent back with a discrepancy)."""
-    _exporter_only(actor)
-    application = _load(uow.session, actor, application_id)
+    policy.require_exporter(actor)
+    application = load(uow.session, actor, application_id)
     _editable(application)
-    data = _load_form(body)
+    data = load_form(body)
     if application.request_kind == "duplicate" and data != application.data:
         raise RuleViolation("a duplicate repeats the original certificate; ask for a "
                             "certificate in lieu to correct it", code="DUPLICATE_UNCHANGEABLE")
@@ -178,12 +167,12 @@ def update_draft(uow, actor, application_id, body: dict) -> dict:
     application.data = data
     _columns(application, application.data)
     application.updated_at = utcnow()
-    return _view(uow.session, application)
+    return view(uow.session, application)
 
 
 def delete_draft(uow, actor, application_id) -> None:
-    _exporter_only(actor)
-    application = _load(uow.session, actor, application_id)
+    policy.require_exporter(actor)
+    application = load(uow.session, actor, application_id)
     if application.status != MOVES["delete"].source:
         raise Conflict("only a draft can be deleted; nothing else is ever deleted",
                        code="APPLICATION_NOT_EDITABLE")
@@ -193,8 +182,8 @@ def delete_draft(uow, actor, application_id) -> None:
 def clone(uow, actor, application_id) -> dict:
     """A new draft with the form of an old application (documents are not copied: each
     shipment has its own invoice)."""
-    _exporter_only(actor)
-    source = _load(uow.session, actor, application_id)
+    policy.require_exporter(actor)
+    source = load(uow.session, actor, application_id)
     now = utcnow()
     application = Application(id=str(uuid.uuid4()), iec=source.iec, data=dict(source.data),
                               cloned_from=source.id, created_at=now, updated_at=now)
@@ -202,7 +191,7 @@ def clone(uow, actor, application_id) -> dict:
     uow.session.add(application)
     lifecycle.record(uow, application, MOVES["clone"], actor,
                      f"cloned from {source.number or source.id}")
-    return _view(uow.session, application)
+    return view(uow.session, application)
 
 
 # --- lists -------------------------------------------------------------------------------------
@@ -213,14 +202,7 @@ SORTS = {"created_at": Application.created_at, "updated_at": Application.updated
 
 
 def _filtered(actor, filters):
-    query = select(Application)
-    if actor["role"] == "exporter":
-        query = query.where(Application.iec == actor["username"])
-    elif actor["role"] == "officer":
-        query = query.where(Application.issuing_office_code == actor.get("office"),
-                            Application.status != Status.DRAFT.value)
-    else:
-        raise NotFound("no such list", code="APPLICATION_NOT_FOUND")
+    query = select(Application).where(policy.visible(actor))
     if filters.get("status"):
         query = query.where(Application.status == filters["status"])
     if filters.get("agreement"):
@@ -279,7 +261,7 @@ def _ordered(query, sort):
 
 
 def export_xlsx(session, actor, filters, sort="-created_at") -> bytes:
-    from services.application.export import applications_xlsx
+    from services.application.spreadsheet import applications_xlsx
 
     rows = session.scalars(_ordered(_filtered(actor, filters), sort)
                            .limit(MAX_EXPORT_ROWS)).all()
@@ -287,10 +269,10 @@ def export_xlsx(session, actor, filters, sort="-created_at") -> bytes:
 
 
 def history(session, actor, application_id) -> list[dict]:
-    application = _load(session, actor, application_id)
+    application = load(session, actor, application_id)
     changes = session.scalars(select(StatusChange).where(
         StatusChange.application_id == application.id).order_by(StatusChange.id)).all()
-    return [{"from": c.from_status, "to": c.to_status, "actor": c.actor, "at": _iso(c.at),
+    return [{"from": c.from_status, "to": c.to_status, "actor": c.actor, "at": iso_z(c.at),
              "comment": c.comment} for c in changes]
 
 
@@ -299,8 +281,8 @@ def history(session, actor, application_id) -> list[dict]:
 def add_document(uow, actor, application_id, kind, filename, content: bytes, signature_b64,
                  verify_signature, directors) -> dict:
     """``verify_signature(data, signature_b64, iec, directors)`` is the signing service's check."""
-    _exporter_only(actor)
-    application = _load(uow.session, actor, application_id)
+    policy.require_exporter(actor)
+    application = load(uow.session, actor, application_id)
     _editable(application)
     document_rules.check_kind(kind)
     checked = document_rules.check_pdf(content, filename)
@@ -325,7 +307,7 @@ def add_document(uow, actor, application_id, kind, filename, content: bytes, sig
 
 
 def get_document(session, actor, application_id, document_id) -> dict:
-    application = _load(session, actor, application_id)
+    application = load(session, actor, application_id)
     document = session.get(Document, str(document_id))
     if document is None or document.application_id != application.id:
         raise NotFound("no such document", code="DOCUMENT_NOT_FOUND")
@@ -341,8 +323,8 @@ def _payload(application) -> bytes:
 
 
 def signing_payload(session, actor, application_id) -> dict:
-    _exporter_only(actor)
-    application = _load(session, actor, application_id)
+    policy.require_exporter(actor)
+    application = load(session, actor, application_id)
     _editable(application)
     payload = _payload(application)
     return {"payload": base64.b64encode(payload).decode(),
@@ -373,7 +355,7 @@ def submit(uow, actor, application_id, signature_b64, verify_signature, exporter
         application.number = _next_number(uow.session, application, application.updated_at)
         application.submitted_at = application.updated_at
         lifecycle.record(uow, application, move, actor, "submitted with DSC")
-    return _view(uow.session, application)
+    return view(uow.session, application)
 
 
 def resubmit(uow, actor, application_id, signature_b64, verify_signature, exporter,
@@ -386,7 +368,7 @@ def resubmit(uow, actor, application_id, signature_b64, verify_signature, export
                                 exporter, offices, move)
     if application.status == move.source:
         lifecycle.record(uow, application, move, actor, "resubmitted with DSC")
-    return _view(uow.session, application)
+    return view(uow.session, application)
 
 
 def _signed_claim(uow, actor, application_id, signature_b64, verify_signature, exporter, offices,
@@ -396,9 +378,9 @@ def _signed_claim(uow, actor, application_id, signature_b64, verify_signature, e
     move's source status for the caller to record the move, or, when this very signature
     already moved it (a retried request), the application as it is now."""
     from_status = move.source
-    _exporter_only(actor)
+    policy.require_exporter(actor)
     session = uow.session
-    application = _load(session, actor, application_id)
+    application = load(session, actor, application_id)
     if application.status != from_status and _same_evidence(session, application,
                                                              signature_b64):
         return application
@@ -476,5 +458,5 @@ def mark_paid(uow, event) -> bool:
 
 
 def origin_check(session, actor, application_id) -> dict:
-    application = _load(session, actor, application_id)
+    application = load(session, actor, application_id)
     return origin.origin_check(form.load_draft(application.data))

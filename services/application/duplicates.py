@@ -17,8 +17,8 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from services.application import documents as document_rules
-from services.application import lifecycle
-from services.application.applications import FROZEN_AFTER_NUMBER, _load_form, _view, problems
+from services.application import lifecycle, policy
+from services.application.applications import FROZEN_AFTER_NUMBER, load_form, problems, view
 from services.application.lifecycle import MOVES, Status
 from services.application.models import Application, Document
 from services.chassis.blobs import BlobStore
@@ -59,7 +59,7 @@ def _corrected(original, corrections) -> dict:
         raise RuleViolation("these were fixed with the original's number",
                             code="APPLICATION_FIELD_FROZEN",
                             fields={f: ["Cannot change in a certificate in lieu."] for f in frozen})
-    return _load_form({**original.data, **corrections})
+    return load_form({**original.data, **corrections})
 
 
 def open_request(session, original, kind) -> Application | None:
@@ -74,8 +74,7 @@ def request(uow, actor, certificate, kind, reason, corrections, exporter, office
     """The request as an application awaiting payment. ``supporting`` is an optional signed PDF
     already verified by the signing service: {filename, content, signature_b64, signer}.
     Returns (its view, whether it is new)."""
-    if actor["role"] != "exporter":
-        raise NotFound("no such certificate", code="CERTIFICATE_NOT_FOUND")
+    policy.require_requester(actor)
     _checked(kind, reason, corrections)
     session = uow.session
     original = _original(session, actor, certificate)
@@ -100,7 +99,7 @@ def request(uow, actor, certificate, kind, reason, corrections, exporter, office
             _replace_corrections(uow, actor, existing, data, reason, exporter, offices)
         if supporting:
             _add_supporting(session, existing, supporting)
-        return _view(session, existing), False
+        return view(session, existing), False
     now = utcnow()
     sequence = session.scalar(select(func.count()).select_from(Application).where(
         Application.original_application_id == original.id)) + 1
@@ -126,7 +125,7 @@ def request(uow, actor, certificate, kind, reason, corrections, exporter, office
         _add_supporting(session, application, supporting)
     if kind == "in_lieu":
         _check_corrected(session, application, exporter, offices)
-    return _view(session, application), True
+    return view(session, application), True
 
 
 def _replace_corrections(uow, actor, request, data, reason, exporter, offices) -> None:

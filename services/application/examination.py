@@ -13,13 +13,13 @@ from datetime import timedelta
 
 from sqlalchemy import func, select
 
-from services.application import lifecycle, reference
-from services.application.applications import (_iso, _load, _view, export_xlsx,
-                                                list_applications, mark_paid)
+from services.application import lifecycle, policy, reference
+from services.application.applications import export_xlsx, list_applications, load, mark_paid, view
 from services.application.lifecycle import CERTIFICATE, MOVES, QUEUE, SELF_CERTIFICATION, Status
 from services.application.models import AgreementRecord, Application, SelfCertification
 from services.chassis.database import utcnow
-from services.chassis.errors import BadRequest, Conflict, Forbidden, NotFound, RuleViolation
+from services.chassis.errors import BadRequest, Conflict, NotFound, RuleViolation
+from services.chassis.timestamps import iso_z
 
 log = logging.getLogger(__name__)
 
@@ -28,24 +28,18 @@ STATS_DAYS = 90
 MAX_STATS_DAYS = 366
 
 
-def _officer_only(actor):
-    # Exporters have their own list under the same query; admins are not officers.
-    if actor["role"] != "officer":
-        raise NotFound("no such application", code="APPLICATION_NOT_FOUND")
-
-
 # --- the queue -----------------------------------------------------------------------------------
 
 def queue(session, actor, filters, page=1, per_page=50) -> dict:
     """The officer's issuing office's applications awaiting examination (or of the status asked
     for), oldest payment first."""
-    _officer_only(actor)
+    policy.require_officer(actor)
     return list_applications(session, actor, _queue_filters(filters), page, per_page,
                              QUEUE_SORT)
 
 
 def queue_xlsx(session, actor, filters) -> bytes:
-    _officer_only(actor)
+    policy.require_officer(actor)
     return export_xlsx(session, actor, _queue_filters(filters), QUEUE_SORT)
 
 
@@ -60,8 +54,8 @@ def _queue_filters(filters) -> dict:
 
 def _pending(session, actor, application_id, move) -> Application:
     """The application in the queue, claimed for the officer's ``move``."""
-    _officer_only(actor)
-    application = _load(session, actor, application_id)
+    policy.require_officer(actor)
+    application = load(session, actor, application_id)
     if application.status != move.source or not lifecycle.claim(session, application, move):
         raise Conflict("the application is not awaiting examination (it may just have been "
                        "decided by another officer)", code="APPLICATION_NOT_PENDING")
@@ -73,14 +67,14 @@ def raise_discrepancy(uow, actor, application_id, comment) -> dict:
     move = MOVES["raise_discrepancy"]
     application = _pending(uow.session, actor, application_id, move)
     lifecycle.record(uow, application, move, actor, comment, comment=comment)
-    return _view(uow.session, application)
+    return view(uow.session, application)
 
 
 def request_original(session, actor, application_id) -> str | None:
     """The number of the certificate a duplicate or in-lieu request was made from (None for an
     application of its own), for the officer who may examine it."""
-    _officer_only(actor)
-    application = _load(session, actor, application_id)
+    policy.require_officer(actor)
+    application = load(session, actor, application_id)
     return application.original_number if application.request_kind else None
 
 
@@ -108,13 +102,13 @@ def approve(uow, actor, application_id, remarks=None, original_status=None) -> d
                            code="ORIGINAL_NOT_VALID")
     _decide(uow, application, MOVES["approve"], actor, remarks or "approved",
             remarks=remarks or None)
-    return _view(uow.session, application)
+    return view(uow.session, application)
 
 
 def reject(uow, actor, application_id, reason) -> dict:
     application = _pending(uow.session, actor, application_id, MOVES["reject"])
     _decide(uow, application, MOVES["reject"], actor, reason, remarks=reason)
-    return _view(uow.session, application)
+    return view(uow.session, application)
 
 
 def _decide(uow, application, move, actor, why, remarks=None, post_audit=False):
@@ -158,32 +152,17 @@ def self_certifies(session, application) -> bool:
     return session.get(SelfCertification, (application.iec, application.agency_code)) is not None
 
 
-def _own_agency(actor, agency_code):
-    if actor["role"] == "admin":
-        return
-    if actor["role"] != "agency_admin" or not actor.get("agency") \
-            or actor["agency"] != agency_code:
-        raise Forbidden(f"you manage agency {actor.get('agency')}, not {agency_code}",
-                        code="AGENCY_FORBIDDEN")
-
-
-def _staff_only(actor):
-    if actor["role"] not in ("admin", "agency_admin") or (
-            actor["role"] == "agency_admin" and not actor.get("agency")):
-        raise Forbidden("only administrators may do this", code="ROLE_FORBIDDEN")
-
-
 def _flag_view(row) -> dict:
     return {"iec": row.iec, "agency_code": row.agency_code, "flagged_by": row.flagged_by,
-            "flagged_at": _iso(row.flagged_at)}
+            "flagged_at": iso_z(row.flagged_at)}
 
 
 def list_self_certification(session, actor) -> list[dict]:
-    _staff_only(actor)
+    agency_code = policy.agency_scope(actor)
     query = select(SelfCertification).order_by(SelfCertification.agency_code,
                                                 SelfCertification.iec)
-    if actor["role"] != "admin":
-        query = query.where(SelfCertification.agency_code == actor["agency"])
+    if agency_code:
+        query = query.where(SelfCertification.agency_code == agency_code)
     return [_flag_view(r) for r in session.scalars(query)]
 
 
@@ -192,7 +171,7 @@ def flag_self_certification(session, actor, iec, agency_code, agency_codes,
     """Make ``iec`` an approved exporter of ``agency_code``. Flagging again changes nothing (the
     pair is the key), so a retried request is harmless.
     ``exporter_registered(iec)`` asks registration."""
-    _own_agency(actor, agency_code)
+    policy.require_manager_of(actor, agency_code)
     if agency_code not in agency_codes:
         raise RuleViolation(f"no agency {agency_code}", code="AGENCY_UNKNOWN",
                             fields={"agency_code": ["Not an issuing agency."]})
@@ -210,7 +189,7 @@ def flag_self_certification(session, actor, iec, agency_code, agency_codes,
 
 def unflag_self_certification(session, actor, agency_code, iec) -> None:
     """Applications approved under the flag stay approved (and marked for post-audit)."""
-    _own_agency(actor, agency_code)
+    policy.require_manager_of(actor, agency_code)
     row = session.get(SelfCertification, (iec, agency_code))
     if row is None:
         raise NotFound(f"{iec} is not an approved exporter of {agency_code}",
@@ -228,11 +207,11 @@ def stats(session, actor, days=STATS_DAYS) -> dict:
     The percentiles are computed here in Python from the window's decided rows: a few thousand
     rows per office and quarter, which needs no percentile support from the database (SQLite has
     none)."""
-    _staff_only(actor)
+    agency_code = policy.agency_scope(actor)
     if not 1 <= days <= MAX_STATS_DAYS:
         raise BadRequest(f"days must be 1 to {MAX_STATS_DAYS}", code="VALIDATION_ERROR",
                          fields={"days": [f"Must be from 1 to {MAX_STATS_DAYS}."]})
-    scope = [] if actor["role"] == "admin" else [Application.agency_code == actor["agency"]]
+    scope = [Application.agency_code == agency_code] if agency_code else []
     office = (Application.agency_code, Application.issuing_office_code)
     waiting = session.execute(select(*office, func.count()).where(
         Application.status == QUEUE.value, *scope).group_by(*office)).all()
@@ -309,9 +288,9 @@ def certificate_particulars(session, application_id) -> dict:
             "issuing_office_code": application.issuing_office_code, "form": application.data,
             "request_kind": application.request_kind,
             "original_number": application.original_number,
-            "decided_by": application.decided_by, "decided_at": _iso(application.decided_at),
+            "decided_by": application.decided_by, "decided_at": iso_z(application.decided_at),
             "remarks": application.remarks, "post_audit": bool(application.post_audit),
-            "paid_at": _iso(application.paid_at)}
+            "paid_at": iso_z(application.paid_at)}
 
 
 def certificate_issued(uow, event) -> bool:

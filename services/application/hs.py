@@ -205,7 +205,8 @@ def _parse_rows(lines: Iterator[str], errors: _Errors, entries: list[HsEntry]) -
         aggregate = section == ROOT
         if aggregate:
             if code[:2] != AGGREGATE_CHAPTER:
-                errors.add(line, f"section '{ROOT}' is only for chapter {AGGREGATE_CHAPTER} rows, not '{code}'")
+                errors.add(line, f"section '{ROOT}' is only for chapter {AGGREGATE_CHAPTER} "
+                                 f"rows, not '{code}'")
                 continue
         else:
             if section not in HS_SECTIONS:

@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 
+from services.certificate import policy
 from services.certificate.models import Certificate
 from services.chassis import config
 from services.chassis.blobs import BlobStore
@@ -115,23 +116,9 @@ def _check_original_valid(session, original_number):
 
 # --- reading ------------------------------------------------------------------------------------
 
-def _visible(actor):
-    """The registry rows an actor may see, as a where-clause."""
-    role = actor["role"]
-    if role == "exporter":
-        return Certificate.iec == actor["username"]
-    if role == "officer":
-        return Certificate.issuing_office_code == actor.get("office")
-    if role == "agency_admin":
-        return Certificate.agency_code == actor.get("agency")
-    if role == "admin":
-        return Certificate.id.is_not(None)
-    return Certificate.id.is_(None)
-
-
 def _load(session, actor, certificate_id) -> Certificate:
     certificate = session.scalar(select(Certificate).where(
-        Certificate.id == str(certificate_id), _visible(actor)))
+        Certificate.id == str(certificate_id), policy.visible(actor)))
     if certificate is None:
         raise NotFound("no such certificate", code="CERTIFICATE_NOT_FOUND")
     return certificate
@@ -155,7 +142,7 @@ def view(certificate: Certificate) -> dict:
 
 def list_certificates(session, actor, page=1, per_page=50, status=None) -> dict:
     page, per_page = max(1, int(page)), min(MAX_PER_PAGE, max(1, int(per_page)))
-    query = select(Certificate).where(_visible(actor))
+    query = select(Certificate).where(policy.visible(actor))
     if status:
         query = query.where(Certificate.status == status)
     total = session.scalar(select(func.count()).select_from(query.subquery()))
@@ -184,8 +171,7 @@ def certificate_file(session, certificate_id) -> tuple[Certificate, bytes]:
 
 def certificate_for_request(session, actor, certificate_id) -> dict:
     """The certificate a duplicate or in-lieu request starts from: the exporter's own, valid."""
-    if actor["role"] != "exporter":
-        raise NotFound("no such certificate", code="CERTIFICATE_NOT_FOUND")
+    policy.require_requester(actor)
     certificate = _load(session, actor, certificate_id)
     if certificate.status != "valid":
         raise Conflict(f"a {certificate.status} certificate cannot be duplicated or replaced",
@@ -229,8 +215,7 @@ def entry_by_sha256(session, sha256) -> dict | None:
 # --- revocation ---------------------------------------------------------------------------------
 
 def revoke(uow, actor, certificate_id, reason) -> dict:
-    if actor["role"] not in ("admin", "agency_admin"):
-        raise NotFound("no such certificate", code="CERTIFICATE_NOT_FOUND")
+    policy.require_revoker(actor)
     reason = (reason or "").strip()
     if not reason or len(reason) > REASON_MAX:
         raise BadRequest("give the reason for revoking", code="VALIDATION_ERROR",

@@ -4,10 +4,11 @@ certificates, previews, verification by number, the registry's entry for a file 
 verification service checks, and revocation. Thin: the registry is
 ``registry.py``, the PDF ``rendering.py``."""
 import base64
+
 from services.certificate import registry, rendering
 from services.chassis import base
-from services.chassis.entrypoints import event_handler, rpc
 from services.chassis.database import utcnow
+from services.chassis.entrypoints import event_handler, rpc
 from services.chassis.offloading import in_worker_process
 from services.chassis.rpc import TimedRpcProxy
 
@@ -85,8 +86,9 @@ class CertificateService(base.ServiceBase):
         application = self.application.get_application(actor, application_id)
         code = application["form"].get("agreement_code")
         _, _, document = self._document(
-            application, self.application.agreement(code) if code else None, number=application.get("number") or "DRAFT", issued_on=None,
-            officer=None, remarks="", marking=registry.marking(application))
+            application, self.application.agreement(code) if code else None,
+            number=application.get("number") or "DRAFT", issued_on=None, officer=None,
+            remarks="", marking=registry.marking(application))
         self.db.commit()
         pdf = in_worker_process(rendering.render_certificate, document, draft=True)
         return base64.b64encode(pdf).decode()

@@ -14,8 +14,8 @@ from nameko.rpc import rpc as nameko_rpc
 from sqlalchemy import select
 
 from services.chassis import amqp, config
-from services.chassis.errors import ApiError
 from services.chassis.database import UnitOfWork, utcnow
+from services.chassis.errors import ApiError
 from services.chassis.models import InboxRecord
 from services.chassis.workers import forget_locals
 from services.contracts.events import UnknownEvent, parse_event

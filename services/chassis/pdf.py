@@ -14,7 +14,6 @@ from pathlib import Path
 import segno
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
-
 _IMPORTING = threading.Lock()
 
 

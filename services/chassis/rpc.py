@@ -27,7 +27,7 @@ class TimedMethodProxy(MethodProxy):
         except UnknownService:
             raise ServiceUnavailable(
                 f"service {self.service_name!r} is not running", code="SERVICE_UNAVAILABLE",
-                extra={"service": self.service_name})
+                extra={"service": self.service_name}) from None
         return TimedReply(reply, self)
 
 

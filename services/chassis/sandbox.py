@@ -25,8 +25,7 @@ import eventlet.patcher
 from eventlet.semaphore import Semaphore
 
 from services.chassis import config
-from services.chassis.offloading import (ChildBounds, WorkerProcess, WorkerProcessDied,
-                                         WorkerProcessTimeout)
+from services.chassis.offloading import ChildBounds, WorkerProcess, WorkerProcessDied, WorkerProcessTimeout
 
 log = logging.getLogger(__name__)
 

@@ -17,5 +17,11 @@ def iso_utc(moment: datetime | None) -> str | None:
     return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def iso_z(moment: datetime | None) -> str | None:
+    """A naive UTC moment (as the tables store it) in ISO 8601 to the microsecond, with ``Z``:
+    how the API and the operators' lists write moments of records."""
+    return moment.isoformat() + "Z" if moment is not None else None
+
+
 def today_in_india() -> date:
     return datetime.now(INDIA).date()

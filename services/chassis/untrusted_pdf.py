@@ -82,7 +82,8 @@ def precheck(data: bytes, max_objects: int = MAX_OBJECTS) -> None:
         elif match.group("index") is not None:
             index = _numbers(match.group("index"), "/Index")
             total = 0
-            for start, count in zip(index[::2], index[1::2]):
+            # an odd last start has no count: it claims nothing
+            for start, count in zip(index[::2], index[1::2], strict=False):
                 _claim("/Index", start + count, objects_cap)
                 total += count
             _claim("/Index", total, objects_cap)
@@ -116,8 +117,12 @@ def _numbers(text: bytes, what: str) -> list[int]:
 def decode_limits():
     """What any stream of ours, or of an exporter's invoice, needs inflated; pyHanko's defaults
     for untrusted input allow 256 MiB a stream and a document."""
-    from pyhanko.pdf_utils.decode_limits import (DEFAULT_PURPOSE_LIMITS, DecodeLimits,
-                                                 DocumentDecodeBudget, StreamDecodeLimits)
+    from pyhanko.pdf_utils.decode_limits import (
+        DEFAULT_PURPOSE_LIMITS,
+        DecodeLimits,
+        DocumentDecodeBudget,
+        StreamDecodeLimits,
+    )
     mib = 1024 * 1024
     return DecodeLimits(
         per_stream=StreamDecodeLimits(max_ratio=200, ratio_floor=mib, max_output_size=32 * mib),

@@ -15,7 +15,8 @@ class FeeWindow(Schema):
     agency_code = fields.String(required=True, validate=validate.Length(min=2, max=32))
     service = fields.String(required=True, validate=validate.OneOf(SERVICES))
     base_paise = fields.Integer(required=True, strict=True,
-                                validate=validate.Range(min=1, max=MAX_FEE_PAISE))  # a free line would need no payment
+                                # a free line would need no payment
+                                validate=validate.Range(min=1, max=MAX_FEE_PAISE))
     gst_rate = fields.Decimal(required=True, as_string=True, places=None,
                               validate=validate.Range(min=0, max=MAX_GST_RATE))
     valid_from = fields.Date(required=True)

@@ -7,11 +7,12 @@ from pathlib import Path
 import jwt
 
 from services.chassis import config
+from services.contracts.actors import PEOPLE
 
 ALGORITHM = "EdDSA"
 ISSUER = "opencoo"
 AUDIENCE = "opencoo-api"
-ROLES = ("exporter", "officer", "agency_admin", "admin")
+ROLES = tuple(role.value for role in PEOPLE)
 LIFETIME = timedelta(minutes=30)
 
 

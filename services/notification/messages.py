@@ -21,6 +21,7 @@ from services.chassis import config
 from services.chassis.blobs import BlobStore
 from services.chassis.database import utcnow
 from services.chassis.errors import BadRequest, Conflict, NotFound
+from services.chassis.timestamps import iso_z
 from services.notification.models import DeliveryAttempt, Message, MessageAttachment
 from services.notification.rendering import KINDS, render
 
@@ -314,10 +315,6 @@ def record_attempt(message: Message, attempted_at: datetime, error: str | None,
 
 # --- for operators ----------------------------------------------------------------------------
 
-def _iso(value: datetime | None) -> str | None:
-    return value.isoformat() + "Z" if value is not None else None
-
-
 def message_as_dict(message: Message) -> dict:
     """As shown to operators: a password not yet delivered is masked here too."""
     return {
@@ -330,15 +327,15 @@ def message_as_dict(message: Message) -> dict:
         "body_html": _masked(message.body_html, message.secret, html=True),
         "status": message.status,
         "attempts": message.attempts,
-        "next_attempt_at": _iso(message.next_attempt_at),
+        "next_attempt_at": iso_z(message.next_attempt_at),
         "last_error": message.last_error,
-        "created_at": _iso(message.created_at),
-        "sent_at": _iso(message.sent_at),
+        "created_at": iso_z(message.created_at),
+        "sent_at": iso_z(message.sent_at),
         "event_id": message.event_id,
         "correlation_id": message.correlation_id,
         "secret_redacted": message.secret_redacted,
         "delivery_attempts": [
-            {"attempted_at": _iso(a.attempted_at), "ok": a.ok, "error": a.error}
+            {"attempted_at": iso_z(a.attempted_at), "ok": a.ok, "error": a.error}
             for a in message.delivery_attempts
         ],
         "attachments": [
@@ -355,7 +352,8 @@ def _positive_int(name, value, maximum=None) -> int:
         if isinstance(value, bool) or str(number) != str(value).strip():
             raise ValueError
     except (TypeError, ValueError):
-        raise BadRequest(f"{name} must be a whole number", fields={name: ["Not an integer."]})
+        raise BadRequest(f"{name} must be a whole number",
+                         fields={name: ["Not an integer."]}) from None
     if number < 1 or (maximum is not None and number > maximum):
         limit = f"between 1 and {maximum}" if maximum else "at least 1"
         raise BadRequest(f"{name} must be {limit}", fields={name: [f"Must be {limit}."]})

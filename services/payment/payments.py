@@ -23,14 +23,20 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import aliased
 
 from services.chassis.database import utcnow
+from services.chassis.errors import (
+    BadRequest,
+    Conflict,
+    NotFound,
+    RuleViolation,
+    ServiceUnavailable,
+    Unauthorized,
+)
 from services.chassis.timestamps import INDIA, today_in_india
-from services.chassis.errors import (BadRequest, Conflict, Forbidden, NotFound, RuleViolation,
-                                     ServiceUnavailable, Unauthorized)
-from services.payment import fees
-from services.payment.models import FeeRow, Payment, ReceiptSequence
-from services.payment.providers import InvalidCallback, ProviderStatus, ProviderUnavailable
 from services.contracts.application_status import Status
 from services.contracts.fees import FeeWindow
+from services.payment import fees, policy
+from services.payment.models import FeeRow, Payment, ReceiptSequence
+from services.payment.providers import InvalidCallback, ProviderStatus, ProviderUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -57,19 +63,8 @@ def _fee(row: FeeRow) -> fees.Fee:
                     valid_to=row.valid_to)
 
 
-def _admin_of(actor, agency_code):
-    if actor["role"] == "admin":
-        return
-    if actor["role"] == "agency_admin" and actor.get("agency") == agency_code:
-        return
-    raise Forbidden("only an admin or this agency's admin may do this", code="FORBIDDEN")
-
-
 def list_fees(session, actor, agency_code=None) -> list[dict]:
-    if actor["role"] == "agency_admin":
-        agency_code = actor.get("agency")
-    elif actor["role"] != "admin":
-        raise Forbidden("only admins keep the fee schedule", code="FORBIDDEN")
+    agency_code = policy.schedule_scope(actor, agency_code)
     query = select(FeeRow).order_by(FeeRow.agency_code, FeeRow.service, FeeRow.valid_from)
     if agency_code:
         query = query.where(FeeRow.agency_code == agency_code)
@@ -83,7 +78,7 @@ def add_fee(session, actor, body, known_agencies) -> dict:
         window = FeeWindow().load(body)
     except ValidationError as exc:
         raise BadRequest("the fee is not valid", code="INVALID_FEE", fields=exc.messages) from None
-    _admin_of(actor, window["agency_code"])
+    policy.require_manager_of(actor, window["agency_code"])
     if window["valid_from"] < today_in_india():  # what past dates cost is settled
         raise RuleViolation("a fee window starts today or later", code="STARTS_IN_THE_PAST",
                             fields={"valid_from": [f"Before today ({today_in_india()})."]})
@@ -213,8 +208,7 @@ def payment_view(payment: Payment) -> dict:
 
 
 def check_payable(session, actor, application):
-    if actor["role"] != "exporter":
-        raise Forbidden("only the exporter pays", code="FORBIDDEN")
+    policy.require_payer(actor)
     if _completed_payment(session, application["id"]) is not None:
         raise Conflict("this application is paid already", code="ALREADY_PAID")
     if application["status"] != Status.PENDING_PAYMENT:
@@ -431,13 +425,9 @@ def receipt_data(session, actor, payment_id) -> dict:
     """What the GST receipt shows; only for a completed payment, only to its exporter or an
     officer of the issuing office."""
     payment = session.get(Payment, str(payment_id))
-    parties = payment.parties if payment else {}
-    allowed = payment is not None and (
-        (actor["role"] == "exporter" and payment.iec == actor["username"])
-        or (actor["role"] == "officer"
-            and parties["issuing_office"]["code"] == actor.get("office")))
-    if not allowed:
+    if payment is None or not policy.may_see_receipt(actor, payment):
         raise NotFound("no such payment", code="PAYMENT_UNKNOWN")
+    parties = payment.parties
     if payment.status != "completed":
         raise Conflict("a receipt is issued once the payment is completed",
                        code="PAYMENT_NOT_COMPLETED")

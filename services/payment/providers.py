@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import logging
 import json
+import logging
 import os
 import secrets
 import tempfile

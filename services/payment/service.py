@@ -11,8 +11,8 @@ from nameko.timer import timer
 from services.chassis import base, config
 from services.chassis.entrypoints import rpc, transactional
 from services.chassis.errors import NotFound
-from services.chassis.rpc import TimedRpcProxy
 from services.chassis.offloading import in_worker_process
+from services.chassis.rpc import TimedRpcProxy
 from services.payment import payments, providers, receipts
 
 log = logging.getLogger(__name__)

@@ -15,8 +15,7 @@ from services.chassis.database import utcnow
 from services.chassis.errors import BadRequest, RateLimited, RuleViolation, Unauthorized
 from services.chassis.timestamps import iso_utc
 from services.contracts import tokens
-from services.registration.models import (Account, Captcha, LoginFailure, LoginSuccess,
-                                          PasswordResetRequest)
+from services.registration.models import Account, Captcha, LoginFailure, LoginSuccess, PasswordResetRequest
 
 # OWASP's minimum for argon2id: m=19 MiB, t=2, p=1 (architecture §9).
 HASHER = PasswordHasher(time_cost=2, memory_cost=19 * 1024, parallelism=1)

@@ -18,8 +18,7 @@ from services.chassis.errors import Conflict, NotFound, RuleViolation
 from services.registration import accounts
 from services.registration.contact import email_normalised, mask_email, mask_mobile, mobile_e164
 from services.registration.iec_directory import directory, normalise_iec
-from services.registration.models import (Account, Exporter, ExporterBranch,
-                                          RegistrationChallenge)
+from services.registration.models import Account, Exporter, ExporterBranch, RegistrationChallenge
 from services.registration.organisation import indian_state_codes
 
 CHALLENGE_LIFETIME = timedelta(minutes=10)

@@ -11,26 +11,13 @@ from stdnum.in_ import gstin as gstin_rules
 
 from services.chassis.database import utcnow
 from services.chassis.errors import Conflict, Forbidden, NotFound, RuleViolation
-from services.registration import accounts
+from services.registration import accounts, policy
 from services.registration.contact import email_normalised, mobile_e164
 from services.registration.models import Account, Agency, IssuingOffice, RegionalOffice
 from services.registration.organisation import GST_STATE_CODES, indian_state_codes
 
 CODE_RE = re.compile(r"^[A-Z0-9][A-Z0-9-]{1,31}$")
 USERNAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{2,63}$")
-
-
-def _admin_only(actor):
-    if actor["role"] != "admin":
-        raise Forbidden("only an administrator may do this", code="ROLE_FORBIDDEN")
-
-
-def _own_agency(actor, agency_code):
-    if actor["role"] == "admin":
-        return
-    if actor["role"] != "agency_admin" or actor.get("agency") != agency_code:
-        raise Forbidden(f"you manage agency {actor.get('agency')}, not {agency_code}",
-                        code="AGENCY_FORBIDDEN")
 
 
 def _checked(fields_and_errors):
@@ -56,7 +43,7 @@ def _add(session, row, what):
 
 
 def create_agency(session, actor, code, name):
-    _admin_only(actor)
+    policy.require_admin(actor)
     _checked([("code", bool(CODE_RE.match(code)), "2-32 capitals, digits or dashes."),
               ("name", bool(name.strip()), "Required.")])
     if session.get(Agency, code) is not None:
@@ -67,7 +54,7 @@ def create_agency(session, actor, code, name):
 
 def create_regional_office(session, actor, agency_code, code, name, state):
     _agency(session, agency_code)
-    _own_agency(actor, agency_code)
+    policy.require_manager_of(actor, agency_code)
     _checked([("code", bool(CODE_RE.match(code)), "2-32 capitals, digits or dashes."),
               ("name", bool(name.strip()), "Required."),
               ("state", state in indian_state_codes(), "An Indian state code such as IN-KL.")])
@@ -85,7 +72,7 @@ def create_issuing_office(session, actor, regional_office_code, code, name, stat
     if region is None:
         raise NotFound(f"no regional office {regional_office_code}",
                        code="REGIONAL_OFFICE_UNKNOWN")
-    _own_agency(actor, region.agency_code)
+    policy.require_manager_of(actor, region.agency_code)
     gstin = gstin_rules.compact(gstin) if gstin else None
     _checked([("code", bool(CODE_RE.match(code)), "2-32 capitals, digits or dashes."),
               ("name", bool(name.strip()), "Required."),
@@ -103,16 +90,8 @@ def create_issuing_office(session, actor, regional_office_code, code, name, stat
             "address": address.strip(), "gstin": gstin}
 
 
-def _staff_only(actor):
-    if actor["role"] not in ("admin", "agency_admin") or (
-            actor["role"] == "agency_admin" and not actor.get("agency")):
-        raise Forbidden("only administrators see this", code="ROLE_FORBIDDEN")
-
-
 def list_offices(session, actor, agency_code=None):
-    _staff_only(actor)
-    if actor["role"] != "admin":
-        agency_code = actor.get("agency")
+    agency_code = policy.agency_scope(actor, agency_code)
     query = select(IssuingOffice).order_by(IssuingOffice.code)
     if agency_code:
         query = query.where(IssuingOffice.agency_code == agency_code)
@@ -130,9 +109,9 @@ def create_staff(uow, actor, role, username, name, email, mobile, agency_code,
         raise Forbidden(f"staff accounts are officers or agency admins, not {role!r}",
                         code="ROLE_FORBIDDEN")
     if role == "agency_admin":
-        _admin_only(actor)
+        policy.require_admin(actor)
     _agency(session, agency_code)
-    _own_agency(actor, agency_code)
+    policy.require_manager_of(actor, agency_code)
     username = (username or "").strip().lower()
     _checked([("username", bool(USERNAME_RE.match(username)),
                "3-64 lower-case letters, digits, dots, dashes or underscores."),
@@ -171,11 +150,11 @@ def staff_view(account: Account) -> dict:
 
 
 def list_staff(session, actor, role=None):
-    _staff_only(actor)
+    agency_code = policy.agency_scope(actor)
     query = select(Account).where(Account.role.in_(["officer", "agency_admin"])) \
         .order_by(Account.username)
-    if actor["role"] != "admin":
-        query = query.where(Account.agency_code == actor.get("agency"))
+    if agency_code:
+        query = query.where(Account.agency_code == agency_code)
     if role:
         query = query.where(Account.role == role)
     return [staff_view(a) for a in session.scalars(query)]

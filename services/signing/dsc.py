@@ -27,10 +27,14 @@ import re
 import unicodedata
 from datetime import datetime, timezone
 
-from asn1crypto import cms, core, pem
 # tsp adds CMS attribute names (signingCertificateV2, which pyHanko's signers write) to a map that
 # asn1crypto inverts once, on first use: imported here, before any parsing, so both agree.
-from asn1crypto import tsp  # noqa: F401
+from asn1crypto import (
+    cms,
+    core,
+    pem,
+    tsp,  # noqa: F401
+)
 from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
@@ -41,6 +45,7 @@ from pyhanko_certvalidator import CertificateValidator, ValidationContext
 from pyhanko_certvalidator.errors import PathBuildingError, PathError, ValidationError
 
 from services.chassis.errors import BadRequest, RuleViolation
+from services.chassis.timestamps import iso_utc
 from services.signing import trust
 
 log = logging.getLogger(__name__)
@@ -64,10 +69,6 @@ _HONORIFIC_RE = re.compile(r"^(?:%s)(?:\.\s*|\s+)" % "|".join(HONORIFICS))
 
 # --------------------------------------------------------------------------------------------------
 # helpers
-
-
-def _iso(moment: datetime) -> str:
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _utc(moment: datetime | None) -> datetime:
@@ -193,10 +194,10 @@ def verify_dsc(certificate_pem, expected_iec: str, directors: list[str] | None, 
     # 2. validity period
     not_before, not_after = cert.not_valid_before_utc, cert.not_valid_after_utc
     if moment < not_before:
-        raise RuleViolation(f"The DSC is not valid yet: its validity starts on {_iso(not_before)}.",
+        raise RuleViolation(f"The DSC is not valid yet: its validity starts on {iso_utc(not_before)}.",
                             code=DSC_NOT_YET_VALID)
     if moment > not_after:
-        raise RuleViolation(f"The DSC expired on {_iso(not_after)}. Renew it with your certifying "
+        raise RuleViolation(f"The DSC expired on {iso_utc(not_after)}. Renew it with your certifying "
                             "authority and try again.", code=DSC_EXPIRED)
 
     # 3. chains to a trust anchor
@@ -249,8 +250,8 @@ def verify_dsc(certificate_pem, expected_iec: str, directors: list[str] | None, 
         "common_name": common_name,
         "issuer": issuer,
         "serial_number": format(cert.serial_number, "x"),
-        "not_before": _iso(not_before),
-        "not_after": _iso(not_after),
+        "not_before": iso_utc(not_before),
+        "not_after": iso_utc(not_after),
         "fingerprint_sha256": cert.fingerprint(hashes.SHA256()).hex(),
         "certificate_pem": cert.public_bytes(Encoding.PEM).decode("ascii"),
     }
@@ -419,7 +420,7 @@ def verify_signature(data: bytes, cms_der: bytes, expected_iec: str,
 
     result = verify_dsc(signer_cert.dump(), expected_iec, directors, intermediates=others,
                         at=datetime.now(timezone.utc))
-    result["signed_at"] = _iso(signing_time) if signing_time is not None else None
+    result["signed_at"] = iso_utc(signing_time) if signing_time is not None else None
     result["digest_algorithm"] = digest_name
     return result
 

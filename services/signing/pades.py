@@ -53,8 +53,8 @@ from pyhanko.sign.pkcs11 import select_pkcs11_signing_params
 from pyhanko.sign.signers.pdf_cms import PdfCMSSignedAttributes
 from pyhanko_certvalidator.registry import SimpleCertificateStore
 
-from cli import devpki
 from services.chassis import config
+from services.signing import token as agency_token
 from services.signing import trust
 
 FIELD_NAME = "OpenCoO"
@@ -68,7 +68,7 @@ _OsLock = _threading.Lock
 
 _AGENCY_CODE_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,31}")
 TOKEN_CERTIFICATES_TTL = 60.0  # seconds
-_AGENCY_LABEL_RE = re.compile(r"agency-(" + _AGENCY_CODE_RE.pattern + ")")  # devpki's key label
+_AGENCY_LABEL_RE = re.compile(r"agency-(" + _AGENCY_CODE_RE.pattern + ")")  # agency_key_label's
 
 
 class AgencyKeyUnknown(LookupError):
@@ -152,16 +152,17 @@ def _pristine(cert) -> asn1_x509.Certificate:
 # the token
 
 
-def token_info(var: Path) -> devpki.TokenInfo:
+def token_info(var: Path) -> agency_token.TokenInfo:
     """The agency token of docs/architecture.md §3, creating nothing: the configured one when
     OPENCOO_PKCS11_MODULE or OPENCOO_PKCS11_TOKEN is set, else the SoftHSM2 token that
     `opencoo init` made under ``var``. SigningUnavailable when there is none."""
-    if config.env("OPENCOO_PKCS11_MODULE") or config.env("OPENCOO_PKCS11_TOKEN"):
-        try:
-            return devpki.ensure_token(var)  # with these set it only reads the environment
-        except FileNotFoundError as exc:
-            raise SigningUnavailable(str(exc)) from None
-    base = Path(var).resolve() / "softhsm2"  # as devpki.softhsm_env
+    try:
+        configured = agency_token.configured_token()
+    except FileNotFoundError as exc:
+        raise SigningUnavailable(str(exc)) from None
+    if configured is not None:
+        return configured
+    base = Path(var).resolve() / "softhsm2"  # where `opencoo init` makes the development token
     conf = base / "softhsm2.conf"
     if not conf.is_file():
         raise SigningUnavailable(f"no agency signing token in {base} (run `opencoo init`)")
@@ -173,10 +174,10 @@ def token_info(var: Path) -> devpki.TokenInfo:
             raise SigningUnavailable("no PIN for the agency token: set OPENCOO_PKCS11_PIN or "
                                      "run `opencoo init`") from None
     try:
-        module = devpki.find_pkcs11_module()
+        module = agency_token.find_pkcs11_module()
     except FileNotFoundError as exc:
         raise SigningUnavailable(str(exc)) from None
-    return devpki.TokenInfo(module=module, label=devpki.DEFAULT_TOKEN_LABEL, pin=pin,
+    return agency_token.TokenInfo(module=module, label=agency_token.DEFAULT_TOKEN_LABEL, pin=pin,
                             conf=str(conf))
 
 
@@ -264,10 +265,10 @@ class AgencySigner:
     """Signs PDFs with the agencies' keys on the token. One per process; thread-safe.
 
     ``var``: the data folder (default OPENCOO_VAR, read on first use); ``token``: a
-    ``devpki.TokenInfo`` (default ``token_info(var)``); ``anchors``: returns the trust anchors,
+    ``agency_token.TokenInfo`` (default ``token_info(var)``); ``anchors``: returns the trust anchors,
     searched for the agency certificate's issuers."""
 
-    def __init__(self, var: Optional[Path] = None, token: Optional[devpki.TokenInfo] = None,
+    def __init__(self, var: Optional[Path] = None, token: Optional[agency_token.TokenInfo] = None,
                  anchors: Callable[[], Sequence[asn1_x509.Certificate]] = trust.trust_anchors):
         self._var = Path(var) if var is not None else None
         self._token_info = token
@@ -298,7 +299,7 @@ class AgencySigner:
             return self._session
         info = self._token_info or token_info(self.var)
         try:
-            token = devpki.get_token(info)
+            token = agency_token.get_token(info)
             try:
                 session = token.open(user_pin=info.pin)
             except pkcs11.UserAlreadyLoggedIn:  # C_Login is per application, not per session
@@ -331,7 +332,7 @@ class AgencySigner:
         """Key handle, certificate, chain of ``code`` (caller holds self._lock)."""
         from pkcs11 import Attribute, KeyType, ObjectClass
 
-        label = devpki.agency_key_label(code)
+        label = agency_token.agency_key_label(code)
         keys = list(session.get_objects({Attribute.CLASS: ObjectClass.PRIVATE_KEY,
                                          Attribute.LABEL: label}))
         if len(keys) != 1:
@@ -344,7 +345,7 @@ class AgencySigner:
             for pub in session.get_objects({Attribute.CLASS: ObjectClass.PUBLIC_KEY,
                                             Attribute.LABEL: label}):
                 with contextlib.suppress(Exception):
-                    public_der = _spki_der(devpki.token_public_key(pub))
+                    public_der = agency_token.spki_der(agency_token.token_public_key(pub))
                 break
         token_certs = [asn1_x509.Certificate.load(bytes(obj[Attribute.VALUE]))
                        for obj in session.get_objects({Attribute.CLASS: ObjectClass.CERTIFICATE})]
@@ -352,7 +353,7 @@ class AgencySigner:
                     for obj in session.get_objects({Attribute.CLASS: ObjectClass.CERTIFICATE,
                                                     Attribute.LABEL: label})]
 
-        cert_path = devpki.agency_cert_path(self.var, code)
+        cert_path = agency_token.agency_cert_path(self.var, code)
         candidates = []
         if cert_path.is_file():
             with contextlib.suppress(Exception):
@@ -488,13 +489,6 @@ def _check_code(agency_code) -> str:
     if not isinstance(agency_code, str) or not _AGENCY_CODE_RE.fullmatch(agency_code):
         raise AgencyKeyUnknown(str(agency_code)[:40], "not an agency code")
     return agency_code
-
-
-def _spki_der(public_key) -> bytes:
-    from cryptography.hazmat.primitives import serialization
-
-    return public_key.public_bytes(serialization.Encoding.DER,
-                                   serialization.PublicFormat.SubjectPublicKeyInfo)
 
 
 def _rsa_needs_raw(session) -> bool:

@@ -25,6 +25,8 @@ def test_the_stack_runs_answers_and_stops_cleanly(stack_env, tmp_path):
 
         # set-up printed the URL and the admin password, which works
         assert f"OpenCoO is starting at {stack.base}" in stack.text
+        assert "Eventlet is deprecated" not in stack.text  # no third-party banner
+        assert "pkg_resources is deprecated" not in stack.text
         password = re.search(r"admin password \(printed once\): (\S+)", stack.text).group(1)
         assert login(stack.base, "admin", password)
         # one process per service and the gateway, each its own `nameko run`

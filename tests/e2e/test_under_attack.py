@@ -15,8 +15,16 @@ import requests
 from tests import hostile_pdfs
 from tests.conftest import ADMIN_PASSWORD, login, mail_text, wait_until
 from tests.e2e.conftest import Stack
-from tests.e2e.test_seed_walk import (OFFICE, QUEUE, Client, issued_certificate, openssl_dsc,
-                                      pay_in_sandbox, signature, status_of)
+from tests.e2e.test_seed_walk import (
+    OFFICE,
+    QUEUE,
+    Client,
+    issued_certificate,
+    openssl_dsc,
+    pay_in_sandbox,
+    signature,
+    status_of,
+)
 from tests.exporters import IEC, form, register
 from tests.integration.test_applications import application_body, minimal_pdf
 from tests.pki import openssl_sign
@@ -105,7 +113,7 @@ def submitted_applications(base, mailbox, var, tmp, count):
         pay_in_sandbox(exporter, draft["id"], "392.00")
         ids.append(draft["id"])
     for application_id in ids:
-        wait_until(lambda: status_of(exporter, application_id) == "submitted", what="paid")
+        wait_until(lambda a=application_id: status_of(exporter, a) == "submitted", what="paid")
     officer = Client(base, make_staff(base, mailbox, "kochi.officer", office=OFFICE))
     return exporter, officer, ids
 

@@ -9,9 +9,8 @@ import requests
 from kombu import Connection, Exchange
 
 from services.contracts.events import make_event
-from tests.integration.test_applications import (call, ready_draft, signature_for,  # noqa: F401
-                                                  world)
 from tests.conftest import wait_until
+from tests.integration.test_applications import call, ready_draft, signature_for, world  # noqa: F401
 from tests.integration.test_payments import pending_application, rows, sandbox_pay, status_of
 from tests.staff import make_staff
 

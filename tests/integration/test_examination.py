@@ -238,7 +238,8 @@ def test_self_certified_exporters_are_approved_on_payment_for_post_audit(world, 
         assert requested.status_code == 201, requested.text
         request_id = requested.json()["id"]
         sandbox_pay(world, request_id)
-        wait_until(lambda: status_of(world, request_id) == "submitted", what=f"{kind} submitted")
+        wait_until(lambda r=request_id: status_of(world, r) == "submitted",
+                   what=f"{kind} submitted")
         assert events("application_approved", request_id) == []
         assert request_id in queue(world, kochi)
         assert request_id not in queue(world, kochi, post_audit="true")

@@ -13,13 +13,11 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import openpyxl
-import pytest
 import requests
 
 from tests.conftest import ADMIN_PASSWORD, login
 from tests.exporters import DIRECTOR, IEC
-from tests.integration.test_applications import (call, minimal_pdf, ready_draft,  # noqa: F401
-                                                  world)
+from tests.integration.test_applications import call, minimal_pdf, ready_draft, world  # noqa: F401
 from tests.integration.test_certificates import issue, officer  # noqa: F401
 from tests.integration.test_examination import CHENNAI, IKCEPA, QUEUE, history, paid, queue
 from tests.integration.test_payments import pending_application, rows, status_of

@@ -28,9 +28,14 @@ from services.contracts.events import make_event
 from services.notification.service import NotificationService
 from services.registration.service import RegistrationService
 from tests.conftest import mail_text, wait_until
-from tests.integration.test_submission_notifications import (EXPORTER_EMAIL, EXPORTER_MOBILE,
-                                                             EXPORTER_NAME, IEC, add_exporter,
-                                                             subject)
+from tests.integration.test_submission_notifications import (
+    EXPORTER_EMAIL,
+    EXPORTER_MOBILE,
+    EXPORTER_NAME,
+    IEC,
+    add_exporter,
+    subject,
+)
 
 PUBLIC_URL = "https://coo.example.in"
 APPLICATION_ID = "5c2d9a40-7e1b-4f63-8a0d-2b9e4c6f1a37"

@@ -12,7 +12,6 @@ import pytest
 import requests
 
 
-
 @pytest.fixture
 def base(platform):
     return platform()

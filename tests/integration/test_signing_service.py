@@ -15,7 +15,6 @@ from services.signing import trust
 from services.signing.service import SigningService
 from tests.unit.test_dsc import DIRECTOR, IEC, NOW, make_ca, make_dsc, make_key, pem
 
-
 DIRECTORS = ["Sunita Rao", "Ravi Kumar"]
 
 
@@ -93,8 +92,8 @@ def test_openssl_signature_verifies_and_any_changed_byte_fails(signing, test_ca,
     for i in range(len(nonce)):                       # every byte of the data
         changed = bytearray(nonce)
         changed[i] ^= 0x01
-        error = refused(lambda: signing.verify_signature(b64(bytes(changed)), b64(signature),
-                                                         IEC, DIRECTORS),
+        error = refused(lambda c=changed: signing.verify_signature(b64(bytes(c)), b64(signature),
+                                                                   IEC, DIRECTORS),
                         "DSC_SIGNATURE_INVALID")
         assert "digest mismatch" in error.message
 
@@ -102,7 +101,8 @@ def test_openssl_signature_verifies_and_any_changed_byte_fails(signing, test_ca,
     for i in sorted({start, start + 1, (start + end) // 2, end - 2, end - 1}):
         changed = bytearray(signature)
         changed[i] ^= 0x80
-        refused(lambda: signing.verify_signature(b64(nonce), b64(bytes(changed)), IEC, DIRECTORS),
+        refused(lambda c=changed: signing.verify_signature(b64(nonce), b64(bytes(c)), IEC,
+                                                           DIRECTORS),
                 "DSC_SIGNATURE_INVALID")
 
 
@@ -152,7 +152,7 @@ def test_signer_not_a_director_and_untrusted_issuer(signing, test_ca, sign):
 
 def test_garbage_is_an_invalid_signature_not_a_fault(signing):
     for garbage in (b"garbage", b"", secrets.token_bytes(300), b"\x30\x82\xff\xff"):
-        refused(lambda: signing.verify_signature(b64(b"nonce"), b64(garbage), IEC, DIRECTORS),
+        refused(lambda g=garbage: signing.verify_signature(b64(b"nonce"), b64(g), IEC, DIRECTORS),
                 "DSC_SIGNATURE_INVALID")
     refused(lambda: signing.verify_signature(b64(b"nonce"), "%%% not base64 %%%", IEC, DIRECTORS),
             "DSC_SIGNATURE_INVALID")

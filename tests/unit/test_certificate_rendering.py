@@ -11,8 +11,14 @@ from urllib.parse import quote
 import pytest
 
 from services.application.agreements import agreement_as_dict, agreement_by_code
-from services.certificate.rendering import (LAYOUTS, certificate_context, certificate_html,
-                                            certificate_view, country_name, render_certificate)
+from services.certificate.rendering import (
+    LAYOUTS,
+    certificate_context,
+    certificate_html,
+    certificate_view,
+    country_name,
+    render_certificate,
+)
 from services.chassis.pdf import qr_png_data_uri
 from tests.application_fixtures import IEC, valid_application
 

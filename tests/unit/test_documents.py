@@ -12,8 +12,7 @@ from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.generic import pdf_name
 from pyhanko.pdf_utils.writer import PdfFileWriter
 
-from services.application.documents import (DOCUMENT_KINDS, MAX_DOCUMENT_BYTES, check_kind,
-                                            check_pdf)
+from services.application.documents import DOCUMENT_KINDS, MAX_DOCUMENT_BYTES, check_kind, check_pdf
 from services.chassis.errors import PayloadTooLarge, RuleViolation
 
 PNG_HEAD = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(13)

@@ -4,9 +4,7 @@ from decimal import Decimal
 
 import pytest
 
-from services.payment.fees import (SERVICES, Fee, OrderSummary, fee_in_force, gst_split,
-                                   is_intra_state)
-
+from services.payment.fees import SERVICES, Fee, OrderSummary, fee_in_force, gst_split, is_intra_state
 
 # --- the manuals' cases -------------------------------------------------------
 

@@ -15,8 +15,15 @@ from sqlalchemy.orm import Session
 from services.chassis.blobs import BlobStore
 from services.chassis.errors import BadRequest, Conflict, NotFound
 from services.notification import delivery, messages
-from services.notification.delivery import (DeliveryError, MailDrop, Outgoing, SmsGateway,
-                                            SmsLog, SmtpSettings, build_email)
+from services.notification.delivery import (
+    DeliveryError,
+    MailDrop,
+    Outgoing,
+    SmsGateway,
+    SmsLog,
+    SmtpSettings,
+    build_email,
+)
 from services.notification.messages import MASK
 from services.notification.models import Base, Message
 from tests.conftest import free_port

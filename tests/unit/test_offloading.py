@@ -16,8 +16,13 @@ import eventlet.patcher
 import pytest
 
 from services.chassis import offloading
-from services.chassis.offloading import (ChildBounds, WorkerProcess, WorkerProcessError,
-                                         in_worker_process, offload)
+from services.chassis.offloading import (
+    ChildBounds,
+    WorkerProcess,
+    WorkerProcessError,
+    in_worker_process,
+    offload,
+)
 from services.chassis.pdf import render_pdf
 
 ROOT = Path(__file__).resolve().parents[2]

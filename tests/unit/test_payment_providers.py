@@ -7,8 +7,14 @@ import stat
 
 import pytest
 
-from services.payment.providers import (InvalidCallback, Order, ProviderStatus, RazorpayProvider,
-                                        SandboxProvider, provider_from_env)
+from services.payment.providers import (
+    InvalidCallback,
+    Order,
+    ProviderStatus,
+    RazorpayProvider,
+    SandboxProvider,
+    provider_from_env,
+)
 
 SECRET = b"sandbox-test-secret"
 

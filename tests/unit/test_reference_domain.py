@@ -232,7 +232,8 @@ def _errors(text):
     (HEADER + GOOD_ROWS[0] + "I,0101,,01,4\n", ["line 3: hscode '0101' has no description"]),
     (HEADER + "XV,77,Reserved,TOTAL,2\n", ["line 2: chapter 77 of hscode '77' is not an HS 2022 chapter"]),
     (HEADER + "XXII,01,Animals,TOTAL,2\n", ["line 2: section 'XXII' is not an HS section (I to XXI)"]),
-    (HEADER + "TOTAL,01,Animals,TOTAL,2\n", ["line 2: section 'TOTAL' is only for chapter 99 rows, not '01'"]),
+    (HEADER + "TOTAL,01,Animals,TOTAL,2\n",
+     ["line 2: section 'TOTAL' is only for chapter 99 rows, not '01'"]),
 ], ids=["empty", "header-only", "wrong-header", "bad-level", "level-length", "level-not-int",
         "duplicate", "orphan", "parent-not-prefix", "chapter-parent", "non-digit", "short-row",
         "no-description", "chapter-77", "bad-section", "aggregate-section"])

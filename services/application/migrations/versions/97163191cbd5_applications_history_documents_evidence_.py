@@ -4,9 +4,8 @@ Revision ID: 97163191cbd5
 Revises: e6f2eb48babf
 Create Date: 2026-11-25 06:06:46.894320
 """
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 revision = '97163191cbd5'
 down_revision = 'e6f2eb48babf'

@@ -5,9 +5,8 @@ Revision ID: aa893357e2ab
 Revises: c6201fecf64e
 Create Date: 2026-11-25 06:46:21.186510
 """
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 revision = 'aa893357e2ab'
 down_revision = 'c6201fecf64e'

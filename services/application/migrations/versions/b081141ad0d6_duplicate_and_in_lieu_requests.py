@@ -4,9 +4,8 @@ Revision ID: b081141ad0d6
 Revises: aa893357e2ab
 Create Date: 2026-11-25 07:03:34.976361
 """
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 revision = 'b081141ad0d6'
 down_revision = 'aa893357e2ab'

@@ -4,9 +4,8 @@ Revision ID: c6201fecf64e
 Revises: 97163191cbd5
 Create Date: 2026-11-25 06:38:19.153264
 """
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 revision = 'c6201fecf64e'
 down_revision = '97163191cbd5'

@@ -12,9 +12,8 @@ Create Date: 2026-12-04 15:00:00
 """
 import re
 
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 revision = 'd5e8a0c3b711'
 down_revision = 'b081141ad0d6'

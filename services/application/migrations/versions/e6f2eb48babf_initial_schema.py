@@ -1,12 +1,11 @@
 """initial schema
 
 Revision ID: e6f2eb48babf
-Revises: 
+Revises:
 Create Date: 2026-11-25 04:07:25.920613
 """
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 revision = 'e6f2eb48babf'
 down_revision = None

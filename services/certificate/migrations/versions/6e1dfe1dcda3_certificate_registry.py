@@ -1,12 +1,11 @@
 """certificate registry
 
 Revision ID: 6e1dfe1dcda3
-Revises: 
+Revises:
 Create Date: 2026-11-25 06:45:40.231061
 """
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 revision = '6e1dfe1dcda3'
 down_revision = None

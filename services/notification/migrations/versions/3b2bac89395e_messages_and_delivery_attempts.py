@@ -1,12 +1,11 @@
 """messages and delivery attempts
 
 Revision ID: 3b2bac89395e
-Revises: 
+Revises:
 Create Date: 2026-11-25 04:40:19.681685
 """
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 revision = '3b2bac89395e'
 down_revision = None

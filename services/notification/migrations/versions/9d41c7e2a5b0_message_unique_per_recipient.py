@@ -9,7 +9,6 @@ Create Date: 2026-12-02 10:00:00.000000
 """
 from alembic import op
 
-
 revision = '9d41c7e2a5b0'
 down_revision = '3b2bac89395e'
 branch_labels = None

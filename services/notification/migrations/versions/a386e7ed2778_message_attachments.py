@@ -7,9 +7,8 @@ Revision ID: a386e7ed2778
 Revises: 9d41c7e2a5b0
 Create Date: 2026-11-25 07:03:10.450715
 """
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 revision = 'a386e7ed2778'
 down_revision = '9d41c7e2a5b0'

@@ -1,12 +1,11 @@
 """fee schedule payments receipts
 
 Revision ID: 35052d77ec8e
-Revises: 
+Revises:
 Create Date: 2026-11-25 06:38:19.187487
 """
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 revision = '35052d77ec8e'
 down_revision = None

@@ -4,9 +4,8 @@ Revision ID: abd3a215fbb5
 Revises: 35052d77ec8e
 Create Date: 2026-11-25 07:43:43.201663
 """
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 revision = 'abd3a215fbb5'
 down_revision = '35052d77ec8e'

@@ -4,9 +4,8 @@ Revision ID: 660e9ff288e8
 Revises: 762baee6d300
 Create Date: 2026-11-25 06:36:26.501394
 """
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 revision = '660e9ff288e8'
 down_revision = '762baee6d300'

@@ -4,9 +4,8 @@ Revision ID: 762baee6d300
 Revises: 827ac5385636
 Create Date: 2026-11-25 04:39:18.941928
 """
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 revision = '762baee6d300'
 down_revision = '827ac5385636'

@@ -1,12 +1,11 @@
 """initial schema
 
 Revision ID: 827ac5385636
-Revises: 
+Revises:
 Create Date: 2026-11-25 04:03:28.611085
 """
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 revision = '827ac5385636'
 down_revision = None

@@ -4,9 +4,8 @@ Revision ID: b7c41d0e9a12
 Revises: 660e9ff288e8
 Create Date: 2026-12-04 15:00:00
 """
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 revision = 'b7c41d0e9a12'
 down_revision = '660e9ff288e8'

@@ -6,7 +6,7 @@ from decimal import Decimal
 import pytest
 from openpyxl import load_workbook
 
-from services.application.export import applications_xlsx
+from services.application.spreadsheet import applications_xlsx
 
 HEADERS = ["Application number", "Status", "Kind", "Agreement", "Agency", "Issuing office",
            "Importer", "Importer country", "Invoice number", "Invoice date", "Products",
@@ -63,7 +63,7 @@ def test_one_row_per_application_with_its_values():
 
 def test_numbers_and_dates_have_real_types_and_formats():
     sheet = sheet_of([application(fob_inr="1234.5")])
-    cells = {h: c for h, c in zip(HEADERS, sheet[2])}
+    cells = {h: c for h, c in zip(HEADERS, sheet[2], strict=True)}
     assert cells["Agreement"].data_type == "s"  # "013" keeps its leading zero
     assert cells["Products"].data_type == "n" and cells["Products"].value == 10
     fob = cells["FOB (INR)"]

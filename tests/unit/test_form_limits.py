@@ -1,4 +1,4 @@
-"""Edges found in review: amounts too large for the decimal context, the RVC just under a
+"""The form at its limits: amounts too large for the decimal context, the RVC just under a
 threshold, and codes longer than their columns."""
 from decimal import Decimal
 
