@@ -8,14 +8,19 @@ export OPENCOO_VAR ?= $(CURDIR)/var
 # pip on some machines carries a site-wide constraints file; the lock is ours to honour.
 PIP := $(BIN)/python -m pip --disable-pip-version-check -q
 
-.PHONY: up test setup system-packages venv lock clean
+.PHONY: up test lint setup system-packages venv lock clean
 
 up: setup
 	$(BIN)/opencoo up
 
-test: setup
+test: setup lint
 	$(BIN)/opencoo broker ensure --management
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# Lint (ruff, rules in pyproject.toml) and types (mypy, its files in pyproject.toml): seconds.
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/mypy
 
 setup: system-packages venv
 

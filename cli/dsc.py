@@ -46,7 +46,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.serialization import pkcs12
 
 from cli import devpki
-from services.signing import token
+from services.signing import token as agency_token
 
 KEY_LABEL = "dsc"
 KEY_ID = b"dsc"
@@ -115,7 +115,8 @@ def _pin_file(var: Path, label: str) -> Path:
 
 def _cert_usable(cert: x509.Certificate, subject: x509.Name, public_key) -> bool:
     now = _dt.datetime.now(_dt.timezone.utc)
-    return (cert.subject == subject and token.spki_der(cert.public_key()) == token.spki_der(public_key)
+    same_key = agency_token.spki_der(cert.public_key()) == agency_token.spki_der(public_key)
+    return (cert.subject == subject and same_key
             and cert.not_valid_before_utc <= now
             and cert.not_valid_after_utc - RENEW_BEFORE > now)
 
@@ -230,10 +231,10 @@ def _make_on_token(var: Path, iec: str, subject_attrs: dict, label: str, pin: Op
     label = label.strip()
     if not label or len(label.encode()) > MAX_TOKEN_LABEL:
         raise DscError(f"token label must be 1 to {MAX_TOKEN_LABEL} bytes, got {label!r}")
-    module = token.find_pkcs11_module()
+    module = agency_token.find_pkcs11_module()
     conf = devpki.softhsm_env(var)["SOFTHSM2_CONF"]
     pin = _init_softhsm_token(var, conf, label, pin)
-    info = token.TokenInfo(module=module, label=label, pin=pin, conf=conf)
+    info = agency_token.TokenInfo(module=module, label=label, pin=pin, conf=conf)
     subject = devpki.subject_name(subject_attrs)
     cert_path = Path(var) / "pki" / f"dsc-{iec}-{slug(subject_attrs['CN'])}.pem"
     ca_cert, _ = devpki.load_dev_ca(var)
@@ -241,10 +242,10 @@ def _make_on_token(var: Path, iec: str, subject_attrs: dict, label: str, pin: Op
 
     try:
         with devpki.locked(cert_path.parent, lock_name), \
-                token.open_token_session(info, rw=True) as s:
-            privs = token.find_objects(s, ObjectClass.PRIVATE_KEY, KEY_LABEL)
-            pubs = token.find_objects(s, ObjectClass.PUBLIC_KEY, KEY_LABEL)
-            token_certs = token.find_objects(s, ObjectClass.CERTIFICATE, KEY_LABEL)
+                agency_token.open_token_session(info, rw=True) as s:
+            privs = agency_token.find_objects(s, ObjectClass.PRIVATE_KEY, KEY_LABEL)
+            pubs = agency_token.find_objects(s, ObjectClass.PUBLIC_KEY, KEY_LABEL)
+            token_certs = agency_token.find_objects(s, ObjectClass.CERTIFICATE, KEY_LABEL)
             if len(privs) > 1:
                 raise DscError(f"token {label!r} holds several private keys labelled {KEY_LABEL!r}")
             public_key = None
@@ -262,7 +263,7 @@ def _make_on_token(var: Path, iec: str, subject_attrs: dict, label: str, pin: Op
                 # one DSC per token: refuse a token that holds someone else's
                 for obj in token_certs:
                     other = x509.load_der_x509_certificate(bytes(obj[Attribute.VALUE]))
-                    if (token.spki_der(other.public_key()) == token.spki_der(public_key)
+                    if (agency_token.spki_der(other.public_key()) == agency_token.spki_der(public_key)
                             and other.subject != subject):
                         raise DscError(
                             f"token {label!r} already holds the DSC of "
@@ -319,7 +320,7 @@ def _make_on_token(var: Path, iec: str, subject_attrs: dict, label: str, pin: Op
             # the chain on the token, as on a real DSC token
             ca_der = ca_cert.public_bytes(serialization.Encoding.DER)
             if not any(bytes(o[Attribute.VALUE]) == ca_der
-                       for o in token.find_objects(s, ObjectClass.CERTIFICATE, CA_LABEL)):
+                       for o in agency_token.find_objects(s, ObjectClass.CERTIFICATE, CA_LABEL)):
                 attrs = decode_x509_certificate(ca_der)
                 attrs.update({Attribute.LABEL: CA_LABEL, Attribute.ID: CA_ID,
                               Attribute.TOKEN: True, Attribute.PRIVATE: False})
@@ -464,7 +465,7 @@ def _open_session(module: str, token_label: str, pin: Optional[str]):
     # yet (SoftHSM: token made by another process, or SOFTHSM2_CONF changed since C_Initialize)
     conf = os.environ.get("SOFTHSM2_CONF") if is_softhsm(module) else None
     try:
-        token.get_token(token.TokenInfo(module=module, label=token_label, pin=pin, conf=conf))
+        agency_token.get_token(agency_token.TokenInfo(module=module, label=token_label, pin=pin, conf=conf))
     except pkcs11.NoSuchToken:
         labels = []
         try:

@@ -4,8 +4,10 @@ of the body is read; a correlation id per request; routes that document themselv
 import json
 import logging
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import partial
+from typing import Any
 
 from eventlet import wsgi
 from eventlet.semaphore import Semaphore
@@ -62,8 +64,9 @@ def error_response(status, code, message, fields=None, headers=None) -> Response
 def _http_exception_response(exc: HTTPException) -> Response:
     code = re.sub(r"[^A-Z]+", "_", (exc.name or "error").upper()).strip("_")
     headers = {}
-    if exc.code == 405 and getattr(exc, "valid_methods", None):
-        headers["Allow"] = ", ".join(exc.valid_methods)
+    allowed = getattr(exc, "valid_methods", None)
+    if exc.code == 405 and allowed:
+        headers["Allow"] = ", ".join(allowed)
     return error_response(exc.code or 500, code, exc.description or exc.name, headers=headers)
 
 
@@ -275,12 +278,11 @@ def loads_checked(text, field: str = "_body"):
         value, path, depth = stack.pop()
         if depth > MAX_JSON_DEPTH:
             raise ValidationError({field: [f"Nested more than {MAX_JSON_DEPTH} levels deep."]})
+        items: Iterable[tuple[Any, Any]] = ()
         if isinstance(value, dict):
             items = value.items()
         elif isinstance(value, list):
             items = enumerate(value)
-        else:
-            items = ()
         for key, item in items:
             where = f"{path}.{key}" if path else str(key)
             for text_value in ((key, item) if isinstance(key, str) else (item,)):

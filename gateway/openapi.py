@@ -1,6 +1,8 @@
 """The OpenAPI document, generated from the declared routes and their marshmallow schemas."""
 import re
+from decimal import Decimal
 from functools import lru_cache
+from typing import Any
 
 from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
@@ -35,7 +37,7 @@ def build(public_url: str) -> dict:
     for route in ROUTES:
         if route.path.startswith("/api/docs/static"):
             continue
-        operation = {"summary": route.summary, "tags": list(route.tags) or ["platform"],
+        operation: dict[str, Any] = {"summary": route.summary, "tags": list(route.tags) or ["platform"],
                      "responses": {}}
         params = [{"in": "path", "name": name, "required": True, "schema": {"type": "string"}}
                   for name in re.findall(r"<(?:[a-z]+:)?([a-z_]+)>", route.path)]
@@ -48,7 +50,7 @@ def build(public_url: str) -> dict:
                      else "application/json")
             operation["requestBody"] = {"required": True,
                                         "content": {media: {"schema": route.request_schema}}}
-        ok = {"description": "OK"}
+        ok: dict[str, Any] = {"description": "OK"}
         if route.response_schema is not None:
             ok["content"] = {"application/json": {"schema": route.response_schema}}
         operation["responses"]["200"] = ok
@@ -65,4 +67,20 @@ def build(public_url: str) -> dict:
         paths.setdefault(_openapi_path(route.path), {})[route.method.lower()] = operation
     for path, operations in paths.items():
         spec.path(path=path, operations=operations)
-    return spec.to_dict()
+    return _numeric_bounds(spec.to_dict())
+
+
+def _numeric_bounds(node):
+    """apispec writes the bounds of a decimal field as strings ("0", "28"); OpenAPI wants
+    numbers there."""
+    if isinstance(node, dict):
+        for key in ("minimum", "maximum"):
+            if isinstance(node.get(key), str):
+                number = Decimal(node[key])
+                node[key] = int(number) if number == number.to_integral_value() else float(number)
+        for value in node.values():
+            _numeric_bounds(value)
+    elif isinstance(node, list):
+        for value in node:
+            _numeric_bounds(value)
+    return node

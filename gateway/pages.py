@@ -28,9 +28,10 @@ def swagger_dir() -> str:
     return str(swagger_ui_path)
 
 
-def _page(template: str, policy: str = PAGE_POLICY, status: int = 200, **values) -> Response:
+def _page(template: str, policy: str = PAGE_POLICY, http_status: int = 200,
+          **values) -> Response:
     page = page_response(_templates.get_template(template).render(**values), policy)
-    page.status_code = status
+    page.status_code = http_status
     return page
 
 
@@ -56,10 +57,11 @@ def verification(number, found, problem=None, status: int = 200) -> Response:
                 ("Kind", found["kind"] if found["kind"] == "original"
                  else f"{found['kind']} of {found['original_number']}"),
                 ("SHA-256 of the signed PDF", found["sha256"])]
-    return _page("verification.html", status=status, number=number, problem=problem, rows=rows)
+    return _page("verification.html", http_status=status, number=number, problem=problem,
+                 rows=rows)
 
 
 def reset_password(token: str, message: str | None, status: int = 200,
                    done: bool = False) -> Response:
-    return _page("reset_password.html", FORM_PAGE_POLICY, status=status, token=token,
+    return _page("reset_password.html", FORM_PAGE_POLICY, http_status=status, token=token,
                  message=message, done=done)

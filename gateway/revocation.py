@@ -20,7 +20,7 @@ REFRESH_SECONDS = 30
 
 
 class CredentialVersions:
-    def __init__(self):
+    def __init__(self) -> None:
         self._least: dict[str, int] = {}
         self._lock = threading.Lock()
 

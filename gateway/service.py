@@ -7,24 +7,30 @@ from nameko.timer import timer
 from gateway import revocation
 from gateway.ratelimit import RateLimit
 from gateway.revocation import KnownCredentialVersions
-from gateway.routes.accounts import AccountRoutes
-from gateway.routes.admin import AdminRoutes
-from gateway.routes.applications import ApplicationRoutes
-from gateway.routes.certificates import CertificateRoutes
-from gateway.routes.documents import DocumentRoutes
-from gateway.routes.examination import ExaminationRoutes
-from gateway.routes.payments import PaymentRoutes
-from gateway.routes.platform import PlatformRoutes
-from gateway.routes.reference import ReferenceRoutes
+
+# Modules, not their classes: `nameko run` takes every class in this module's namespace that
+# has entrypoints for a service of its own.
+from gateway.routes import (
+    accounts,
+    admin,
+    applications,
+    certificates,
+    documents,
+    examination,
+    payments,
+    platform,
+    reference,
+)
 from services.chassis.correlation import CorrelationId
 from services.chassis.rpc import TimedRpcProxy
 from services.chassis.workers import ReleaseArguments
 from services.contracts.events import parse_event
 
 
-class GatewayService(PlatformRoutes, ReferenceRoutes, AccountRoutes, ApplicationRoutes,
-                     DocumentRoutes, PaymentRoutes, ExaminationRoutes, CertificateRoutes,
-                     AdminRoutes):
+class GatewayService(platform.PlatformRoutes, reference.ReferenceRoutes, accounts.AccountRoutes,
+                     applications.ApplicationRoutes, documents.DocumentRoutes,
+                     payments.PaymentRoutes, examination.ExaminationRoutes,
+                     certificates.CertificateRoutes, admin.AdminRoutes):
     name = "gateway"
 
     correlation_id = CorrelationId()

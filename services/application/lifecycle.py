@@ -85,6 +85,8 @@ def claim(session, application: Application, move: Move, unchanged_since=None) -
     """Take ``application`` out of the move's source status, with one conditional update (and,
     given ``unchanged_since``, only if it was not updated after it); False when someone else
     moved or changed it first."""
+    if move.source is None:
+        raise ValueError(f"{move.name} makes an application: there is nothing to claim")
     session.flush()
     now = utcnow()
     conditions = [Application.id == application.id, Application.status == move.source.value]
@@ -97,12 +99,15 @@ def claim(session, application: Application, move: Move, unchanged_since=None) -
     return claimed
 
 
-def record(uow, application: Application, move: Move, actor: dict, why: str = "", **event_fields) -> None:
+def record(uow, application: Application, move: Move, actor: dict, why: str = "",
+           **event_fields) -> None:
     """The move made: its history row (``why`` as its comment), the target status, and its
     event (with ``event_fields`` beside the application's own). The caller claimed it, or made
     the application, in this transaction."""
     if mover_of(actor) is not move.by:
         raise ValueError(f"{move.name} is made by {move.by.value}, not {actor['username']}")
+    if move.target is None:
+        raise ValueError(f"{move.name} deletes the application: there is no history to write")
     uow.session.add(StatusChange(
         application_id=application.id, from_status=application.status,
         to_status=move.target.value, actor=actor["username"], at=utcnow(), comment=why))

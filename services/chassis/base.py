@@ -19,7 +19,7 @@ STARTED = time.time()
 
 class StatelessServiceBase:
     """A service that keeps nothing (verification): health is that it answers."""
-    name = None  # each service sets its own
+    name: str | None = None  # each service sets its own
 
     correlation_id = CorrelationId()
     release_arguments = ReleaseArguments()

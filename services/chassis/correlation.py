@@ -11,7 +11,8 @@ from nameko.extensions import DependencyProvider
 
 CONTEXT_KEY = "correlation_id"
 
-_current = contextvars.ContextVar("correlation_id", default=None)
+_current: contextvars.ContextVar[str | None] = contextvars.ContextVar("correlation_id",
+                                                                       default=None)
 
 
 def current() -> str | None:

@@ -9,7 +9,7 @@ import logging
 from datetime import datetime, timezone
 
 from nameko.extensions import DependencyProvider
-from sqlalchemy import create_engine, event, text
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import QueuePool
 
@@ -100,7 +100,7 @@ class Database(DependencyProvider):
 
     def __init__(self, service_name: str | None = None):
         self._service_name = service_name
-        self.engine = None
+        self.engine: Engine | None = None
         self.session_factory = None
         self.relay = None
 
@@ -142,6 +142,8 @@ class Database(DependencyProvider):
             uow.close()
 
     def ping(self) -> bool:
+        if self.engine is None:  # not set up yet
+            return False
         with self.engine.connect() as conn:
             conn.execute(text("SELECT 1"))
         return True

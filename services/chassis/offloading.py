@@ -130,7 +130,7 @@ class _Child:
     """A started child, the jobs sent to it and not yet answered (in order), and the green thread
     that reads its answers and hands each to its job."""
 
-    def __init__(self, process):
+    def __init__(self, process) -> None:
         self.process = process
         self.waiting: deque[tuple[str, Event]] = deque()
         self.ready = Event()

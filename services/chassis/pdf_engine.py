@@ -64,7 +64,7 @@ def _fonts_and_stylesheets(fetcher: GuardedURLFetcher, base_url: str | None,
     key = (fetcher.base_dir, stylesheets)
     if key not in cache:
         fonts = FontConfiguration()
-        cache[key] = fonts, [CSS(url=urljoin(base_url, name), url_fetcher=fetcher,
+        cache[key] = fonts, [CSS(url=urljoin(base_url or "", name), url_fetcher=fetcher,
                                  font_config=fonts) for name in stylesheets]
     return cache[key]
 

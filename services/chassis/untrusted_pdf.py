@@ -233,6 +233,7 @@ def _active_in(dictionary) -> set[str]:
     if "/EmbeddedFiles" in dictionary or "/EF" in dictionary or \
             dict.get(dictionary, "/Type") == "/EmbeddedFile":
         found.add("embedded file")
-    if dict.get(dictionary, "/Subtype") in ACTIVE_ANNOTATIONS:
-        found.add(f"{dict.get(dictionary, '/Subtype')[1:]} annotation")
+    subtype = dict.get(dictionary, "/Subtype")
+    if subtype in ACTIVE_ANNOTATIONS:
+        found.add(f"{str(subtype)[1:]} annotation")
     return found

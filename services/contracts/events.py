@@ -182,13 +182,14 @@ EVENTS = {
 }
 
 # Fields no service may keep once the event has left: the outbox scrubs them after publishing.
-SECRET_FIELDS = {("registration", "credentials_issued"): ("password",),
-                 ("registration", "password_reset_requested"): ("link",)}
+SECRET_FIELDS: dict[tuple[str, str], tuple[str, ...]] = {
+    ("registration", "credentials_issued"): ("password",),
+    ("registration", "password_reset_requested"): ("link",)}
 SCRUBBED = "[scrubbed]"
 
 
 def scrubbed(source: str, payload: dict) -> dict:
-    secrets = SECRET_FIELDS.get((source, payload.get("event_type")), ())
+    secrets = SECRET_FIELDS.get((source, str(payload.get("event_type"))), ())
     return {k: (SCRUBBED if k in secrets else v) for k, v in payload.items()}
 
 

@@ -12,7 +12,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from cli import devpki
-from services.signing import token
+from services.signing import token as agency_token
 
 
 @pytest.fixture
@@ -114,7 +114,7 @@ def test_token_created_with_softhsm(var):
     info = devpki.ensure_token(var)
     conf = var.resolve() / "softhsm2" / "softhsm2.conf"
     assert info.conf == str(conf) and info.label == "opencoo-agencies"
-    assert info.module == token.find_pkcs11_module() and os.path.isfile(info.module)
+    assert info.module == agency_token.find_pkcs11_module() and os.path.isfile(info.module)
     text = conf.read_text()
     assert f"directories.tokendir = {var.resolve() / 'softhsm2' / 'tokens'}" in text
     assert "objectstore.backend = file" in text and "log.level = ERROR" in text
@@ -153,7 +153,7 @@ def test_pin_from_environment(var, monkeypatch):
     info = devpki.ensure_token(var)
     assert info.pin == "246810"
     assert not (var / "softhsm2" / "pin").exists()
-    with token.open_token_session(info) as session:
+    with agency_token.open_token_session(info) as session:
         assert session.token.label == "opencoo-agencies"
 
 
@@ -191,7 +191,7 @@ def test_agency_key_on_token(var, tmp_path):
     with token.open(user_pin=info.pin) as session:
         priv = session.get_key(ObjectClass.PRIVATE_KEY, KeyType.EC, label="agency-FIEO")
         assert priv[Attribute.SENSITIVE] and not priv[Attribute.EXTRACTABLE]
-        assert priv.id == token.agency_key_id("FIEO")
+        assert priv.id == agency_token.agency_key_id("FIEO")
         # SoftHSM 2.6.1 (Debian) has no CKM_ECDSA_SHA256, only raw CKM_ECDSA over a digest
         # (pyHanko: PKCS11Signer(..., use_raw_mechanism=True))
         digest = hashlib.sha256(data).digest()
@@ -244,7 +244,7 @@ def test_ensure_all_summary_and_idempotence(var):
     assert summary["jwt_private_key"] == str(var / "keys" / "jwt-ed25519.pem")
     assert summary["jwt_public_key"] == str(var / "keys" / "jwt-ed25519.pub.pem")
     assert summary["pkcs11_token"] == "opencoo-agencies"
-    assert summary["pkcs11_module"] == token.find_pkcs11_module()
+    assert summary["pkcs11_module"] == agency_token.find_pkcs11_module()
     assert set(summary["agency_certs"]) == {"FIEO", "EIC"}
     for path in summary["agency_certs"].values():
         assert os.path.isfile(path)
@@ -252,7 +252,7 @@ def test_ensure_all_summary_and_idempotence(var):
     assert devpki.ensure_all(var, agencies) == summary
     assert _snapshot(var) == before
     from pkcs11 import Attribute, ObjectClass
-    with token.open_token_session(devpki.ensure_token(var)) as session:
+    with agency_token.open_token_session(devpki.ensure_token(var)) as session:
         for code, _ in agencies:
             for cls in (ObjectClass.PRIVATE_KEY, ObjectClass.PUBLIC_KEY, ObjectClass.CERTIFICATE):
                 assert len(list(session.get_objects({Attribute.CLASS: cls,
@@ -273,7 +273,7 @@ def test_concurrent_processes_make_one_of_everything(var):
         assert p.returncode == 0, err
     assert len(list((var / "softhsm2" / "tokens").iterdir())) == 1
     info = devpki.ensure_token(var)
-    with token.open_token_session(info) as session:
+    with agency_token.open_token_session(info) as session:
         from pkcs11 import Attribute, ObjectClass
         for cls in (ObjectClass.PRIVATE_KEY, ObjectClass.CERTIFICATE):
             assert len(list(session.get_objects({Attribute.CLASS: cls,

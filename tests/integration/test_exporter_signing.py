@@ -19,7 +19,7 @@ from cryptography.x509.oid import NameOID
 
 from cli import devpki, dsc
 from cli.main import main
-from services.signing import token
+from services.signing import token as agency_token
 
 IEC = "AB12345678"
 ROOT = Path(__file__).resolve().parents[2]
@@ -77,16 +77,16 @@ def openssl_verify(sig: Path, content: Path, ca: Path):
 
 
 def token_session(made: dict):
-    info = token.TokenInfo(module=made["module"], label=made["token"], pin=made["PIN"],
+    info = agency_token.TokenInfo(module=made["module"], label=made["token"], pin=made["PIN"],
                             conf=made["conf"])
-    return token.open_token_session(info, rw=True)
+    return agency_token.open_token_session(info, rw=True)
 
 
 def test_make_dsc_on_softhsm_then_sign_verifies_with_openssl(var, tmp_path, monkeypatch):
     made = make_dsc("--organisation", "Asha Exports Pvt Ltd", iec="ab12345678")
     conf = var.resolve() / "softhsm2" / "softhsm2.conf"
     assert made["token"] == f"dsc-{IEC}" and made["conf"] == str(conf)
-    assert made["module"] == token.find_pkcs11_module()
+    assert made["module"] == agency_token.find_pkcs11_module()
     assert made["PIN"]
     cert_path = Path(made["certificate"])
     assert cert_path == var / "pki" / f"dsc-{IEC}-asha-rao.pem"
@@ -319,7 +319,7 @@ def test_ec_key_and_several_keys_on_a_token(var, tmp_path):
             private_template={Attribute.SIGN: True, Attribute.SENSITIVE: True,
                               Attribute.EXTRACTABLE: False})
         ec_cert = devpki.issue_certificate(var, {"C": "IN", "OU": IEC, "CN": "Asha Rao"},
-                                           token.token_public_key(pub))
+                                           agency_token.token_public_key(pub))
         attrs = decode_x509_certificate(ec_cert.public_bytes(serialization.Encoding.DER))
         # a certificate found by CKA_ID alone (another label)
         attrs.update({Attribute.LABEL: "Asha Rao EC", Attribute.ID: b"ec1", Attribute.TOKEN: True})

@@ -30,7 +30,8 @@ from services.chassis import config
 from services.chassis.errors import BadRequest, NotFound
 from services.chassis.migrations import upgrade
 from services.chassis.pdf import render_pdf
-from services.signing import pades, token, trust
+from services.signing import pades, trust
+from services.signing import token as agency_token
 from services.signing.service import SigningService
 from services.verification import pades_validation
 from tests.unit.test_dsc import make_ca, make_key
@@ -364,11 +365,11 @@ def test_agency_without_certificate_is_unknown(signer, pki, plain_pdf, platform_
     """A key on the token but no certificate for it anywhere."""
     from pkcs11 import Attribute, ObjectClass
 
-    with token.open_token_session(devpki.ensure_token(platform_env), rw=True) as session:
+    with agency_token.open_token_session(devpki.ensure_token(platform_env), rw=True) as session:
         for obj in session.get_objects({Attribute.CLASS: ObjectClass.CERTIFICATE,
                                         Attribute.LABEL: "agency-FIEO"}):
             obj.destroy()
-    token.agency_cert_path(platform_env, "FIEO").unlink()
+    agency_token.agency_cert_path(platform_env, "FIEO").unlink()
     with pytest.raises(pades.AgencyKeyUnknown, match="no certificate"):
         signer.sign(plain_pdf, "FIEO", reason=REASON, location=LOCATION)
 
@@ -396,7 +397,7 @@ def test_a_trusted_certificate_calling_itself_an_agency_is_no_agency(pki, plain_
 def test_the_tokens_certificate_names_its_agency_without_the_file(signer, plain_pdf,
                                                                   platform_env):
     """An agency certificate kept only on the token (no var/pki/agency-FIEO.pem) is FIEO's."""
-    token.agency_cert_path(platform_env, "FIEO").unlink()
+    agency_token.agency_cert_path(platform_env, "FIEO").unlink()
     signed = signer.sign(plain_pdf, "FIEO", reason=REASON, location=LOCATION)
     held = {digest.hex(): code for digest, code in signer.agency_certificates().items()}
     assert sorted(held.values()) == ["FIEO", "MPEDA"]  # the token's and var/pki's
@@ -408,7 +409,7 @@ def test_an_agency_added_to_a_running_token_verifies_after_a_while(signer, plain
                                                                    platform_env, monkeypatch):
     assert sorted(signer.agency_certificates().values()) == ["FIEO", "MPEDA"]
     devpki.ensure_all(platform_env, AGENCIES + [("EIC", "Export Inspection Council of India")])
-    token.agency_cert_path(platform_env, "EIC").unlink()  # on the token only
+    agency_token.agency_cert_path(platform_env, "EIC").unlink()  # on the token only
     signed = signer.sign(plain_pdf, "EIC", reason=REASON, location=LOCATION)
     assert "EIC" not in signer.agency_certificates().values()  # within the minute
     monkeypatch.setattr(pades, "TOKEN_CERTIFICATES_TTL", 0.0)
