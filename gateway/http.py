@@ -19,6 +19,7 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Request, Response
 
 from gateway import auth, revocation
+from gateway.errors import http_status
 from services.chassis import config, correlation
 from services.chassis.errors import ApiError, BadRequest, PayloadTooLarge, UnsupportedMediaType
 from services.chassis.workers import forget_locals
@@ -95,7 +96,7 @@ class JsonWsgiApp(WsgiApp):
         except HTTPException as exc:
             response = _http_exception_response(exc)
         except ApiError as exc:
-            response = json_response(exc.to_dict(), status=exc.status)
+            response = json_response(exc.to_dict(), status=http_status(exc))
         response.headers[CORRELATION_HEADER] = cid
         for name, value in {**SECURITY_HEADERS, "Content-Security-Policy": DEFAULT_POLICY}.items():
             response.headers.setdefault(name, value)
@@ -222,7 +223,7 @@ class JsonHttp(HttpRequestHandler):
             headers = {}
             if "retry_after" in exc.extra:
                 headers["Retry-After"] = str(exc.extra["retry_after"])
-            return json_response(exc.to_dict(), status=exc.status, headers=headers)
+            return json_response(exc.to_dict(), status=http_status(exc), headers=headers)
         if isinstance(exc, ValidationError):
             return error_response(400, "VALIDATION_ERROR", "the request is not valid",
                                   fields=exc.messages)

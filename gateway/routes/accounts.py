@@ -3,6 +3,7 @@ with the captcha, and passwords."""
 
 
 from gateway import pages, schemas
+from gateway.errors import http_status
 from gateway.http import checked_text, parse_json, route
 from gateway.routes.common import JSON_BODY, REGISTRATION_BODY, client_address
 from services.chassis.errors import ApiError
@@ -64,7 +65,7 @@ class AccountRoutes:
             self.registration.reset_password(
                 token, checked_text(request.form.get("new_password", ""), "new_password"))
         except ApiError as exc:
-            return pages.reset_password(token, exc.message, status=exc.status)
+            return pages.reset_password(token, exc.message, status=http_status(exc))
         return pages.reset_password("", "Password changed. Log in with the new password.",
                                     done=True)
 

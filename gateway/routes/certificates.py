@@ -5,6 +5,7 @@ import base64
 from werkzeug.wrappers import Response
 
 from gateway import pages, schemas
+from gateway.errors import http_status
 from gateway.http import checked_text, loads_checked, parse_json, route
 from gateway.routes.common import (
     DOCUMENT_BODY,
@@ -107,7 +108,7 @@ class CertificateRoutes:
         try:
             found = self.certificate.verify_number(number)
         except ApiError as exc:
-            return pages.verification(number, None, exc.message, status=exc.status)
+            return pages.verification(number, None, exc.message, status=http_status(exc))
         return pages.verification(number, found)
 
     @route("POST", "/api/v1/verify", "Verify a certificate PDF (multipart `file`): signature, "

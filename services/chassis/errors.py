@@ -1,14 +1,15 @@
-"""Errors that cross service lines and become HTTP answers at the gateway.
+"""Errors of the domain, as every service raises them: a code a caller can act on, a message a
+person can read, the fields at fault, and details for the protocol (``extra``: retry_after). What
+each becomes in HTTP is the gateway's to say (``gateway/errors.py``, one table).
 
-Each class is registered with nameko so that a remote raise arrives at the caller as the same class,
-not as a RemoteError. Arguments are kept JSON-shaped (strings and dicts) because nameko serializes
-``exc.args`` and stringifies anything else.
+They cross service lines as themselves: ``services/chassis/rpc.py`` registers every class with
+nameko, so that a remote raise arrives at the caller as the same class, not as a RemoteError.
+Arguments are kept JSON-shaped (strings and dicts) because nameko serializes ``exc.args`` and
+stringifies anything else. Plain Python.
 """
-from nameko.exceptions import deserialize_to_instance
 
 
 class ApiError(Exception):
-    status = 400
     default_code = "BAD_REQUEST"
 
     def __init__(self, message="", code=None, fields=None, extra=None):
@@ -29,61 +30,62 @@ class ApiError(Exception):
         return f"{self.code}: {self.message}"
 
 
-def _remote(cls):
-    return deserialize_to_instance(cls)
-
-
-@_remote
 class BadRequest(ApiError):
-    status, default_code = 400, "BAD_REQUEST"
+    """Malformed: not what the operation takes at all."""
+    default_code = "BAD_REQUEST"
 
 
-@_remote
 class Unauthorized(ApiError):
-    status, default_code = 401, "UNAUTHORIZED"
+    """Who is calling is not known (no credentials, or wrong ones)."""
+    default_code = "UNAUTHORIZED"
 
 
-@_remote
 class Forbidden(ApiError):
-    status, default_code = 403, "FORBIDDEN"
+    """Known, and not allowed to."""
+    default_code = "FORBIDDEN"
 
 
-@_remote
 class NotFound(ApiError):
-    status, default_code = 404, "NOT_FOUND"
+    """No such thing, or none the caller may see."""
+    default_code = "NOT_FOUND"
 
 
-@_remote
 class Conflict(ApiError):
-    status, default_code = 409, "CONFLICT"
+    """Not in the state the operation needs (decided already, paid meanwhile ...)."""
+    default_code = "CONFLICT"
 
 
-@_remote
 class PayloadTooLarge(ApiError):
-    status, default_code = 413, "PAYLOAD_TOO_LARGE"
+    """More than the operation takes."""
+    default_code = "PAYLOAD_TOO_LARGE"
 
 
-@_remote
 class UnsupportedMediaType(ApiError):
-    status, default_code = 415, "UNSUPPORTED_MEDIA_TYPE"
+    """Sent in a form the operation does not read."""
+    default_code = "UNSUPPORTED_MEDIA_TYPE"
 
 
-@_remote
 class RuleViolation(ApiError):
     """A well-formed request that breaks a domain rule."""
-    status, default_code = 422, "RULE_VIOLATION"
+    default_code = "RULE_VIOLATION"
 
 
-@_remote
 class RateLimited(ApiError):
-    status, default_code = 429, "RATE_LIMITED"
+    """Too many, too fast: ``extra["retry_after"]`` says when to try again."""
+    default_code = "RATE_LIMITED"
 
 
-@_remote
 class ServiceUnavailable(ApiError):
-    status, default_code = 503, "SERVICE_UNAVAILABLE"
+    """A service, or what it needs, is away for now."""
+    default_code = "SERVICE_UNAVAILABLE"
 
 
-@_remote
 class RpcTimeout(ApiError):
-    status, default_code = 504, "RPC_TIMEOUT"
+    """A service did not answer in time."""
+    default_code = "RPC_TIMEOUT"
+
+
+# Every error class, for the transport's registry.
+DOMAIN_ERRORS = (ApiError, BadRequest, Unauthorized, Forbidden, NotFound, Conflict,
+                 PayloadTooLarge, UnsupportedMediaType, RuleViolation, RateLimited,
+                 ServiceUnavailable, RpcTimeout)

@@ -5,11 +5,15 @@ seconds with RpcTimeout, and the request itself expires in the broker after the 
 service that comes back later does not run calls whose callers have long gone.
 """
 import eventlet
-from nameko.exceptions import UnknownService
+from nameko.exceptions import UnknownService, deserialize_to_instance
 from nameko.rpc import MethodProxy, RpcProxy, ServiceProxy
 
 from services.chassis import config
-from services.chassis.errors import RpcTimeout, ServiceUnavailable
+from services.chassis.errors import DOMAIN_ERRORS, RpcTimeout, ServiceUnavailable
+
+# A domain error raised by the service called arrives here as its own class, not a RemoteError.
+for _error in DOMAIN_ERRORS:
+    deserialize_to_instance(_error)
 
 
 class TimedMethodProxy(MethodProxy):

