@@ -10,19 +10,15 @@ import base64
 import hashlib
 import uuid
 from datetime import date, datetime, timedelta, timezone
-from decimal import Decimal, InvalidOperation
-from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import func, select
 
 from services.application import documents as document_rules
-from services.application import form, lifecycle, origin, policy, rules
+from services.application import form, lifecycle, numbering, origin, policy, rules, views
 from services.application.lifecycle import MOVES
 from services.application.models import (
     Application,
     Document,
-    NumberSequence,
     StatusChange,
     SubmissionEvidence,
 )
@@ -30,15 +26,13 @@ from services.application.reference import exchange_rate_on, hs_exists
 from services.chassis.blobs import BlobStore
 from services.chassis.database import utcnow
 from services.chassis.errors import BadRequest, Conflict, NotFound, RuleViolation
-from services.chassis.timestamps import iso_z
+from services.chassis.timestamps import INDIA, iso_z
 
 # Chosen before the number was given and fixed with it: the number names the agency and the
 # scheme, the fee was billed for the office and the branch, and the office's officer examines it.
 # An application sent back with a discrepancy keeps them.
 FROZEN_AFTER_NUMBER = ("agency_code", "regional_office_code", "issuing_office_code",
                        "agreement_code", "kind", "branch_id")
-NON_PREFERENTIAL_SCHEME = "000"  # our own code: non-preferential certificates name no agreement
-INDIA = ZoneInfo("Asia/Kolkata")  # the application year turns at midnight in India, not UTC
 MAX_EXPORT_ROWS = 100_000
 
 
@@ -75,53 +69,6 @@ def _columns(application, data):
     application.issuing_office_code = data.get("issuing_office_code")
 
 
-# --- views -------------------------------------------------------------------------------------
-
-def _summary(application) -> dict:
-    data = application.data
-    importer = data.get("importer") or {}
-    return {
-        "id": application.id, "number": application.number, "status": application.status,
-        "kind": application.kind, "agreement_code": application.agreement_code,
-        "agency_code": application.agency_code,
-        "issuing_office_code": application.issuing_office_code,
-        "importer_name": importer.get("name"), "importer_country": importer.get("country"),
-        "invoice_number": (data.get("invoice") or {}).get("number"),
-        "invoice_date": (data.get("invoice") or {}).get("date"),
-        "product_count": len(data.get("products") or []),
-        "fob_inr": str(sum((_decimal(p.get("fob_inr")) for p in data.get("products") or []),
-                           start=_decimal(0))),
-        "created_at": iso_z(application.created_at), "updated_at": iso_z(application.updated_at),
-        "submitted_at": iso_z(application.submitted_at), "paid_at": iso_z(application.paid_at),
-        "decided_at": iso_z(application.decided_at), "post_audit": bool(application.post_audit),
-    }
-
-
-def _decimal(value):
-    try:
-        return Decimal(str(value)) if value is not None else Decimal(0)
-    except InvalidOperation:
-        return Decimal(0)
-
-
-def view(session, application) -> dict:
-    docs = session.scalars(select(Document).where(Document.application_id == application.id)
-                           .order_by(Document.uploaded_at)).all()
-    return {**_summary(application), "iec": application.iec, "form": application.data,
-            "cloned_from": application.cloned_from, "decided_by": application.decided_by,
-            "remarks": application.remarks, "certificate_number": application.certificate_number,
-            "request_kind": application.request_kind,
-            "original_number": application.original_number,
-            "request_reason": application.request_reason,
-            "documents": [_document_view(d) for d in docs]}
-
-
-def _document_view(document) -> dict:
-    return {"id": document.id, "kind": document.kind, "filename": document.filename,
-            "sha256": document.sha256, "size": document.size, "pages": document.pages,
-            "signer": document.signer_subject, "uploaded_at": iso_z(document.uploaded_at)}
-
-
 # --- drafts ------------------------------------------------------------------------------------
 
 def create_draft(uow, actor, body: dict) -> dict:
@@ -133,7 +80,7 @@ def create_draft(uow, actor, body: dict) -> dict:
     _columns(application, data)
     uow.session.add(application)
     lifecycle.record(uow, application, MOVES["create"], actor, "created")
-    return view(uow.session, application)
+    return views.view(uow.session, application)
 
 
 def load_form(body) -> dict:
@@ -145,7 +92,7 @@ def load_form(body) -> dict:
 
 
 def get_application(session, actor, application_id) -> dict:
-    return view(session, load(session, actor, application_id))
+    return views.view(session, load(session, actor, application_id))
 
 
 def update_draft(uow, actor, application_id, body: dict) -> dict:
@@ -167,7 +114,7 @@ def update_draft(uow, actor, application_id, body: dict) -> dict:
     application.data = data
     _columns(application, application.data)
     application.updated_at = utcnow()
-    return view(uow.session, application)
+    return views.view(uow.session, application)
 
 
 def delete_draft(uow, actor, application_id) -> None:
@@ -191,7 +138,7 @@ def clone(uow, actor, application_id) -> dict:
     uow.session.add(application)
     lifecycle.record(uow, application, MOVES["clone"], actor,
                      f"cloned from {source.number or source.id}")
-    return view(uow.session, application)
+    return views.view(uow.session, application)
 
 
 # --- lists -------------------------------------------------------------------------------------
@@ -247,7 +194,7 @@ def list_applications(session, actor, filters, page=1, per_page=50, sort="-creat
     total = session.scalar(select(func.count()).select_from(query.subquery()))
     rows = session.scalars(_ordered(query, sort).offset((page - 1) * per_page)
                            .limit(per_page)).all()
-    return {"items": [_summary(a) for a in rows], "page": page, "per_page": per_page,
+    return {"items": [views.summary(a) for a in rows], "page": page, "per_page": per_page,
             "total": total}
 
 
@@ -265,7 +212,7 @@ def export_xlsx(session, actor, filters, sort="-created_at") -> bytes:
 
     rows = session.scalars(_ordered(_filtered(actor, filters), sort)
                            .limit(MAX_EXPORT_ROWS)).all()
-    return applications_xlsx([_summary(a) for a in rows])
+    return applications_xlsx([views.summary(a) for a in rows])
 
 
 def history(session, actor, application_id) -> list[dict]:
@@ -295,7 +242,7 @@ def add_document(uow, actor, application_id, kind, filename, content: bytes, sig
         Document.application_id == application.id, Document.kind == kind,
         Document.sha256 == checked["sha256"]))
     if known is not None:
-        return _document_view(known)
+        return views.document_view(known)
     document = Document(id=str(uuid.uuid4()), application_id=application.id, kind=kind,
                         filename=(filename or "document.pdf")[:255], sha256=checked["sha256"],
                         size=checked["size"], pages=checked["pages"],
@@ -303,7 +250,7 @@ def add_document(uow, actor, application_id, kind, filename, content: bytes, sig
                         signer_subject=signer["subject"], uploaded_at=utcnow())
     uow.session.add(document)
     application.updated_at = utcnow()
-    return _document_view(document)
+    return views.document_view(document)
 
 
 def get_document(session, actor, application_id, document_id) -> dict:
@@ -311,7 +258,7 @@ def get_document(session, actor, application_id, document_id) -> dict:
     document = session.get(Document, str(document_id))
     if document is None or document.application_id != application.id:
         raise NotFound("no such document", code="DOCUMENT_NOT_FOUND")
-    return {**_document_view(document),
+    return {**views.document_view(document),
             "content": base64.b64encode(BlobStore().get(document.sha256)).decode()}
 
 
@@ -352,10 +299,10 @@ def submit(uow, actor, application_id, signature_b64, verify_signature, exporter
     application = _signed_claim(uow, actor, application_id, signature_b64, verify_signature,
                                 exporter, offices, move)
     if application.status == move.source:
-        application.number = _next_number(uow.session, application, application.updated_at)
+        application.number = numbering.next_number(uow.session, application, application.updated_at)
         application.submitted_at = application.updated_at
         lifecycle.record(uow, application, move, actor, "submitted with DSC")
-    return view(uow.session, application)
+    return views.view(uow.session, application)
 
 
 def resubmit(uow, actor, application_id, signature_b64, verify_signature, exporter,
@@ -368,7 +315,7 @@ def resubmit(uow, actor, application_id, signature_b64, verify_signature, export
                                 exporter, offices, move)
     if application.status == move.source:
         lifecycle.record(uow, application, move, actor, "resubmitted with DSC")
-    return view(uow.session, application)
+    return views.view(uow.session, application)
 
 
 def _signed_claim(uow, actor, application_id, signature_b64, verify_signature, exporter, offices,
@@ -422,23 +369,6 @@ def _same_evidence(session, application, signature_b64) -> bool:
         return evidence is not None and evidence.signature == base64.b64decode(signature_b64)
     except ValueError:
         return False
-
-
-def _next_number(session, application, now) -> str:
-    """``{AGENCY}/{YEAR}/{SCHEME}/{SEQ:07d}A``; the sequence row is updated in the submitting
-    transaction, so numbers are consecutive and a rolled-back submission gives its number back."""
-    year = now.replace(tzinfo=timezone.utc).astimezone(INDIA).year
-    scheme = application.agreement_code or NON_PREFERENTIAL_SCHEME
-    key = {"agency_code": application.agency_code, "year": year, "scheme": scheme}
-    if session.get(NumberSequence, (application.agency_code, year, scheme)) is None:
-        # First of its kind: concurrent submitters may race to create the row.
-        dialect = postgresql if session.bind.dialect.name == "postgresql" else sqlite
-        session.execute(dialect.insert(NumberSequence).values(**key, last=0)
-                        .on_conflict_do_nothing())
-    session.execute(update(NumberSequence).filter_by(**key)
-                    .values(last=NumberSequence.last + 1))
-    last = session.scalar(select(NumberSequence.last).filter_by(**key))
-    return f"{application.agency_code}/{year}/{scheme}/{last:07d}A"
 
 
 def mark_paid(uow, event) -> bool:

@@ -18,9 +18,10 @@ from sqlalchemy.exc import IntegrityError
 
 from services.application import documents as document_rules
 from services.application import lifecycle, policy
-from services.application.applications import FROZEN_AFTER_NUMBER, load_form, problems, view
+from services.application.applications import FROZEN_AFTER_NUMBER, load_form, problems
 from services.application.lifecycle import MOVES, Status
 from services.application.models import Application, Document
+from services.application.views import view
 from services.chassis.blobs import BlobStore
 from services.chassis.database import utcnow
 from services.chassis.errors import BadRequest, Conflict, NotFound, RuleViolation

@@ -14,9 +14,10 @@ from datetime import timedelta
 from sqlalchemy import func, select
 
 from services.application import lifecycle, policy, reference
-from services.application.applications import export_xlsx, list_applications, load, mark_paid, view
+from services.application.applications import export_xlsx, list_applications, load, mark_paid
 from services.application.lifecycle import CERTIFICATE, MOVES, QUEUE, SELF_CERTIFICATION, Status
 from services.application.models import AgreementRecord, Application, SelfCertification
+from services.application.views import view
 from services.chassis.database import utcnow
 from services.chassis.errors import BadRequest, Conflict, NotFound, RuleViolation
 from services.chassis.timestamps import iso_z
