@@ -153,6 +153,8 @@ def product_origin(product: dict, agreement: Agreement | None) -> dict:
         result["message"] = "RVC cannot be computed without " + " and ".join(missing) + "."
         return result
 
+    # Both known here: a missing FOB returned above, and only an agreement has value content.
+    assert fob is not None and agreement is not None
     rvc = rvc_percent(fob, non_originating)
     exact = (fob - non_originating) * 100 / fob
     result["rvc_percent"] = rvc

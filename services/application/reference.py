@@ -6,7 +6,7 @@ from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 
 import pycountry
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, insert, select
 from sqlalchemy.orm import aliased
 
 from services.application import hs
@@ -15,7 +15,7 @@ from services.application.models import AgreementRecord, ExchangeRate, HsCode, H
 from services.application.units import UNITS
 from services.chassis.database import utcnow
 from services.chassis.errors import BadRequest, NotFound, RuleViolation
-from services.chassis.timestamps import today_in_india
+from services.chassis.timestamps import iso_z, today_in_india
 
 NOT_LOADED_NOTE = ("No HS nomenclature is loaded: the code was checked for form and chapter "
                    "only. An administrator loads one with `opencoo reference import-hs` or "
@@ -89,7 +89,7 @@ def nomenclature_status(session) -> dict:
     if active is None:
         return {"loaded": False, "note": NOT_LOADED_NOTE}
     return {"loaded": True, "source": active.source, "codes": active.row_count,
-            "activated_at": active.activated_at.isoformat() + "Z"}
+            "activated_at": iso_z(active.activated_at)}
 
 
 def lookup_hs(session, raw_code: str) -> dict:
@@ -111,7 +111,7 @@ def lookup_hs(session, raw_code: str) -> dict:
         what = f"subheading {known} of tariff item {form.code}" if form.level == 8 else form.code
         raise NotFound(f"HS code {what} is not in the loaded nomenclature ({active.source})",
                        code="HS_CODE_UNKNOWN")
-    ancestors = []
+    ancestors: list[dict] = []
     parent = entry.parent
     while parent:
         row = session.get(HsCode, (active.id, parent))
@@ -170,7 +170,7 @@ def add_hs_rows(session, import_id: int, rows: list[list]) -> int:
                 break
     if errors:
         raise RuleViolation("some HS rows are not valid", code="HS_ROWS_INVALID", fields=errors)
-    session.execute(HsCode.__table__.insert(), [
+    session.execute(insert(HsCode), [
         {"nomenclature_id": import_id, "code": code, "description": description,
          "parent": parent, "level": int(level), "section": section}
         for code, description, parent, level, section in rows

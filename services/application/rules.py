@@ -28,7 +28,7 @@ from __future__ import annotations
 
 from datetime import date
 from decimal import Decimal
-from typing import Callable, Mapping
+from typing import Callable, Mapping, cast
 
 import pycountry
 import rfc8785
@@ -206,7 +206,7 @@ def _check_kind_and_agreement(problems: _Problems, application: dict) -> Agreeme
     if not _given(code):
         problems.add("agreement_code", "Required for a preferential certificate.")
         return None
-    agreement = agreement_by_code(code)
+    agreement = agreement_by_code(cast(str, code))
     if agreement is None:
         problems.add("agreement_code", f"Unknown agreement '{code}'.")
     return agreement
@@ -244,7 +244,7 @@ def _check_importer(problems: _Problems, application: dict, agreement: Agreement
     country = _part(application, "importer").get("country")
     if not _given(country):
         return
-    name = _country_name(country)
+    name = _country_name(cast(str, country))
     if name is None:
         problems.add("importer.country", f"'{country}' is not an ISO 3166 alpha-2 country code.")
         return
@@ -329,7 +329,7 @@ def _check_fob_inr(problems: _Problems, product: dict, at: str, invoice_date: da
     currency = product.get("fob_currency")
     if not _given(currency):
         return
-    if not _is_currency(currency):
+    if not _is_currency(cast(str, currency)):
         problems.add(at + "fob_currency", f"'{currency}' is not an ISO 4217 currency code.")
         return
     if invoice_date is None:
@@ -382,7 +382,7 @@ def _check_raw_material(problems: _Problems, material: dict, at: str, hs_exists,
     _check_hs(problems, at + "hs_code", material.get("hs_code"), hs_exists)
     _check_unit(problems, at + "unit", material.get("unit"))
     country = material.get("origin_country")
-    if _given(country) and _country_name(country) is None:
+    if _given(country) and _country_name(cast(str, country)) is None:
         problems.add(at + "origin_country",
                      f"'{country}' is not an ISO 3166 alpha-2 country code.")
     _check_positive(problems, material, ("quantity", "unit_cif_value", "total_cif_value"), at)
@@ -393,7 +393,8 @@ def _check_raw_material(problems: _Problems, material: dict, at: str, hs_exists,
     quantity = origin.to_decimal(material.get("quantity"))
     unit = origin.to_decimal(material.get("unit_cif_value"))
     total = origin.to_decimal(material.get("total_cif_value"))
-    if None in (quantity, unit, total) or quantity <= 0 or unit <= 0 or total <= 0:
+    if quantity is None or unit is None or total is None \
+            or quantity <= 0 or unit <= 0 or total <= 0:
         return
     computed = quantity * unit
     if abs(total - computed) > CIF_TOLERANCE_PER_UNIT * max(Decimal(1), quantity):

@@ -52,7 +52,8 @@ def issued_for(session, application_id) -> Certificate | None:
     return session.scalar(select(Certificate).where(Certificate.application_id == application_id))
 
 
-def record_issue(uow, particulars, exporter, signed_pdf: bytes) -> tuple[Certificate, bool]:
+def record_issue(uow, particulars, exporter,
+                 signed_pdf: bytes) -> tuple[Certificate | None, bool]:
     """Store the signed PDF and register it, with ``certificate_issued`` in the same commit.
     Returns (certificate, newly issued). A racing or repeated issuance of the same application
     finds the first one's row and publishes nothing."""

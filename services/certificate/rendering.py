@@ -250,7 +250,7 @@ def _text(value) -> str:
 def _layout(agreement: dict | None) -> tuple[str, dict]:
     if agreement is None:
         return "non_preferential.html", NON_PREFERENTIAL
-    return "certificate.html", LAYOUTS.get(agreement.get("short_name"), GENERIC)
+    return "certificate.html", LAYOUTS.get(str(agreement.get("short_name")), GENERIC)
 
 
 def certificate_context(certificate: dict, *, draft: bool = False) -> dict:

@@ -154,6 +154,7 @@ class SmtpSender:
         msg = build_email(outgoing, self.from_addr)
         s = self.smtp
         context = tls_context(self.ca_file)
+        client: smtplib.SMTP
         if s.tls == "implicit":
             client = smtplib.SMTP_SSL(s.host, s.port, timeout=self.timeout, context=context)
         else:

@@ -277,7 +277,7 @@ def redact(message: Message):
     """Replace the message's password by a mask in what is stored, and forget it."""
     if message.secret:
         message.subject = _masked(message.subject, message.secret, html=False)
-        message.body_text = _masked(message.body_text, message.secret, html=False)
+        message.body_text = _masked(message.body_text, message.secret, html=False) or ""
         message.body_html = _masked(message.body_html, message.secret, html=True)
         message.secret = None
         message.secret_redacted = True

@@ -137,7 +137,7 @@ def billing_parties(application, exporter, agencies, agreement) -> dict:
     office = agency and next((o for r in agency["regional_offices"] for o in r["issuing_offices"]
                               if o["code"] == form["issuing_office_code"]), None)
     branch = next((b for b in exporter["branches"] if b["branch_id"] == form["branch_id"]), None)
-    if office is None or branch is None:
+    if agency is None or office is None or branch is None:
         raise RuleViolation("the issuing office or the branch is not known", code="FEE_NOT_AVAILABLE",
                             fields={"issuing_office_code" if office is None else "branch_id":
                                     ["Not known."]})

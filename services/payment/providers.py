@@ -141,7 +141,7 @@ class SandboxProvider:
     def parse_callback(self, headers: dict, body: bytes) -> ProviderStatus:
         _verify(self.secret, headers, self.SIGNATURE_HEADER, body)
         data = _json_object(body)
-        state = self._EVENTS.get(data.get("event"))
+        state = self._EVENTS.get(str(data.get("event")))
         fields_ok = (isinstance(data.get("order_id"), str) and _is_int(data.get("amount"))
                      and isinstance(data.get("currency"), str)
                      and isinstance(data.get("payment_id"), str)

@@ -13,7 +13,8 @@ from services.chassis.entrypoints import rpc, transactional
 from services.chassis.errors import NotFound
 from services.chassis.offloading import in_worker_process
 from services.chassis.rpc import TimedRpcProxy
-from services.payment import payments, providers, receipts, sandbox
+from services.payment import payments, providers, receipts
+from services.payment import sandbox as sandbox_page
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +43,7 @@ class PaymentService(base.ServiceBase):
             raise NotFound(f"payment provider {name} is not in use here", code="PROVIDER_UNKNOWN")
         return providers.provider_from_env(
             configured,
-            decisions=lambda order_id: sandbox.sandbox_decision(self.db.session, order_id))
+            decisions=lambda order_id: sandbox_page.sandbox_decision(self.db.session, order_id))
 
     def _parties(self, application):
         code = application.get("agreement_code")
@@ -101,14 +102,14 @@ class PaymentService(base.ServiceBase):
     @rpc
     def sandbox_payment(self, payment_id):
         self._provider("sandbox")
-        return payments.payment_view(sandbox.sandbox_payment(self.db.session, payment_id))
+        return payments.payment_view(sandbox_page.sandbox_payment(self.db.session, payment_id))
 
     @rpc
     def sandbox_decide(self, payment_id, outcome):
         """The payer's choice; then, as a real provider would, a signed callback to the platform's
         public callback URL. If that POST fails, reconciliation reads the choice back later."""
         sandbox = self._provider("sandbox")
-        payment = sandbox.sandbox_decide(self.db.session, payment_id, outcome)
+        payment = sandbox_page.sandbox_decide(self.db.session, payment_id, outcome)
         self.db.commit()
         headers, body = sandbox.signed_callback(payment.order_id, payment.sandbox_outcome,
                                                 payment.total, payment.currency)
@@ -117,7 +118,7 @@ class PaymentService(base.ServiceBase):
                           headers=headers, timeout=config.rpc_timeout())
         except requests.RequestException as exc:
             log.warning("sandbox callback for %s not delivered: %s", payment_id, exc)
-        return payments.payment_view(sandbox.sandbox_payment(self.db.session, payment_id))
+        return payments.payment_view(sandbox_page.sandbox_payment(self.db.session, payment_id))
 
     # --- reconciliation -------------------------------------------------------------------------
 

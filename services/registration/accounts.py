@@ -33,8 +33,9 @@ def ensure_admin(session, password: str | None) -> str | None:
     that it can be printed exactly once."""
     if session.scalar(select(Account).where(Account.username == "admin")) is not None:
         return None
-    generated = None if password else new_password()
-    session.add(Account(username="admin", password_hash=HASHER.hash(password or generated),
+    chosen = password or new_password()
+    generated = None if password else chosen
+    session.add(Account(username="admin", password_hash=HASHER.hash(chosen),
                         role="admin", created_at=utcnow()))
     return generated
 

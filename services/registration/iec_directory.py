@@ -67,7 +67,7 @@ class FileDirectory:
 
     def __init__(self, path: Path):
         self.path = Path(path)
-        self._loaded_at = None
+        self._loaded_at: int | float | None = None
         self._records: dict[str, dict] = {}
 
     def _records_now(self) -> dict[str, dict]:

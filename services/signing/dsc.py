@@ -25,6 +25,7 @@ import hmac
 import logging
 import re
 import unicodedata
+from collections.abc import Callable
 from datetime import datetime, timezone
 
 # tsp adds CMS attribute names (signingCertificateV2, which pyHanko's signers write) to a map that
@@ -61,7 +62,8 @@ DSC_SIGNATURE_INVALID = "DSC_SIGNATURE_INVALID"
 
 HONORIFICS = ("mr", "mrs", "ms", "dr", "shri", "smt", "kumari")
 
-_HASHES = {"sha256": hashes.SHA256, "sha384": hashes.SHA384, "sha512": hashes.SHA512}
+_HASHES: dict[str, Callable[[], hashes.HashAlgorithm]] = {
+    "sha256": hashes.SHA256, "sha384": hashes.SHA384, "sha512": hashes.SHA512}
 _WEAK_HASHES = {"md2", "md5", "sha1"}
 _IEC_RE = re.compile(r"[0-9A-Za-z]{10}")
 _HONORIFIC_RE = re.compile(r"^(?:%s)(?:\.\s*|\s+)" % "|".join(HONORIFICS))
