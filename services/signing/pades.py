@@ -43,8 +43,6 @@ from typing import Callable, Optional, Sequence
 import eventlet.patcher
 from asn1crypto import cms
 from asn1crypto import x509 as asn1_x509
-from cryptography import x509
-from cryptography.exceptions import InvalidSignature
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.sign import fields, signers
 from pyhanko.sign.attributes import CMSAttributeProvider, SigningCertificateV2Provider
@@ -54,6 +52,7 @@ from pyhanko.sign.signers.pdf_cms import PdfCMSSignedAttributes
 from pyhanko_certvalidator.registry import SimpleCertificateStore
 
 from services.chassis import config
+from services.signing import agency_certificates as agency_pki
 from services.signing import token as agency_token
 from services.signing import trust
 
@@ -365,8 +364,9 @@ class AgencySigner:
             raise AgencyKeyUnknown(code, f"no certificate for the key {label!r} "
                                          f"(looked in {cert_path} and on the token)")
 
-        chain = _build_chain(cert, token_certs + _pki_folder_certs(self.var)
-                             + list(self._anchors()))
+        chain = agency_pki.issuer_chain(cert, token_certs
+                                        + agency_pki.pki_folder_certificates(self.var)
+                                        + list(self._anchors()))
         if key_type == KeyType.EC:
             raw = True
             size = 9 + 2 * ((cert.public_key.bit_size + 7) // 8 + 1)   # DER ECDSA at most
@@ -415,10 +415,10 @@ class AgencySigner:
 
     def agency_certificates(self) -> dict[str, str]:
         """SHA-256 -> agency code of every certificate the platform holds for an agency: those
-        in ``var/pki`` (``_agency_index``) and those labelled ``agency-<CODE>`` on the token. The
-        token's are read again after ``TOKEN_CERTIFICATES_TTL`` seconds or a new token session (a
-        key and certificate an operator adds to a running token verify within a minute); without
-        a token, ``var/pki``'s alone."""
+        in ``var/pki`` (``agency_pki.agency_index``) and those labelled ``agency-<CODE>`` on the
+        token. The token's are read again after ``TOKEN_CERTIFICATES_TTL`` seconds or a new token
+        session (a key and certificate an operator adds to a running token verify within a
+        minute); without a token, ``var/pki``'s alone."""
         def read():
             from pkcs11 import Attribute, ObjectClass
 
@@ -441,7 +441,7 @@ class AgencySigner:
             on_token = self._with_retry(read)
         except SigningUnavailable:
             on_token = {}
-        return {**on_token, **_agency_index(self.var)}
+        return {**on_token, **agency_pki.agency_index(self.var)}
 
     # -- signing
 
@@ -499,77 +499,6 @@ def _rsa_needs_raw(session) -> bool:
     except Exception:  # noqa: BLE001
         return False
     return Mechanism.SHA256_RSA_PKCS not in mechanisms and Mechanism.RSA_PKCS in mechanisms
-
-
-def _pki_folder_certs(var: Path) -> list[asn1_x509.Certificate]:
-    """Certificates in var/pki other than the agencies' (the dev CA, intermediates)."""
-    out: list = []
-    folder = Path(var) / "pki"
-    if folder.is_dir():
-        for path in sorted(folder.glob("*.pem")):
-            if not path.name.startswith("agency-"):
-                with contextlib.suppress(Exception):
-                    out += trust.parse_certificates(path.read_bytes(), str(path))
-    return out
-
-
-def _build_chain(cert: asn1_x509.Certificate, pool: list) -> list[asn1_x509.Certificate]:
-    """The issuers of ``cert`` from ``pool``, up to a self-signed one or as far as known:
-    subject, key identifier and signature must match."""
-    by_subject: dict = {}
-    for candidate in pool:
-        if candidate.ca:
-            by_subject.setdefault(candidate.subject.dump(), []).append(candidate)
-    chain: list = []
-    seen, current = {cert.sha256}, cert
-    while current.self_signed != "yes" and len(chain) < 8:
-        issuer = None
-        for candidate in by_subject.get(current.issuer.dump(), []):
-            aki = current.authority_key_identifier
-            if candidate.sha256 in seen or (aki is not None and candidate.key_identifier
-                                            not in (None, aki)):
-                continue
-            try:
-                x509.load_der_x509_certificate(current.dump()).verify_directly_issued_by(
-                    x509.load_der_x509_certificate(candidate.dump()))
-            except (InvalidSignature, ValueError, TypeError):
-                continue
-            issuer = candidate
-            break
-        if issuer is None:
-            break
-        chain.append(issuer)
-        seen.add(issuer.sha256)
-        current = issuer
-    return chain
-
-
-# --------------------------------------------------------------------------------------------------
-# which agency a certificate belongs to
-
-_index_lock = _OsLock()
-_index: dict = {"key": None, "map": {}}
-
-
-def _agency_index(var: Path) -> dict:
-    """SHA-256 of each agency certificate var/pki/agency-<code>.pem -> code. Read again only when
-    the folder changes (a new or re-issued certificate is a new file there)."""
-    folder = Path(var) / "pki"
-    try:
-        key = (str(folder), folder.stat().st_mtime_ns)
-    except FileNotFoundError:
-        return {}
-    with _index_lock:
-        if _index["key"] == key:
-            return _index["map"]
-    mapping = {}
-    for path in folder.glob("agency-*.pem"):
-        code = path.name[len("agency-"):-len(".pem")]
-        with contextlib.suppress(Exception):
-            mapping[trust.parse_certificates(path.read_bytes(), str(path))[0].sha256] = code
-    with _index_lock:
-        _index["key"], _index["map"] = key, mapping
-    return mapping
 
 
 def _looks_like_pdf(data) -> bool:
