@@ -55,11 +55,11 @@ from services.chassis import config
 from services.signing import agency_certificates as agency_pki
 from services.signing import token as agency_token
 from services.signing import trust
+from services.signing.token import SIGNING_TOKEN_UNAVAILABLE, SigningUnavailable
 
 FIELD_NAME = "OpenCoO"
 MD_ALGORITHM = "sha256"
 AGENCY_KEY_UNKNOWN = "AGENCY_KEY_UNKNOWN"
-SIGNING_TOKEN_UNAVAILABLE = "SIGNING_TOKEN_UNAVAILABLE"
 
 _threading = eventlet.patcher.original("threading")
 _time = eventlet.patcher.original("time")
@@ -79,12 +79,6 @@ class AgencyKeyUnknown(LookupError):
         self.agency_code = agency_code
         super().__init__(f"no signing key for agency {agency_code!r}"
                          + (f": {detail}" if detail else ""))
-
-
-class SigningUnavailable(RuntimeError):
-    """The agency token cannot be used (not set up, module missing, wrong PIN, failing)."""
-
-    code = SIGNING_TOKEN_UNAVAILABLE
 
 
 class NotAPdf(ValueError):
@@ -145,39 +139,6 @@ def _run(coro):
 def _pristine(cert) -> asn1_x509.Certificate:
     """A freshly loaded, not yet parsed, asn1crypto certificate of ``cert`` (object or DER)."""
     return asn1_x509.Certificate.load(cert if isinstance(cert, bytes) else cert.dump())
-
-
-# --------------------------------------------------------------------------------------------------
-# the token
-
-
-def token_info(var: Path) -> agency_token.TokenInfo:
-    """The agency token of docs/architecture.md §3, creating nothing: the configured one when
-    OPENCOO_PKCS11_MODULE or OPENCOO_PKCS11_TOKEN is set, else the SoftHSM2 token that
-    `opencoo init` made under ``var``. SigningUnavailable when there is none."""
-    try:
-        configured = agency_token.configured_token()
-    except FileNotFoundError as exc:
-        raise SigningUnavailable(str(exc)) from None
-    if configured is not None:
-        return configured
-    base = Path(var).resolve() / "softhsm2"  # where `opencoo init` makes the development token
-    conf = base / "softhsm2.conf"
-    if not conf.is_file():
-        raise SigningUnavailable(f"no agency signing token in {base} (run `opencoo init`)")
-    pin = config.env("OPENCOO_PKCS11_PIN")
-    if pin is None:
-        try:
-            pin = (base / "pin").read_text().strip()
-        except FileNotFoundError:
-            raise SigningUnavailable("no PIN for the agency token: set OPENCOO_PKCS11_PIN or "
-                                     "run `opencoo init`") from None
-    try:
-        module = agency_token.find_pkcs11_module()
-    except FileNotFoundError as exc:
-        raise SigningUnavailable(str(exc)) from None
-    return agency_token.TokenInfo(module=module, label=agency_token.DEFAULT_TOKEN_LABEL, pin=pin,
-                            conf=str(conf))
 
 
 class _FixedAttribute(CMSAttributeProvider):
@@ -264,8 +225,8 @@ class AgencySigner:
     """Signs PDFs with the agencies' keys on the token. One per process; thread-safe.
 
     ``var``: the data folder (default OPENCOO_VAR, read on first use); ``token``: a
-    ``agency_token.TokenInfo`` (default ``token_info(var)``); ``anchors``: returns the trust anchors,
-    searched for the agency certificate's issuers."""
+    ``agency_token.TokenInfo`` (default ``agency_token.agency_token_info(var)``); ``anchors``:
+    returns the trust anchors, searched for the agency certificate's issuers."""
 
     def __init__(self, var: Optional[Path] = None, token: Optional[agency_token.TokenInfo] = None,
                  anchors: Callable[[], Sequence[asn1_x509.Certificate]] = trust.trust_anchors):
@@ -296,7 +257,7 @@ class AgencySigner:
 
         if self._session is not None:
             return self._session
-        info = self._token_info or token_info(self.var)
+        info = self._token_info or agency_token.agency_token_info(self.var)
         try:
             token = agency_token.get_token(info)
             try:
@@ -506,6 +467,6 @@ def _looks_like_pdf(data) -> bool:
 
 
 __all__ = [
-    "AgencySigner", "AgencyKeyUnknown", "SigningUnavailable", "NotAPdf", "token_info",
+    "AgencySigner", "AgencyKeyUnknown", "SigningUnavailable", "NotAPdf",
     "FIELD_NAME", "AGENCY_KEY_UNKNOWN", "SIGNING_TOKEN_UNAVAILABLE",
 ]

@@ -20,6 +20,13 @@ from typing import Optional
 from cryptography.hazmat.primitives import serialization
 
 DEFAULT_TOKEN_LABEL = "opencoo-agencies"
+SIGNING_TOKEN_UNAVAILABLE = "SIGNING_TOKEN_UNAVAILABLE"
+
+
+class SigningUnavailable(RuntimeError):
+    """The agency token cannot be used (not set up, module missing, wrong PIN, failing)."""
+
+    code = SIGNING_TOKEN_UNAVAILABLE
 
 PKCS11_MODULE_CANDIDATES = (
     "/usr/lib/softhsm/libsofthsm2.so",
@@ -51,6 +58,34 @@ def configured_token(label: str = DEFAULT_TOKEN_LABEL,
     return TokenInfo(module=env_module or find_pkcs11_module(), label=env_token or label,
                      pin=pin if pin is not None else os.environ.get("OPENCOO_PKCS11_PIN"),
                      conf=None if env_module else os.environ.get("SOFTHSM2_CONF"))
+
+
+def agency_token_info(var: Path) -> TokenInfo:
+    """The agency token (architecture §3), creating nothing: the configured one when
+    OPENCOO_PKCS11_MODULE or OPENCOO_PKCS11_TOKEN is set, else the SoftHSM2 token that
+    `opencoo init` made under ``var``. SigningUnavailable when there is none."""
+    try:
+        configured = configured_token()
+    except FileNotFoundError as exc:
+        raise SigningUnavailable(str(exc)) from None
+    if configured is not None:
+        return configured
+    base = Path(var).resolve() / "softhsm2"  # where `opencoo init` makes the development token
+    conf = base / "softhsm2.conf"
+    if not conf.is_file():
+        raise SigningUnavailable(f"no agency signing token in {base} (run `opencoo init`)")
+    pin = os.environ.get("OPENCOO_PKCS11_PIN") or None
+    if pin is None:
+        try:
+            pin = (base / "pin").read_text().strip()
+        except FileNotFoundError:
+            raise SigningUnavailable("no PIN for the agency token: set OPENCOO_PKCS11_PIN or "
+                                     "run `opencoo init`") from None
+    try:
+        module = find_pkcs11_module()
+    except FileNotFoundError as exc:
+        raise SigningUnavailable(str(exc)) from None
+    return TokenInfo(module=module, label=DEFAULT_TOKEN_LABEL, pin=pin, conf=str(conf))
 
 
 def find_pkcs11_module() -> str:
