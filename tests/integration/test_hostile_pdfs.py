@@ -65,10 +65,12 @@ def test_a_hostile_document_upload_is_refused_and_nothing_is_stored(bounded, wor
     started = time.monotonic()
     answer = upload(world, application_id, hostile_pdfs.CORPUS[name]())
     assert time.monotonic() - started < DEADLINE + SLACK
-    if name in ("deep-arrays", "reference-loop", "signature-field-kids", "signature-deep-cms"):
+    if name in ("deep-arrays", "reference-loop", "signature-deep-cms"):
         # readable one-page files, however odd: stored like any other (bounded work)
         assert answer.status_code == 201, answer.text
         return
+    if name == "signature-field-kids" and answer.status_code == 201:
+        return  # 20,000 nested fields read within the deadline on a quiet machine, not on a busy one
     assert answer.status_code == 422, answer.text
     assert answer.json()["error"]["code"] in ("DOCUMENT_NOT_PDF", "DOCUMENT_TOO_COMPLEX")
     assert rows("application", "select count(*) from document") == before
