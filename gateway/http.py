@@ -193,9 +193,14 @@ class JsonHttp(HttpRequestHandler):
         self.roles = roles
         super().__init__(method, url, **kwargs)
 
+    def setup(self):
+        super().setup()
+        self._credential_versions = None
+
     def handle_request(self, request):
-        request.environ[revocation.ENVIRON_KEY] = revocation.KnownCredentialVersions.of(
-            self.container)
+        if self._credential_versions is None:  # dependencies are set up after entrypoints
+            self._credential_versions = revocation.KnownCredentialVersions.of(self.container)
+        request.environ[revocation.ENVIRON_KEY] = self._credential_versions
         try:
             request.principal = auth.require(request, *self.roles) if self.roles else None
         except ApiError as exc:

@@ -8,6 +8,7 @@ from gateway import schemas
 from gateway.http import checked_text
 from services.chassis import config
 from services.chassis.errors import BadRequest, RuleViolation
+from services.contracts.actors import STAFF
 
 JSON_BODY = 64 * 1024
 APPLICATION_BODY = 1024 * 1024  # 100 products with 100 raw materials each fit
@@ -15,7 +16,7 @@ DOCUMENT_BODY = 2 * 1024 * 1024 + 256 * 1024  # the 2 MB PDF, its signature and 
 REGISTRATION_BODY = 256 * 1024  # certificate, signature and up to 200 branches
 HS_UPLOAD = 5 * 1024 * 1024
 VERIFY_BODY = 10 * 1024 * 1024  # a certificate with 100 products is well under this
-STAFF_ROLES = ("admin", "agency_admin")
+STAFF_ROLES = tuple(role.value for role in STAFF)
 EXPORT_TIMEOUT = 120
 PAYMENT_PROVIDERS = ("sandbox", "razorpay")
 

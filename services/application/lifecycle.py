@@ -25,6 +25,7 @@ from sqlalchemy import update
 
 from services.application.models import Application, StatusChange
 from services.chassis.database import utcnow
+from services.contracts.actors import Actor, Role, system_actor
 from services.contracts.application_status import Status
 
 
@@ -71,14 +72,13 @@ EDITABLE = (Status.DRAFT, Status.DISCREPANCY)
 QUEUE = Status.SUBMITTED
 
 # The platform's own actors, as services see callers.
-PAYMENT = {"username": "payment", "role": "system", "agency": None, "office": None}
-SELF_CERTIFICATION = {"username": "self-certification", "role": "system", "agency": None,
-                      "office": None}
-CERTIFICATE = {"username": "certificate", "role": "system", "agency": None, "office": None}
+PAYMENT = system_actor(Mover.PAYMENT.value)
+SELF_CERTIFICATION = system_actor(Mover.SELF_CERTIFICATION.value)
+CERTIFICATE = system_actor(Mover.CERTIFICATE.value)
 
 
-def mover_of(actor: dict) -> Mover:
-    return Mover(actor["role"] if actor["role"] != "system" else actor["username"])
+def mover_of(actor: Actor) -> Mover:
+    return Mover(actor["username"] if actor["role"] == Role.SYSTEM else actor["role"])
 
 
 def claim(session, application: Application, move: Move, unchanged_since=None) -> bool:
@@ -99,7 +99,7 @@ def claim(session, application: Application, move: Move, unchanged_since=None) -
     return claimed
 
 
-def record(uow, application: Application, move: Move, actor: dict, why: str = "",
+def record(uow, application: Application, move: Move, actor: Actor, why: str = "",
            **event_fields) -> None:
     """The move made: its history row (``why`` as its comment), the target status, and its
     event (with ``event_fields`` beside the application's own). The caller claimed it, or made

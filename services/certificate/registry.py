@@ -10,7 +10,6 @@ import re
 import uuid
 from datetime import timezone
 from urllib.parse import quote
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
@@ -21,8 +20,8 @@ from services.chassis import config
 from services.chassis.blobs import BlobStore
 from services.chassis.database import utcnow
 from services.chassis.errors import BadRequest, Conflict, NotFound
+from services.chassis.timestamps import INDIA
 
-INDIA = ZoneInfo("Asia/Kolkata")  # a certificate's issue date is India's date
 MARKINGS = {"duplicate": lambda original: "DUPLICATE",
             "in_lieu": lambda original: f"IN LIEU OF {original}"}
 MAX_PER_PAGE = 200

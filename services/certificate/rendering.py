@@ -21,19 +21,18 @@ fetches nothing from outside (``chassis.pdf``). Rendering is CPU-bound: services
 """
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, timezone
 from decimal import Decimal, InvalidOperation
 from functools import cache
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import pycountry
 
 from services.chassis.pdf import qr_png_data_uri, render_pdf, template_environment
+from services.chassis.timestamps import INDIA
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 STYLESHEET = "certificate.css"
-INDIA = ZoneInfo("Asia/Kolkata")
 MAX_PRODUCTS = 100
 
 PRODUCT_FIELDS = ("hs_code", "description", "quantity", "unit", "fob_currency", "fob_value",
@@ -391,5 +390,5 @@ def _declared_on(submitted_at) -> str | None:
     moment = (datetime.fromisoformat(submitted_at.replace("Z", "+00:00"))
               if isinstance(submitted_at, str) else submitted_at)
     if moment.tzinfo is None:  # the application service stores naive UTC
-        moment = moment.replace(tzinfo=ZoneInfo("UTC"))
+        moment = moment.replace(tzinfo=timezone.utc)
     return moment.astimezone(INDIA).date().isoformat()

@@ -15,15 +15,14 @@ from datetime import datetime
 from decimal import Decimal
 from functools import cache
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import pycountry
 
 from services.chassis.pdf import render_pdf, template_environment
+from services.chassis.timestamps import INDIA
 from services.payment.fees import SERVICES, gst_split, is_intra_state, is_sez_unit
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
-INDIA = ZoneInfo("Asia/Kolkata")
 
 SERVICE_NAMES = {
     "issue": "Issue of certificate of origin",

@@ -185,6 +185,9 @@ def test_who_sees_certificates_and_the_draft_preview(world, officer, smtp_mailbo
     draft = ready_draft(world)
     preview = call(world, "GET", f"/api/v1/applications/{draft}/preview.pdf")
     assert preview.status_code == 200 and preview.content.startswith(b"%PDF-")
+    # a file of ours opened from the platform's origin runs nothing and is never sniffed
+    assert preview.headers["X-Content-Type-Options"] == "nosniff"
+    assert "sandbox" in preview.headers["Content-Security-Policy"].split("; ")
     path = world["tmp"] / "preview.pdf"
     path.write_bytes(preview.content)
     assert "DRAFT" in subprocess.run(["pdftotext", str(path), "-"], capture_output=True,
