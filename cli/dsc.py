@@ -30,7 +30,6 @@ SOFTHSM2_CONF is right before the library is first loaded (``use_var_softhsm_con
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import datetime as _dt
 import hashlib
 import os
@@ -336,16 +335,6 @@ def _make_on_token(var: Path, iec: str, subject_attrs: dict, label: str, pin: Op
 # sign_detached
 
 
-def _run(coro):
-    """asyncio.run, also when this thread already runs an event loop."""
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return asyncio.run(coro)
-    with concurrent.futures.ThreadPoolExecutor(1) as pool:
-        return pool.submit(asyncio.run, coro).result()
-
-
 def _attr(obj, attribute, default=None):
     import pkcs11
 
@@ -519,7 +508,7 @@ def sign_detached(data: bytes, *, module: str, token_label: str, pin: Optional[s
                 other_certs_to_pull=(),
                 use_raw_mechanism=_use_raw(session.token, _attr(key, pkcs11.Attribute.KEY_TYPE)))
             settings = PdfCMSSignedAttributes(signing_time=_dt.datetime.now(_dt.timezone.utc))
-            cms = _run(signer.async_sign_general_data(
+            cms = asyncio.run(signer.async_sign_general_data(
                 data, "sha256", detached=True, signed_attr_settings=settings))
         finally:
             try:

@@ -130,6 +130,7 @@ def rpc_client(platform_env):
     """A standalone RPC client as an outside caller would use, with its own timeout."""
     from nameko.standalone.rpc import ClusterRpcProxy
 
+    import services.chassis.rpc  # noqa: F401  (domain errors arrive as their own classes)
     from services.chassis.config import nameko_config
 
     proxies = []

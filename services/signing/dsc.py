@@ -45,6 +45,7 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from pyhanko_certvalidator import CertificateValidator, ValidationContext
 from pyhanko_certvalidator.errors import PathBuildingError, PathError, ValidationError
 
+from services.chassis.coroutines import run_to_completion
 from services.chassis.errors import BadRequest, RuleViolation
 from services.chassis.timestamps import iso_utc
 from services.signing import trust
@@ -79,20 +80,6 @@ def _utc(moment: datetime | None) -> datetime:
     if moment.tzinfo is None:
         return moment.replace(tzinfo=timezone.utc)
     return moment.astimezone(timezone.utc)
-
-
-def _run(coro):
-    """Run a coroutine that never waits on I/O (certvalidator with fetching off) to completion
-    without an event loop: nameko workers are eventlet green threads sharing one OS thread, where
-    ``asyncio.run`` finds another green thread's loop "running"."""
-    try:
-        while True:
-            if coro.send(None) is not None:
-                raise RuntimeError("certificate validation tried to wait on I/O")
-    except StopIteration as stop:
-        return stop.value
-    finally:
-        coro.close()
 
 
 def normalise_name(name: str) -> str:
@@ -214,7 +201,7 @@ def verify_dsc(certificate_pem, expected_iec: str, directors: list[str] | None, 
     validator = CertificateValidator(asn1_cert, intermediate_certs=extra,
                                      validation_context=context)
     try:
-        _run(validator.async_validate_path())
+        run_to_completion(validator.async_validate_path())
     except (PathError, PathBuildingError, ValidationError) as exc:
         log.info("DSC path validation failed: %s", exc)
         raise RuleViolation(untrusted, code=DSC_UNTRUSTED) from None

@@ -29,12 +29,10 @@ OS thread. So: our locks are real OS locks, nothing here logs, and callers call
 """
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import datetime as _dt
 import hashlib
 import re
-import selectors
 from dataclasses import dataclass
 from io import BytesIO
 from pathlib import Path
@@ -52,6 +50,7 @@ from pyhanko.sign.signers.pdf_cms import PdfCMSSignedAttributes
 from pyhanko_certvalidator.registry import SimpleCertificateStore
 
 from services.chassis import config
+from services.chassis.coroutines import run_to_completion
 from services.signing import agency_certificates as agency_pki
 from services.signing import token as agency_token
 from services.signing import trust
@@ -83,57 +82,6 @@ class AgencyKeyUnknown(LookupError):
 
 class NotAPdf(ValueError):
     """The bytes to sign are not a PDF that can be signed."""
-
-
-# --------------------------------------------------------------------------------------------------
-# running pyHanko's coroutines
-
-_loops = _threading.local()
-
-
-class _NoWaitSelector(selectors.BaseSelector):
-    """Selector of our private event loops, which never wait on I/O: ``select`` returns at once
-    (or after a timer's timeout, which pyHanko does not use) and refuses to block for good. It
-    calls nothing of eventlet's, where the patched ``select``/``selectors`` would reach for the hub
-    from a tpool thread. The loop's wake-up pipe is never needed: nothing is handed to threads."""
-
-    def __init__(self):
-        self._keys: dict = {}
-
-    def register(self, fileobj, events, data=None):
-        fd = fileobj if isinstance(fileobj, int) else fileobj.fileno()
-        key = selectors.SelectorKey(fileobj, fd, events, data)
-        self._keys[fileobj] = key
-        return key
-
-    def unregister(self, fileobj):
-        return self._keys.pop(fileobj)
-
-    def select(self, timeout=None):
-        if timeout is None:
-            raise RuntimeError("PDF signing/validation tried to wait on I/O")
-        if timeout > 0:
-            _time.sleep(timeout)
-        return []
-
-    def get_map(self):
-        return self._keys
-
-    def close(self):
-        self._keys.clear()
-
-
-def _run(coro):
-    """Run a pyHanko coroutine to completion on this OS thread's own event loop.
-
-    pyHanko needs a running loop (``asyncio.as_completed`` over signed attributes), although
-    nothing here waits on I/O: our token signer signs synchronously and fetching is off. One loop
-    per OS thread, made on first use and kept (tpool threads are few and long-lived)."""
-    loop = getattr(_loops, "loop", None)
-    if loop is None or loop.is_closed():
-        loop = asyncio.SelectorEventLoop(_NoWaitSelector())
-        _loops.loop = loop
-    return loop.run_until_complete(coro)
 
 
 def _pristine(cert) -> asn1_x509.Certificate:
@@ -212,7 +160,7 @@ class _Agency:
         The container's size does not depend on the document: same certificates, attributes of
         fixed size, no timestamp."""
         if self.bytes_reserved is None:
-            dummy = _run(self.signer.async_sign(
+            dummy = run_to_completion(self.signer.async_sign(
                 hashlib.sha256(b"").digest(), MD_ALGORITHM, use_pades=True, dry_run=True,
                 signed_attr_settings=PdfCMSSignedAttributes(
                     signing_time=_dt.datetime.now(_dt.timezone.utc))))
@@ -426,7 +374,7 @@ class AgencySigner:
             except Exception as exc:  # noqa: BLE001 - whatever the parser trips on
                 raise NotAPdf(f"not a readable PDF: {exc}") from None
             try:
-                out = _run(signers.PdfSigner(meta, agency.signer).async_sign_pdf(
+                out = run_to_completion(signers.PdfSigner(meta, agency.signer).async_sign_pdf(
                     writer, output=BytesIO(), bytes_reserved=agency.reserve()))
             except Exception as exc:  # noqa: BLE001
                 cause = exc if isinstance(exc, pkcs11.PKCS11Error) else exc.__cause__

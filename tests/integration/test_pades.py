@@ -27,6 +27,7 @@ from pyhanko_certvalidator.registry import SimpleCertificateStore
 
 from cli import devpki
 from services.chassis import config
+from services.chassis.coroutines import run_to_completion
 from services.chassis.errors import BadRequest, NotFound
 from services.chassis.migrations import upgrade
 from services.chassis.pdf import render_pdf
@@ -313,7 +314,7 @@ def test_untrusted_signer(pki, plain_pdf, nssdb, tmp_path):
         cert_registry=SimpleCertificateStore.from_certs([asn1(ca_cert)]))
     meta = signers.PdfSignatureMetadata(field_name="OpenCoO", md_algorithm="sha256",
                                         subfilter=fields.SigSeedSubFilter.PADES)
-    out = pades._run(signers.PdfSigner(meta, impostor).async_sign_pdf(
+    out = run_to_completion(signers.PdfSigner(meta, impostor).async_sign_pdf(
         IncrementalPdfFileWriter(BytesIO(plain_pdf)), output=BytesIO()))
     signed = out.getvalue()
 
