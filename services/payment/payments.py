@@ -1,5 +1,6 @@
 """The payment service layer: the fee schedule, order summaries, payments and their callbacks,
-reconciliation and receipts (architecture §4 "Fees"). Functions over the unit of work; the
+and reconciliation (architecture §4 "Fees"); receipts' numbers and contents are
+``receipt_register.py``'s. Functions over the unit of work; the
 arithmetic is ``fees.py``'s, the providers' protocols ``providers.py``'s, the PDF
 ``receipts.py``'s.
 
@@ -13,13 +14,11 @@ the row already completed and changes nothing.
 """
 import logging
 import uuid
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from decimal import Decimal
-from zoneinfo import ZoneInfo
 
 from marshmallow import ValidationError
 from sqlalchemy import select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import aliased
 
 from services.chassis.database import utcnow
@@ -31,17 +30,16 @@ from services.chassis.errors import (
     ServiceUnavailable,
     Unauthorized,
 )
-from services.chassis.timestamps import INDIA, today_in_india
+from services.chassis.timestamps import today_in_india
 from services.contracts.application_status import Status
 from services.contracts.fees import FeeWindow
-from services.payment import fees, policy
-from services.payment.models import FeeRow, Payment, ReceiptSequence
+from services.payment import fees, policy, receipt_register
+from services.payment.models import FeeRow, Payment
 from services.payment.providers import InvalidCallback, ProviderStatus, ProviderUnavailable
 
 log = logging.getLogger(__name__)
 
 REUSE_OPEN_PAYMENT = timedelta(minutes=30)  # a second click within this reuses the open order
-SAC_CERTIFICATION = "998599"  # GST services code: other support services (certification)
 SERVICE_NAMES = {"issue": "Certificate of Origin", "duplicate": "Duplicate Certificate of Origin",
                  "in_lieu": "Certificate of Origin in lieu", "non_preferential":
                  "Certificate of Origin (Non-Preferential)"}
@@ -305,7 +303,7 @@ def apply_status(uow, payment: Payment, status: ProviderStatus) -> str:
             return _second_payment(session, payment, status)
         session.refresh(payment)
         supplier = payment.parties["issuing_office"].get("gstin") or payment.agency_code
-        payment.receipt_number = _next_receipt_number(session, supplier, now)
+        payment.receipt_number = receipt_register.next_receipt_number(session, supplier, now)
         uow.emit("payment_completed", {
             "payment_id": payment.id, "application_id": payment.application_id,
             "amount_paise": payment.base, "cgst": payment.cgst, "sgst": payment.sgst,
@@ -341,24 +339,6 @@ def _second_payment(session, payment, status) -> str:
     return "refund_due"
 
 
-def _financial_year(moment: datetime) -> str:
-    day = moment.replace(tzinfo=ZoneInfo("UTC")).astimezone(INDIA).date()
-    start = day.year if day.month >= 4 else day.year - 1
-    return f"{start}-{(start + 1) % 100:02d}"
-
-
-def _next_receipt_number(session, supplier, now) -> str:
-    """``{FY}/{SEQ:07d}``, e.g. ``2026-27/0000001``: consecutive per supplier GSTIN and financial
-    year, at most 16 characters (GST invoice rules)."""
-    key = {"supplier": supplier, "financial_year": _financial_year(now)}
-    dialect = postgresql if session.bind.dialect.name == "postgresql" else sqlite
-    session.execute(dialect.insert(ReceiptSequence).values(**key, last=0).on_conflict_do_nothing())
-    session.execute(update(ReceiptSequence).filter_by(**key)
-                    .values(last=ReceiptSequence.last + 1))
-    last = session.scalar(select(ReceiptSequence.last).filter_by(**key))
-    return f"{key['financial_year']}/{last:07d}"
-
-
 RECONCILE_HORIZON = timedelta(days=7)  # provider orders expire long before: stop asking then
 
 
@@ -387,31 +367,3 @@ def reconcile_one(uow, provider, payment_id) -> str:
         return apply_status(uow, payment, status)
     except RuleViolation:
         return "mismatch"
-
-
-# --- receipts -----------------------------------------------------------------------------------
-
-def receipt_data(session, actor, payment_id) -> dict:
-    """What the GST receipt shows; only for a completed payment, only to its exporter or an
-    officer of the issuing office."""
-    payment = session.get(Payment, str(payment_id))
-    if payment is None or not policy.may_see_receipt(actor, payment):
-        raise NotFound("no such payment", code="PAYMENT_UNKNOWN")
-    parties = payment.parties
-    if payment.status != "completed":
-        raise Conflict("a receipt is issued once the payment is completed",
-                       code="PAYMENT_NOT_COMPLETED")
-    office = parties["issuing_office"]
-    if not office.get("gstin"):
-        raise Conflict("the issuing office has no GSTIN on record, so no tax invoice can be made; "
-                       "its agency admin adds it", code="SUPPLIER_GSTIN_MISSING")
-    return {"receipt_number": payment.receipt_number,
-            "issued_at": payment.completed_at.isoformat() + "Z", "payment_id": payment.id,
-            "provider": payment.provider, "provider_payment_id": payment.provider_payment_id,
-            "agency": {**parties["agency"], "gstin": office["gstin"], "address": office["address"]},
-            "issuing_office": {k: office[k] for k in ("code", "name", "state")},
-            "exporter": parties["exporter"], "application_number": payment.application_number,
-            "certificate_name": parties["certificate_name"], "service": payment.service,
-            "sac": SAC_CERTIFICATION, "base": payment.base, "gst_rate": payment.gst_rate,
-            "cgst": payment.cgst, "sgst": payment.sgst, "igst": payment.igst,
-            "total": payment.total}

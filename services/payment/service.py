@@ -13,7 +13,7 @@ from services.chassis.entrypoints import rpc, transactional
 from services.chassis.errors import NotFound
 from services.chassis.offloading import in_worker_process
 from services.chassis.rpc import TimedRpcProxy
-from services.payment import payments, providers, receipts
+from services.payment import payments, providers, receipt_register, receipts
 from services.payment import sandbox as sandbox_page
 
 log = logging.getLogger(__name__)
@@ -86,7 +86,7 @@ class PaymentService(base.ServiceBase):
 
     @rpc
     def receipt_pdf(self, actor, payment_id):
-        data = payments.receipt_data(self.db.session, actor, payment_id)
+        data = receipt_register.receipt_data(self.db.session, actor, payment_id)
         self.db.commit()  # release the connection while the PDF renders
         pdf = in_worker_process(receipts.render_receipt, data)
         return {"filename": f"receipt-{data['receipt_number'].replace('/', '-')}.pdf",

@@ -418,7 +418,7 @@ def test_no_receipt_without_the_offices_gstin(platform_env):
 
     from services.chassis import migrations
     from services.chassis.errors import Conflict
-    from services.payment import payments
+    from services.payment import receipt_register
     from services.payment.models import Payment
 
     migrations.upgrade("payment")
@@ -439,10 +439,10 @@ def test_no_receipt_without_the_offices_gstin(platform_env):
         session.flush()
         exporter = {"username": "AAACM4821K", "role": "exporter"}
         with pytest.raises(Conflict) as refused:
-            payments.receipt_data(session, exporter, "p1")
+            receipt_register.receipt_data(session, exporter, "p1")
         assert refused.value.code == "SUPPLIER_GSTIN_MISSING"
         parties["issuing_office"]["gstin"] = "30AAAGM0289C1Z1"
         session.get(Payment, "p1").parties = {**parties}
-        assert payments.receipt_data(session, exporter, "p1")["agency"]["gstin"] == \
+        assert receipt_register.receipt_data(session, exporter, "p1")["agency"]["gstin"] == \
             "30AAAGM0289C1Z1"
     engine.dispose()
