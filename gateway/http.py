@@ -178,6 +178,8 @@ class RouteDoc:
     roles: tuple = ()
     responses: dict = field(default_factory=dict)
     query: object = None
+    media: str = "application/json"  # of the request body
+    path_params: dict = field(default_factory=dict)  # name -> JSON schema, where not any string
 
 
 ROUTES: list[RouteDoc] = []
@@ -249,7 +251,7 @@ class RouteDeclarationError(TypeError):
 
 
 def route(method, path, summary, *, roles=(), public=False, tags=(), request=None, response=None,
-          max_body=None, query=None, responses=None):
+          max_body=None, query=None, responses=None, media="application/json", path_params=None):
     """Declare an HTTP route, who may call it and its OpenAPI description in one place. ``path``
     uses werkzeug's ``<name>`` syntax. ``roles``: the roles that may call it, enforced before
     anything else (401 without a valid token, 403 for another role); ``public=True``: anyone."""
@@ -259,7 +261,7 @@ def route(method, path, summary, *, roles=(), public=False, tags=(), request=Non
     if unknown:
         raise RouteDeclarationError(f"{method} {path}: no such roles {sorted(unknown)}")
     ROUTES.append(RouteDoc(method, path, summary, tuple(tags), request, response, tuple(roles),
-                           responses or {}, query))
+                           responses or {}, query, media, path_params or {}))
     # A client's mistake is an answer, not a fault: nameko logs these below ERROR, without alarm.
     return JsonHttp.decorator(method, path, max_body=max_body, roles=tuple(roles),
                               expected_exceptions=(ApiError, ValidationError, HTTPException))
@@ -325,5 +327,7 @@ def parse_json(request, schema):
     """Load a JSON body with a marshmallow schema; malformed JSON or fields are a 400."""
     if request.mimetype != "application/json":
         raise UnsupportedMediaType("send the body as application/json")
-    data = loads_checked(request.get_data(cache=False) or b"null")
-    return schema.load(data if data is not None else {})
+    data = loads_checked(request.get_data(cache=False) or b"{}")  # no body: no fields
+    if not isinstance(data, dict):
+        raise ValidationError({"_body": ["Must be a JSON object."]})
+    return schema.load(data)

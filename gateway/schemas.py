@@ -1,6 +1,8 @@
 """marshmallow schemas of the HTTP API: they validate requests and generate the OpenAPI document."""
-from marshmallow import Schema, fields, validate
+import pycountry
+from marshmallow import EXCLUDE, Schema, fields, validate
 
+from services.contracts.application_form import ApplicationForm  # the form's one schema
 from services.contracts.application_status import Status
 
 
@@ -93,6 +95,14 @@ class Country(CodeName):
     alpha_3 = fields.String()
 
 
+# An HS code as the look-up takes it: 2, 4, 6 or 8 digits of an HS 2022 chapter (01-97 but 77),
+# with spaces and dots anywhere, which the look-up ignores ("0306.17").
+_GAP = "[ .]*"
+HS_CODE = {"type": "string", "example": "030617", "pattern": (
+    rf"^\s*{_GAP}(0{_GAP}[1-9]|[1-6]{_GAP}[0-9]|7{_GAP}[0-68-9]|8{_GAP}[0-9]|9{_GAP}[0-7])"
+    rf"({_GAP}[0-9]{_GAP}[0-9]){{0,3}}{_GAP}\s*$")}
+
+
 class HsAncestor(Schema):
     code = fields.String()
     description = fields.String()
@@ -121,7 +131,30 @@ class HsStatus(Schema):
     note = fields.String()
 
 
+class VerifyUpload(Schema):
+    class Meta:
+        unknown = EXCLUDE  # a form's other fields are ignored
+
+    file = fields.Raw(required=True, metadata={"type": "string", "format": "binary",
+                                               "description": "The certificate PDF"})
+
+
+class VerifyNumberQuery(Schema):
+    number = fields.String(required=True, validate=validate.Length(min=1, max=80), metadata={
+        "example": "MPEDA/2026/013/0000066A"})
+
+
+class SandboxDecision(Schema):
+    class Meta:
+        unknown = EXCLUDE  # a form's other fields are ignored
+
+    outcome = fields.String(required=True, validate=validate.OneOf(["success", "failure"]))
+
+
 class HsUpload(Schema):
+    class Meta:
+        unknown = EXCLUDE  # a form's other fields are ignored
+
     file = fields.Raw(required=True, metadata={
         "type": "string", "format": "binary",
         "description": "CSV with header section,hscode,description,parent,level"})
@@ -166,8 +199,13 @@ class IecPublic(Schema):
     registered = fields.Boolean()
 
 
+# What the registration service takes for an IEC (it trims and upper-cases, then checks; its
+# IEC_INVALID answers anything else): in the document only, so that error keeps its code.
+IEC = {"pattern": "^[A-Za-z0-9]{10}$", "example": "AAACM4821K"}
+
+
 class ChallengeRequest(Schema):
-    iec = fields.String(required=True, validate=validate.Length(max=16))
+    iec = fields.String(required=True, validate=validate.Length(max=16), metadata=IEC)
 
 
 class Challenge(Schema):
@@ -193,7 +231,7 @@ class DscProof(Schema):
 
 
 class RegistrationRequest(Schema):
-    iec = fields.String(required=True, validate=validate.Length(max=16))
+    iec = fields.String(required=True, validate=validate.Length(max=16), metadata=IEC)
     mobile = fields.String(required=True, validate=validate.Length(min=1, max=20))
     email = fields.String(required=True, validate=validate.Length(min=3, max=254))
     declaration_accepted = fields.Boolean(required=True, truthy={True}, falsy={False})
@@ -240,6 +278,15 @@ class AgencyCreate(Schema):
     name = fields.String(required=True, validate=validate.Length(min=1, max=200))
 
 
+# What the route requires beside the fields, for the OpenAPI document: a regional office names
+# its agency, an issuing office its regional office.
+OFFICE_KINDS = {"oneOf": [
+    {"properties": {"kind": {"enum": ["regional"]}, "agency_code": {"minLength": 1}},
+     "required": ["agency_code"]},
+    {"properties": {"kind": {"enum": ["issuing"]}, "regional_office_code": {"minLength": 1}},
+     "required": ["regional_office_code"]}]}
+
+
 class OfficeCreate(Schema):
     kind = fields.String(required=True, validate=validate.OneOf(["regional", "issuing"]))
     code = fields.String(required=True, validate=validate.Length(min=2, max=32))
@@ -281,36 +328,12 @@ class Staff(Schema):
 # --- applications --------------------------------------------------------------------------------
 
 class AnyObject(Schema):
-    """A JSON object passed on whole; the application service validates the form itself and
-    answers with field paths such as products[2].raw_materials[0].origin_country."""
+    """A JSON object passed on whole; the application service loads the form itself (with
+    ``ApplicationForm``, which the OpenAPI document shows) and answers with field paths such as
+    products[2].raw_materials[0].origin_country."""
 
     class Meta:
         unknown = "include"
-
-
-class ApplicationForm(Schema):
-    kind = fields.String(metadata={"enum": ["preferential", "non_preferential"]})
-    agreement_code = fields.String(metadata={"example": "013"})
-    shipment_timing = fields.String(metadata={"enum": ["before", "after"]})
-    agency_code = fields.String()
-    regional_office_code = fields.String()
-    issuing_office_code = fields.String()
-    postal_delivery = fields.Boolean()
-    branch_id = fields.String()
-    importer = fields.Dict(metadata={"description": "{name, country (ISO 3166 alpha-2), address}"})
-    transport = fields.Dict(metadata={"description": "{mode, vessel_or_flight, port_of_loading, "
-                                                     "port_of_discharge, departure_date}"})
-    invoice = fields.Dict(metadata={"description": "{number, date}"})
-    uses_non_originating_materials = fields.Boolean()
-    products = fields.List(fields.Dict(), metadata={
-        "description": "{hs_code, description, quantity, unit, fob_currency, fob_value, fob_inr, "
-                       "marks_and_numbers, packages, preference_criterion, raw_materials: "
-                       "[{hs_code, description, quantity, unit, unit_cif_value, "
-                       "total_cif_value, origin_country, bill_of_entry_or_invoice_no, "
-                       "invoice_date, supplier}]}; amounts as decimal strings"})
-    exporter_comments = fields.String()
-    declaration = fields.Dict(metadata={"description": "{goods_available_at, origin_grounds, "
-                                                       "place, name, designation}"})
 
 
 class ApplicationSummary(Schema):
@@ -347,13 +370,17 @@ class Application(ApplicationSummary):
     certificate_number = fields.String(allow_none=True)
 
 
+# The lists' filters take days of 2000 to 2100 (a typo such as 0202 is refused, not searched).
+YEARS_2000_TO_2100 = {"pattern": "^(20[0-9]{2}|2100)-[0-9]{2}-[0-9]{2}$"}
+
+
 class ApplicationListQuery(Schema):
     status = fields.String(validate=validate.OneOf([status.value for status in Status]))
     agreement = fields.String(validate=validate.Length(max=3))
     agency = fields.String(validate=validate.Length(max=32))
     number = fields.String(validate=validate.Length(max=64))
-    date_from = fields.Date()
-    date_to = fields.Date()
+    date_from = fields.Date(metadata=YEARS_2000_TO_2100)
+    date_to = fields.Date(metadata=YEARS_2000_TO_2100)
     page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=MAX_PAGE))
     per_page = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
     sort = fields.String(load_default="-created_at", validate=validate.OneOf(
@@ -362,6 +389,9 @@ class ApplicationListQuery(Schema):
 
 
 class DocumentUpload(Schema):
+    class Meta:
+        unknown = EXCLUDE  # a form's other fields are ignored
+
     kind = fields.String(required=True, metadata={
         "enum": ["invoice", "packing_list", "bill_of_lading", "other"]})
     file = fields.Raw(required=True, metadata={"type": "string", "format": "binary",
@@ -383,10 +413,15 @@ class SubmitRequest(Schema):
 
 
 class ExchangeRateInput(Schema):
-    currency = fields.String(required=True, validate=validate.Length(equal=3))
-    valid_from = fields.String(required=True, validate=validate.Length(max=10))
-    rate = fields.String(required=True, validate=validate.Length(max=32),
-                         metadata={"description": "INR per unit, e.g. \"83.2500\""})
+    # the reference data checks these (VALIDATION_ERROR naming each field); shown here exactly
+    currency = fields.String(required=True, validate=validate.Length(equal=3), metadata={
+        "enum": sorted(currency.alpha_3 for currency in pycountry.currencies
+                       if currency.alpha_3 != "INR")})
+    valid_from = fields.String(required=True, validate=validate.Length(max=10),
+                               metadata={"format": "date"})
+    rate = fields.String(required=True, validate=validate.Length(max=32), metadata={
+        "description": "INR per unit, more than 0 and at most 1,000,000, e.g. \"83.2500\"",
+        "pattern": r"^([1-9][0-9]{0,5}(\.[0-9]{1,4})?|0\.[0-9]{0,3}[1-9])$"})
 
 
 class Amounts(Schema):

@@ -58,6 +58,7 @@ class AccountRoutes:
         return pages.reset_password(request.args.get("token", ""), None)
 
     @route("POST", "/reset-password", "The page's form (token, new_password)", tags=["auth"],
+           request=schemas.ResetPassword, media="application/x-www-form-urlencoded",
            max_body=JSON_BODY, public=True)
     def reset_password_form(self, request):
         token = checked_text(request.form.get("token", ""), "token")
@@ -82,6 +83,7 @@ class AccountRoutes:
 
     @route("GET", "/api/v1/iec/<iec>", "The IEC record to start registration (contacts masked)",
            tags=["registration"], response=schemas.IecPublic,
+           path_params={"iec": {"type": "string", **schemas.IEC}},
            responses={404: "Not in the IEC directory", 429: "Too many lookups",
                       503: "IEC directory down"}, public=True)
     def iec(self, request, iec):

@@ -98,7 +98,8 @@ class CertificateRoutes:
 
     @route("GET", "/api/v1/verify", "Verify a certificate by its number (JSON, or an HTML page "
            "for browsers: the QR code's target)", tags=["verification"],
-           responses={404: "No certificate has this number"}, public=True)
+           query=schemas.VerifyNumberQuery, responses={404: "No certificate has this number"},
+           public=True)
     def verify_number(self, request):
         number = request.args.get("number", "")
         wants_html = request.accept_mimetypes.best_match(
@@ -112,7 +113,8 @@ class CertificateRoutes:
         return pages.verification(number, found)
 
     @route("POST", "/api/v1/verify", "Verify a certificate PDF (multipart `file`): signature, "
-           "registry hash and status", tags=["verification"], max_body=VERIFY_BODY,
+           "registry hash and status", tags=["verification"], request=schemas.VerifyUpload,
+           media="multipart/form-data", max_body=VERIFY_BODY,
            responses={400: "No file", 422: "PDF_TOO_COMPLEX: the file claims or needs more "
                                            "than any certificate (not checked)",
                       429: "Over 20 files a minute from one address",

@@ -16,7 +16,7 @@ class DocumentRoutes:
 
     @route("POST", "/api/v1/applications/<application_id>/documents", "Upload a signed PDF "
            "(multipart: kind, file, signature)", tags=["applications"], roles=["exporter"],
-           request=schemas.DocumentUpload, max_body=DOCUMENT_BODY,
+           request=schemas.DocumentUpload, media="multipart/form-data", max_body=DOCUMENT_BODY,
            responses={413: "Over 2 MB", 422: "Not a PDF, not signed, or signature invalid"})
     def add_document(self, request, application_id):
         principal = request.principal

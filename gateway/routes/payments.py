@@ -65,7 +65,8 @@ class PaymentRoutes:
 
     @route("POST", "/sandbox-pay/<payment_id>", "The payer's choice on the sandbox page (form "
            "field outcome=success or failure); the sandbox then calls back as a provider would",
-           tags=["payments"], max_body=4096, public=True)
+           tags=["payments"], request=schemas.SandboxDecision,
+           media="application/x-www-form-urlencoded", max_body=4096, public=True)
     def sandbox_decide(self, request, payment_id):
         self.payment.sandbox_decide(payment_id,
                                     checked_text(request.form.get("outcome", ""), "outcome"))

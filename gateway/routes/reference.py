@@ -5,7 +5,7 @@ and the admin's HS upload."""
 from gateway import schemas
 from gateway.http import route
 from gateway.routes.common import HS_UPLOAD, paginate
-from services.chassis.errors import BadRequest
+from services.chassis.errors import BadRequest, RuleViolation
 
 
 class ReferenceRoutes:
@@ -54,13 +54,14 @@ class ReferenceRoutes:
 
     @route("GET", "/api/v1/reference/hs/<code>",
            "An HS chapter, heading, subheading or 8-digit tariff item", tags=["reference"],
-           response=schemas.HsCode,
+           response=schemas.HsCode, path_params={"code": schemas.HS_CODE},
            responses={404: "Not in the loaded nomenclature", 400: "Not an HS code"}, public=True)
     def hs_code(self, request, code):
         return self.application.hs_code(code)
 
     @route("POST", "/api/v1/admin/reference/hs", "Load an HS nomenclature (CSV upload)",
-           tags=["admin"], request=schemas.HsUpload, response=schemas.HsStatus, roles=["admin"],
+           tags=["admin"], request=schemas.HsUpload, media="multipart/form-data",
+           response=schemas.HsStatus, roles=["admin"],
            max_body=HS_UPLOAD, responses={413: "File over 5 MiB", 422: "File not valid"})
     def upload_hs(self, request):
         upload = request.files.get("file")
@@ -70,6 +71,6 @@ class ReferenceRoutes:
         try:
             text = upload.read().decode("utf-8-sig")
         except UnicodeDecodeError:
-            raise BadRequest("the file is not UTF-8 text", fields={"file": ["Not UTF-8."]}) \
-                from None
+            raise RuleViolation("the HS nomenclature file is not UTF-8 text",
+                                code="HS_FILE_INVALID", fields={"file": ["Not UTF-8."]}) from None
         return self.application.hs_import_csv(text, upload.filename or "upload")

@@ -1,6 +1,7 @@
 """CoO applications: drafts, documents, DSC-signed submission with its number, lists and history
-(architecture §5, §7). Service-layer functions over the unit of work; the rules of the form live in
-``form.py``, ``rules.py`` and ``origin.py``, the document rules in ``documents.py``.
+(architecture §5, §7). Service-layer functions over the unit of work; the form's shape is the
+contract ``services/contracts/application_form.py`` (the gateway's OpenAPI document shows it), its
+rules ``rules.py`` and ``origin.py``, the document rules in ``documents.py``.
 
 ``actor`` is the caller as the gateway verified it: ``{"username", "role", "agency", "office"}``.
 An exporter reaches only applications of its own IEC; anything else is "not found", so that
@@ -14,7 +15,7 @@ from datetime import date, datetime, timedelta, timezone
 from sqlalchemy import func, select
 
 from services.application import documents as document_rules
-from services.application import form, lifecycle, numbering, origin, policy, rules, views
+from services.application import lifecycle, numbering, origin, policy, rules, views
 from services.application.lifecycle import MOVES
 from services.application.models import (
     Application,
@@ -27,6 +28,7 @@ from services.chassis.blobs import BlobStore
 from services.chassis.database import utcnow
 from services.chassis.errors import BadRequest, Conflict, NotFound, RuleViolation
 from services.chassis.timestamps import INDIA, iso_z
+from services.contracts import application_form as form
 
 # Chosen before the number was given and fixed with it: the number names the agency and the
 # scheme, the fee was billed for the office and the branch, and the office's officer examines it.

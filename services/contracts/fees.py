@@ -18,7 +18,8 @@ class FeeWindow(Schema):
                                 # a free line would need no payment
                                 validate=validate.Range(min=1, max=MAX_FEE_PAISE))
     gst_rate = fields.Decimal(required=True, as_string=True, places=None,
-                              validate=validate.Range(min=0, max=MAX_GST_RATE))
+                              validate=validate.Range(min=0, max=MAX_GST_RATE),
+                              metadata={"multipleOf": 0.01})
     valid_from = fields.Date(required=True)
     valid_to = fields.Date(load_default=None, allow_none=True)
 

@@ -143,8 +143,8 @@ def test_upload_refusals_change_nothing(base):
     assert broken.status_code == 422
     assert broken.json()["error"]["code"] == "HS_FILE_INVALID"
     assert broken.json()["error"]["fields"]["file"][0].startswith("line 1")
-    not_utf8 = upload(base, token, b"\xff\xfe\x00s")
-    assert not_utf8.status_code == 400
+    not_utf8 = upload(base, token, b"\xff\xfe\x00s")  # a file not valid, as a broken one
+    assert not_utf8.status_code == 422 and not_utf8.json()["error"]["code"] == "HS_FILE_INVALID"
     no_file = requests.post(f"{base}/api/v1/admin/reference/hs", timeout=10,
                             headers={"Authorization": f"Bearer {token}"}, data={"x": "1"})
     assert no_file.status_code == 400 and "file" in no_file.json()["error"]["fields"]

@@ -10,7 +10,8 @@ from decimal import Decimal
 
 import pytest
 
-from services.application import form, rules
+from services.application import rules
+from services.contracts import application_form as form
 from tests.application_fixtures import IEC, TODAY, valid_application, valid_lookups
 
 APP_ID = "6f1c1f9e-2d0c-4c55-9a43-1c1de0f1a001"

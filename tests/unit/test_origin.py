@@ -7,8 +7,9 @@ from decimal import Decimal
 
 import pytest
 
-from services.application import form, origin
+from services.application import origin
 from services.application.agreements import agreement_by_code
+from services.contracts import application_form as form
 from tests.application_fixtures import valid_application
 
 AIFTA = agreement_by_code("013")

@@ -1,4 +1,6 @@
-"""The CoO application body (architecture §7 "Application body") as marshmallow schemas.
+"""The CoO application body (architecture §7 "Application body") as marshmallow schemas: the
+contract between the API's clients, the gateway (whose OpenAPI document is drawn from it) and the
+application service (which loads every draft with it).
 
 A *draft* may hold any subset of the fields: nothing is required here, because the exporter fills
 the form over several sittings. What is given must still be well-typed and bounded, so that bad
@@ -67,6 +69,7 @@ class Text(fields.String):
     def __init__(self, max_length: int, **kwargs):
         self.max_length = max_length
         kwargs.setdefault("allow_none", True)
+        kwargs.setdefault("metadata", {"maxLength": max_length})  # for the OpenAPI document
         super().__init__(**kwargs)
 
     def _deserialize(self, value, attr, data, **kwargs):
@@ -119,6 +122,10 @@ class Amount(fields.Decimal):
         self.max_places = places
         self.maximum = maximum
         kwargs.setdefault("allow_none", True)
+        kwargs.setdefault("metadata", {"oneOf": [  # for the OpenAPI document
+            {"type": "string", "pattern": amount_pattern(places, maximum)},
+            {"type": "number", "minimum": 0, "maximum": int(maximum),
+             "multipleOf": float(Decimal(1).scaleb(-places))}]})
         super().__init__(as_string=True, **kwargs)
 
     def _deserialize(self, value, attr, data, **kwargs):
@@ -138,6 +145,13 @@ class Amount(fields.Decimal):
         if number > self.maximum:
             raise ValidationError(f"Must be at most {self.maximum}.")
         return number.copy_abs() if number.is_zero() else number  # never "-0"
+
+
+def amount_pattern(places: int, maximum: Decimal) -> str:
+    """A decimal string below ``maximum`` (a power of ten) with at most ``places`` places: a
+    little stricter than what loads (white space, exponents, the maximum itself)."""
+    digits = len(str(int(maximum))) - 1
+    return rf"^[0-9]{{1,{digits}}}(\.[0-9]{{1,{places}}})?$"
 
 
 def _quantity(**kwargs):
