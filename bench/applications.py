@@ -22,6 +22,7 @@ In one run, against one ``opencoo up`` (own RabbitMQ virtual host and OPENCOO_VA
 
 Figures are printed as a table and written to bench/results/applications.json.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -72,12 +73,17 @@ def pct(values, p):
 
 
 def stats(values) -> dict:
-    return {"n": len(values), "p50_ms": pct(values, 50), "p99_ms": pct(values, 99),
-            "mean_ms": round(statistics.fmean(values), 2) if values else None,
-            "max_ms": round(max(values), 2) if values else None}
+    return {
+        "n": len(values),
+        "p50_ms": pct(values, 50),
+        "p99_ms": pct(values, 99),
+        "mean_ms": round(statistics.fmean(values), 2) if values else None,
+        "max_ms": round(max(values), 2) if values else None,
+    }
 
 
 # --- 1. RPC baseline ---------------------------------------------------------------------------
+
 
 def rpc_baseline(uri: str, calls: int) -> dict:
     from nameko.standalone.rpc import ClusterRpcProxy
@@ -90,11 +96,15 @@ def rpc_baseline(uri: str, calls: int) -> dict:
             t0 = time.perf_counter()
             rpc.application.health()
             times.append((time.perf_counter() - t0) * 1000)
-    return {"what": f"{calls} sequential application.health calls via nameko ClusterRpcProxy "
-                    "(rpc_roundtrip.py exposes no RPC-only echo function)", **stats(times)}
+    return {
+        "what": f"{calls} sequential application.health calls via nameko ClusterRpcProxy "
+        "(rpc_roundtrip.py exposes no RPC-only echo function)",
+        **stats(times),
+    }
 
 
 # --- 2. set-up and submissions -----------------------------------------------------------------
+
 
 def admin_setup(base: str) -> None:
     import requests
@@ -104,12 +114,23 @@ def admin_setup(base: str) -> None:
     token = login(base, "admin", ADMIN_PASSWORD)
     auth = {"Authorization": f"Bearer {token}"}
     with open(HS2022, "rb") as f:
-        r = requests.post(f"{base}/api/v1/admin/reference/hs", headers=auth, timeout=120,
-                          files={"file": ("hs2022.csv", f, "text/csv")})
+        r = requests.post(
+            f"{base}/api/v1/admin/reference/hs",
+            headers=auth,
+            timeout=120,
+            files={"file": ("hs2022.csv", f, "text/csv")},
+        )
     assert r.status_code == 200, r.text
-    r = requests.post(f"{base}/api/v1/admin/exchange-rates", headers=auth, timeout=10, json={
-        "currency": "USD", "valid_from": (dt.date.today() - dt.timedelta(days=90)).isoformat(),
-        "rate": USD_RATE})
+    r = requests.post(
+        f"{base}/api/v1/admin/exchange-rates",
+        headers=auth,
+        timeout=10,
+        json={
+            "currency": "USD",
+            "valid_from": (dt.date.today() - dt.timedelta(days=90)).isoformat(),
+            "rate": USD_RATE,
+        },
+    )
     assert r.status_code == 201, r.text
 
 
@@ -141,12 +162,20 @@ def big_application(i: int) -> dict:
 
     body = valid_application(today=dt.date.today())
     product = body["products"][0]
-    product["raw_materials"].append({
-        "hs_code": "481910", "description": "Corrugated cartons, 5-ply", "quantity": "600",
-        "unit": "NOS", "unit_cif_value": "25.00", "total_cif_value": "15000.00",
-        "origin_country": "IN", "bill_of_entry_or_invoice_no": "KPK/2026/311",
-        "invoice_date": (dt.date.today() - dt.timedelta(days=15)).isoformat(),
-        "supplier": "Kerala Packaging Ltd"})
+    product["raw_materials"].append(
+        {
+            "hs_code": "481910",
+            "description": "Corrugated cartons, 5-ply",
+            "quantity": "600",
+            "unit": "NOS",
+            "unit_cif_value": "25.00",
+            "total_cif_value": "15000.00",
+            "origin_country": "IN",
+            "bill_of_entry_or_invoice_no": "KPK/2026/311",
+            "invoice_date": (dt.date.today() - dt.timedelta(days=15)).isoformat(),
+            "supplier": "Kerala Packaging Ltd",
+        }
+    )
     products = []
     for n in range(10):
         p = copy.deepcopy(product)
@@ -188,20 +217,23 @@ def run_submissions(base: str, token: str, dsc, tmp: Path, count: int, clients: 
                 t1 = time.perf_counter()
                 mine["create"] = (t1 - t0) * 1000
                 # the PDF's signature is made once: the exporter's tool signs each file once
-                r = s.post(f"{base}/api/v1/applications/{app_id}/documents", timeout=60,
-                           files={"file": ("invoice.pdf", pdf, "application/pdf")},
-                           data={"kind": "invoice", "signature": pdf_signature})
+                r = s.post(
+                    f"{base}/api/v1/applications/{app_id}/documents",
+                    timeout=60,
+                    files={"file": ("invoice.pdf", pdf, "application/pdf")},
+                    data={"kind": "invoice", "signature": pdf_signature},
+                )
                 assert r.status_code == 201, r.text
                 t2 = time.perf_counter()
                 mine["upload"] = (t2 - t1) * 1000
                 r = s.get(f"{base}/api/v1/applications/{app_id}/signing-payload", timeout=60)
                 assert r.status_code == 200, r.text
-                sig = base64.b64encode(openssl_sign(base64.b64decode(r.json()["payload"]),
-                                                    cert, key, tmp)).decode()
+                sig = base64.b64encode(
+                    openssl_sign(base64.b64decode(r.json()["payload"]), cert, key, tmp)
+                ).decode()
                 t3 = time.perf_counter()
                 mine["payload+sign"] = (t3 - t2) * 1000
-                r = s.post(f"{base}/api/v1/applications/{app_id}/submit",
-                           json={"signature": sig}, timeout=60)
+                r = s.post(f"{base}/api/v1/applications/{app_id}/submit", json={"signature": sig}, timeout=60)
                 assert r.status_code == 200, r.text
                 t4 = time.perf_counter()
                 mine["submit"] = (t4 - t3) * 1000
@@ -222,23 +254,40 @@ def run_submissions(base: str, token: str, dsc, tmp: Path, count: int, clients: 
         t.join()
     wall = time.perf_counter() - start
     done = len(steps["whole"])
-    return {"count": count, "clients": clients, "completed": done, "errors": errors[:5],
-            "error_count": len(errors), "seconds": round(wall, 2),
-            "applications_per_s": round(done / wall, 2),
-            "numbers_consecutive": sorted(int(n.split("/")[-1][:7]) for n in numbers)
-            == list(range(1, done + 1)),
-            "steps": {k: stats(v) for k, v in steps.items()}}
+    return {
+        "count": count,
+        "clients": clients,
+        "completed": done,
+        "errors": errors[:5],
+        "error_count": len(errors),
+        "seconds": round(wall, 2),
+        "applications_per_s": round(done / wall, 2),
+        "numbers_consecutive": sorted(int(n.split("/")[-1][:7]) for n in numbers) == list(range(1, done + 1)),
+        "steps": {k: stats(v) for k, v in steps.items()},
+    }
 
 
 # --- 3. 100,000 applications in the store ------------------------------------------------------
 
-STATUSES = [("draft", 30), ("pending_payment", 15), ("submitted", 15), ("discrepancy", 5),
-            ("approved", 10), ("rejected", 5), ("issued", 20)]
+STATUSES = [
+    ("draft", 30),
+    ("pending_payment", 15),
+    ("submitted", 15),
+    ("discrepancy", 5),
+    ("approved", 10),
+    ("rejected", 5),
+    ("issued", 20),
+]
 AGREEMENTS = ["013", "013", "008", "015", "006", "002", "004", None]  # None: non-preferential
 AGENCIES = ["MPEDA", "MPEDA", "EIC", "APEDA", "FIEO"]
-IMPORTERS = [("Saigon Seafood Trading JSC", "VN"), ("Bangkok Frozen Foods Co", "TH"),
-             ("Jakarta Marine Imports PT", "ID"), ("Kuala Lumpur Fisheries Sdn Bhd", "MY"),
-             ("Manila Ocean Traders Inc", "PH"), ("Seoul Foods Corp", "KR")]
+IMPORTERS = [
+    ("Saigon Seafood Trading JSC", "VN"),
+    ("Bangkok Frozen Foods Co", "TH"),
+    ("Jakarta Marine Imports PT", "ID"),
+    ("Kuala Lumpur Fisheries Sdn Bhd", "MY"),
+    ("Manila Ocean Traders Inc", "PH"),
+    ("Seoul Foods Corp", "KR"),
+]
 
 
 def bulk_insert(db_path: Path, iec: str, rows: int, seed: int = 7) -> dict:
@@ -248,8 +297,9 @@ def bulk_insert(db_path: Path, iec: str, rows: int, seed: int = 7) -> dict:
 
     engine = create_engine(f"sqlite:///{db_path}")
     with engine.connect() as conn:
-        template = conn.execute(select(Application.data).where(
-            Application.status == "pending_payment").limit(1)).scalar_one()
+        template = conn.execute(
+            select(Application.data).where(Application.status == "pending_payment").limit(1)
+        ).scalar_one()
     template = copy.deepcopy(template)
     template["products"] = template["products"][:1]  # a small, realistic one-product form
     rnd = random.Random(seed)
@@ -269,8 +319,10 @@ def bulk_insert(db_path: Path, iec: str, rows: int, seed: int = 7) -> dict:
             data["kind"] = "preferential" if agreement else "non_preferential"
             data["agreement_code"], data["agency_code"] = agreement, agency
             data["importer"] = {**template["importer"], "name": importer, "country": country}
-            data["invoice"] = {"number": f"MSF/{created.year}/{n:06d}",
-                               "date": (created.date() - dt.timedelta(days=1)).isoformat()}
+            data["invoice"] = {
+                "number": f"MSF/{created.year}/{n:06d}",
+                "date": (created.date() - dt.timedelta(days=1)).isoformat(),
+            }
             number = submitted = None
             if status != "draft":
                 key = (agency, created.year, agreement or "000")
@@ -279,12 +331,23 @@ def bulk_insert(db_path: Path, iec: str, rows: int, seed: int = 7) -> dict:
                 sequences[key] = sequences.get(key, first) + 1
                 number = f"{agency}/{created.year}/{agreement or '000'}/{sequences[key]:07d}A"
                 submitted = created + dt.timedelta(hours=rnd.randint(1, 72))
-            batch.append({"id": str(uuid.uuid4()), "iec": iec, "status": status,
-                          "kind": data["kind"], "agreement_code": agreement,
-                          "agency_code": agency, "issuing_office_code": f"{agency}-KOCHI",
-                          "number": number, "data": data, "cloned_from": None,
-                          "created_at": created,
-                          "updated_at": submitted or created, "submitted_at": submitted})
+            batch.append(
+                {
+                    "id": str(uuid.uuid4()),
+                    "iec": iec,
+                    "status": status,
+                    "kind": data["kind"],
+                    "agreement_code": agreement,
+                    "agency_code": agency,
+                    "issuing_office_code": f"{agency}-KOCHI",
+                    "number": number,
+                    "data": data,
+                    "cloned_from": None,
+                    "created_at": created,
+                    "updated_at": submitted or created,
+                    "submitted_at": submitted,
+                }
+            )
             if len(batch) == 10_000:
                 conn.execute(insert(Application.__table__), batch)
                 inserted += len(batch)
@@ -294,10 +357,13 @@ def bulk_insert(db_path: Path, iec: str, rows: int, seed: int = 7) -> dict:
             inserted += len(batch)
     seconds = time.perf_counter() - t0
     engine.dispose()
-    return {"rows": inserted, "seconds": round(seconds, 1),
-            "rows_per_s": round(inserted / seconds),
-            "db_mb": round(db_path.stat().st_size / 2**20, 1),
-            "data_json_bytes": len(json.dumps(template))}
+    return {
+        "rows": inserted,
+        "seconds": round(seconds, 1),
+        "rows_per_s": round(inserted / seconds),
+        "db_mb": round(db_path.stat().st_size / 2**20, 1),
+        "data_json_bytes": len(json.dumps(template)),
+    }
 
 
 def query_plans(db_path: Path, iec: str, date_from: str) -> dict:
@@ -310,22 +376,24 @@ def query_plans(db_path: Path, iec: str, date_from: str) -> dict:
         "list": ("iec = ?", [iec]),
         "status=pending_payment": ("iec = ? AND status = ?", [iec, "pending_payment"]),
         "number=0000123": ("iec = ? AND number LIKE ?", [iec, "%0000123%"]),
-        "agreement=013&date_from": ("iec = ? AND agreement_code = ? AND created_at >= ?",
-                                    [iec, "013", date_from + " 00:00:00.000000"]),
+        "agreement=013&date_from": (
+            "iec = ? AND agreement_code = ? AND created_at >= ?",
+            [iec, "013", date_from + " 00:00:00.000000"],
+        ),
     }
     out = {}
     for name, (where, params) in shapes.items():
         count_sql = f"SELECT count(*) FROM (SELECT {cols} FROM application WHERE {where})"
-        page_sql = (f"SELECT {cols} FROM application WHERE {where} "
-                    "ORDER BY created_at DESC, id LIMIT 50 OFFSET 0")
+        page_sql = (
+            f"SELECT {cols} FROM application WHERE {where} ORDER BY created_at DESC, id LIMIT 50 OFFSET 0"
+        )
         entry = {}
         for kind, sql in (("count", count_sql), ("page", page_sql)):
             plan = [r[3] for r in con.execute("EXPLAIN QUERY PLAN " + sql, params)]
             t0 = time.perf_counter()
             for _ in range(5):
                 con.execute(sql, params).fetchall()
-            entry[kind] = {"plan": plan,
-                           "sqlite_ms": round((time.perf_counter() - t0) * 1000 / 5, 2)}
+            entry[kind] = {"plan": plan, "sqlite_ms": round((time.perf_counter() - t0) * 1000 / 5, 2)}
         entry["total"] = con.execute(count_sql, params).fetchone()[0]
         out[name] = entry
     con.close()
@@ -354,37 +422,44 @@ def run_lists(base, token, n, date_from) -> dict:
     import requests
 
     out = {}
-    for name, params in (("list (first page, -created_at)", {}),
-                         ("status=pending_payment", {"status": "pending_payment"}),
-                         ("number=0000123", {"number": "0000123"}),
-                         (f"agreement=013&date_from={date_from}",
-                          {"agreement": "013", "date_from": date_from})):
+    for name, params in (
+        ("list (first page, -created_at)", {}),
+        ("status=pending_payment", {"status": "pending_payment"}),
+        ("number=0000123", {"number": "0000123"}),
+        (f"agreement=013&date_from={date_from}", {"agreement": "013", "date_from": date_from}),
+    ):
         log(f"lists: {name}")
         out[name] = time_gets(base, token, "/api/v1/applications", params, n)
     # the export: once first, to see whether it finishes within ~30 s at all
     s = requests.Session()
     s.headers["Authorization"] = f"Bearer {token}"
     export = {}
-    for params in ({"status": "draft"},
-                   {"status": "draft", "agreement": "013", "date_from": date_from}):
+    for params in ({"status": "draft"}, {"status": "draft", "agreement": "013", "date_from": date_from}):
         log(f"export.xlsx {params}: one trial request")
         t0 = time.perf_counter()
         try:
             r = s.get(f"{base}/api/v1/applications/export.xlsx", params=params, timeout=35)
-            trial = {"params": params, "status": r.status_code, "bytes": len(r.content),
-                     "ms": round((time.perf_counter() - t0) * 1000, 1)}
+            trial = {
+                "params": params,
+                "status": r.status_code,
+                "bytes": len(r.content),
+                "ms": round((time.perf_counter() - t0) * 1000, 1),
+            }
             if r.status_code != 200:
                 trial["error"] = r.text[:300]
         except requests.RequestException as exc:
-            trial = {"params": params, "status": None, "error": str(exc)[:300],
-                     "ms": round((time.perf_counter() - t0) * 1000, 1)}
+            trial = {
+                "params": params,
+                "status": None,
+                "error": str(exc)[:300],
+                "ms": round((time.perf_counter() - t0) * 1000, 1),
+            }
         export.setdefault("trials", []).append(trial)
         if trial["status"] == 200 and trial["ms"] < 30_000:
             # 50 requests unless that would take more than ~3 minutes
             reps = max(5, min(n, int(180_000 / max(trial["ms"], 1))))
             log(f"export.xlsx {params}: {trial['ms']:.0f} ms; timing {reps} requests")
-            export["timed"] = time_gets(base, token, "/api/v1/applications/export.xlsx",
-                                        params, reps)
+            export["timed"] = time_gets(base, token, "/api/v1/applications/export.xlsx", params, reps)
             break
     out["export.xlsx"] = export
     return out
@@ -392,44 +467,55 @@ def run_lists(base, token, n, date_from) -> dict:
 
 # --- report ------------------------------------------------------------------------------------
 
+
 def report(res: dict) -> str:
     m = res["machine"]
-    lines = [f"OpenCoO applications — {res['date']}  |  {m['nproc']} cores, {m['cpu_model']}, "
-             f"{m['mem_total_mb']} MB RAM, Python {m['python']}, RabbitMQ {m.get('rabbitmq')}", ""]
+    lines = [
+        f"OpenCoO applications — {res['date']}  |  {m['nproc']} cores, {m['cpu_model']}, "
+        f"{m['mem_total_mb']} MB RAM, Python {m['python']}, RabbitMQ {m.get('rabbitmq')}",
+        "",
+    ]
     head = f"{'':<52}{'n':>6}{'p50 ms':>10}{'p99 ms':>10}{'max ms':>10}"
     lines += [head, "-" * len(head)]
 
     def row(name, s):
-        lines.append(f"{name:<52}{s['n']:>6}{s['p50_ms']:>10.1f}{s['p99_ms']:>10.1f}"
-                     f"{s['max_ms']:>10.1f}")
+        lines.append(f"{name:<52}{s['n']:>6}{s['p50_ms']:>10.1f}{s['p99_ms']:>10.1f}{s['max_ms']:>10.1f}")
 
     row("baseline RPC application.health (ClusterRpcProxy)", res["baseline_rpc"])
     sub = res["submissions"]
-    lines.append(f"submissions: {sub['completed']}/{sub['count']} of 10 products x 3 raw materials"
-                 f", {sub['clients']} clients: {sub['applications_per_s']} applications/s "
-                 f"({sub['seconds']} s)")
+    lines.append(
+        f"submissions: {sub['completed']}/{sub['count']} of 10 products x 3 raw materials"
+        f", {sub['clients']} clients: {sub['applications_per_s']} applications/s "
+        f"({sub['seconds']} s)"
+    )
     for k, s in sub["steps"].items():
         if s["n"]:
             row(f"  {k}", s)
     ins = res["bulk_insert"]
-    lines.append(f"bulk insert: {ins['rows']} rows in {ins['seconds']} s "
-                 f"({ins['rows_per_s']}/s), database {ins['db_mb']} MB")
+    lines.append(
+        f"bulk insert: {ins['rows']} rows in {ins['seconds']} s "
+        f"({ins['rows_per_s']}/s), database {ins['db_mb']} MB"
+    )
     for name, s in res["lists"].items():
         if name == "export.xlsx":
             continue
         row(f"  GET {name} (total {s.get('total')})", s)
     exp = res["lists"]["export.xlsx"]
     for t in exp.get("trials", []):
-        lines.append(f"  export.xlsx {t['params']}: trial {t['ms']} ms, HTTP {t['status']}"
-                     + (f", {t['bytes']} B" if t.get("bytes") else "")
-                     + (f"  {t.get('error', '')[:80]}" if t.get("error") else ""))
+        lines.append(
+            f"  export.xlsx {t['params']}: trial {t['ms']} ms, HTTP {t['status']}"
+            + (f", {t['bytes']} B" if t.get("bytes") else "")
+            + (f"  {t.get('error', '')[:80]}" if t.get("error") else "")
+        )
     if exp.get("timed"):
         row(f"  GET export.xlsx {exp['timed']['params']}", exp["timed"])
     lines.append("")
     lines.append("SQLite plans (count / page) and time in SQLite alone:")
     for name, p in res["query_plans"].items():
-        lines.append(f"  {name} (total {p['total']}): count {p['count']['sqlite_ms']} ms "
-                     f"{p['count']['plan']}; page {p['page']['sqlite_ms']} ms {p['page']['plan']}")
+        lines.append(
+            f"  {name} (total {p['total']}): count {p['count']['sqlite_ms']} ms "
+            f"{p['count']['plan']}; page {p['page']['sqlite_ms']} ms {p['page']['plan']}"
+        )
     return "\n".join(lines)
 
 
@@ -451,14 +537,17 @@ def main() -> int:
     for k in ("OPENCOO_VAR", "OPENCOO_AMQP_URI"):
         os.environ[k] = env[k]
     group = Group("platform")
-    result = {"benchmark": "applications",
-              "date": dt.datetime.now().astimezone().isoformat(timespec="seconds")}
+    result = {
+        "benchmark": "applications",
+        "date": dt.datetime.now().astimezone().isoformat(timespec="seconds"),
+    }
     try:
         result["machine"] = machine(mgmt, None)
         result["cpu_busy_before_pct"] = cpu_busy()
         log(f"platform: opencoo up on {base} (OPENCOO_VAR={var})")
-        up = group.start([str(VENV_BIN / "opencoo"), "up"], log_path=tmp / "opencoo-up.log",
-                         cwd=ROOT, env=env)
+        up = group.start(
+            [str(VENV_BIN / "opencoo"), "up"], log_path=tmp / "opencoo-up.log", cwd=ROOT, env=env
+        )
         started = wait_http(f"{base}/health", args.start_timeout, [up])
         log(f"platform: /health answers 200 after {started:.1f}s")
         result["startup_s"] = round(started, 1)
@@ -472,12 +561,15 @@ def main() -> int:
         token, dsc = exporter_setup(base, var, tmp)
         log(f"submissions: {args.count} applications, {args.clients} clients")
         result["submissions"] = run_submissions(base, token, dsc, tmp, args.count, args.clients)
-        log(f"submissions: {result['submissions']['applications_per_s']} applications/s, "
-            f"{result['submissions']['error_count']} errors")
+        log(
+            f"submissions: {result['submissions']['applications_per_s']} applications/s, "
+            f"{result['submissions']['error_count']} errors"
+        )
 
         db_path = var / "db" / "application.sqlite3"
         log(f"bulk insert: {args.rows} applications into {db_path}")
         from tests.exporters import IEC
+
         result["bulk_insert"] = bulk_insert(db_path, IEC, args.rows)
         log(f"bulk insert: {result['bulk_insert']}")
         date_from = (dt.date.today() - dt.timedelta(days=60)).isoformat()

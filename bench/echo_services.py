@@ -10,6 +10,7 @@ list of 18 dicts shaped and sized like the agreements list (about 11.5 KB of JSO
 JSON. Nothing else: no database, no authentication, no validation, no logging of its own, so the
 figure is what nameko + RabbitMQ + eventlet alone cost per HTTP->RPC round trip on this machine.
 """
+
 import json
 
 from nameko.rpc import RpcProxy, rpc
@@ -28,9 +29,12 @@ def _item(i):
         "value_content_criteria": ["RVC"],
         "value_content_tariff_shift": "CTSH" if i % 2 else None,
         "allows_self_certification": bool(i % 3 == 0),
-        "notes": ("In force 1 January 2010. General rule: RVC of at least 35% of FOB together "
-                  "with a change of tariff subheading (CTSH). Product-specific rules use CTH, "
-                  "CTSH or CC alone or with RVC for the listed lines. ") + "x" * (i * 4),
+        "notes": (
+            "In force 1 January 2010. General rule: RVC of at least 35% of FOB together "
+            "with a change of tariff subheading (CTSH). Product-specific rules use CTH, "
+            "CTSH or CC alone or with RVC for the listed lines. "
+        )
+        + "x" * (i * 4),
     }
 
 

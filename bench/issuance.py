@@ -44,6 +44,7 @@ RabbitMQ, the whole machine, and the rest of the machine: other users) and gives
 milliseconds per certificate: that is where the time goes. The figures are printed as a table and
 written to bench/results/issuance.json.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -107,6 +108,7 @@ def mean(values):
 
 # --- the bare loop (a child process of its own) ------------------------------------------------
 
+
 def bare_worker(view_file: Path, first: int, count: int, warmup: int) -> int:
     """Runs in a fresh interpreter: warm up, say "ready", wait for "go" on stdin, then render and
     sign ``count`` certificates and print one JSON line with the timings."""
@@ -118,8 +120,7 @@ def bare_worker(view_file: Path, first: int, count: int, warmup: int) -> int:
     numbers = spec["numbers"]
     signer = pades.AgencySigner()  # the token of OPENCOO_VAR, as the signing service's
     for _ in range(warmup):
-        signer.sign(rendering.render_certificate(view), AGENCY, reason=SIGNING_REASON,
-                    location=location)
+        signer.sign(rendering.render_certificate(view), AGENCY, reason=SIGNING_REASON, location=location)
     print("ready", flush=True)
     sys.stdin.readline()
     render_ms, sign_ms, sizes = [], [], []
@@ -136,10 +137,21 @@ def bare_worker(view_file: Path, first: int, count: int, warmup: int) -> int:
         sign_ms.append((t2 - t1) * 1000)
         sizes.append((len(pdf), len(signed)))
     end, cpu1 = time.time(), os.times()
-    print(json.dumps({"start": start, "end": end, "count": count, "render_ms": render_ms,
-                      "sign_ms": sign_ms, "pdf_bytes": sizes[-1][0], "signed_bytes": sizes[-1][1],
-                      "cpu_s": (cpu1.user + cpu1.system) - (cpu0.user + cpu0.system)}),
-          flush=True)
+    print(
+        json.dumps(
+            {
+                "start": start,
+                "end": end,
+                "count": count,
+                "render_ms": render_ms,
+                "sign_ms": sign_ms,
+                "pdf_bytes": sizes[-1][0],
+                "signed_bytes": sizes[-1][1],
+                "cpu_s": (cpu1.user + cpu1.system) - (cpu0.user + cpu0.system),
+            }
+        ),
+        flush=True,
+    )
     return 0
 
 
@@ -162,20 +174,44 @@ def cpu_split(before: dict, after: dict, m_before: float, m_after: float, count:
     cpu["whole machine"] = round(m_after - m_before, 2)
     ours = sum(v for k, v in cpu.items() if k != "whole machine")
     cpu["others (not this benchmark)"] = round(max(0.0, cpu["whole machine"] - ours), 2)
-    return {"cpu_seconds": cpu,
-            "cpu_ms_per_certificate": {k: round(1000 * v / count, 1) for k, v in cpu.items()}}
+    return {
+        "cpu_seconds": cpu,
+        "cpu_ms_per_certificate": {k: round(1000 * v / count, 1) for k, v in cpu.items()},
+    }
 
 
-def run_bare(view_file: Path, count: int, procs: int, warmup: int, env: dict, tmp: Path,
-             what: str, groups, quiet: tuple) -> dict:
+def run_bare(
+    view_file: Path,
+    count: int,
+    procs: int,
+    warmup: int,
+    env: dict,
+    tmp: Path,
+    what: str,
+    groups,
+    quiet: tuple,
+) -> dict:
     per = [count // procs + (1 if i < count % procs else 0) for i in range(procs)]
     workers = []
     for i, n in enumerate(per):
         log_fh = open(tmp / f"bare-{procs}-{i}.log", "w")
-        p = subprocess.Popen([sys.executable, __file__, "--bare-worker", str(view_file),
-                              str(sum(per[:i])), str(n), str(warmup)],
-                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log_fh,
-                             text=True, cwd=ROOT, env=env)
+        p = subprocess.Popen(
+            [
+                sys.executable,
+                __file__,
+                "--bare-worker",
+                str(view_file),
+                str(sum(per[:i])),
+                str(n),
+                str(warmup),
+            ],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=log_fh,
+            text=True,
+            cwd=ROOT,
+            env=env,
+        )
         workers.append((p, log_fh))
     for p, _ in workers:
         line = p.stdout.readline()
@@ -201,21 +237,29 @@ def run_bare(view_file: Path, count: int, procs: int, warmup: int, env: dict, tm
     wall = max(r["end"] for r in results) - min(r["start"] for r in results)
     render = [v for r in results for v in r["render_ms"]]
     sign = [v for r in results for v in r["sign_ms"]]
-    res = {"processes": procs, "count": count, "seconds": round(wall, 2),
-           "per_s": round(count / wall, 2),
-           "per_process_per_s": [round(r["count"] / (r["end"] - r["start"]), 2) for r in results],
-           "render_ms": {"mean": mean(render), "p50": pct(render, 50), "p99": pct(render, 99)},
-           "sign_ms": {"mean": mean(sign), "p50": pct(sign, 50), "p99": pct(sign, 99)},
-           "render_sign_ms_p50": pct([a + b for a, b in zip(render, sign, strict=True)], 50),
-           "pdf_bytes": results[0]["pdf_bytes"], "signed_bytes": results[0]["signed_bytes"],
-           **cpu_split(before, after, m_before, m_after, count),
-           "cpu_busy_before_pct": busy}
-    log(f"{what}: {res['per_s']} certificates/s ({count} in {res['seconds']} s); render p50 "
-        f"{res['render_ms']['p50']} ms, sign p50 {res['sign_ms']['p50']} ms")
+    res = {
+        "processes": procs,
+        "count": count,
+        "seconds": round(wall, 2),
+        "per_s": round(count / wall, 2),
+        "per_process_per_s": [round(r["count"] / (r["end"] - r["start"]), 2) for r in results],
+        "render_ms": {"mean": mean(render), "p50": pct(render, 50), "p99": pct(render, 99)},
+        "sign_ms": {"mean": mean(sign), "p50": pct(sign, 50), "p99": pct(sign, 99)},
+        "render_sign_ms_p50": pct([a + b for a, b in zip(render, sign, strict=True)], 50),
+        "pdf_bytes": results[0]["pdf_bytes"],
+        "signed_bytes": results[0]["signed_bytes"],
+        **cpu_split(before, after, m_before, m_after, count),
+        "cpu_busy_before_pct": busy,
+    }
+    log(
+        f"{what}: {res['per_s']} certificates/s ({count} in {res['seconds']} s); render p50 "
+        f"{res['render_ms']['p50']} ms, sign p50 {res['sign_ms']['p50']} ms"
+    )
     return res
 
 
 # --- set-up: exporter, approved applications, the view -----------------------------------------
+
 
 def register_exporter(base: str, var: Path, tmp: Path) -> None:
     from tests.exporters import DIRECTOR, IEC, form, register
@@ -235,10 +279,13 @@ def application_form(i: int) -> dict:
     body = valid_application(today=dt.date.today())
     product = body["products"][0]
     products = []
-    for n, (hs, description) in enumerate((
+    for n, (hs, description) in enumerate(
+        (
             ("030617", "Frozen vannamei shrimps, headless, shell-on, 600 cartons of 20 kg"),
             ("030616", "Frozen cold-water shrimps, peeled and deveined, 400 cartons of 10 kg"),
-            ("160521", "Prepared shrimps, cooked and frozen, not in airtight containers"))):
+            ("160521", "Prepared shrimps, cooked and frozen, not in airtight containers"),
+        )
+    ):
         p = copy.deepcopy(product)
         p["hs_code"], p["description"] = hs, description
         p["marks_and_numbers"] = f"MSF/VN/{i}/{n * 600 + 1}-{(n + 1) * 600}"
@@ -268,17 +315,29 @@ class Applications:
         for _ in range(n):
             self.seq += 1
             data = application_form(self.seq)
-            rows.append({
-                "id": str(uuid.uuid4()), "iec": self.iec, "status": "approved",
-                "kind": data["kind"], "agreement_code": data["agreement_code"],
-                "agency_code": data["agency_code"],
-                "issuing_office_code": data["issuing_office_code"],
-                "number": f"{AGENCY}/{now.year}/013/{self.seq:07d}A", "data": data,
-                "cloned_from": None, "created_at": now - dt.timedelta(hours=3),
-                "updated_at": now, "submitted_at": now - dt.timedelta(hours=2),
-                "paid_at": now - dt.timedelta(hours=2), "decided_by": OFFICER,
-                "decided_at": now, "remarks": "Checked against the invoice.",
-                "post_audit": False, "certificate_number": None})
+            rows.append(
+                {
+                    "id": str(uuid.uuid4()),
+                    "iec": self.iec,
+                    "status": "approved",
+                    "kind": data["kind"],
+                    "agreement_code": data["agreement_code"],
+                    "agency_code": data["agency_code"],
+                    "issuing_office_code": data["issuing_office_code"],
+                    "number": f"{AGENCY}/{now.year}/013/{self.seq:07d}A",
+                    "data": data,
+                    "cloned_from": None,
+                    "created_at": now - dt.timedelta(hours=3),
+                    "updated_at": now,
+                    "submitted_at": now - dt.timedelta(hours=2),
+                    "paid_at": now - dt.timedelta(hours=2),
+                    "decided_by": OFFICER,
+                    "decided_at": now,
+                    "remarks": "Checked against the invoice.",
+                    "post_audit": False,
+                    "certificate_number": None,
+                }
+            )
         with self.engine.begin() as conn:
             conn.execute(insert(Application.__table__), rows)
         return rows
@@ -296,19 +355,33 @@ def build_view(uri: str, application_id: str) -> tuple[dict, str]:
         particulars = rpc.application.certificate_particulars(application_id)
         form = particulars["form"]
         parties = rpc.registration.certificate_parties(
-            particulars["iec"], form.get("agency_code"), form.get("issuing_office_code"))
-    agreement, agency, office, exporter = (particulars["agreement"], parties["agency"],
-                                           parties["office"], parties["exporter"])
+            particulars["iec"], form.get("agency_code"), form.get("issuing_office_code")
+        )
+    agreement, agency, office, exporter = (
+        particulars["agreement"],
+        parties["agency"],
+        parties["office"],
+        parties["exporter"],
+    )
     number = particulars["number"]
     view = rendering.certificate_view(
-        particulars, agreement, office, agency, exporter, number=number,
-        issued_on=registry.india_date(utcnow()), officer=particulars["decided_by"],
-        remarks=particulars.get("remarks") or "", marking=registry.marking(particulars),
-        verify_url=registry.verify_url(number))
+        particulars,
+        agreement,
+        office,
+        agency,
+        exporter,
+        number=number,
+        issued_on=registry.india_date(utcnow()),
+        officer=particulars["decided_by"],
+        remarks=particulars.get("remarks") or "",
+        marking=registry.marking(particulars),
+        verify_url=registry.verify_url(number),
+    )
     return view, office["name"]
 
 
 # --- the pipeline --------------------------------------------------------------------------------
+
 
 def publish_approvals(uri: str, rows: list[dict]) -> float:
     """application_approved for each row on application.events, as the application service's
@@ -317,26 +390,42 @@ def publish_approvals(uri: str, rows: list[dict]) -> float:
     from services.chassis.outbox import event_headers
     from services.contracts.events import make_event
 
-    events = [make_event("application", "application_approved", {
-        "application_id": r["id"], "application_number": r["number"], "iec": r["iec"],
-        "officer": OFFICER, "agency_code": r["agency_code"],
-        "issuing_office_code": r["issuing_office_code"]}, f"bench-{r['id'][:8]}") for r in rows]
+    events = [
+        make_event(
+            "application",
+            "application_approved",
+            {
+                "application_id": r["id"],
+                "application_number": r["number"],
+                "iec": r["iec"],
+                "officer": OFFICER,
+                "agency_code": r["agency_code"],
+                "issuing_office_code": r["issuing_office_code"],
+            },
+            f"bench-{r['id'][:8]}",
+        )
+        for r in rows
+    ]
     with amqp.connect(uri) as conn:
         producer = conn.Producer()
         start = time.time()
         for event in events:
-            headers = {**event_headers("application", event),
-                       "nameko.correlation_id": event["correlation_id"]}
+            headers = {
+                **event_headers("application", event),
+                "nameko.correlation_id": event["correlation_id"],
+            }
             amqp.publish_event(producer, "application", event, headers)
     return start
 
 
 class Databases:
     def __init__(self, var: Path):
-        self.cert = sqlite3.connect(f"file:{var / 'db' / 'certificate.sqlite3'}?mode=ro",
-                                    uri=True, isolation_level=None)
-        self.app = sqlite3.connect(f"file:{var / 'db' / 'application.sqlite3'}?mode=ro",
-                                   uri=True, isolation_level=None)
+        self.cert = sqlite3.connect(
+            f"file:{var / 'db' / 'certificate.sqlite3'}?mode=ro", uri=True, isolation_level=None
+        )
+        self.app = sqlite3.connect(
+            f"file:{var / 'db' / 'application.sqlite3'}?mode=ro", uri=True, isolation_level=None
+        )
 
     @staticmethod
     def _in(ids):
@@ -349,24 +438,24 @@ class Databases:
             f"SELECT c.application_id, c.issued_at, o.published_at FROM certificate c "
             f"LEFT JOIN outbox o ON o.event_type = 'certificate_issued' "
             f"AND json_extract(o.payload, '$.certificate_id') = c.id "
-            f"WHERE c.application_id IN ({self._in(ids)})", ids).fetchall()
+            f"WHERE c.application_id IN ({self._in(ids)})",
+            ids,
+        ).fetchall()
 
     def unpublished(self) -> int:
-        return self.cert.execute(
-            "SELECT count(*) FROM outbox WHERE published_at IS NULL").fetchone()[0]
+        return self.cert.execute("SELECT count(*) FROM outbox WHERE published_at IS NULL").fetchone()[0]
 
     def applications_issued(self, ids: list[str]) -> int:
         return self.app.execute(
-            f"SELECT count(*) FROM application WHERE status = 'issued' AND id IN "
-            f"({self._in(ids)})", ids).fetchone()[0]
+            f"SELECT count(*) FROM application WHERE status = 'issued' AND id IN ({self._in(ids)})", ids
+        ).fetchone()[0]
 
 
 def _epoch(value: str) -> float:
     return dt.datetime.fromisoformat(value).replace(tzinfo=dt.timezone.utc).timestamp()
 
 
-def wait_issued(dbs: Databases, ids: list[str], timeout: float, poll: float = 0.1,
-                procs=()) -> list[tuple]:
+def wait_issued(dbs: Databases, ids: list[str], timeout: float, poll: float = 0.1, procs=()) -> list[tuple]:
     deadline = time.time() + timeout
     while True:
         rows = dbs.issued(ids)
@@ -376,8 +465,10 @@ def wait_issued(dbs: Databases, ids: list[str], timeout: float, poll: float = 0.
             if p.poll() is not None:
                 raise RuntimeError(f"{p.args!r} exited with {p.returncode}")
         if time.time() > deadline:
-            raise RuntimeError(f"only {len(rows)} of {len(ids)} certificates issued "
-                               f"({sum(1 for r in rows if r[2])} published) in {timeout:.0f}s")
+            raise RuntimeError(
+                f"only {len(rows)} of {len(ids)} certificates issued "
+                f"({sum(1 for r in rows if r[2])} published) in {timeout:.0f}s"
+            )
         time.sleep(poll)
 
 
@@ -401,8 +492,13 @@ def run_pipeline(ctx: dict, count: int, warmup: int, what: str) -> dict:
                 wait_issued(dbs, warm_ids, 120, procs=ctx["procs"])
             except RuntimeError as exc:
                 log(f"{what}: warm-up did not finish: {exc}")
-                return {"certificate_processes": ctx["cert_procs"], "count": count,
-                        "warmup": warmup, "per_s": None, "failed": f"warm-up: {exc}"}
+                return {
+                    "certificate_processes": ctx["cert_procs"],
+                    "count": count,
+                    "warmup": warmup,
+                    "per_s": None,
+                    "failed": f"warm-up: {exc}",
+                }
         else:
             log(f"{what}: warm-up, {warmup} approvals one at a time")
             for row in warm_rows:
@@ -423,8 +519,14 @@ def run_pipeline(ctx: dict, count: int, warmup: int, what: str) -> dict:
         issued = wait_issued(dbs, ids, max(60.0, 1.5 * count), procs=ctx["procs"])
     except RuntimeError as exc:
         log(f"{what}: FAILED: {exc}")
-        return {"certificate_processes": ctx["cert_procs"], "count": count, "warmup": warmup,
-                "per_s": None, "failed": str(exc), "cpu_busy_before_pct": busy}
+        return {
+            "certificate_processes": ctx["cert_procs"],
+            "count": count,
+            "warmup": warmup,
+            "per_s": None,
+            "failed": str(exc),
+            "cpu_busy_before_pct": busy,
+        }
     after, m_after = cpu_groups(pids), machine_cpu_seconds()
     end = max(_epoch(r[2]) for r in issued)
     stored = max(_epoch(r[1]) for r in issued)
@@ -435,18 +537,25 @@ def run_pipeline(ctx: dict, count: int, warmup: int, what: str) -> dict:
         time.sleep(0.1)
     app_done = time.time() - start
     done_at = sorted(_epoch(r[2]) - start for r in issued)
-    res = {"certificate_processes": ctx["cert_procs"], "count": count, "warmup": warmup,
-           "seconds": round(wall, 2), "per_s": round(count / wall, 2),
-           "stored_per_s": round(count / (stored - start), 2),
-           "publish_seconds": round(published - start, 3),
-           "first_published_after_s": round(done_at[0], 2),
-           "half_published_after_s": round(done_at[len(done_at) // 2], 2),
-           "applications_issued_after_s": round(app_done, 2),
-           "applications_issued": dbs.applications_issued(ids),
-           **cpu_split(before, after, m_before, m_after, count),
-           "cpu_busy_before_pct": busy}
-    log(f"{what}: {res['per_s']} certificates/s ({count} in {res['seconds']} s, first after "
-        f"{res['first_published_after_s']} s)")
+    res = {
+        "certificate_processes": ctx["cert_procs"],
+        "count": count,
+        "warmup": warmup,
+        "seconds": round(wall, 2),
+        "per_s": round(count / wall, 2),
+        "stored_per_s": round(count / (stored - start), 2),
+        "publish_seconds": round(published - start, 3),
+        "first_published_after_s": round(done_at[0], 2),
+        "half_published_after_s": round(done_at[len(done_at) // 2], 2),
+        "applications_issued_after_s": round(app_done, 2),
+        "applications_issued": dbs.applications_issued(ids),
+        **cpu_split(before, after, m_before, m_after, count),
+        "cpu_busy_before_pct": busy,
+    }
+    log(
+        f"{what}: {res['per_s']} certificates/s ({count} in {res['seconds']} s, first after "
+        f"{res['first_published_after_s']} s)"
+    )
     return res
 
 
@@ -459,8 +568,13 @@ def run_latency(ctx: dict, n: int) -> dict:
         issued = wait_issued(dbs, [row["id"]], 60, poll=0.005, procs=ctx["procs"])
         times.append((_epoch(issued[0][2]) - start) * 1000)
         time.sleep(0.3)
-    res = {"n": n, "p50_ms": pct(times, 50), "min_ms": round(min(times), 1),
-           "max_ms": round(max(times), 1), "mean_ms": mean(times)}
+    res = {
+        "n": n,
+        "p50_ms": pct(times, 50),
+        "min_ms": round(min(times), 1),
+        "max_ms": round(max(times), 1),
+        "mean_ms": mean(times),
+    }
     log(f"latency: p50 {res['p50_ms']} ms (min {res['min_ms']}, max {res['max_ms']})")
     return res
 
@@ -474,6 +588,7 @@ def event_queue_consumers(mgmt: Management, vhost: str) -> int:
 
 
 # --- report ----------------------------------------------------------------------------------
+
 
 def summarise(runs: list[dict]) -> dict:
     """Each pipeline run against the mean of the bare runs just before and after it (the
@@ -494,8 +609,11 @@ def summarise(runs: list[dict]) -> dict:
         values = [v for v in values if v is not None]
         if not values:
             return {"median": None, "min": None, "max": None}
-        return {"median": round(statistics.median(values), 3), "min": round(min(values), 3),
-                "max": round(max(values), 3)}
+        return {
+            "median": round(statistics.median(values), 3),
+            "min": round(min(values), 3),
+            "max": round(max(values), 3),
+        }
 
     return {"ratio": spread(ratios), "cpu_ratio": spread(cpu_ratios), "per_s": spread(rates)}
 
@@ -503,10 +621,13 @@ def summarise(runs: list[dict]) -> dict:
 def report(res: dict) -> str:
     m = res["machine"]
     first = res["one"]["runs"][0]
-    lines = [f"OpenCoO issuance — {res['date']}  |  {m['nproc']} cores, {m['cpu_model']}, "
-             f"{m['mem_total_mb']} MB RAM, Python {m['python']}, RabbitMQ {m.get('rabbitmq')}",
-             f"certificate: AIFTA Form AI, 3 products; PDF {first.get('pdf_bytes')} B, "
-             f"signed {first.get('signed_bytes')} B", ""]
+    lines = [
+        f"OpenCoO issuance — {res['date']}  |  {m['nproc']} cores, {m['cpu_model']}, "
+        f"{m['mem_total_mb']} MB RAM, Python {m['python']}, RabbitMQ {m.get('rabbitmq')}",
+        f"certificate: AIFTA Form AI, 3 products; PDF {first.get('pdf_bytes')} B, "
+        f"signed {first.get('signed_bytes')} B",
+        "",
+    ]
     head = f"{'':<46}{'cert/s':>8}{'n':>5}{'seconds':>9}{'busy before %':>15}"
     lines += [head, "-" * len(head)]
     for key in ("one", "two"):
@@ -515,8 +636,10 @@ def report(res: dict) -> str:
             if r.get("per_s") is None:
                 lines.append(f"{name:<46}  FAILED: {r.get('failed', '')[:90]}")
                 continue
-            lines.append(f"{name:<46}{r['per_s']:>8.2f}{r['count']:>5}{r['seconds']:>9.2f}"
-                         f"{r['cpu_busy_before_pct']:>15.1f}")
+            lines.append(
+                f"{name:<46}{r['per_s']:>8.2f}{r['count']:>5}{r['seconds']:>9.2f}"
+                f"{r['cpu_busy_before_pct']:>15.1f}"
+            )
     lines.append("-" * len(head))
     t = res["targets"]
 
@@ -525,44 +648,61 @@ def report(res: dict) -> str:
             return "-"
         return f"{spread['median']:.2f} (rounds {spread['min']:.2f} to {spread['max']:.2f})"
 
-    lines.append("each pipeline run against the mean of the bare runs before and after it; "
-                 "median over the rounds")
-    lines.append(f"pipeline / bare, 1 process:  {shown(res['one']['ratio'])}  (target >= "
-                 f"{TARGET_RATIO} per process: {'MET' if t['ratio_one_met'] else 'NOT MET'})")
-    lines.append(f"pipeline / bare, 2 processes: {shown(res['two']['ratio'])}  (the whole "
-                 "platform shares the 2 cores: its target is in certificates/s)")
-    lines.append(f"bare loop CPU / certificate process + worker CPU per certificate: 1 process "
-                 f"{shown(res['one']['cpu_ratio'])}, 2 processes {shown(res['two']['cpu_ratio'])}")
-    lines.append(f"pipeline, 2 processes: {shown(res['two']['per_s'])} certificates/s "
-                 f"(target >= {TARGET_TWO_PROCESSES}: "
-                 f"{'MET' if t['two_processes_met'] else 'NOT MET'})")
+    lines.append(
+        "each pipeline run against the mean of the bare runs before and after it; median over the rounds"
+    )
+    lines.append(
+        f"pipeline / bare, 1 process:  {shown(res['one']['ratio'])}  (target >= "
+        f"{TARGET_RATIO} per process: {'MET' if t['ratio_one_met'] else 'NOT MET'})"
+    )
+    lines.append(
+        f"pipeline / bare, 2 processes: {shown(res['two']['ratio'])}  (the whole "
+        "platform shares the 2 cores: its target is in certificates/s)"
+    )
+    lines.append(
+        f"bare loop CPU / certificate process + worker CPU per certificate: 1 process "
+        f"{shown(res['one']['cpu_ratio'])}, 2 processes {shown(res['two']['cpu_ratio'])}"
+    )
+    lines.append(
+        f"pipeline, 2 processes: {shown(res['two']['per_s'])} certificates/s "
+        f"(target >= {TARGET_TWO_PROCESSES}: "
+        f"{'MET' if t['two_processes_met'] else 'NOT MET'})"
+    )
     b1, b2 = res["one"]["runs"][0], res["two"]["runs"][0]
     if "render_ms" in b1 and "render_ms" in b2:
-        lines.append(f"bare loop, 1 process: render p50 {b1['render_ms']['p50']} ms, sign p50 "
-                     f"{b1['sign_ms']['p50']} ms; 2 processes: render p50 "
-                     f"{b2['render_ms']['p50']} ms, sign p50 {b2['sign_ms']['p50']} ms")
+        lines.append(
+            f"bare loop, 1 process: render p50 {b1['render_ms']['p50']} ms, sign p50 "
+            f"{b1['sign_ms']['p50']} ms; 2 processes: render p50 "
+            f"{b2['render_ms']['p50']} ms, sign p50 {b2['sign_ms']['p50']} ms"
+        )
     lat = res.get("latency_1", {})
     if "p50_ms" in lat and "render_sign_ms_p50" in b1:
-        lines.append(f"one certificate at a time (1 process, idle platform): p50 "
-                     f"{lat['p50_ms']} ms from publish to certificate_issued published "
-                     f"(min {lat['min_ms']}, max {lat['max_ms']}); bare render + sign p50 "
-                     f"{b1['render_sign_ms_p50']} ms")
+        lines.append(
+            f"one certificate at a time (1 process, idle platform): p50 "
+            f"{lat['p50_ms']} ms from publish to certificate_issued published "
+            f"(min {lat['min_ms']}, max {lat['max_ms']}); bare render + sign p50 "
+            f"{b1['render_sign_ms_p50']} ms"
+        )
     lines.append("")
     lines.append("CPU milliseconds per certificate during each timed run:")
     for key in ("one", "two"):
         for r in res[key]["runs"]:
             per = r.get("cpu_ms_per_certificate")
             if per is not None:
-                lines.append(f"  {r.get('what', ''):<30} "
-                             + ", ".join(f"{k} {v:.1f}" for k, v in per.items()))
+                lines.append(
+                    f"  {r.get('what', ''):<30} " + ", ".join(f"{k} {v:.1f}" for k, v in per.items())
+                )
     return "\n".join(lines)
 
 
 def git_state() -> dict:
     def git(*a):
         return subprocess.run(["git", *a], capture_output=True, text=True, cwd=ROOT).stdout
-    return {"commit": git("rev-parse", "HEAD").strip(),
-            "uncommitted": [line for line in git("status", "--porcelain").splitlines()]}
+
+    return {
+        "commit": git("rev-parse", "HEAD").strip(),
+        "uncommitted": [line for line in git("status", "--porcelain").splitlines()],
+    }
 
 
 def main() -> int:
@@ -572,18 +712,24 @@ def main() -> int:
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--count", type=int, default=80, help="certificates per timed run")
-    ap.add_argument("--warmup", type=int, default=10,
-                    help="untimed certificates first (per process)")
+    ap.add_argument("--warmup", type=int, default=10, help="untimed certificates first (per process)")
     ap.add_argument("--latency", type=int, default=10, help="one-at-a-time certificates")
-    ap.add_argument("--burst-warmup", action="store_true",
-                    help="publish the warm-up approvals at once to the cold certificate "
-                         "process(es) instead of one at a time (shows the cold-start deadlock)")
-    ap.add_argument("--rounds", type=int, default=3,
-                    help="pipeline runs per process count, each between two bare runs")
-    ap.add_argument("--quiet-pct", type=float, default=15,
-                    help="before each timed run, wait until the machine is at most this busy")
-    ap.add_argument("--quiet-wait", type=float, default=60,
-                    help="... for at most this many seconds")
+    ap.add_argument(
+        "--burst-warmup",
+        action="store_true",
+        help="publish the warm-up approvals at once to the cold certificate "
+        "process(es) instead of one at a time (shows the cold-start deadlock)",
+    )
+    ap.add_argument(
+        "--rounds", type=int, default=3, help="pipeline runs per process count, each between two bare runs"
+    )
+    ap.add_argument(
+        "--quiet-pct",
+        type=float,
+        default=15,
+        help="before each timed run, wait until the machine is at most this busy",
+    )
+    ap.add_argument("--quiet-wait", type=float, default=60, help="... for at most this many seconds")
     add_broker_arguments(ap)
     ap.add_argument("--keep", action="store_true", help="keep the temporary folder (logs, data)")
     ap.add_argument("--output", type=Path, default=RESULTS)
@@ -594,19 +740,21 @@ def main() -> int:
     for k in ("OPENCOO_VAR", "OPENCOO_AMQP_URI", "OPENCOO_PUBLIC_URL"):
         os.environ[k] = env[k]  # this process builds the view and loads the dev CA from them
     # What `opencoo up` gives the processes honcho starts (cli/main.py), for the second one.
-    service_env = {**env, "PATH": f"{VENV_BIN}{os.pathsep}{env.get('PATH', '')}",
-                   "PYTHONUNBUFFERED": "1"}
+    service_env = {**env, "PATH": f"{VENV_BIN}{os.pathsep}{env.get('PATH', '')}", "PYTHONUNBUFFERED": "1"}
     worker_env = {**env, "PYTHONDONTWRITEBYTECODE": "1"}
     group, extra = Group("platform"), Group("second certificate process")
-    result = {"benchmark": "issuance",
-              "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-              "git": git_state()}
+    result = {
+        "benchmark": "issuance",
+        "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "git": git_state(),
+    }
     try:
         result["machine"] = machine(mgmt, None)
         result["cpu_busy_before_pct"] = cpu_busy()
         log(f"platform: opencoo up on {base} (OPENCOO_VAR={var})")
-        up = group.start([str(VENV_BIN / "opencoo"), "up"], log_path=tmp / "opencoo-up.log",
-                         cwd=ROOT, env=env)
+        up = group.start(
+            [str(VENV_BIN / "opencoo"), "up"], log_path=tmp / "opencoo-up.log", cwd=ROOT, env=env
+        )
         started = wait_http(f"{base}/health", args.start_timeout, [up])
         log(f"platform: /health answers 200 after {started:.1f}s")
         result["startup_s"] = round(started, 1)
@@ -616,13 +764,14 @@ def main() -> int:
             tree = descendants(up.pid) + [p for pr in extra.procs for p in descendants(pr.pid)]
             for pid in tree:
                 name = label(pid)
-                key = {"nameko services.certificate.service": "certificate",
-                       "nameko services.signing.service": "signing",
-                       "nameko services.application.service": "application",
-                       "nameko services.registration.service": "registration",
-                       "nameko services.notification.service": "notification",
-                       "worker of services.certificate.service": "certificate's worker",
-                       }.get(name)
+                key = {
+                    "nameko services.certificate.service": "certificate",
+                    "nameko services.signing.service": "signing",
+                    "nameko services.application.service": "application",
+                    "nameko services.registration.service": "registration",
+                    "nameko services.notification.service": "notification",
+                    "worker of services.certificate.service": "certificate's worker",
+                }.get(name)
                 if key is None:
                     key = "payment, gateway" if name.startswith("nameko ") else "honcho"
                 named.setdefault(key, []).append(pid)
@@ -630,38 +779,53 @@ def main() -> int:
             return named
 
         from tests.exporters import IEC
+
         log("set-up: exporter registration")
         register_exporter(base, var, tmp)
         apps = Applications(var / "db" / "application.sqlite3", IEC)
         dbs = Databases(var)
-        ctx = {"apps": apps, "dbs": dbs, "uri": uri, "groups": groups, "procs": [up],
-               "cert_procs": 1, "quiet": (args.quiet_pct, args.quiet_wait),
-               "burst_warmup": args.burst_warmup}
+        ctx = {
+            "apps": apps,
+            "dbs": dbs,
+            "uri": uri,
+            "groups": groups,
+            "procs": [up],
+            "cert_procs": 1,
+            "quiet": (args.quiet_pct, args.quiet_wait),
+            "burst_warmup": args.burst_warmup,
+        }
         first = apps.insert(1)
         view, location = build_view(uri, first[0]["id"])
         from services.certificate import registry
+
         numbers = []
         for i in range(args.count):
             number = f"{AGENCY}/{dt.date.today().year}/013/{9000000 + i:07d}A"
             numbers.append((number, registry.verify_url(number)))
         view_file = tmp / "view.json"
-        view_file.write_text(json.dumps({"view": view, "location": location,
-                                         "numbers": numbers}))
-        result["view"] = {"products": len(view["products"]), "agreement": view["agreement"],
-                          "office": location, "exporter": view["exporter"]["name"]}
+        view_file.write_text(json.dumps({"view": view, "location": location, "numbers": numbers}))
+        result["view"] = {
+            "products": len(view["products"]),
+            "agreement": view["agreement"],
+            "office": location,
+            "exporter": view["exporter"]["name"],
+        }
 
         def bare(procs, n):
             what = f"bare loop, {procs} process{'es' if procs > 1 else ''} ({n})"
-            return {"what": what, **run_bare(view_file, args.count, procs, args.warmup,
-                                             worker_env, tmp, what, groups, ctx["quiet"])}
+            return {
+                "what": what,
+                **run_bare(
+                    view_file, args.count, procs, args.warmup, worker_env, tmp, what, groups, ctx["quiet"]
+                ),
+            }
 
         def rounds(procs, warmup):
             """bare, pipeline, bare, ..., bare: each pipeline run between two bare runs."""
             runs = [bare(procs, 1)]
             for n in range(1, args.rounds + 1):
                 what = f"pipeline, {procs} process{'es' if procs > 1 else ''} ({n})"
-                runs.append({"what": what, **run_pipeline(ctx, args.count,
-                                                          warmup if n == 1 else 0, what)})
+                runs.append({"what": what, **run_pipeline(ctx, args.count, warmup if n == 1 else 0, what)})
                 if procs == 1 and n == 1:
                     if runs[-1].get("per_s") is None:
                         result["latency_1"] = {"skipped": "the pipeline run failed"}
@@ -673,15 +837,25 @@ def main() -> int:
 
         result["one"] = {"runs": rounds(1, args.warmup)}
         log("pipeline: starting a second certificate process")
-        second = extra.start([str(VENV_BIN / "nameko"), "run", "--config",
-                              "deploy/nameko.yaml", "services.certificate.service"],
-                             log_path=tmp / "certificate-2.log", cwd=ROOT, env=service_env)
+        second = extra.start(
+            [
+                str(VENV_BIN / "nameko"),
+                "run",
+                "--config",
+                "deploy/nameko.yaml",
+                "services.certificate.service",
+            ],
+            log_path=tmp / "certificate-2.log",
+            cwd=ROOT,
+            env=service_env,
+        )
         ctx["procs"].append(second)
         deadline = time.time() + 60
         while event_queue_consumers(mgmt, vhost) < 2:
             if second.poll() is not None or time.time() > deadline:
-                raise RuntimeError(f"the second certificate process did not start "
-                                   f"(see {tmp}/certificate-2.log)")
+                raise RuntimeError(
+                    f"the second certificate process did not start (see {tmp}/certificate-2.log)"
+                )
             time.sleep(0.5)
         ctx["cert_procs"] = 2
         result["two"] = {"runs": rounds(2, 2 * args.warmup)}
@@ -699,7 +873,8 @@ def main() -> int:
         "ratio_min": TARGET_RATIO,
         "ratio_one_met": (result["one"]["ratio"]["median"] or 0) >= TARGET_RATIO,
         "two_processes_min_per_s": TARGET_TWO_PROCESSES,
-        "two_processes_met": (result["two"]["per_s"]["median"] or 0) >= TARGET_TWO_PROCESSES}
+        "two_processes_met": (result["two"]["per_s"]["median"] or 0) >= TARGET_TWO_PROCESSES,
+    }
     write_result(args, result, report(result))
     return 0
 

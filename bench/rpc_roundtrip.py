@@ -21,6 +21,7 @@ Both runs use a fresh RabbitMQ virtual host made through the management API and 
 end, and a fresh OPENCOO_VAR, so nothing of another run is touched. The figures are printed as a
 table and written to bench/results/rpc_roundtrip.json.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -59,6 +60,7 @@ def log(msg: str) -> None:
 
 # --- RabbitMQ management API ------------------------------------------------------------------
 
+
 class Management:
     def __init__(self, base: str, user: str, password: str):
         self.base = base.rstrip("/")
@@ -66,9 +68,12 @@ class Management:
 
     def call(self, method: str, path: str, body=None):
         data = None if body is None else json.dumps(body).encode()
-        req = urllib.request.Request(self.base + path, data=data, method=method,
-                                     headers={"Authorization": self.auth,
-                                              "Content-Type": "application/json"})
+        req = urllib.request.Request(
+            self.base + path,
+            data=data,
+            method=method,
+            headers={"Authorization": self.auth, "Content-Type": "application/json"},
+        )
         with urllib.request.urlopen(req, timeout=15) as resp:
             raw = resp.read()
         return json.loads(raw) if raw else None
@@ -76,8 +81,9 @@ class Management:
     def make_vhost(self, name: str, user: str) -> None:
         quoted = urllib.request.quote(name, safe="")
         self.call("PUT", f"/api/vhosts/{quoted}", {})
-        self.call("PUT", f"/api/permissions/{quoted}/{user}",
-                  {"configure": ".*", "write": ".*", "read": ".*"})
+        self.call(
+            "PUT", f"/api/permissions/{quoted}/{user}", {"configure": ".*", "write": ".*", "read": ".*"}
+        )
 
     def delete_vhost(self, name: str) -> None:
         try:
@@ -88,6 +94,7 @@ class Management:
 
 
 # --- processes ---------------------------------------------------------------------------------
+
 
 def free_port() -> int:
     with socket.socket() as sock:
@@ -106,7 +113,7 @@ def _proc_ppids() -> dict[int, int]:
         except OSError:
             continue
         # "pid (comm) state ppid ..."; comm may hold spaces and parentheses.
-        out[int(entry)] = int(stat[stat.rindex(")") + 2:].split()[1])
+        out[int(entry)] = int(stat[stat.rindex(")") + 2 :].split()[1])
     return out
 
 
@@ -133,8 +140,9 @@ def comm(pid: int) -> str:
 
 def cmdline(pid: int) -> list[str]:
     try:
-        return [a for a in Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")
-                .split("\0") if a]
+        return [
+            a for a in Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace").split("\0") if a
+        ]
     except OSError:
         return []
 
@@ -169,8 +177,7 @@ def label(pid: int) -> str:
     if "honcho" in joined:
         return "honcho"
     if any(a.endswith("/opencoo") or a == "opencoo" for a in args):
-        return "opencoo " + " ".join(args[args.index(next(a for a in args if a.endswith(
-            "opencoo"))) + 1:])
+        return "opencoo " + " ".join(args[args.index(next(a for a in args if a.endswith("opencoo"))) + 1 :])
     return comm(pid)
 
 
@@ -193,9 +200,11 @@ def memory_of(pids: list[int]) -> dict:
         if rss is None:
             continue
         procs.append({"pid": pid, "name": label(pid), "rss_kb": rss, "pss_kb": pss_kb(pid)})
-    return {"rss_mb": round(sum(p["rss_kb"] for p in procs) / 1024, 1),
-            "pss_mb": round(sum(p["pss_kb"] or 0 for p in procs) / 1024, 1),
-            "processes": procs}
+    return {
+        "rss_mb": round(sum(p["rss_kb"] for p in procs) / 1024, 1),
+        "pss_mb": round(sum(p["pss_kb"] or 0 for p in procs) / 1024, 1),
+        "processes": procs,
+    }
 
 
 class Group:
@@ -209,8 +218,14 @@ class Group:
     def start(self, args, *, log_path: Path, **kwargs) -> subprocess.Popen:
         fh = open(log_path, "ab")
         self.logs.append(fh)
-        proc = subprocess.Popen(args, stdout=fh, stderr=subprocess.STDOUT,
-                                stdin=subprocess.DEVNULL, start_new_session=True, **kwargs)
+        proc = subprocess.Popen(
+            args,
+            stdout=fh,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+            **kwargs,
+        )
         self.procs.append(proc)
         return proc
 
@@ -234,8 +249,8 @@ class Group:
             except subprocess.TimeoutExpired:
                 pass
         while time.time() < deadline and any(
-                Path(f"/proc/{pid}").exists() and cmdline(pid) == args
-                for pid, args in tree.items()):
+            Path(f"/proc/{pid}").exists() and cmdline(pid) == args for pid, args in tree.items()
+        ):
             time.sleep(0.2)
         for proc in self.procs:  # fallback: the process groups we made
             if proc.poll() is None:
@@ -302,16 +317,24 @@ def parse_wrk(out: str) -> dict:
     m = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
     res["non_2xx"] = int(m.group(1)) if m else 0
     m = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
-    res["socket_errors"] = dict(zip(("connect", "read", "write", "timeout"),
-                                    map(int, m.groups()), strict=True)) if m else {}
+    res["socket_errors"] = (
+        dict(zip(("connect", "read", "write", "timeout"), map(int, m.groups()), strict=True)) if m else {}
+    )
     return res
 
 
 def run_wrk(wrk: str, url: str, duration: float, connections: int, threads: int) -> dict:
-    args = [wrk, f"-t{threads}", f"-c{connections}", f"-d{int(round(duration))}s",
-            "--timeout", "10s", "--latency", url]
-    proc = subprocess.run(args, capture_output=True, text=True,
-                          timeout=duration + 60)
+    args = [
+        wrk,
+        f"-t{threads}",
+        f"-c{connections}",
+        f"-d{int(round(duration))}s",
+        "--timeout",
+        "10s",
+        "--latency",
+        url,
+    ]
+    proc = subprocess.run(args, capture_output=True, text=True, timeout=duration + 60)
     if proc.returncode != 0:
         raise RuntimeError(f"wrk failed ({proc.returncode}): {proc.stderr or proc.stdout}")
     res = parse_wrk(proc.stdout)
@@ -360,15 +383,24 @@ def run_python_load(url: str, duration: float, connections: int, threads: int = 
     latencies.sort()
 
     def pct(p):
-        return round(latencies[min(len(latencies) - 1, int(p / 100 * len(latencies)))], 2) \
-            if latencies else None
+        return (
+            round(latencies[min(len(latencies) - 1, int(p / 100 * len(latencies)))], 2) if latencies else None
+        )
 
-    return {"tool": "python", "requests": len(latencies), "seconds": round(elapsed, 2),
-            "rps": round(len(latencies) / elapsed, 2), "p50_ms": pct(50), "p75_ms": pct(75),
-            "p90_ms": pct(90), "p99_ms": pct(99),
-            "mean_ms": round(sum(latencies) / len(latencies), 2) if latencies else None,
-            "max_ms": round(latencies[-1], 2) if latencies else None,
-            "non_2xx": errors["non_2xx"], "socket_errors": {"any": errors["socket"]}}
+    return {
+        "tool": "python",
+        "requests": len(latencies),
+        "seconds": round(elapsed, 2),
+        "rps": round(len(latencies) / elapsed, 2),
+        "p50_ms": pct(50),
+        "p75_ms": pct(75),
+        "p90_ms": pct(90),
+        "p99_ms": pct(99),
+        "mean_ms": round(sum(latencies) / len(latencies), 2) if latencies else None,
+        "max_ms": round(latencies[-1], 2) if latencies else None,
+        "non_2xx": errors["non_2xx"],
+        "socket_errors": {"any": errors["socket"]},
+    }
 
 
 def find_wrk(install: bool) -> str | None:
@@ -388,9 +420,11 @@ def find_wrk(install: bool) -> str | None:
 
 def cpu_busy(seconds: float = 2.0) -> float:
     """Percentage of all cores busy over ``seconds`` (before a run: what else the machine does)."""
+
     def snap():
         vals = list(map(int, Path("/proc/stat").read_text().splitlines()[0].split()[1:]))
         return sum(vals), vals[3] + vals[4]  # total, idle + iowait
+
     t0, i0 = snap()
     time.sleep(seconds)
     t1, i1 = snap()
@@ -406,7 +440,7 @@ def cpu_seconds(pid: int) -> float | None:
             stat = fh.read()
     except OSError:
         return None
-    fields = stat[stat.rindex(")") + 2:].split()
+    fields = stat[stat.rindex(")") + 2 :].split()
     return (int(fields[11]) + int(fields[12])) / CLK_TCK  # utime + stime
 
 
@@ -428,10 +462,15 @@ def load(wrk: str | None, url: str, args, what: str, groups=None) -> dict:
     counted during the measured run ({label: [pid, ...]}), to give CPU milliseconds per request."""
     busy = cpu_busy()
     if busy > 15:
-        log(f"{what}: WARNING the machine is already {busy}% busy before the load "
-            "(other processes); figures will be lower than on a quiet machine")
-    run = (lambda d: run_wrk(wrk, url, d, args.connections, args.threads)) if wrk else \
-        (lambda d: run_python_load(url, d, args.connections))
+        log(
+            f"{what}: WARNING the machine is already {busy}% busy before the load "
+            "(other processes); figures will be lower than on a quiet machine"
+        )
+    run = (
+        (lambda d: run_wrk(wrk, url, d, args.connections, args.threads))
+        if wrk
+        else (lambda d: run_python_load(url, d, args.connections))
+    )
     log(f"{what}: warm-up {args.warmup:g}s on {url}")
     warm = run(args.warmup)
     log(f"{what}: warm-up done ({warm['rps']} req/s); measuring {args.duration:g}s")
@@ -444,8 +483,10 @@ def load(wrk: str | None, url: str, args, what: str, groups=None) -> dict:
     cpu["whole machine"] = round(machine_after - machine_before, 2)
     res["cpu_seconds"] = cpu
     res["cpu_ms_per_request"] = {name: round(1000 * v / n, 2) for name, v in cpu.items()}
-    log(f"{what}: {res['rps']} req/s, p50 {res.get('p50_ms')} ms, p99 {res.get('p99_ms')} ms"
-        + (f", NON-2xx {res['non_2xx']}" if res["non_2xx"] else ""))
+    log(
+        f"{what}: {res['rps']} req/s, p50 {res.get('p50_ms')} ms, p99 {res.get('p99_ms')} ms"
+        + (f", NON-2xx {res['non_2xx']}" if res["non_2xx"] else "")
+    )
     res["warmup_rps"] = warm["rps"]
     res["cpu_busy_before_pct"] = busy
     res["loadavg_before"] = Path("/proc/loadavg").read_text().split()[:3]
@@ -454,9 +495,15 @@ def load(wrk: str | None, url: str, args, what: str, groups=None) -> dict:
 
 # --- machine -----------------------------------------------------------------------------------
 
+
 def machine(mgmt: Management, wrk: str | None) -> dict:
-    info = {"nproc": None, "cpu_model": None, "mem_total_mb": None,
-            "python": pyplatform.python_version(), "kernel": pyplatform.release()}
+    info = {
+        "nproc": None,
+        "cpu_model": None,
+        "mem_total_mb": None,
+        "python": pyplatform.python_version(),
+        "kernel": pyplatform.release(),
+    }
     try:
         info["nproc"] = int(subprocess.run(["nproc"], capture_output=True, text=True).stdout)
     except (OSError, ValueError):
@@ -487,6 +534,7 @@ def machine(mgmt: Management, wrk: str | None) -> dict:
         info["wrk"] = None
     try:
         import importlib.metadata as md
+
         info["nameko"] = md.version("nameko")
         info["eventlet"] = md.version("eventlet")
     except Exception:
@@ -495,6 +543,7 @@ def machine(mgmt: Management, wrk: str | None) -> dict:
 
 
 # --- the two runs ------------------------------------------------------------------------------
+
 
 def clean_up(mgmt: Management, vhost: str, tmp: Path, keep: bool) -> None:
     """Delete the run's vhost and temporary folder (kept with --keep, for its logs)."""
@@ -531,9 +580,16 @@ def platform_run(args, prefix: str, admin_password: str):
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     env = {k: v for k, v in os.environ.items() if k != "OPENCOO_SMTP_URL"}
-    env.update({"OPENCOO_VAR": str(tmp / "var"), "OPENCOO_HTTP": f"127.0.0.1:{port}",
-                "OPENCOO_PUBLIC_URL": base, "OPENCOO_AMQP_URI": amqp_uri(args, vhost),
-                "OPENCOO_ADMIN_PASSWORD": admin_password, "PYTHONWARNINGS": "ignore"})
+    env.update(
+        {
+            "OPENCOO_VAR": str(tmp / "var"),
+            "OPENCOO_HTTP": f"127.0.0.1:{port}",
+            "OPENCOO_PUBLIC_URL": base,
+            "OPENCOO_AMQP_URI": amqp_uri(args, vhost),
+            "OPENCOO_ADMIN_PASSWORD": admin_password,
+            "PYTHONWARNINGS": "ignore",
+        }
+    )
     return mgmt, vhost, tmp, base, env
 
 
@@ -554,19 +610,31 @@ def amqp_uri(args, vhost: str) -> str:
 def run_baseline(args, wrk, vhost: str, tmp: Path) -> dict:
     port = free_port()
     config = tmp / "echo.yaml"
-    config.write_text(f"AMQP_URI: {amqp_uri(args, vhost)}\n"
-                      f"WEB_SERVER_ADDRESS: 127.0.0.1:{port}\n"
-                      f"serializer: json\n")
-    env = {**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONWARNINGS": "ignore",
-           "PYTHONDONTWRITEBYTECODE": "1"}  # no bench/__pycache__
+    config.write_text(
+        f"AMQP_URI: {amqp_uri(args, vhost)}\nWEB_SERVER_ADDRESS: 127.0.0.1:{port}\nserializer: json\n"
+    )
+    env = {
+        **os.environ,
+        "PYTHONUNBUFFERED": "1",
+        "PYTHONWARNINGS": "ignore",
+        "PYTHONDONTWRITEBYTECODE": "1",
+    }  # no bench/__pycache__
     group = Group("baseline")
     nameko = str(VENV_BIN / "nameko")
     try:
         log(f"baseline: starting echo + echo_gateway on 127.0.0.1:{port}")
-        group.start([nameko, "run", "--config", str(config), "echo_services:EchoService"],
-                    log_path=tmp / "echo.log", cwd=BENCH, env=env)
-        group.start([nameko, "run", "--config", str(config), "echo_services:EchoGateway"],
-                    log_path=tmp / "echo_gateway.log", cwd=BENCH, env=env)
+        group.start(
+            [nameko, "run", "--config", str(config), "echo_services:EchoService"],
+            log_path=tmp / "echo.log",
+            cwd=BENCH,
+            env=env,
+        )
+        group.start(
+            [nameko, "run", "--config", str(config), "echo_services:EchoGateway"],
+            log_path=tmp / "echo_gateway.log",
+            cwd=BENCH,
+            env=env,
+        )
         url = f"http://127.0.0.1:{port}{ECHO_PATH}"
         started = wait_http(url, 60, group.procs)
         with urllib.request.urlopen(url, timeout=5) as resp:
@@ -574,9 +642,11 @@ def run_baseline(args, wrk, vhost: str, tmp: Path) -> dict:
         echo, gw = group.procs
 
         def groups():
-            return {"echo_gateway (HTTP + RPC client)": descendants(gw.pid),
-                    "echo (RPC service)": descendants(echo.pid),
-                    "RabbitMQ": rabbit_pids()}
+            return {
+                "echo_gateway (HTTP + RPC client)": descendants(gw.pid),
+                "echo (RPC service)": descendants(echo.pid),
+                "RabbitMQ": rabbit_pids(),
+            }
 
         res = load(wrk, url, args, "baseline", groups)
         res.update(url=url, response_bytes=body_bytes, startup_s=round(started, 1))
@@ -599,50 +669,67 @@ def rabbit_node_memory(mgmt: Management) -> dict | None:
     except (urllib.error.URLError, OSError, IndexError, KeyError, ValueError):
         return None
     mb = {k: round(v / 2**20, 1) for k, v in breakdown.items() if isinstance(v, int)}
-    return {"mem_used_mb": round(detail.get("mem_used", 0) / 2**20, 1),
-            "reserved_unallocated_mb": mb.get("reserved_unallocated"),
-            "total_mb": {k: round(v / 2**20, 1) for k, v in (breakdown.get("total") or {}).items()
-                         if isinstance(v, int)},
-            "breakdown_mb": {k: v for k, v in mb.items() if v >= 1},
-            "connections": len(connections),
-            "connections_by_vhost": {v: sum(1 for c in connections if c.get("vhost") == v)
-                                     for v in sorted({c.get("vhost") for c in connections})}}
+    return {
+        "mem_used_mb": round(detail.get("mem_used", 0) / 2**20, 1),
+        "reserved_unallocated_mb": mb.get("reserved_unallocated"),
+        "total_mb": {
+            k: round(v / 2**20, 1) for k, v in (breakdown.get("total") or {}).items() if isinstance(v, int)
+        },
+        "breakdown_mb": {k: v for k, v in mb.items() if v >= 1},
+        "connections": len(connections),
+        "connections_by_vhost": {
+            v: sum(1 for c in connections if c.get("vhost") == v)
+            for v in sorted({c.get("vhost") for c in connections})
+        },
+    }
 
 
 def run_platform(args, wrk, vhost: str, tmp: Path, mgmt: Management) -> dict:
     port = free_port()
     var = tmp / "var"
     var.mkdir()
-    env = {**os.environ, "OPENCOO_VAR": str(var), "OPENCOO_HTTP": f"127.0.0.1:{port}",
-           "OPENCOO_PUBLIC_URL": f"http://127.0.0.1:{port}",
-           "OPENCOO_AMQP_URI": amqp_uri(args, vhost), "PYTHONWARNINGS": "ignore"}
+    env = {
+        **os.environ,
+        "OPENCOO_VAR": str(var),
+        "OPENCOO_HTTP": f"127.0.0.1:{port}",
+        "OPENCOO_PUBLIC_URL": f"http://127.0.0.1:{port}",
+        "OPENCOO_AMQP_URI": amqp_uri(args, vhost),
+        "PYTHONWARNINGS": "ignore",
+    }
     group = Group("platform")
     try:
         log(f"platform: opencoo up on 127.0.0.1:{port} (OPENCOO_VAR={var})")
-        up = group.start([str(VENV_BIN / "opencoo"), "up"], log_path=tmp / "opencoo-up.log",
-                         cwd=ROOT, env=env)
+        up = group.start(
+            [str(VENV_BIN / "opencoo"), "up"], log_path=tmp / "opencoo-up.log", cwd=ROOT, env=env
+        )
         started = wait_http(f"http://127.0.0.1:{port}/health", args.start_timeout, [up])
         log(f"platform: /health answers 200 after {started:.1f}s")
         url = f"http://127.0.0.1:{port}{PLATFORM_PATH}"
         with urllib.request.urlopen(url, timeout=10) as resp:
             body = resp.read()
         items = json.loads(body).get("items", [])
+
         def groups():
             named: dict[str, list[int]] = {}
             for pid in descendants(up.pid):
                 name = label(pid)
-                key = ("gateway" if name == "nameko gateway.service" else
-                       "application service" if name == "nameko services.application.service"
-                       else "other five services" if name.startswith("nameko ") else
-                       "honcho (8 processes, log relay)" if name == "honcho" else
-                       "opencoo up")
+                key = (
+                    "gateway"
+                    if name == "nameko gateway.service"
+                    else "application service"
+                    if name == "nameko services.application.service"
+                    else "other five services"
+                    if name.startswith("nameko ")
+                    else "honcho (8 processes, log relay)"
+                    if name == "honcho"
+                    else "opencoo up"
+                )
                 named.setdefault(key, []).append(pid)
             named["RabbitMQ"] = rabbit_pids()
             return named
 
         res = load(wrk, url, args, "platform", groups)
-        res.update(url=url, response_bytes=len(body), items=len(items),
-                   startup_s=round(started, 1))
+        res.update(url=url, response_bytes=len(body), items=len(items), startup_s=round(started, 1))
         log(f"platform: resting {args.rest:g}s before reading memory")
         time.sleep(args.rest)
         res["idle_memory"] = memory_of(descendants(up.pid))
@@ -655,32 +742,42 @@ def run_platform(args, wrk, vhost: str, tmp: Path, mgmt: Management) -> dict:
 
 # --- report ------------------------------------------------------------------------------------
 
+
 def report(result: dict) -> str:
     b, p = result["baseline"], result["platform"]
     lines = []
     m = result["machine"]
-    lines.append(f"OpenCoO RPC round trip — {result['date']}  |  {m['nproc']} cores, "
-                 f"{m['cpu_model']}, {m['mem_total_mb']} MB RAM, Python {m['python']}, "
-                 f"RabbitMQ {m.get('rabbitmq')}, {m.get('wrk') or 'python load generator'}")
+    lines.append(
+        f"OpenCoO RPC round trip — {result['date']}  |  {m['nproc']} cores, "
+        f"{m['cpu_model']}, {m['mem_total_mb']} MB RAM, Python {m['python']}, "
+        f"RabbitMQ {m.get('rabbitmq')}, {m.get('wrk') or 'python load generator'}"
+    )
     s = result["settings"]
-    lines.append(f"load: {s['connections']} connections, {s['threads']} wrk threads, "
-                 f"{s['warmup_s']:g}s warm-up + {s['duration_s']:g}s measured, each run alone")
+    lines.append(
+        f"load: {s['connections']} connections, {s['threads']} wrk threads, "
+        f"{s['warmup_s']:g}s warm-up + {s['duration_s']:g}s measured, each run alone"
+    )
     lines.append("")
     head = f"{'':<44}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'max ms':>9}{'requests':>10}{'errors':>8}"
     lines.append(head)
     lines.append("-" * len(head))
-    for name, r in (("baseline  GET /echo (nameko HTTP->RPC)", b),
-                    (f"platform  GET {PLATFORM_PATH}", p)):
+    for name, r in (("baseline  GET /echo (nameko HTTP->RPC)", b), (f"platform  GET {PLATFORM_PATH}", p)):
         errs = r.get("non_2xx", 0) + sum(r.get("socket_errors", {}).values())
-        lines.append(f"{name:<44}{r['rps']:>9.1f}{r.get('p50_ms', 0):>9.1f}"
-                     f"{r.get('p99_ms', 0):>9.1f}{r.get('max_ms', 0):>9.1f}"
-                     f"{r.get('requests', 0):>10}{errs:>8}")
+        lines.append(
+            f"{name:<44}{r['rps']:>9.1f}{r.get('p50_ms', 0):>9.1f}"
+            f"{r.get('p99_ms', 0):>9.1f}{r.get('max_ms', 0):>9.1f}"
+            f"{r.get('requests', 0):>10}{errs:>8}"
+        )
     lines.append("-" * len(head))
     ratio = result["ratio"]
-    lines.append(f"{'ratio platform / baseline (req/s)':<44}{ratio['rps']:>9.2f}   target >= "
-                 f"{TARGET_RATIO}: {'MET' if ratio['rps'] >= TARGET_RATIO else 'NOT MET'}")
-    lines.append(f"{'ratio platform / baseline (p50, p99)':<44}{ratio['p50']:>9.2f}"
-                 f"{ratio['p99']:>9.2f}  (latency: higher is slower)")
+    lines.append(
+        f"{'ratio platform / baseline (req/s)':<44}{ratio['rps']:>9.2f}   target >= "
+        f"{TARGET_RATIO}: {'MET' if ratio['rps'] >= TARGET_RATIO else 'NOT MET'}"
+    )
+    lines.append(
+        f"{'ratio platform / baseline (p50, p99)':<44}{ratio['p50']:>9.2f}"
+        f"{ratio['p99']:>9.2f}  (latency: higher is slower)"
+    )
     lines.append("")
     lines.append("CPU milliseconds per request during the measured run (2 cores saturated):")
     for tag, r in (("baseline", b), ("platform", p)):
@@ -689,36 +786,47 @@ def report(result: dict) -> str:
         parts = ", ".join(f"{k} {v:.2f}" for k, v in per.items() if k != "whole machine")
         lines.append(f"  {tag:<9}{parts}")
         if "whole machine" in per:
-            lines.append(f"  {'':<9}sum {ours:.2f}; whole machine {per['whole machine']:.2f} "
-                         f"(the rest: wrk, kernel, other users of the machine)")
-    lines.append(f"response sizes: baseline {b['response_bytes']} B, platform "
-                 f"{p['response_bytes']} B ({p['items']} agreements)")
+            lines.append(
+                f"  {'':<9}sum {ours:.2f}; whole machine {per['whole machine']:.2f} "
+                f"(the rest: wrk, kernel, other users of the machine)"
+            )
+    lines.append(
+        f"response sizes: baseline {b['response_bytes']} B, platform "
+        f"{p['response_bytes']} B ({p['items']} agreements)"
+    )
     lines.append("")
     mem = result["memory"]
-    lines.append(f"idle memory (VmRSS; PSS in brackets counts shared pages once), "
-                 f"after {s['rest_s']:g}s rest:")
+    lines.append(
+        f"idle memory (VmRSS; PSS in brackets counts shared pages once), after {s['rest_s']:g}s rest:"
+    )
     for proc in sorted(p["idle_memory"]["processes"], key=lambda x: -x["rss_kb"]):
-        lines.append(f"  {proc['name']:<58}{proc['rss_kb'] / 1024:>8.1f} MB"
-                     f"  [{(proc['pss_kb'] or 0) / 1024:>6.1f}]")
-    lines.append(f"  {'= platform (' + str(len(p['idle_memory']['processes'])) + ' processes)':<58}"
-                 f"{mem['platform_rss_mb']:>8.1f} MB  [{mem['platform_pss_mb']:>6.1f}]")
+        lines.append(
+            f"  {proc['name']:<58}{proc['rss_kb'] / 1024:>8.1f} MB  [{(proc['pss_kb'] or 0) / 1024:>6.1f}]"
+        )
+    lines.append(
+        f"  {'= platform (' + str(len(p['idle_memory']['processes'])) + ' processes)':<58}"
+        f"{mem['platform_rss_mb']:>8.1f} MB  [{mem['platform_pss_mb']:>6.1f}]"
+    )
     for proc in p["idle_memory_rabbitmq"]["processes"]:
-        lines.append(f"  {'rabbitmq: ' + proc['name']:<58}{proc['rss_kb'] / 1024:>8.1f} MB"
-                     f"  [{(proc['pss_kb'] or 0) / 1024:>6.1f}]")
-    lines.append(f"  {'= RabbitMQ':<58}{mem['rabbitmq_rss_mb']:>8.1f} MB  "
-                 f"[{mem['rabbitmq_pss_mb']:>6.1f}]")
-    lines.append(f"  {'TOTAL platform + RabbitMQ':<58}{mem['total_rss_mb']:>8.1f} MB  "
-                 f"[{mem['total_pss_mb']:>6.1f}]   target < {TARGET_MEMORY_MB} MB: "
-                 f"{'MET' if mem['total_rss_mb'] < TARGET_MEMORY_MB else 'NOT MET'}")
+        lines.append(
+            f"  {'rabbitmq: ' + proc['name']:<58}{proc['rss_kb'] / 1024:>8.1f} MB"
+            f"  [{(proc['pss_kb'] or 0) / 1024:>6.1f}]"
+        )
+    lines.append(f"  {'= RabbitMQ':<58}{mem['rabbitmq_rss_mb']:>8.1f} MB  [{mem['rabbitmq_pss_mb']:>6.1f}]")
+    lines.append(
+        f"  {'TOTAL platform + RabbitMQ':<58}{mem['total_rss_mb']:>8.1f} MB  "
+        f"[{mem['total_pss_mb']:>6.1f}]   target < {TARGET_MEMORY_MB} MB: "
+        f"{'MET' if mem['total_rss_mb'] < TARGET_MEMORY_MB else 'NOT MET'}"
+    )
     node = p.get("rabbitmq_node_memory")
     if node:
-        others = {v: n for v, n in node["connections_by_vhost"].items()
-                  if not v.startswith("opencoo-bench-")}
-        lines.append(f"  RabbitMQ's own account: {node['mem_used_mb']:.0f} MB, of which "
-                     f"{node['reserved_unallocated_mb'] or 0:.0f} MB reserved_unallocated "
-                     f"(allocator cache kept after the load); {node['connections']} connections"
-                     + (f", {sum(others.values())} of them other users' ({', '.join(others)})"
-                        if others else ""))
+        others = {v: n for v, n in node["connections_by_vhost"].items() if not v.startswith("opencoo-bench-")}
+        lines.append(
+            f"  RabbitMQ's own account: {node['mem_used_mb']:.0f} MB, of which "
+            f"{node['reserved_unallocated_mb'] or 0:.0f} MB reserved_unallocated "
+            f"(allocator cache kept after the load); {node['connections']} connections"
+            + (f", {sum(others.values())} of them other users' ({', '.join(others)})" if others else "")
+        )
     lines.append(f"  (baseline echo, 2 processes: {b['idle_memory']['rss_mb']:.1f} MB)")
     return "\n".join(lines)
 
@@ -732,8 +840,9 @@ def main() -> int:
     ap.add_argument("--rest", type=float, default=5, help="idle seconds before reading memory")
     add_broker_arguments(ap)
     ap.add_argument("--no-install", action="store_true", help="do not apt-get install wrk")
-    ap.add_argument("--python-load", action="store_true",
-                    help="use the Python load generator even if wrk is there")
+    ap.add_argument(
+        "--python-load", action="store_true", help="use the Python load generator even if wrk is there"
+    )
     ap.add_argument("--keep", action="store_true", help="keep the temporary folder (logs)")
     ap.add_argument("--output", type=Path, default=RESULTS)
     args = ap.parse_args()
@@ -759,24 +868,37 @@ def main() -> int:
         "benchmark": "rpc_roundtrip",
         "date": dt.datetime.now().astimezone().isoformat(timespec="seconds"),
         "machine": info,
-        "settings": {"duration_s": args.duration, "warmup_s": args.warmup,
-                     "connections": args.connections, "threads": args.threads,
-                     "rest_s": args.rest, "load_tool": "wrk" if wrk else "python"},
+        "settings": {
+            "duration_s": args.duration,
+            "warmup_s": args.warmup,
+            "connections": args.connections,
+            "threads": args.threads,
+            "rest_s": args.rest,
+            "load_tool": "wrk" if wrk else "python",
+        },
         "baseline": {k: v for k, v in baseline.items() if k != "raw"},
         "platform": {k: v for k, v in platform.items() if k != "raw"},
-        "ratio": {"rps": round(platform["rps"] / baseline["rps"], 3),
-                  "p50": round(platform["p50_ms"] / baseline["p50_ms"], 3),
-                  "p99": round(platform["p99_ms"] / baseline["p99_ms"], 3)},
-        "memory": {"platform_rss_mb": pm["rss_mb"], "platform_pss_mb": pm["pss_mb"],
-                   "rabbitmq_rss_mb": rm["rss_mb"], "rabbitmq_pss_mb": rm["pss_mb"],
-                   "total_rss_mb": round(pm["rss_mb"] + rm["rss_mb"], 1),
-                   "total_pss_mb": round(pm["pss_mb"] + rm["pss_mb"], 1)},
+        "ratio": {
+            "rps": round(platform["rps"] / baseline["rps"], 3),
+            "p50": round(platform["p50_ms"] / baseline["p50_ms"], 3),
+            "p99": round(platform["p99_ms"] / baseline["p99_ms"], 3),
+        },
+        "memory": {
+            "platform_rss_mb": pm["rss_mb"],
+            "platform_pss_mb": pm["pss_mb"],
+            "rabbitmq_rss_mb": rm["rss_mb"],
+            "rabbitmq_pss_mb": rm["pss_mb"],
+            "total_rss_mb": round(pm["rss_mb"] + rm["rss_mb"], 1),
+            "total_pss_mb": round(pm["pss_mb"] + rm["pss_mb"], 1),
+        },
         "wrk_output": {"baseline": baseline.get("raw"), "platform": platform.get("raw")},
     }
     result["targets"] = {
-        "ratio_rps_min": TARGET_RATIO, "ratio_met": result["ratio"]["rps"] >= TARGET_RATIO,
+        "ratio_rps_min": TARGET_RATIO,
+        "ratio_met": result["ratio"]["rps"] >= TARGET_RATIO,
         "memory_mb_max": TARGET_MEMORY_MB,
-        "memory_met": result["memory"]["total_rss_mb"] < TARGET_MEMORY_MB}
+        "memory_met": result["memory"]["total_rss_mb"] < TARGET_MEMORY_MB,
+    }
     write_result(args, result, report(result))
     return 0
 

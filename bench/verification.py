@@ -21,6 +21,7 @@ count them together), signs one PDF with the MPEDA key of the platform's token, 
 
 Figures go to `bench/results/verification.json` and bench/README.md.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -84,18 +85,26 @@ def bare_loop(pdf: bytes, anchors, agencies, duration: float) -> dict:
         verdict = pades_validation.validate(pdf, anchors, agencies)
         times.append(time.monotonic() - t0)
     assert verdict["signature_valid"], verdict
-    return {"count": len(times), "per_s": round(len(times) / sum(times), 2),
-            "p50_ms": round(statistics.median(times) * 1000, 1)}
+    return {
+        "count": len(times),
+        "per_s": round(len(times) / sum(times), 2),
+        "p50_ms": round(statistics.median(times) * 1000, 1),
+    }
 
 
 def post(base: str, content: bytes) -> requests.Response:
     address = f"10.{random.randrange(256)}.{random.randrange(256)}.{random.randrange(256)}"
-    return requests.post(f"{base}/api/v1/verify", timeout=60, headers={
-        "X-Forwarded-For": address}, files={"file": ("c.pdf", content, "application/pdf")})
+    return requests.post(
+        f"{base}/api/v1/verify",
+        timeout=60,
+        headers={"X-Forwarded-For": address},
+        files={"file": ("c.pdf", content, "application/pdf")},
+    )
 
 
-def load(base: str, pdf: bytes, clients: int, duration: float, attackers: int = 0,
-         hostile: bytes = b"") -> dict:
+def load(
+    base: str, pdf: bytes, clients: int, duration: float, attackers: int = 0, hostile: bytes = b""
+) -> dict:
     """``clients`` posting ``pdf`` (and ``attackers`` posting ``hostile``) for ``duration``."""
     stop = time.monotonic() + duration
     results: dict[str, list] = {"client": [], "attacker": []}
@@ -104,12 +113,16 @@ def load(base: str, pdf: bytes, clients: int, duration: float, attackers: int = 
         while time.monotonic() < stop:
             t0 = time.monotonic()
             answer = post(base, content)
-            results[kind].append((time.monotonic() - t0, answer.status_code,
-                                  answer.json().get("signature_valid") if answer.ok else None))
+            results[kind].append(
+                (
+                    time.monotonic() - t0,
+                    answer.status_code,
+                    answer.json().get("signature_valid") if answer.ok else None,
+                )
+            )
 
     threads = [threading.Thread(target=run, args=("client", pdf)) for _ in range(clients)]
-    threads += [threading.Thread(target=run, args=("attacker", hostile))
-                for _ in range(attackers)]
+    threads += [threading.Thread(target=run, args=("attacker", hostile)) for _ in range(attackers)]
     started = time.monotonic()
     for thread in threads:
         thread.start()
@@ -120,14 +133,18 @@ def load(base: str, pdf: bytes, clients: int, duration: float, attackers: int = 
     assert all(r[2] for r in served), "a valid certificate was not found valid"
     times = sorted(r[0] for r in served)
     return {
-        "clients": clients, "attackers": attackers, "seconds": round(elapsed, 1),
+        "clients": clients,
+        "attackers": attackers,
+        "seconds": round(elapsed, 1),
         "valid_per_s": round(len(served) / elapsed, 2),
         "p50_ms": round(times[len(times) // 2] * 1000) if times else None,
         "p99_ms": round(times[int(len(times) * 0.99)] * 1000) if times else None,
         "client_busy_503": sum(1 for r in results["client"] if r[1] == 503),
         "client_other": sorted({r[1] for r in results["client"]} - {200, 503}),
-        "attacker_answers": {str(code): sum(1 for r in results["attacker"] if r[1] == code)
-                             for code in sorted({r[1] for r in results["attacker"]})},
+        "attacker_answers": {
+            str(code): sum(1 for r in results["attacker"] if r[1] == code)
+            for code in sorted({r[1] for r in results["attacker"]})
+        },
     }
 
 
@@ -146,20 +163,24 @@ def verification_processes(root: int) -> dict[str, int]:
 def report(result: dict) -> str:
     bare, calm = result["bare"], result["platform"]
     memory = result["memory_kb"]
-    attacks = [f"  the same, {attacked['attackers']} attackers ({what:>9s}): "
-               f"{attacked['valid_per_s']:7.2f} /s  p50 {attacked['p50_ms']} ms  p99 "
-               f"{attacked['p99_ms']} ms  clients told busy: {attacked['client_busy_503']}  "
-               f"attackers' answers: {attacked['attacker_answers']}"
-               for what, attacked in result["under_attack"].items()]
-    return "\n".join([
-        "verification of one signed PDF (MPEDA, 1 signature)",
-        f"  bare pades_validation.validate loop : {bare['per_s']:7.2f} /s  p50 {bare['p50_ms']} ms",
-        f"  POST /api/v1/verify, {calm['clients']} clients     : {calm['valid_per_s']:7.2f} /s  "
-        f"p50 {calm['p50_ms']} ms  p99 {calm['p99_ms']} ms  ratio "
-        f"{calm['valid_per_s'] / bare['per_s']:.2f}",
-        *attacks,
-        f"  memory (RSS KB) before / after      : {memory['before']} / {memory['after']}",
-    ])
+    attacks = [
+        f"  the same, {attacked['attackers']} attackers ({what:>9s}): "
+        f"{attacked['valid_per_s']:7.2f} /s  p50 {attacked['p50_ms']} ms  p99 "
+        f"{attacked['p99_ms']} ms  clients told busy: {attacked['client_busy_503']}  "
+        f"attackers' answers: {attacked['attacker_answers']}"
+        for what, attacked in result["under_attack"].items()
+    ]
+    return "\n".join(
+        [
+            "verification of one signed PDF (MPEDA, 1 signature)",
+            f"  bare pades_validation.validate loop : {bare['per_s']:7.2f} /s  p50 {bare['p50_ms']} ms",
+            f"  POST /api/v1/verify, {calm['clients']} clients     : {calm['valid_per_s']:7.2f} /s  "
+            f"p50 {calm['p50_ms']} ms  p99 {calm['p99_ms']} ms  ratio "
+            f"{calm['valid_per_s'] / bare['per_s']:.2f}",
+            *attacks,
+            f"  memory (RSS KB) before / after      : {memory['before']} / {memory['after']}",
+        ]
+    )
 
 
 def main() -> int:
@@ -178,8 +199,9 @@ def main() -> int:
     env["OPENCOO_TRUSTED_PROXIES"] = "1"
     group = Group("platform")
     try:
-        up = group.start([str(VENV_BIN / "opencoo"), "up"], log_path=tmp / "opencoo-up.log",
-                         cwd=ROOT, env=env)
+        up = group.start(
+            [str(VENV_BIN / "opencoo"), "up"], log_path=tmp / "opencoo-up.log", cwd=ROOT, env=env
+        )
         started = wait_http(f"{base}/health", args.start_timeout, [up])
         log(f"platform: /health answers 200 after {started:.1f}s")
         os.environ.update({k: env[k] for k in ("OPENCOO_VAR", "OPENCOO_PUBLIC_URL")})
@@ -192,15 +214,20 @@ def main() -> int:
         log(f"platform: {args.clients} clients for {args.duration:g}s")
         calm = load(base, pdf, args.clients, args.duration)
         attacked = {}
-        for what, hostile in (("6 MB", hostile_pdfs.wide_fields()),
-                              ("240 KB", hostile_pdfs.wide_fields(40_000))):
+        for what, hostile in (
+            ("6 MB", hostile_pdfs.wide_fields()),
+            ("240 KB", hostile_pdfs.wide_fields(40_000)),
+        ):
             log(f"under attack: {args.attackers} attackers ({what}) for {args.duration:g}s")
-            attacked[what] = load(base, pdf, args.clients, args.duration, args.attackers,
-                                  hostile)
-        result = {"bare": bare, "platform": calm, "under_attack": attacked,
-                  "memory_kb": {"before": before, "after": verification_processes(up.pid)},
-                  "pdf_bytes": len(pdf), "date": time.strftime("%Y-%m-%d %H:%M UTC",
-                                                               time.gmtime())}
+            attacked[what] = load(base, pdf, args.clients, args.duration, args.attackers, hostile)
+        result = {
+            "bare": bare,
+            "platform": calm,
+            "under_attack": attacked,
+            "memory_kb": {"before": before, "after": verification_processes(up.pid)},
+            "pdf_bytes": len(pdf),
+            "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        }
         write_result(args, result, report(result))
         return 0
     finally:

@@ -1,4 +1,5 @@
 """The `opencoo` command."""
+
 import os
 
 # eventlet prints a deprecation banner when imported (nameko imports it); EVENTLET_TESTS is its

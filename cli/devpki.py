@@ -21,6 +21,7 @@ process (softhsm2-util) until it re-initialises the library. ``open_token_sessio
 SOFTHSM2_CONF in ``os.environ`` (process-wide) and re-initialises the cached python-pkcs11 library when
 the configuration changes or the token is not found.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -179,11 +180,13 @@ def ensure_dev_ca(var: Path) -> tuple[Path, Path]:
         if _ca_valid(cert_path, key_path):
             return cert_path, key_path
         key = ec.generate_private_key(ec.SECP256R1())
-        name = x509.Name([
-            x509.NameAttribute(NameOID.COUNTRY_NAME, "IN"),
-            x509.NameAttribute(NameOID.ORGANIZATION_NAME, "OpenCoO"),
-            x509.NameAttribute(NameOID.COMMON_NAME, CA_COMMON_NAME),
-        ])
+        name = x509.Name(
+            [
+                x509.NameAttribute(NameOID.COUNTRY_NAME, "IN"),
+                x509.NameAttribute(NameOID.ORGANIZATION_NAME, "OpenCoO"),
+                x509.NameAttribute(NameOID.COMMON_NAME, CA_COMMON_NAME),
+            ]
+        )
         now = _now()
         ski = x509.SubjectKeyIdentifier.from_public_key(key.public_key())
         cert = (
@@ -195,19 +198,34 @@ def ensure_dev_ca(var: Path) -> tuple[Path, Path]:
             .not_valid_before(now - _dt.timedelta(minutes=5))
             .not_valid_after(now + _dt.timedelta(days=3652))
             .add_extension(x509.BasicConstraints(ca=True, path_length=1), critical=True)
-            .add_extension(x509.KeyUsage(
-                digital_signature=False, content_commitment=False, key_encipherment=False,
-                data_encipherment=False, key_agreement=False, key_cert_sign=True, crl_sign=True,
-                encipher_only=False, decipher_only=False), critical=True)
+            .add_extension(
+                x509.KeyUsage(
+                    digital_signature=False,
+                    content_commitment=False,
+                    key_encipherment=False,
+                    data_encipherment=False,
+                    key_agreement=False,
+                    key_cert_sign=True,
+                    crl_sign=True,
+                    encipher_only=False,
+                    decipher_only=False,
+                ),
+                critical=True,
+            )
             .add_extension(ski, critical=False)
-            .add_extension(x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ski),
-                           critical=False)
+            .add_extension(
+                x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ski), critical=False
+            )
             .sign(key, hashes.SHA256())
         )
         # key first, certificate last: the certificate's presence means "the pair is complete"
-        atomic_write(key_path, key.private_bytes(serialization.Encoding.PEM,
-                                                  serialization.PrivateFormat.PKCS8,
-                                                  serialization.NoEncryption()), 0o600)
+        atomic_write(
+            key_path,
+            key.private_bytes(
+                serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+            ),
+            0o600,
+        )
         atomic_write(cert_path, cert.public_bytes(serialization.Encoding.PEM), 0o644)
     return cert_path, key_path
 
@@ -243,8 +261,9 @@ def subject_name(subject_attrs) -> x509.Name:
     return x509.Name(attrs)
 
 
-def issue_certificate(var: Path, subject_attrs: dict, public_key, *, days: int = 730,
-                      key_usage: str = "signing") -> x509.Certificate:
+def issue_certificate(
+    var: Path, subject_attrs: dict, public_key, *, days: int = 730, key_usage: str = "signing"
+) -> x509.Certificate:
     """Issue an end-entity certificate for ``public_key`` signed by the development CA.
 
     ``subject_attrs`` maps short or long attribute names (``CN``, ``O``, ``OU``, ``C``, ``ST``, ``L``,
@@ -275,19 +294,29 @@ def issue_certificate(var: Path, subject_attrs: dict, public_key, *, days: int =
         .not_valid_before(now - _dt.timedelta(minutes=5))
         .not_valid_after(min(now + _dt.timedelta(days=days), ca_cert.not_valid_after_utc))
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(x509.KeyUsage(
-            digital_signature=True, content_commitment=True, key_encipherment=False,
-            data_encipherment=False, key_agreement=False, key_cert_sign=False, crl_sign=False,
-            encipher_only=False, decipher_only=False), critical=True)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=True,
+                content_commitment=True,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                key_cert_sign=False,
+                crl_sign=False,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )
         .add_extension(x509.ExtendedKeyUsage(ekus), critical=False)
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(public_key), critical=False)
-        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ca_ski),
-                       critical=False)
+        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ca_ski), critical=False)
     )
     emails = [a.value for a in subject.get_attributes_for_oid(NameOID.EMAIL_ADDRESS)]
     if emails:
         builder = builder.add_extension(
-            x509.SubjectAlternativeName([x509.RFC822Name(e) for e in emails]), critical=False)
+            x509.SubjectAlternativeName([x509.RFC822Name(e) for e in emails]), critical=False
+        )
     return builder.sign(ca_key, hashes.SHA256())
 
 
@@ -308,11 +337,22 @@ def ensure_jwt_keys(var: Path) -> tuple[Path, Path]:
             key = serialization.load_pem_private_key(priv_path.read_bytes(), password=None)
         else:
             key = ed25519.Ed25519PrivateKey.generate()
-            atomic_write(priv_path, key.private_bytes(serialization.Encoding.PEM,
-                                                       serialization.PrivateFormat.PKCS8,
-                                                       serialization.NoEncryption()), 0o600)
-        atomic_write(pub_path, key.public_key().public_bytes(
-            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo), 0o644)
+            atomic_write(
+                priv_path,
+                key.private_bytes(
+                    serialization.Encoding.PEM,
+                    serialization.PrivateFormat.PKCS8,
+                    serialization.NoEncryption(),
+                ),
+                0o600,
+            )
+        atomic_write(
+            pub_path,
+            key.public_key().public_bytes(
+                serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+            ),
+            0o644,
+        )
     return priv_path, pub_path
 
 
@@ -325,10 +365,12 @@ def softhsm_env(var: Path) -> dict:
     base = Path(var).resolve() / "softhsm2"
     conf = base / "softhsm2.conf"
     tokens = base / "tokens"
-    text = (f"directories.tokendir = {tokens}\n"
-            "objectstore.backend = file\n"
-            "log.level = ERROR\n"
-            "slots.removable = false\n")
+    text = (
+        f"directories.tokendir = {tokens}\n"
+        "objectstore.backend = file\n"
+        "log.level = ERROR\n"
+        "slots.removable = false\n"
+    )
     if not (nonempty(conf) and tokens.is_dir()):
         with locked(base):
             _mkdir(tokens, 0o700)
@@ -353,8 +395,9 @@ def softhsm_util() -> str:
     return exe
 
 
-def ensure_token(var: Path, label: str = DEFAULT_TOKEN_LABEL, pin: Optional[str] = None,
-                 so_pin: Optional[str] = None) -> TokenInfo:
+def ensure_token(
+    var: Path, label: str = DEFAULT_TOKEN_LABEL, pin: Optional[str] = None, so_pin: Optional[str] = None
+) -> TokenInfo:
     """The PKCS#11 token for agency keys.
 
     With OPENCOO_PKCS11_MODULE or OPENCOO_PKCS11_TOKEN set, nothing is created: the configured module
@@ -389,12 +432,27 @@ def ensure_token(var: Path, label: str = DEFAULT_TOKEN_LABEL, pin: Optional[str]
                 so_pin = read_or_make_secret(base / "so-pin")
             env = dict(os.environ, SOFTHSM2_CONF=conf)
             proc = subprocess.run(
-                [softhsm_util(), "--init-token", "--free", "--label", label,
-                 "--pin", pin, "--so-pin", so_pin],
-                env=env, capture_output=True, text=True, timeout=60)
+                [
+                    softhsm_util(),
+                    "--init-token",
+                    "--free",
+                    "--label",
+                    label,
+                    "--pin",
+                    pin,
+                    "--so-pin",
+                    so_pin,
+                ],
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=60,
+            )
             if proc.returncode != 0:
-                raise RuntimeError(f"softhsm2-util --init-token failed ({proc.returncode}): "
-                                   f"{proc.stderr.strip() or proc.stdout.strip()}")
+                raise RuntimeError(
+                    f"softhsm2-util --init-token failed ({proc.returncode}): "
+                    f"{proc.stderr.strip() or proc.stdout.strip()}"
+                )
         atomic_write(marker, (label + "\n").encode(), 0o600)
     return TokenInfo(module, label, pin, conf)
 
@@ -408,15 +466,20 @@ def _token_dir_nonempty(base: Path) -> bool:
 
 def _token_labels_softhsm(conf: str) -> list[str]:
     """Labels of initialised tokens, asked from ``softhsm2-util --show-slots`` (a fresh process)."""
-    proc = subprocess.run([softhsm_util(), "--show-slots"], env=dict(os.environ, SOFTHSM2_CONF=conf),
-                          capture_output=True, text=True, timeout=60)
+    proc = subprocess.run(
+        [softhsm_util(), "--show-slots"],
+        env=dict(os.environ, SOFTHSM2_CONF=conf),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     if proc.returncode != 0:
         raise RuntimeError(f"softhsm2-util --show-slots failed: {proc.stderr.strip()}")
     labels = []
     for line in proc.stdout.splitlines():
         stripped = line.strip()
         if stripped.startswith("Label:"):
-            value = stripped[len("Label:"):].strip()
+            value = stripped[len("Label:") :].strip()
             if value:
                 labels.append(value)
     return labels
@@ -466,15 +529,22 @@ def ensure_agency_key(var: Path, token_info: TokenInfo, agency_code: str, agency
                 stale.destroy()
             params = encode_named_curve_parameters("secp256r1")
             pub_obj, _priv = s.generate_keypair(
-                KeyType.EC, store=True, label=label, id=key_id,
+                KeyType.EC,
+                store=True,
+                label=label,
+                id=key_id,
                 mechanism=Mechanism.EC_KEY_PAIR_GEN,
                 public_template={Attribute.EC_PARAMS: params, Attribute.VERIFY: True},
-                private_template={Attribute.SIGN: True, Attribute.SENSITIVE: True,
-                                  Attribute.EXTRACTABLE: False, Attribute.PRIVATE: True})
+                private_template={
+                    Attribute.SIGN: True,
+                    Attribute.SENSITIVE: True,
+                    Attribute.EXTRACTABLE: False,
+                    Attribute.PRIVATE: True,
+                },
+            )
             pubs = [pub_obj]
         elif len(privs) > 1:
-            raise RuntimeError(f"several private keys labelled {label!r} on token "
-                               f"{token_info.label!r}")
+            raise RuntimeError(f"several private keys labelled {label!r} on token {token_info.label!r}")
         if not pubs:
             public_key = None
         else:
@@ -502,8 +572,9 @@ def ensure_agency_key(var: Path, token_info: TokenInfo, agency_code: str, agency
         if cert is None:
             if public_key is None:
                 raise RuntimeError(f"key {label!r} has no public key object and no certificate")
-            cert = issue_certificate(var, agency_subject(agency_name), public_key,
-                                     days=3 * 365, key_usage="document")
+            cert = issue_certificate(
+                var, agency_subject(agency_name), public_key, days=3 * 365, key_usage="document"
+            )
         pem = cert.public_bytes(serialization.Encoding.PEM)
         if not (cert_path.exists() and cert_path.read_bytes() == pem):
             atomic_write(cert_path, pem, 0o644)
@@ -517,8 +588,14 @@ def ensure_agency_key(var: Path, token_info: TokenInfo, agency_code: str, agency
                 obj.destroy()  # a stale certificate for an older key
         if not have_on_token:
             attrs = decode_x509_certificate(der)
-            attrs.update({Attribute.LABEL: label, Attribute.ID: key_id, Attribute.TOKEN: True,
-                          Attribute.PRIVATE: False})
+            attrs.update(
+                {
+                    Attribute.LABEL: label,
+                    Attribute.ID: key_id,
+                    Attribute.TOKEN: True,
+                    Attribute.PRIVATE: False,
+                }
+            )
             s.create_object(attrs)
     return cert_path
 
@@ -547,8 +624,20 @@ def ensure_all(var: Path, agencies: list) -> dict:
 
 
 __all__ = [
-    "TokenInfo", "ensure_dev_ca", "load_dev_ca", "issue_certificate", "ensure_jwt_keys",
-    "softhsm_env", "find_pkcs11_module", "ensure_token", "open_token_session", "get_token",
-    "token_public_key", "ensure_agency_key", "agency_cert_path", "agency_key_label",
-    "agency_key_id", "ensure_all",
+    "TokenInfo",
+    "ensure_dev_ca",
+    "load_dev_ca",
+    "issue_certificate",
+    "ensure_jwt_keys",
+    "softhsm_env",
+    "find_pkcs11_module",
+    "ensure_token",
+    "open_token_session",
+    "get_token",
+    "token_public_key",
+    "ensure_agency_key",
+    "agency_cert_path",
+    "agency_key_label",
+    "agency_key_id",
+    "ensure_all",
 ]

@@ -27,6 +27,7 @@ Plain Python (no nameko, nothing from ``services.``), like cli/devpki.py which i
 PKCS11Signer, and works with any PKCS#11 module: for SoftHSM the caller only has to make sure
 SOFTHSM2_CONF is right before the library is first loaded (``use_var_softhsm_conf``).
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -115,9 +116,12 @@ def _pin_file(var: Path, label: str) -> Path:
 def _cert_usable(cert: x509.Certificate, subject: x509.Name, public_key) -> bool:
     now = _dt.datetime.now(_dt.timezone.utc)
     same_key = agency_token.spki_der(cert.public_key()) == agency_token.spki_der(public_key)
-    return (cert.subject == subject and same_key
-            and cert.not_valid_before_utc <= now
-            and cert.not_valid_after_utc - RENEW_BEFORE > now)
+    return (
+        cert.subject == subject
+        and same_key
+        and cert.not_valid_before_utc <= now
+        and cert.not_valid_after_utc - RENEW_BEFORE > now
+    )
 
 
 def _pkcs11_message(exc: Exception, token_label: str) -> str:
@@ -130,17 +134,25 @@ def _pkcs11_message(exc: Exception, token_label: str) -> str:
     if isinstance(exc, pkcs11.PinExpired):
         return f"the PIN of token {token_label!r} has expired"
     text = str(exc).strip()
-    return (f"PKCS#11 error on token {token_label!r}: {type(exc).__name__}"
-            + (f" ({text})" if text else ""))
+    return f"PKCS#11 error on token {token_label!r}: {type(exc).__name__}" + (f" ({text})" if text else "")
 
 
 # --------------------------------------------------------------------------------------------------
 # make_dsc
 
 
-def make_dsc(var, iec: str, name: str, *, token_label: Optional[str] = None,
-             pin: Optional[str] = None, p12_path=None, p12_password: Optional[str] = None,
-             organisation: Optional[str] = None, days: int = 730) -> dict:
+def make_dsc(
+    var,
+    iec: str,
+    name: str,
+    *,
+    token_label: Optional[str] = None,
+    pin: Optional[str] = None,
+    p12_path=None,
+    p12_password: Optional[str] = None,
+    organisation: Optional[str] = None,
+    days: int = 730,
+) -> dict:
     """Make a development DSC for director ``name`` of the firm with IEC ``iec`` (see module doc).
 
     Returns {"certificate", "token", "module", "pin", "p12", "subject"} plus "softhsm2_conf" (token
@@ -160,29 +172,39 @@ def make_dsc(var, iec: str, name: str, *, token_label: Optional[str] = None,
     return _make_on_token(var, iec, subject_attrs, token_label or f"dsc-{iec}", pin, days)
 
 
-def _make_p12(var: Path, subject_attrs: dict, p12_path: Path, password: Optional[str],
-              days: int) -> dict:
+def _make_p12(var: Path, subject_attrs: dict, p12_path: Path, password: Optional[str], days: int) -> dict:
     p12_path = p12_path.resolve()
-    stem = p12_path.name[:-len(p12_path.suffix)] if p12_path.suffix else p12_path.name
+    stem = p12_path.name[: -len(p12_path.suffix)] if p12_path.suffix else p12_path.name
     cert_path = p12_path.with_name(f"{stem}-cert.pem")
     key_path = p12_path.with_name(f"{stem}-key.pem")
     key = rsa.generate_private_key(public_exponent=65537, key_size=RSA_BITS)
-    cert = devpki.issue_certificate(var, subject_attrs, key.public_key(), days=days,
-                                    key_usage="signing")
+    cert = devpki.issue_certificate(var, subject_attrs, key.public_key(), days=days, key_usage="signing")
     ca_cert, _ = devpki.load_dev_ca(var)
-    encryption = (serialization.BestAvailableEncryption(password.encode()) if password
-                  else serialization.NoEncryption())
+    encryption = (
+        serialization.BestAvailableEncryption(password.encode()) if password else serialization.NoEncryption()
+    )
     blob = pkcs12.serialize_key_and_certificates(
-        name=subject_attrs["CN"].encode(), key=key, cert=cert, cas=[ca_cert],
-        encryption_algorithm=encryption)
-    devpki.atomic_write(key_path, key.private_bytes(serialization.Encoding.PEM,
-                                                     serialization.PrivateFormat.PKCS8,
-                                                     serialization.NoEncryption()), 0o600)
+        name=subject_attrs["CN"].encode(), key=key, cert=cert, cas=[ca_cert], encryption_algorithm=encryption
+    )
+    devpki.atomic_write(
+        key_path,
+        key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        ),
+        0o600,
+    )
     devpki.atomic_write(cert_path, cert.public_bytes(serialization.Encoding.PEM), 0o644)
     devpki.atomic_write(p12_path, blob, 0o600)
-    return {"certificate": str(cert_path), "key": str(key_path), "token": None, "module": None,
-            "pin": None, "p12": str(p12_path), "subject": cert.subject.rfc4514_string(),
-            "softhsm2_conf": None}
+    return {
+        "certificate": str(cert_path),
+        "key": str(key_path),
+        "token": None,
+        "module": None,
+        "pin": None,
+        "p12": str(p12_path),
+        "subject": cert.subject.rfc4514_string(),
+        "softhsm2_conf": None,
+    }
 
 
 def _init_softhsm_token(var: Path, conf: str, label: str, pin: Optional[str]) -> str:
@@ -193,22 +215,36 @@ def _init_softhsm_token(var: Path, conf: str, label: str, pin: Optional[str]) ->
         if devpki.token_exists(conf, label):
             if pin is None:
                 if not devpki.nonempty(pin_file):
-                    raise DscError(f"token {label!r} exists but its PIN is not known here: "
-                                   "give --pin")
+                    raise DscError(f"token {label!r} exists but its PIN is not known here: give --pin")
                 pin = pin_file.read_text().strip()
             return pin
         if pin is None:
-            pin = f"{secrets.randbelow(10 ** 8):08d}"
+            pin = f"{secrets.randbelow(10**8):08d}"
         if not 4 <= len(pin) <= 255:
             raise DscError("the PIN must be 4 to 255 characters")
         so_pin = devpki.read_or_make_secret(base / "so-pin")
         proc = subprocess.run(
-            [devpki.softhsm_util(), "--init-token", "--free", "--label", label,
-             "--pin", pin, "--so-pin", so_pin],
-            env=dict(os.environ, SOFTHSM2_CONF=conf), capture_output=True, text=True, timeout=60)
+            [
+                devpki.softhsm_util(),
+                "--init-token",
+                "--free",
+                "--label",
+                label,
+                "--pin",
+                pin,
+                "--so-pin",
+                so_pin,
+            ],
+            env=dict(os.environ, SOFTHSM2_CONF=conf),
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
         if proc.returncode != 0:
-            raise DscError(f"softhsm2-util --init-token failed ({proc.returncode}): "
-                           f"{proc.stderr.strip() or proc.stdout.strip()}")
+            raise DscError(
+                f"softhsm2-util --init-token failed ({proc.returncode}): "
+                f"{proc.stderr.strip() or proc.stdout.strip()}"
+            )
         devpki.atomic_write(pin_file, (pin + "\n").encode(), 0o600)
     return pin
 
@@ -218,11 +254,13 @@ def _rsa_public_key(pub_obj):
 
     return rsa.RSAPublicNumbers(
         int.from_bytes(bytes(pub_obj[Attribute.PUBLIC_EXPONENT]), "big"),
-        int.from_bytes(bytes(pub_obj[Attribute.MODULUS]), "big")).public_key()
+        int.from_bytes(bytes(pub_obj[Attribute.MODULUS]), "big"),
+    ).public_key()
 
 
-def _make_on_token(var: Path, iec: str, subject_attrs: dict, label: str, pin: Optional[str],
-                   days: int) -> dict:
+def _make_on_token(
+    var: Path, iec: str, subject_attrs: dict, label: str, pin: Optional[str], days: int
+) -> dict:
     import pkcs11
     from pkcs11 import Attribute, KeyType, Mechanism, ObjectClass
     from pkcs11.util.x509 import decode_x509_certificate
@@ -240,8 +278,7 @@ def _make_on_token(var: Path, iec: str, subject_attrs: dict, label: str, pin: Op
     lock_name = f".dsc-{hashlib.sha256(label.encode()).hexdigest()[:16]}.lock"
 
     try:
-        with devpki.locked(cert_path.parent, lock_name), \
-                agency_token.open_token_session(info, rw=True) as s:
+        with devpki.locked(cert_path.parent, lock_name), agency_token.open_token_session(info, rw=True) as s:
             privs = agency_token.find_objects(s, ObjectClass.PRIVATE_KEY, KEY_LABEL)
             pubs = agency_token.find_objects(s, ObjectClass.PUBLIC_KEY, KEY_LABEL)
             token_certs = agency_token.find_objects(s, ObjectClass.CERTIFICATE, KEY_LABEL)
@@ -253,33 +290,50 @@ def _make_on_token(var: Path, iec: str, subject_attrs: dict, label: str, pin: Op
                     public_key = _rsa_public_key(pubs[0])
                 else:  # the public half lost: take it from the certificate on the token
                     for obj in token_certs:
-                        public_key = x509.load_der_x509_certificate(
-                            bytes(obj[Attribute.VALUE])).public_key()
+                        public_key = x509.load_der_x509_certificate(bytes(obj[Attribute.VALUE])).public_key()
                         break
                 if public_key is None:
-                    raise DscError(f"token {label!r} holds a key {KEY_LABEL!r} without public "
-                                   "key or certificate; use another token")
+                    raise DscError(
+                        f"token {label!r} holds a key {KEY_LABEL!r} without public "
+                        "key or certificate; use another token"
+                    )
                 # one DSC per token: refuse a token that holds someone else's
                 for obj in token_certs:
                     other = x509.load_der_x509_certificate(bytes(obj[Attribute.VALUE]))
-                    if (agency_token.spki_der(other.public_key()) == agency_token.spki_der(public_key)
-                            and other.subject != subject):
+                    if (
+                        agency_token.spki_der(other.public_key()) == agency_token.spki_der(public_key)
+                        and other.subject != subject
+                    ):
                         raise DscError(
                             f"token {label!r} already holds the DSC of "
                             f"{other.subject.rfc4514_string()}; give another --token for "
-                            f"{subject.rfc4514_string()}")
+                            f"{subject.rfc4514_string()}"
+                        )
             else:
                 for stale in pubs:  # a public key without its private half is useless
                     stale.destroy()
                 pub_obj, _priv = s.generate_keypair(
-                    KeyType.RSA, RSA_BITS, store=True, label=KEY_LABEL, id=KEY_ID,
+                    KeyType.RSA,
+                    RSA_BITS,
+                    store=True,
+                    label=KEY_LABEL,
+                    id=KEY_ID,
                     mechanism=Mechanism.RSA_PKCS_KEY_PAIR_GEN,
-                    public_template={Attribute.VERIFY: True, Attribute.ENCRYPT: False,
-                                     Attribute.WRAP: False,
-                                     Attribute.PUBLIC_EXPONENT: (65537).to_bytes(3, "big")},
-                    private_template={Attribute.SIGN: True, Attribute.DECRYPT: False,
-                                      Attribute.UNWRAP: False, Attribute.SENSITIVE: True,
-                                      Attribute.EXTRACTABLE: False, Attribute.PRIVATE: True})
+                    public_template={
+                        Attribute.VERIFY: True,
+                        Attribute.ENCRYPT: False,
+                        Attribute.WRAP: False,
+                        Attribute.PUBLIC_EXPONENT: (65537).to_bytes(3, "big"),
+                    },
+                    private_template={
+                        Attribute.SIGN: True,
+                        Attribute.DECRYPT: False,
+                        Attribute.UNWRAP: False,
+                        Attribute.SENSITIVE: True,
+                        Attribute.EXTRACTABLE: False,
+                        Attribute.PRIVATE: True,
+                    },
+                )
                 public_key = _rsa_public_key(pub_obj)
 
             # the certificate: the file's, else the token's, else a new one for this key
@@ -290,15 +344,13 @@ def _make_on_token(var: Path, iec: str, subject_attrs: dict, label: str, pin: Op
                     candidates.append(x509.load_pem_x509_certificate(cert_path.read_bytes()))
                 except ValueError:
                     pass
-            candidates += [x509.load_der_x509_certificate(bytes(o[Attribute.VALUE]))
-                           for o in token_certs]
+            candidates += [x509.load_der_x509_certificate(bytes(o[Attribute.VALUE])) for o in token_certs]
             for candidate in candidates:
                 if _cert_usable(candidate, subject, public_key):
                     cert = candidate
                     break
             if cert is None:
-                cert = devpki.issue_certificate(var, subject, public_key, days=days,
-                                                key_usage="signing")
+                cert = devpki.issue_certificate(var, subject, public_key, days=days, key_usage="signing")
             pem = cert.public_bytes(serialization.Encoding.PEM)
             if not (cert_path.exists() and cert_path.read_bytes() == pem):
                 devpki.atomic_write(cert_path, pem, 0o644)
@@ -312,23 +364,44 @@ def _make_on_token(var: Path, iec: str, subject_attrs: dict, label: str, pin: Op
                     obj.destroy()  # superseded certificate of this key
             if not have:
                 attrs = decode_x509_certificate(der)
-                attrs.update({Attribute.LABEL: KEY_LABEL, Attribute.ID: KEY_ID,
-                              Attribute.TOKEN: True, Attribute.PRIVATE: False})
+                attrs.update(
+                    {
+                        Attribute.LABEL: KEY_LABEL,
+                        Attribute.ID: KEY_ID,
+                        Attribute.TOKEN: True,
+                        Attribute.PRIVATE: False,
+                    }
+                )
                 s.create_object(attrs)
 
             # the chain on the token, as on a real DSC token
             ca_der = ca_cert.public_bytes(serialization.Encoding.DER)
-            if not any(bytes(o[Attribute.VALUE]) == ca_der
-                       for o in agency_token.find_objects(s, ObjectClass.CERTIFICATE, CA_LABEL)):
+            if not any(
+                bytes(o[Attribute.VALUE]) == ca_der
+                for o in agency_token.find_objects(s, ObjectClass.CERTIFICATE, CA_LABEL)
+            ):
                 attrs = decode_x509_certificate(ca_der)
-                attrs.update({Attribute.LABEL: CA_LABEL, Attribute.ID: CA_ID,
-                              Attribute.TOKEN: True, Attribute.PRIVATE: False})
+                attrs.update(
+                    {
+                        Attribute.LABEL: CA_LABEL,
+                        Attribute.ID: CA_ID,
+                        Attribute.TOKEN: True,
+                        Attribute.PRIVATE: False,
+                    }
+                )
                 s.create_object(attrs)
     except pkcs11.PKCS11Error as exc:
         raise DscError(_pkcs11_message(exc, label)) from None
 
-    return {"certificate": str(cert_path), "token": label, "module": module, "pin": pin,
-            "p12": None, "subject": cert.subject.rfc4514_string(), "softhsm2_conf": conf}
+    return {
+        "certificate": str(cert_path),
+        "token": label,
+        "module": module,
+        "pin": pin,
+        "p12": None,
+        "subject": cert.subject.rfc4514_string(),
+        "softhsm2_conf": conf,
+    }
 
 
 # --------------------------------------------------------------------------------------------------
@@ -353,16 +426,18 @@ def _select_key(session, token_label: str, key_label: Optional[str]):
     if key_label is not None:
         chosen = [k for k in keys if _attr(k, Attribute.LABEL) == key_label]
         if not chosen:
-            raise DscError(f"no private key labelled {key_label!r} on token {token_label!r} "
-                           f"(private keys: {shown})")
+            raise DscError(
+                f"no private key labelled {key_label!r} on token {token_label!r} (private keys: {shown})"
+            )
         if len(chosen) > 1:
             raise DscError(f"several private keys labelled {key_label!r} on token {token_label!r}")
         return chosen[0]
     if not keys:
         raise DscError(f"no private key on token {token_label!r} (wrong token, or not logged in?)")
     if len(keys) > 1:
-        raise DscError(f"token {token_label!r} holds several private keys ({shown}): "
-                       "choose one with --key-label")
+        raise DscError(
+            f"token {token_label!r} holds several private keys ({shown}): choose one with --key-label"
+        )
     return keys[0]
 
 
@@ -380,8 +455,7 @@ def _token_certs(session):
             cert.native  # noqa: B018  (parse fully now, not later inside pyHanko)
         except Exception:  # noqa: BLE001  (not an X.509 certificate we can use)
             continue
-        out.append((bytes(_attr(obj, Attribute.ID, b"") or b""),
-                    _attr(obj, Attribute.LABEL), cert))
+        out.append((bytes(_attr(obj, Attribute.ID, b"") or b""), _attr(obj, Attribute.LABEL), cert))
     return out
 
 
@@ -399,9 +473,11 @@ def _signer_cert(key, certs, token_label: str):
         modulus = _attr(key, Attribute.MODULUS)
         if modulus:
             n = int.from_bytes(bytes(modulus), "big")
-            found = [c for _i, _l, c in certs
-                     if c.public_key.algorithm == "rsa"
-                     and c.public_key.native["public_key"]["modulus"] == n]
+            found = [
+                c
+                for _i, _l, c in certs
+                if c.public_key.algorithm == "rsa" and c.public_key.native["public_key"]["modulus"] == n
+            ]
     if not found:
         raise DscError(f"no certificate for key {key_label!r} on token {token_label!r}")
     now = _dt.datetime.now(_dt.timezone.utc)
@@ -419,8 +495,9 @@ def _chain(signer_cert, certs) -> list:
     pool = [c for _i, _l, c in certs]
     chain, current, seen = [], signer_cert, {signer_cert.dump()}
     while current.subject != current.issuer:
-        issuer = next((c for c in pool if c.subject == current.issuer and c.dump() not in seen
-                       and c.ca), None)
+        issuer = next(
+            (c for c in pool if c.subject == current.issuer and c.dump() not in seen and c.ca), None
+        )
         if issuer is None:
             break
         chain.append(issuer)
@@ -465,8 +542,10 @@ def _open_session(module: str, token_label: str, pin: Optional[str]):
         except pkcs11.PKCS11Error:
             pass
         hint = "" if labels else (" (is SOFTHSM2_CONF exported?)" if is_softhsm(module) else "")
-        raise DscError(f"no token labelled {token_label!r} in {module} (tokens: "
-                       f"{', '.join(repr(lbl) for lbl in labels) or 'none'}){hint}") from None
+        raise DscError(
+            f"no token labelled {token_label!r} in {module} (tokens: "
+            f"{', '.join(repr(lbl) for lbl in labels) or 'none'}){hint}"
+        ) from None
     criteria = TokenCriteria(label=token_label)
     try:
         return open_pkcs11_session(module, token_criteria=criteria, user_pin=pin)
@@ -475,8 +554,9 @@ def _open_session(module: str, token_label: str, pin: Optional[str]):
         return open_pkcs11_session(module, token_criteria=criteria, user_pin=None)
 
 
-def sign_detached(data: bytes, *, module: str, token_label: str, pin: Optional[str],
-                  key_label: Optional[str] = None) -> bytes:
+def sign_detached(
+    data: bytes, *, module: str, token_label: str, pin: Optional[str], key_label: Optional[str] = None
+) -> bytes:
     """A detached DER CMS SignedData (SHA-256) over ``data`` made with a private key on the PKCS#11
     token ``token_label`` of ``module``.
 
@@ -503,13 +583,18 @@ def sign_detached(data: bytes, *, module: str, token_label: str, pin: Optional[s
             label = _attr(key, pkcs11.Attribute.LABEL) or None
             key_id = bytes(_attr(key, pkcs11.Attribute.ID, b"") or b"") or None
             signer = PKCS11Signer(
-                session, signing_cert=cert, ca_chain=chain,
-                key_label=label, key_id=key_id if key_id and not label else None,
+                session,
+                signing_cert=cert,
+                ca_chain=chain,
+                key_label=label,
+                key_id=key_id if key_id and not label else None,
                 other_certs_to_pull=(),
-                use_raw_mechanism=_use_raw(session.token, _attr(key, pkcs11.Attribute.KEY_TYPE)))
+                use_raw_mechanism=_use_raw(session.token, _attr(key, pkcs11.Attribute.KEY_TYPE)),
+            )
             settings = PdfCMSSignedAttributes(signing_time=_dt.datetime.now(_dt.timezone.utc))
-            cms = asyncio.run(signer.async_sign_general_data(
-                data, "sha256", detached=True, signed_attr_settings=settings))
+            cms = asyncio.run(
+                signer.async_sign_general_data(data, "sha256", detached=True, signed_attr_settings=settings)
+            )
         finally:
             try:
                 session.close()
@@ -537,15 +622,24 @@ def _with_certificates(content_info, certs):
     old = content_info["content"]
     # a new SignedData from the old parts (not dump(force=True): that would re-encode the signed
     # attributes, which must keep their exact bytes)
-    signed_data = acms.SignedData({
-        "version": old["version"],
-        "digest_algorithms": old["digest_algorithms"],
-        "encap_content_info": old["encap_content_info"],
-        "certificates": acms.CertificateSet(unique),
-        "signer_infos": old["signer_infos"],
-    })
+    signed_data = acms.SignedData(
+        {
+            "version": old["version"],
+            "digest_algorithms": old["digest_algorithms"],
+            "encap_content_info": old["encap_content_info"],
+            "certificates": acms.CertificateSet(unique),
+            "signer_infos": old["signer_infos"],
+        }
+    )
     return acms.ContentInfo({"content_type": "signed_data", "content": signed_data})
 
 
-__all__ = ["DscError", "make_dsc", "sign_detached", "normalise_iec", "dsc_subject",
-           "use_var_softhsm_conf", "is_softhsm"]
+__all__ = [
+    "DscError",
+    "make_dsc",
+    "sign_detached",
+    "normalise_iec",
+    "dsc_subject",
+    "use_var_softhsm_conf",
+    "is_softhsm",
+]

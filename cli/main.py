@@ -1,4 +1,5 @@
 """The `opencoo` command: set-up, running the platform, and operator tasks."""
+
 import json
 import os
 import sys
@@ -22,6 +23,7 @@ def _echo_json(value):
 
 # --- set-up ----------------------------------------------------------------------------------
 
+
 @main.command()
 @click.argument("services", nargs=-1)
 def migrate(services):
@@ -30,8 +32,7 @@ def migrate(services):
 
     for service in services or config.DATABASE_SERVICES:
         if service not in config.DATABASE_SERVICES:
-            raise click.BadParameter(f"unknown service {service!r}; one of "
-                                     f"{config.DATABASE_SERVICES}")
+            raise click.BadParameter(f"unknown service {service!r}; one of {config.DATABASE_SERVICES}")
         migrations.upgrade(service)
         summary = seeding.seed(service)
         password = summary.pop("admin_password", None)
@@ -93,43 +94,70 @@ def _scale_option(ctx, param, values) -> dict[str, int]:
         name, eq, count = value.partition("=")
         name = name.strip()
         if not eq or name not in known or not count.strip().isdigit() or int(count) < 1:
-            raise click.BadParameter(f"{value!r}: give NAME=N with N >= 1 and NAME one of "
-                                     f"{', '.join(known)}", ctx=ctx, param=param)
+            raise click.BadParameter(
+                f"{value!r}: give NAME=N with N >= 1 and NAME one of {', '.join(known)}", ctx=ctx, param=param
+            )
         scale[name] = int(count)
     return scale
 
 
 @main.command()
 @click.option("--skip-init", is_flag=True, help="Do not run `opencoo init` first.")
-@click.option("--scale", multiple=True, callback=_scale_option, metavar="NAME=N",
-              help="Run N processes of the Procfile entry NAME (repeatable), "
-                   "e.g. --scale certificate=2.")
+@click.option(
+    "--scale",
+    multiple=True,
+    callback=_scale_option,
+    metavar="NAME=N",
+    help="Run N processes of the Procfile entry NAME (repeatable), e.g. --scale certificate=2.",
+)
 def up(skip_init, scale):
     """Run the whole platform: every service as its own process, and the gateway."""
     click.get_current_context().invoke(broker_ensure)
     if not skip_init:
         _init()
-    env = {**os.environ, "OPENCOO_VAR": str(config.var_dir()),
-           "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
-           "PYTHONUNBUFFERED": "1",
-           # nameko's CLI warns of pkg_resources' deprecation at every start, eventlet of its own
-           # (EVENTLET_TESTS is eventlet's one switch for that banner, and changes nothing else).
-           "PYTHONWARNINGS": "ignore::UserWarning:nameko.cli.main", "EVENTLET_TESTS": "1"}
-    click.secho(f"\nOpenCoO is starting at {config.public_url()}  (API docs: "
-                f"{config.public_url()}/api/docs, health: {config.public_url()}/health)",
-                fg="green", bold=True)
+    env = {
+        **os.environ,
+        "OPENCOO_VAR": str(config.var_dir()),
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+        "PYTHONUNBUFFERED": "1",
+        # nameko's CLI warns of pkg_resources' deprecation at every start, eventlet of its own
+        # (EVENTLET_TESTS is eventlet's one switch for that banner, and changes nothing else).
+        "PYTHONWARNINGS": "ignore::UserWarning:nameko.cli.main",
+        "EVENTLET_TESTS": "1",
+    }
+    click.secho(
+        f"\nOpenCoO is starting at {config.public_url()}  (API docs: "
+        f"{config.public_url()}/api/docs, health: {config.public_url()}/health)",
+        fg="green",
+        bold=True,
+    )
     if not os.environ.get("OPENCOO_ADMIN_PASSWORD"):
-        click.echo("admin: the password printed above on first start "
-                   "(reset with `opencoo admin reset-password`)")
+        click.echo(
+            "admin: the password printed above on first start (reset with `opencoo admin reset-password`)"
+        )
     click.echo("Ctrl-C stops everything.\n")
     # honcho takes this process's place: the set-up's imports do not stay resident, and Ctrl-C
     # reaches honcho, which stops every process and waits for them.
     concurrency = ["-c", ",".join(f"{name}={n}" for name, n in scale.items())] if scale else []
-    os.execve(sys.executable, [sys.executable, "-m", "honcho", "-f", str(ROOT / "Procfile"),
-                               "-d", str(ROOT), "start", *concurrency], env)
+    os.execve(
+        sys.executable,
+        [
+            sys.executable,
+            "-m",
+            "honcho",
+            "-f",
+            str(ROOT / "Procfile"),
+            "-d",
+            str(ROOT),
+            "start",
+            *concurrency,
+        ],
+        env,
+    )
 
 
 # --- operator tasks --------------------------------------------------------------------------
+
 
 def _rpc():
     from nameko.standalone.rpc import ClusterRpcProxy
@@ -143,8 +171,12 @@ def payments():
 
 
 @payments.command("reconcile")
-@click.option("--older-than", default=0.0, show_default=True,
-              help="Only payments opened at least this many seconds ago.")
+@click.option(
+    "--older-than",
+    default=0.0,
+    show_default=True,
+    help="Only payments opened at least this many seconds ago.",
+)
 def reconcile_payments(older_than):
     """Ask the payment provider about payments still in progress (their callback never came) and
     complete or fail them; each payment is counted once however often this runs."""
@@ -178,7 +210,7 @@ def import_hs(csv_file, batch):
         import_id = rpc.application.hs_import_start(csv_file.name)
         with click.progressbar(length=len(rows), label=f"importing {csv_file.name}") as bar:
             for start in range(0, len(rows), batch):
-                chunk = rows[start:start + batch]
+                chunk = rows[start : start + batch]
                 rpc.application.hs_import_rows(import_id, chunk)
                 bar.update(len(chunk))
         status = rpc.application.hs_import_activate(import_id)
@@ -203,9 +235,11 @@ def dlq_list(as_json):
     if not items:
         click.echo("no dead letters")
     for item in items:
-        click.echo(f"{item['id']}  {item['dead_at']}  {item['event_type']} {item['event_id']}\n"
-                   f"    queue: {item['queue']}  attempts: {item['attempts']}\n"
-                   f"    error: {item['error']}")
+        click.echo(
+            f"{item['id']}  {item['dead_at']}  {item['event_type']} {item['event_id']}\n"
+            f"    queue: {item['queue']}  attempts: {item['attempts']}\n"
+            f"    error: {item['error']}"
+        )
 
 
 @dlq.command("replay")
@@ -267,6 +301,7 @@ def db_revision(service, message):
 
 # --- exporter side: development DSCs and detached signatures (architecture §4 "DSC") -----------
 
+
 def _iec_option(ctx, param, value):
     from cli import dsc
 
@@ -282,14 +317,17 @@ def dev():
 
 
 @dev.command("make-dsc")
-@click.option("--iec", required=True, callback=_iec_option,
-              help="The firm's IEC (10 letters/digits).")
+@click.option("--iec", required=True, callback=_iec_option, help="The firm's IEC (10 letters/digits).")
 @click.option("--name", required=True, help="The director, as listed in the IEC record (the CN).")
 @click.option("--organisation", help="The firm's name (the certificate's O).")
 @click.option("--token", "token_label", help="SoftHSM2 token label (default: dsc-<IEC>).")
 @click.option("--pin", help="User PIN of a new token (default: random), or of an existing one.")
-@click.option("--p12", "p12_path", type=click.Path(dir_okay=False, path_type=Path),
-              help="No token: write a PKCS#12 file (and PEM cert and key beside it).")
+@click.option(
+    "--p12",
+    "p12_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="No token: write a PKCS#12 file (and PEM cert and key beside it).",
+)
 @click.option("--p12-password", help="Password of the PKCS#12 file (default: none).")
 @click.option("--days", default=730, show_default=True, type=click.IntRange(1, 3650))
 def make_dsc(iec, name, organisation, token_label, pin, p12_path, p12_password, days):
@@ -307,8 +345,17 @@ def make_dsc(iec, name, organisation, token_label, pin, p12_path, p12_password, 
         raise click.UsageError("--p12 makes no token: drop --token/--pin")
     var = config.var_dir()
     try:
-        made = dsc.make_dsc(var, iec, name, token_label=token_label, pin=pin, p12_path=p12_path,
-                            p12_password=p12_password, organisation=organisation, days=days)
+        made = dsc.make_dsc(
+            var,
+            iec,
+            name,
+            token_label=token_label,
+            pin=pin,
+            p12_path=p12_path,
+            p12_password=p12_password,
+            organisation=organisation,
+            days=days,
+        )
     except dsc.DscError as exc:
         raise click.ClickException(str(exc)) from None
     q = shlex.quote
@@ -317,34 +364,50 @@ def make_dsc(iec, name, organisation, token_label, pin, p12_path, p12_password, 
     click.echo(f"certificate: {made['certificate']}")
     click.echo(f"issued by:   {ca_cert}")
     if made["p12"]:
-        click.echo(f"PKCS#12:     {made['p12']}"
-                   + (" (password protected)" if p12_password else " (no password)"))
+        click.echo(
+            f"PKCS#12:     {made['p12']}" + (" (password protected)" if p12_password else " (no password)")
+        )
         click.echo(f"private key: {made['key']}")
-        click.echo("\nSign a file FILE (detached CMS, DER) with it:\n"
-                   f"  openssl cms -sign -binary -outform DER -md sha256 -in FILE -out FILE.p7s "
-                   f"-signer {q(made['certificate'])} -inkey {q(made['key'])}")
+        click.echo(
+            "\nSign a file FILE (detached CMS, DER) with it:\n"
+            f"  openssl cms -sign -binary -outform DER -md sha256 -in FILE -out FILE.p7s "
+            f"-signer {q(made['certificate'])} -inkey {q(made['key'])}"
+        )
         return
     click.echo(f"module:      {made['module']}")
     click.echo(f"token:       {made['token']}")
     click.echo(f"PIN:         {made['pin']}")
     click.echo(f"SOFTHSM2_CONF={made['softhsm2_conf']}")
-    click.echo("\nSign a file FILE with it:\n"
-               f"  export SOFTHSM2_CONF={q(made['softhsm2_conf'])}\n"
-               f"  opencoo sign --module {q(made['module'])} --token {q(made['token'])} "
-               f"--pin {q(made['pin'])} FILE")
+    click.echo(
+        "\nSign a file FILE with it:\n"
+        f"  export SOFTHSM2_CONF={q(made['softhsm2_conf'])}\n"
+        f"  opencoo sign --module {q(made['module'])} --token {q(made['token'])} "
+        f"--pin {q(made['pin'])} FILE"
+    )
 
 
 @main.command("sign")
-@click.option("--module", required=True, type=click.Path(exists=True, dir_okay=False),
-              help="The token's PKCS#11 library (.so).")
+@click.option(
+    "--module",
+    required=True,
+    type=click.Path(exists=True, dir_okay=False),
+    help="The token's PKCS#11 library (.so).",
+)
 @click.option("--token", "token_label", required=True, help="Token label.")
 @click.option("--pin", prompt="Token PIN", hide_input=True, help="User PIN (asked when left out).")
 @click.option("--key-label", help="Private key to use (default: the only one on the token).")
-@click.option("--out", type=click.Path(dir_okay=False, path_type=Path),
-              help="Where to write the signature (default: FILE.p7s).")
-@click.option("--base64", "as_base64", is_flag=True,
-              help="Print the signature base64-encoded (as the API takes it) instead of writing "
-                   "DER; with --out, write that text to OUT.")
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Where to write the signature (default: FILE.p7s).",
+)
+@click.option(
+    "--base64",
+    "as_base64",
+    is_flag=True,
+    help="Print the signature base64-encoded (as the API takes it) instead of writing "
+    "DER; with --out, write that text to OUT.",
+)
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 def sign(module, token_label, pin, key_label, out, as_base64, file):
     """Make a detached CMS signature (DER, SHA-256) of FILE with the key on a PKCS#11 token."""
@@ -356,8 +419,9 @@ def sign(module, token_label, pin, key_label, out, as_base64, file):
     # (read, not config.var_dir(): signing must not create a data folder)
     dsc.use_var_softhsm_conf(module, Path(config.env("OPENCOO_VAR", "./var")))
     try:
-        signature = dsc.sign_detached(file.read_bytes(), module=module, token_label=token_label,
-                                      pin=pin, key_label=key_label)
+        signature = dsc.sign_detached(
+            file.read_bytes(), module=module, token_label=token_label, pin=pin, key_label=key_label
+        )
     except dsc.DscError as exc:
         raise click.ClickException(str(exc)) from None
     if as_base64:

@@ -4,6 +4,7 @@ fails while the document differs.
 
     python docs/gen_architecture.py
 """
+
 import re
 import sys
 from pathlib import Path

@@ -5,6 +5,7 @@ AsyncAPI 3.0.0 JSON schema.
 
     python docs/gen_asyncapi.py
 """
+
 import importlib.util
 import json
 import sys
@@ -51,11 +52,13 @@ def build() -> dict:
             "address": event_type,
             "title": f"{event_type} on {exchange}",
             "messages": {},
-            "bindings": {"amqp": {
-                "is": "routingKey",
-                "exchange": {"name": exchange, "type": "topic", "durable": True,
-                             "autoDelete": False},
-                "bindingVersion": "0.3.0"}},
+            "bindings": {
+                "amqp": {
+                    "is": "routingKey",
+                    "exchange": {"name": exchange, "type": "topic", "durable": True, "autoDelete": False},
+                    "bindingVersion": "0.3.0",
+                }
+            },
         }
         for version, schema_class in sorted(versions.items()):
             key = f"{event_type}.v{version}"
@@ -66,25 +69,30 @@ def build() -> dict:
                 "title": f"{event_type} v{version}",
                 "summary": doc.EVENT_DOCS[event_type],
                 "contentType": "application/json",
-                "headers": {"type": "object",
-                            "properties": {name: {"type": "integer" if isinstance(value, int)
-                                                  else "string"}
-                                           for name, value in headers.items()}},
-                "payload": {"schemaFormat": SCHEMA_FORMAT,
-                            "schema": _payload_schema(f"{event_type}.v{version}",
-                                                      schema_class)},
-                "examples": [{"name": f"{event_type}-v{version}", "headers": headers,
-                              "payload": example}],
-                "bindings": {"amqp": {"contentEncoding": "utf-8", "messageType": event_type,
-                                      "bindingVersion": "0.3.0"}},
+                "headers": {
+                    "type": "object",
+                    "properties": {
+                        name: {"type": "integer" if isinstance(value, int) else "string"}
+                        for name, value in headers.items()
+                    },
+                },
+                "payload": {
+                    "schemaFormat": SCHEMA_FORMAT,
+                    "schema": _payload_schema(f"{event_type}.v{version}", schema_class),
+                },
+                "examples": [{"name": f"{event_type}-v{version}", "headers": headers, "payload": example}],
+                "bindings": {
+                    "amqp": {"contentEncoding": "utf-8", "messageType": event_type, "bindingVersion": "0.3.0"}
+                },
             }
             channels[channel]["messages"][key] = {"$ref": f"#/components/messages/{key}"}
         operations[f"publish.{channel}"] = {
             "action": "send",
             "title": f"The {source} service publishes {event_type}",
             "channel": {"$ref": f"#/channels/{channel}"},
-            "messages": [{"$ref": f"#/channels/{channel}/messages/{key}"}
-                         for key in channels[channel]["messages"]],
+            "messages": [
+                {"$ref": f"#/channels/{channel}/messages/{key}"} for key in channels[channel]["messages"]
+            ],
         }
     return {
         "asyncapi": "3.0.0",
@@ -92,15 +100,20 @@ def build() -> dict:
             "title": "OpenCoO events",
             "version": "1.0.0",
             "description": "What OpenCoO's services announce, on RabbitMQ: each service on its "
-                           "topic exchange `<service>.events`, the routing key being the event "
-                           "type. Issuing agencies bind application.events and "
-                           "certificate.events by their `agency_code` header. docs/events.md "
-                           "says the same in prose, with the rules of delivery.",
+            "topic exchange `<service>.events`, the routing key being the event "
+            "type. Issuing agencies bind application.events and "
+            "certificate.events by their `agency_code` header. docs/events.md "
+            "says the same in prose, with the rules of delivery.",
         },
         "defaultContentType": "application/json",
-        "servers": {"broker": {"host": "localhost:5672", "protocol": "amqp",
-                               "protocolVersion": "0.9.1",
-                               "description": "The platform's RabbitMQ (OPENCOO_AMQP_URI)."}},
+        "servers": {
+            "broker": {
+                "host": "localhost:5672",
+                "protocol": "amqp",
+                "protocolVersion": "0.9.1",
+                "description": "The platform's RabbitMQ (OPENCOO_AMQP_URI).",
+            }
+        },
         "channels": channels,
         "operations": operations,
         "components": {"messages": messages},

@@ -31,6 +31,7 @@ at-least-once, so the consumer drops an event_id it has already handled. This ex
 event_ids in memory, which is enough for one run; a real system records the event_id in the same
 database transaction as the event's effect (and rejects a duplicate by a unique key).
 """
+
 import argparse
 import json
 import logging
@@ -62,7 +63,9 @@ def parking_exchange(agency: str) -> Exchange:
 
 def agency_queue(agency: str, queue_name: str | None = None) -> Queue:
     return Queue(
-        queue_name or f"agency.{agency}.events", exchange=agency_exchange(agency), durable=True,
+        queue_name or f"agency.{agency}.events",
+        exchange=agency_exchange(agency),
+        durable=True,
         # Only events whose agency_code header is this agency's.
         binding_arguments={"x-match": "all", "agency_code": agency},
         # A message the consumer rejects is parked, not lost. (Through an exchange of the
@@ -72,8 +75,9 @@ def agency_queue(agency: str, queue_name: str | None = None) -> Queue:
     )
 
 
-def declare_topology(channel, agency: str, queue_name: str | None = None,
-                     declare_sources: bool = True) -> Queue:
+def declare_topology(
+    channel, agency: str, queue_name: str | None = None, declare_sources: bool = True
+) -> Queue:
     """Declare (idempotently) the agency's exchange, its bindings and its durable queues; returns
     the queue bound to ``channel``. Events routed before the first declaration are not kept:
     declare once, before relying on the queue."""
@@ -87,8 +91,7 @@ def declare_topology(channel, agency: str, queue_name: str | None = None,
         # to the queue only those that match the queue's binding arguments.
         own.bind_to(exchange=source_exchange(source), routing_key="#")
     queue = agency_queue(agency, queue_name)(channel)
-    Queue(f"{queue.name}.rejected", exchange=parking_exchange(agency), durable=True)(
-        channel).declare()
+    Queue(f"{queue.name}.rejected", exchange=parking_exchange(agency), durable=True)(channel).declare()
     queue.declare()
     return queue
 
@@ -97,9 +100,18 @@ def print_event(event: dict):
     print(json.dumps(event, sort_keys=True), flush=True)
 
 
-def run(amqp_uri: str, agency: str, handler=print_event, *, queue_name: str | None = None,
-        stop_event=None, limit: int | None = None, declare: str = "all",
-        seen: set | None = None, poll_seconds: float = 0.5) -> dict:
+def run(
+    amqp_uri: str,
+    agency: str,
+    handler=print_event,
+    *,
+    queue_name: str | None = None,
+    stop_event=None,
+    limit: int | None = None,
+    declare: str = "all",
+    seen: set | None = None,
+    poll_seconds: float = 0.5,
+) -> dict:
     """Consume the agency's events, calling ``handler(event)`` once per event_id.
 
     Stops when ``stop_event`` (a threading.Event) is set or after ``limit`` messages were taken
@@ -120,8 +132,7 @@ def run(amqp_uri: str, agency: str, handler=print_event, *, queue_name: str | No
             if not isinstance(event_id, str):
                 raise TypeError("event_id is not a string")
         except (ValueError, TypeError, KeyError) as exc:
-            log.error("rejecting an unreadable message (%s); it goes to %s.rejected", exc,
-                      queue.name)
+            log.error("rejecting an unreadable message (%s); it goes to %s.rejected", exc, queue.name)
             counts["rejected"] += 1
             message.reject(requeue=False)
             return
@@ -139,8 +150,9 @@ def run(amqp_uri: str, agency: str, handler=print_event, *, queue_name: str | No
         message.ack()  # only once handled: a crash before this redelivers the event
 
     def done():
-        return ((stop_event is not None and stop_event.is_set())
-                or (limit is not None and counts["received"] >= limit))
+        return (stop_event is not None and stop_event.is_set()) or (
+            limit is not None and counts["received"] >= limit
+        )
 
     with Connection(amqp_uri) as connection:
         channel = connection.channel()
@@ -150,8 +162,7 @@ def run(amqp_uri: str, agency: str, handler=print_event, *, queue_name: str | No
             queue = declare_topology(channel, agency, queue_name, declare_sources=declare == "all")
         # prefetch 1 with a limit, so that no message beyond it is held and handed back.
         prefetch = 1 if limit is not None else 20
-        with connection.Consumer(queue, on_message=on_message, prefetch_count=prefetch,
-                                 auto_declare=False):
+        with connection.Consumer(queue, on_message=on_message, prefetch_count=prefetch, auto_declare=False):
             while not done():
                 try:
                     connection.drain_events(timeout=poll_seconds)
@@ -162,21 +173,28 @@ def run(amqp_uri: str, agency: str, handler=print_event, *, queue_name: str | No
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--amqp", default=os.environ.get("OPENCOO_AMQP_URI"),
-                        help="broker URI, e.g. amqp://user:password@host:5672/vhost")
+    parser.add_argument(
+        "--amqp",
+        default=os.environ.get("OPENCOO_AMQP_URI"),
+        help="broker URI, e.g. amqp://user:password@host:5672/vhost",
+    )
     parser.add_argument("--agency", required=True, help="the agency code, e.g. MPEDA")
     parser.add_argument("--queue", help="queue name (default agency.<AGENCY>.events)")
-    parser.add_argument("--limit", type=int,
-                        help="stop after this many messages (default: run until interrupted)")
-    parser.add_argument("--declare", choices=DECLARE, default="all",
-                        help="what to declare before consuming (default all)")
-    parser.add_argument("--declare-only", action="store_true",
-                        help="declare the topology (platform exchanges included) and exit")
+    parser.add_argument(
+        "--limit", type=int, help="stop after this many messages (default: run until interrupted)"
+    )
+    parser.add_argument(
+        "--declare", choices=DECLARE, default="all", help="what to declare before consuming (default all)"
+    )
+    parser.add_argument(
+        "--declare-only",
+        action="store_true",
+        help="declare the topology (platform exchanges included) and exit",
+    )
     args = parser.parse_args(argv)
     if not args.amqp:
         parser.error("--amqp is required (or set OPENCOO_AMQP_URI)")
-    logging.basicConfig(level=logging.INFO, stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(message)s")
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(levelname)s %(message)s")
     if args.declare_only:
         with Connection(args.amqp) as connection:
             queue = declare_topology(connection.channel(), args.agency, args.queue)
@@ -187,8 +205,14 @@ def main(argv=None):
     connection_errors = (OSError, *Connection(args.amqp).connection_errors)
     while True:
         try:
-            counts = run(args.amqp, args.agency, queue_name=args.queue, limit=args.limit,
-                         declare=args.declare, seen=seen)
+            counts = run(
+                args.amqp,
+                args.agency,
+                queue_name=args.queue,
+                limit=args.limit,
+                declare=args.declare,
+                seen=seen,
+            )
             log.info("stopped: %s", counts)
             return
         except KeyboardInterrupt:

@@ -1,4 +1,5 @@
 """Who is calling: the bearer token is verified here, locally, with registration's public key."""
+
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -26,8 +27,7 @@ def authenticate(request) -> Principal:
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token:
-        raise Unauthorized("log in and send the token as 'Authorization: Bearer …'",
-                           code="TOKEN_MISSING")
+        raise Unauthorized("log in and send the token as 'Authorization: Bearer …'", code="TOKEN_MISSING")
     try:
         claims = tokens.verify(_public_key(str(tokens.public_key_path())), token.strip())
     except jwt.ExpiredSignatureError:
@@ -37,8 +37,9 @@ def authenticate(request) -> Principal:
     if claims.get("role") not in tokens.ROLES:
         raise Unauthorized("the token names no known role", code="TOKEN_INVALID")
     if request.environ[revocation.ENVIRON_KEY].revoked(claims["sub"], claims.get("ver")):
-        raise Unauthorized("the password was changed since this token was issued; log in again",
-                           code="TOKEN_REVOKED")
+        raise Unauthorized(
+            "the password was changed since this token was issued; log in again", code="TOKEN_REVOKED"
+        )
     return Principal(claims["sub"], claims["role"], claims.get("agency"), claims.get("office"))
 
 

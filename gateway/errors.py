@@ -1,5 +1,6 @@
 """What each domain error becomes in HTTP: the one table (the services' errors carry a code and a
 message, never a status)."""
+
 from services.chassis.errors import (
     ApiError,
     BadRequest,

@@ -1,6 +1,7 @@
 """HTTP edge of the gateway: JSON for every answer, errors included; body limits before any byte
 of the body is read; a correlation id per request; routes that document themselves in OpenAPI.
 """
+
 import json
 import logging
 import re
@@ -31,22 +32,30 @@ CORRELATION_HEADER = "X-Correlation-Id"
 _CORRELATION_RE = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
 
 # On every answer: a browser must not guess types, frame us or tell other sites where it came from.
-SECURITY_HEADERS = {"X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer",
-                    "X-Frame-Options": "DENY"}
+SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "X-Frame-Options": "DENY",
+}
 # What an answer may do in a browser unless its route says otherwise (the pages do): nothing.
 # `sandbox` keeps a PDF, a spreadsheet or a JSON body opened from our origin from running anything.
-DEFAULT_POLICY = ("default-src 'none'; frame-ancestors 'none'; base-uri 'none'; "
-                  "form-action 'none'; sandbox")
+DEFAULT_POLICY = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'; sandbox"
 # A page of ours: its own styles and scripts only, never inline script, never framed.
-PAGE_POLICY = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-               "frame-ancestors 'none'; base-uri 'none'; form-action 'none'")
+PAGE_POLICY = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
+)
 # A page with a form that posts back to the platform, and nowhere else.
 FORM_PAGE_POLICY = PAGE_POLICY.replace("form-action 'none'", "form-action 'self'")
 
 
 def json_response(body, status=200, headers=None) -> Response:
-    return Response(json.dumps(body, separators=(",", ":"), default=str), status=status,
-                    headers=headers, mimetype="application/json")
+    return Response(
+        json.dumps(body, separators=(",", ":"), default=str),
+        status=status,
+        headers=headers,
+        mimetype="application/json",
+    )
 
 
 def page_response(html: str, policy: str = PAGE_POLICY) -> Response:
@@ -84,12 +93,14 @@ class JsonWsgiApp(WsgiApp):
         request.max_content_length = config.max_body_bytes()
         try:
             if (request.content_length or 0) > request.max_content_length:
-                raise PayloadTooLarge(
-                    f"request body is larger than {request.max_content_length} bytes")
+                raise PayloadTooLarge(f"request body is larger than {request.max_content_length} bytes")
             for name, value in request.args.items(multi=True):
                 if not _valid_text(name) or not _valid_text(value):
-                    raise BadRequest("the query string holds a NUL character",
-                                     code="VALIDATION_ERROR", fields={name: ["Not valid text."]})
+                    raise BadRequest(
+                        "the query string holds a NUL character",
+                        code="VALIDATION_ERROR",
+                        fields={name: ["Not valid text."]},
+                    )
             provider, values = self.url_map.bind_to_environ(environ).match()
             request.path_values = values
             response = provider.handle_request(request)
@@ -110,8 +121,12 @@ class BoundedProtocol(HttpOnlyProtocol):
     def _read_request_line(self):
         line = super()._read_request_line()
         if len(line) >= self.server.url_length_limit:
-            self._refuse(414, "URI Too Long", "URI_TOO_LONG",
-                         f"the request line is longer than {self.server.url_length_limit} bytes")
+            self._refuse(
+                414,
+                "URI Too Long",
+                "URI_TOO_LONG",
+                f"the request line is longer than {self.server.url_length_limit} bytes",
+            )
             return ""  # what eventlet reads as a closed connection
         return line
 
@@ -119,17 +134,27 @@ class BoundedProtocol(HttpOnlyProtocol):
         try:
             return super().parse_request()
         except (wsgi.HeaderLineTooLong, wsgi.HeadersTooLarge):
-            self._refuse(431, "Request Header Fields Too Large", "HEADERS_TOO_LARGE",
-                         f"a header is longer than {wsgi.MAX_HEADER_LINE} bytes, or all of "
-                         f"them together longer than {wsgi.MAX_TOTAL_HEADER_SIZE}")
+            self._refuse(
+                431,
+                "Request Header Fields Too Large",
+                "HEADERS_TOO_LARGE",
+                f"a header is longer than {wsgi.MAX_HEADER_LINE} bytes, or all of "
+                f"them together longer than {wsgi.MAX_TOTAL_HEADER_SIZE}",
+            )
             return False
 
     def _refuse(self, status: int, reason: str, code: str, message: str) -> None:
         body = json.dumps({"error": {"code": code, "message": message}}).encode()
-        head = "".join(f"{name}: {value}\r\n" for name, value in {
-            "Content-Type": "application/json", "Content-Length": len(body),
-            "Connection": "close", **SECURITY_HEADERS,
-            "Content-Security-Policy": DEFAULT_POLICY}.items())
+        head = "".join(
+            f"{name}: {value}\r\n"
+            for name, value in {
+                "Content-Type": "application/json",
+                "Content-Length": len(body),
+                "Connection": "close",
+                **SECURITY_HEADERS,
+                "Content-Security-Policy": DEFAULT_POLICY,
+            }.items()
+        )
         self.wfile.write(f"HTTP/1.1 {status} {reason}\r\n{head}\r\n".encode() + body)
         self.close_connection = 1
 
@@ -143,10 +168,16 @@ class JsonWebServer(WebServer):
         return JsonWsgiApp(self)
 
     def get_wsgi_server(self, sock, wsgi_app, protocol=BoundedProtocol, debug=False):
-        return wsgi.Server(sock, sock.getsockname(), wsgi_app, protocol=protocol, debug=debug,
-                           log=logging.getLogger("nameko.web.server"),
-                           keepalive=config.keepalive_seconds(),
-                           socket_timeout=config.socket_timeout_seconds())
+        return wsgi.Server(
+            sock,
+            sock.getsockname(),
+            wsgi_app,
+            protocol=protocol,
+            debug=debug,
+            log=logging.getLogger("nameko.web.server"),
+            keepalive=config.keepalive_seconds(),
+            socket_timeout=config.socket_timeout_seconds(),
+        )
 
     def run(self):
         slots = Semaphore(config.max_connections())
@@ -155,8 +186,7 @@ class JsonWebServer(WebServer):
             try:
                 sock, address = self._sock.accept()
                 sock.settimeout(self._serv.socket_timeout)
-                thread = self.container.spawn_managed_thread(
-                    partial(self.process_request, sock, address))
+                thread = self.container.spawn_managed_thread(partial(self.process_request, sock, address))
             except BaseException:
                 slots.release()
                 raise
@@ -169,6 +199,7 @@ class JsonWebServer(WebServer):
 @dataclass
 class RouteDoc:
     """What OpenAPI says of a route; collected as routes are declared."""
+
     method: str
     path: str
     summary: str
@@ -188,6 +219,7 @@ ROUTES: list[RouteDoc] = []
 class JsonHttp(HttpRequestHandler):
     """A route: who may call it is decided here, from its declaration, before its body is read
     or validated (``request.principal`` is the caller then; None on a public route)."""
+
     server = JsonWebServer()
 
     def __init__(self, method, url, max_body=None, roles=(), **kwargs):
@@ -209,8 +241,7 @@ class JsonHttp(HttpRequestHandler):
             return self.response_from_exception(exc)
         limit = self.max_body
         if limit is not None and (request.content_length or 0) > limit:
-            return error_response(413, "PAYLOAD_TOO_LARGE",
-                                  f"request body is larger than {limit} bytes")
+            return error_response(413, "PAYLOAD_TOO_LARGE", f"request body is larger than {limit} bytes")
         return super().handle_request(request)
 
     def response_from_result(self, result):
@@ -232,17 +263,18 @@ class JsonHttp(HttpRequestHandler):
                 headers["Retry-After"] = str(exc.extra["retry_after"])
             return json_response(exc.to_dict(), status=http_status(exc), headers=headers)
         if isinstance(exc, ValidationError):
-            return error_response(400, "VALIDATION_ERROR", "the request is not valid",
-                                  fields=exc.messages)
+            return error_response(400, "VALIDATION_ERROR", "the request is not valid", fields=exc.messages)
         if isinstance(exc, HTTPException):
             return _http_exception_response(exc)
         if isinstance(exc, RemoteError):
             log.error("unexpected error in a service: %s", exc)
         else:
             log.error("unexpected error in the gateway", exc_info=exc)
-        return error_response(500, "INTERNAL_ERROR",
-                              "something went wrong on our side; quote the X-Correlation-Id "
-                              "header when reporting it")
+        return error_response(
+            500,
+            "INTERNAL_ERROR",
+            "something went wrong on our side; quote the X-Correlation-Id header when reporting it",
+        )
 
 
 class RouteDeclarationError(TypeError):
@@ -250,8 +282,22 @@ class RouteDeclarationError(TypeError):
     module is imported, so such a route is never served."""
 
 
-def route(method, path, summary, *, roles=(), public=False, tags=(), request=None, response=None,
-          max_body=None, query=None, responses=None, media="application/json", path_params=None):
+def route(
+    method,
+    path,
+    summary,
+    *,
+    roles=(),
+    public=False,
+    tags=(),
+    request=None,
+    response=None,
+    max_body=None,
+    query=None,
+    responses=None,
+    media="application/json",
+    path_params=None,
+):
     """Declare an HTTP route, who may call it and its OpenAPI description in one place. ``path``
     uses werkzeug's ``<name>`` syntax. ``roles``: the roles that may call it, enforced before
     anything else (401 without a valid token, 403 for another role); ``public=True``: anyone."""
@@ -260,11 +306,29 @@ def route(method, path, summary, *, roles=(), public=False, tags=(), request=Non
     unknown = set(roles) - set(tokens.ROLES)
     if unknown:
         raise RouteDeclarationError(f"{method} {path}: no such roles {sorted(unknown)}")
-    ROUTES.append(RouteDoc(method, path, summary, tuple(tags), request, response, tuple(roles),
-                           responses or {}, query, media, path_params or {}))
+    ROUTES.append(
+        RouteDoc(
+            method,
+            path,
+            summary,
+            tuple(tags),
+            request,
+            response,
+            tuple(roles),
+            responses or {},
+            query,
+            media,
+            path_params or {},
+        )
+    )
     # A client's mistake is an answer, not a fault: nameko logs these below ERROR, without alarm.
-    return JsonHttp.decorator(method, path, max_body=max_body, roles=tuple(roles),
-                              expected_exceptions=(ApiError, ValidationError, HTTPException))
+    return JsonHttp.decorator(
+        method,
+        path,
+        max_body=max_body,
+        roles=tuple(roles),
+        expected_exceptions=(ApiError, ValidationError, HTTPException),
+    )
 
 
 MAX_JSON_DEPTH = 32  # our deepest body (products, raw materials) is 4 levels
@@ -277,8 +341,9 @@ def loads_checked(text, field: str = "_body"):
     try:
         data = json.loads(text)
     except (ValueError, UnicodeDecodeError, RecursionError):
-        raise ValidationError({field: ["Body is not valid JSON." if field == "_body"
-                                       else "Not valid JSON."]}) from None
+        raise ValidationError(
+            {field: ["Body is not valid JSON." if field == "_body" else "Not valid JSON."]}
+        ) from None
     problems = {}
     # Iterative: a body 900 levels deep, within the parser's own limit, must not recurse here.
     stack = [(data, field if field != "_body" else "", 0)]
@@ -293,7 +358,7 @@ def loads_checked(text, field: str = "_body"):
             items = enumerate(value)
         for key, item in items:
             where = f"{path}.{key}" if path else str(key)
-            for text_value in ((key, item) if isinstance(key, str) else (item,)):
+            for text_value in (key, item) if isinstance(key, str) else (item,):
                 if isinstance(text_value, str) and not _valid_text(text_value):
                     problems[where] = ["Not valid text: a lone surrogate or a NUL character."]
             if isinstance(item, (dict, list)):

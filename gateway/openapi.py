@@ -1,4 +1,5 @@
 """The OpenAPI document, generated from the declared routes and their marshmallow schemas."""
+
 import re
 from decimal import Decimal
 from functools import lru_cache
@@ -11,10 +12,18 @@ from gateway import schemas
 from gateway.http import ROUTES
 from services.contracts import application_form
 
-_STATUS_TEXT = {400: "Malformed request", 401: "Not logged in", 403: "Not allowed",
-                404: "Not found", 409: "State conflict", 413: "Body too large",
-                422: "Rule broken", 429: "Too many requests", 503: "Service unavailable",
-                504: "A service did not answer in time"}
+_STATUS_TEXT = {
+    400: "Malformed request",
+    401: "Not logged in",
+    403: "Not allowed",
+    404: "Not found",
+    409: "State conflict",
+    413: "Body too large",
+    422: "Rule broken",
+    429: "Too many requests",
+    503: "Service unavailable",
+    504: "A service did not answer in time",
+}
 
 
 def _openapi_path(path: str) -> str:
@@ -25,15 +34,18 @@ def _openapi_path(path: str) -> str:
 def build(public_url: str) -> dict:
     marshmallow = MarshmallowPlugin()
     spec = APISpec(
-        title="OpenCoO API", version="1.0.0", openapi_version="3.0.3",
+        title="OpenCoO API",
+        version="1.0.0",
+        openapi_version="3.0.3",
         plugins=[marshmallow],
-        info={"description": "Certificates of Origin: registration, applications, payment, "
-                             "examination, signed certificates and public verification. "
-                             "Every error is JSON: {\"error\": {\"code\", \"message\", \"fields\"}}."},
+        info={
+            "description": "Certificates of Origin: registration, applications, payment, "
+            "examination, signed certificates and public verification. "
+            'Every error is JSON: {"error": {"code", "message", "fields"}}.'
+        },
         servers=[{"url": public_url}],
     )
-    spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer",
-                                               "bearerFormat": "JWT"})
+    spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"})
     # an amount is a decimal string or a JSON number: its metadata says which (oneOf), not a type
     marshmallow.map_to_openapi_type(application_form.Amount, None, None)
     spec.components.schema("Error", schema=schemas.Error)
@@ -42,18 +54,29 @@ def build(public_url: str) -> dict:
     for route in ROUTES:
         if route.path.startswith("/api/docs/static"):
             continue
-        operation: dict[str, Any] = {"summary": route.summary, "tags": list(route.tags) or ["platform"],
-                     "responses": {}}
-        params = [{"in": "path", "name": name, "required": True,
-                   "schema": route.path_params.get(name, {"type": "string"})}
-                  for name in re.findall(r"<(?:[a-z]+:)?([a-z_]+)>", route.path)]
+        operation: dict[str, Any] = {
+            "summary": route.summary,
+            "tags": list(route.tags) or ["platform"],
+            "responses": {},
+        }
+        params = [
+            {
+                "in": "path",
+                "name": name,
+                "required": True,
+                "schema": route.path_params.get(name, {"type": "string"}),
+            }
+            for name in re.findall(r"<(?:[a-z]+:)?([a-z_]+)>", route.path)
+        ]
         if route.query is not None:
             params.append({"in": "query", "schema": route.query})
         if params:
             operation["parameters"] = params
         if route.request_schema is not None:
             operation["requestBody"] = {
-                "required": True, "content": {route.media: {"schema": route.request_schema}}}
+                "required": True,
+                "content": {route.media: {"schema": route.request_schema}},
+            }
         ok: dict[str, Any] = {"description": "OK"}
         if route.response_schema is not None:
             ok["content"] = {"application/json": {"schema": route.response_schema}}
@@ -67,7 +90,8 @@ def build(public_url: str) -> dict:
         for code in sorted(codes):
             operation["responses"][str(code)] = {
                 "description": route.responses.get(code, _STATUS_TEXT.get(code, "Error")),
-                "content": {"application/json": {"schema": "Error"}}}
+                "content": {"application/json": {"schema": "Error"}},
+            }
         paths.setdefault(_openapi_path(route.path), {})[route.method.lower()] = operation
     for path, operations in paths.items():
         spec.path(path=path, operations=operations)
@@ -85,8 +109,12 @@ def _exact(node):
                 number = Decimal(node[key])
                 node[key] = int(number) if number == number.to_integral_value() else float(number)
         loose = node.get("anyOf")
-        if (isinstance(loose, list) and len(loose) == 2
-                and loose[0] == {"type": "object", "nullable": True} and "$ref" in loose[1]):
+        if (
+            isinstance(loose, list)
+            and len(loose) == 2
+            and loose[0] == {"type": "object", "nullable": True}
+            and "$ref" in loose[1]
+        ):
             del node["anyOf"]
             node.update({"allOf": [loose[1]], "nullable": True})
         for value in node.values():

@@ -1,6 +1,7 @@
 """A per-address limit for public endpoints that reveal data (the IEC lookup): a sliding window
 kept in the gateway process. Several gateway processes each count on their own, which bounds a
 client at N times the limit; good enough against scraping, and nothing to run besides."""
+
 import time
 from collections import deque
 
@@ -25,8 +26,9 @@ class SlidingWindow:
             hits.popleft()
         if len(hits) >= self.limit:
             retry_after = int(hits[0] + self.seconds - now) + 1
-            raise RateLimited(f"too many requests; try again in {retry_after} s",
-                              extra={"retry_after": retry_after})
+            raise RateLimited(
+                f"too many requests; try again in {retry_after} s", extra={"retry_after": retry_after}
+            )
         hits.append(now)
 
     def _forget_idle(self, now):

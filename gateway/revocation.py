@@ -7,6 +7,7 @@ hears of a change at once from ``registration.credentials_changed`` (a broadcast
 process gets its own copy) and asks registration for recent changes at start and every half
 minute, which covers the broadcasts a process missed while it was starting or cut off.
 """
+
 import logging
 import threading
 

@@ -1,4 +1,5 @@
 """marshmallow schemas of the HTTP API: they validate requests and generate the OpenAPI document."""
+
 import pycountry
 from marshmallow import EXCLUDE, Schema, fields, validate
 
@@ -9,8 +10,9 @@ from services.contracts.application_status import Status
 class ErrorBody(Schema):
     code = fields.String(required=True, metadata={"example": "HS_CODE_UNKNOWN"})
     message = fields.String(required=True)
-    fields_ = fields.Dict(data_key="fields", keys=fields.String(),
-                          metadata={"description": "Messages per field path"})
+    fields_ = fields.Dict(
+        data_key="fields", keys=fields.String(), metadata={"description": "Messages per field path"}
+    )
 
 
 class Error(Schema):
@@ -31,12 +33,16 @@ class Page(Schema):
 
 
 def page_of(item_schema, name):
-    return type(name, (Schema,), {
-        "items": fields.List(fields.Nested(item_schema), required=True),
-        "page": fields.Integer(required=True),
-        "per_page": fields.Integer(required=True),
-        "total": fields.Integer(required=True),
-    })
+    return type(
+        name,
+        (Schema,),
+        {
+            "items": fields.List(fields.Nested(item_schema), required=True),
+            "page": fields.Integer(required=True),
+            "per_page": fields.Integer(required=True),
+            "total": fields.Integer(required=True),
+        },
+    )
 
 
 class ServiceHealth(Schema):
@@ -58,8 +64,7 @@ class Agreement(Schema):
     partner_countries = fields.List(fields.String(), metadata={"description": "ISO 3166 alpha-2"})
     certificate_form = fields.String(metadata={"example": "Form AI"})
     preference_criteria = fields.List(fields.String())
-    value_content_threshold = fields.Integer(allow_none=True,
-                                             metadata={"description": "percent of FOB"})
+    value_content_threshold = fields.Integer(allow_none=True, metadata={"description": "percent of FOB"})
     value_content_criteria = fields.List(fields.String())
     value_content_tariff_shift = fields.String(allow_none=True)
     allows_self_certification = fields.Boolean()
@@ -98,9 +103,14 @@ class Country(CodeName):
 # An HS code as the look-up takes it: 2, 4, 6 or 8 digits of an HS 2022 chapter (01-97 but 77),
 # with spaces and dots anywhere, which the look-up ignores ("0306.17").
 _GAP = "[ .]*"
-HS_CODE = {"type": "string", "example": "030617", "pattern": (
-    rf"^\s*{_GAP}(0{_GAP}[1-9]|[1-6]{_GAP}[0-9]|7{_GAP}[0-68-9]|8{_GAP}[0-9]|9{_GAP}[0-7])"
-    rf"({_GAP}[0-9]{_GAP}[0-9]){{0,3}}{_GAP}\s*$")}
+HS_CODE = {
+    "type": "string",
+    "example": "030617",
+    "pattern": (
+        rf"^\s*{_GAP}(0{_GAP}[1-9]|[1-6]{_GAP}[0-9]|7{_GAP}[0-68-9]|8{_GAP}[0-9]|9{_GAP}[0-7])"
+        rf"({_GAP}[0-9]{_GAP}[0-9]){{0,3}}{_GAP}\s*$"
+    ),
+}
 
 
 class HsAncestor(Schema):
@@ -113,8 +123,9 @@ class HsCode(Schema):
     level = fields.Integer(metadata={"description": "2, 4, 6 or 8 digits"})
     kind = fields.String(metadata={"example": "subheading"})
     chapter = fields.String()
-    verified = fields.Boolean(metadata={
-        "description": "false when no nomenclature is loaded: form and chapter only"})
+    verified = fields.Boolean(
+        metadata={"description": "false when no nomenclature is loaded: form and chapter only"}
+    )
     description = fields.String()
     section = fields.String()
     parent = fields.String(allow_none=True)
@@ -135,13 +146,17 @@ class VerifyUpload(Schema):
     class Meta:
         unknown = EXCLUDE  # a form's other fields are ignored
 
-    file = fields.Raw(required=True, metadata={"type": "string", "format": "binary",
-                                               "description": "The certificate PDF"})
+    file = fields.Raw(
+        required=True, metadata={"type": "string", "format": "binary", "description": "The certificate PDF"}
+    )
 
 
 class VerifyNumberQuery(Schema):
-    number = fields.String(required=True, validate=validate.Length(min=1, max=80), metadata={
-        "example": "MPEDA/2026/013/0000066A"})
+    number = fields.String(
+        required=True,
+        validate=validate.Length(min=1, max=80),
+        metadata={"example": "MPEDA/2026/013/0000066A"},
+    )
 
 
 class SandboxDecision(Schema):
@@ -155,9 +170,14 @@ class HsUpload(Schema):
     class Meta:
         unknown = EXCLUDE  # a form's other fields are ignored
 
-    file = fields.Raw(required=True, metadata={
-        "type": "string", "format": "binary",
-        "description": "CSV with header section,hscode,description,parent,level"})
+    file = fields.Raw(
+        required=True,
+        metadata={
+            "type": "string",
+            "format": "binary",
+            "description": "CSV with header section,hscode,description,parent,level",
+        },
+    )
 
 
 class Captcha(Schema):
@@ -168,6 +188,7 @@ class Captcha(Schema):
 
 class CaptchaAnswer(Schema):
     """What every captcha-guarded form carries beside its own fields."""
+
     captcha_id = fields.String(required=True, validate=validate.Length(min=1, max=64))
     captcha_answer = fields.String(required=True, validate=validate.Length(min=1, max=8))
 
@@ -186,6 +207,7 @@ class Token(Schema):
 
 # --- registration --------------------------------------------------------------------------------
 
+
 class IecPublic(Schema):
     iec = fields.String(metadata={"example": "AAACM4821K"})
     name = fields.String()
@@ -193,8 +215,7 @@ class IecPublic(Schema):
     state = fields.String(allow_none=True)
     email = fields.String(metadata={"description": "masked", "example": "ex****@firm.in"})
     mobile = fields.String(metadata={"description": "masked", "example": "+91******2345"})
-    directors = fields.List(fields.String(), metadata={
-        "description": "Names a DSC's common name must match"})
+    directors = fields.List(fields.String(), metadata={"description": "Names a DSC's common name must match"})
     branches = fields.List(fields.Dict())
     registered = fields.Boolean()
 
@@ -218,16 +239,22 @@ class BranchInput(Schema):
     branch_id = fields.String(required=True, validate=validate.Length(min=1, max=32))
     gstin = fields.String(validate=validate.Length(max=20), metadata={"example": "32AAACM4821K1ZP"})
     in_sez = fields.Boolean(truthy={True}, falsy={False})
-    state = fields.String(validate=validate.Length(max=8), metadata={
-        "description": "ISO 3166-2, required with in_sez", "example": "IN-TN"})
+    state = fields.String(
+        validate=validate.Length(max=8),
+        metadata={"description": "ISO 3166-2, required with in_sez", "example": "IN-TN"},
+    )
 
 
 class DscProof(Schema):
-    certificate = fields.String(required=True, validate=validate.Length(min=1, max=20_000),
-                                metadata={"description": "PEM"})
+    certificate = fields.String(
+        required=True, validate=validate.Length(min=1, max=20_000), metadata={"description": "PEM"}
+    )
     challenge_id = fields.String(required=True, validate=validate.Length(min=1, max=64))
-    signature = fields.String(required=True, validate=validate.Length(min=1, max=100_000),
-                              metadata={"description": "base64 DER detached CMS over the nonce"})
+    signature = fields.String(
+        required=True,
+        validate=validate.Length(min=1, max=100_000),
+        metadata={"description": "base64 DER detached CMS over the nonce"},
+    )
 
 
 class RegistrationRequest(Schema):
@@ -235,10 +262,10 @@ class RegistrationRequest(Schema):
     mobile = fields.String(required=True, validate=validate.Length(min=1, max=20))
     email = fields.String(required=True, validate=validate.Length(min=3, max=254))
     declaration_accepted = fields.Boolean(required=True, truthy={True}, falsy={False})
-    branches = fields.List(fields.Nested(BranchInput), required=True,
-                           validate=validate.Length(min=1, max=200))
-    aeo_number = fields.String(load_default=None, allow_none=True,
-                               validate=validate.Length(max=32))
+    branches = fields.List(
+        fields.Nested(BranchInput), required=True, validate=validate.Length(min=1, max=200)
+    )
+    aeo_number = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=32))
     dsc = fields.Nested(DscProof, required=True)
 
 
@@ -257,8 +284,11 @@ class ForgotPassword(CaptchaAnswer):
 
 
 class ResetPassword(Schema):
-    token = fields.String(required=True, validate=validate.Length(min=1, max=128),
-                          metadata={"description": "from the emailed link (?token=…)"})
+    token = fields.String(
+        required=True,
+        validate=validate.Length(min=1, max=128),
+        metadata={"description": "from the emailed link (?token=…)"},
+    )
     new_password = fields.String(required=True, validate=validate.Length(min=1, max=256))
 
 
@@ -273,6 +303,7 @@ class Message(Schema):
 
 # --- administration -----------------------------------------------------------------------------
 
+
 class AgencyCreate(Schema):
     code = fields.String(required=True, validate=validate.Length(min=2, max=32))
     name = fields.String(required=True, validate=validate.Length(min=1, max=200))
@@ -280,11 +311,18 @@ class AgencyCreate(Schema):
 
 # What the route requires beside the fields, for the OpenAPI document: a regional office names
 # its agency, an issuing office its regional office.
-OFFICE_KINDS = {"oneOf": [
-    {"properties": {"kind": {"enum": ["regional"]}, "agency_code": {"minLength": 1}},
-     "required": ["agency_code"]},
-    {"properties": {"kind": {"enum": ["issuing"]}, "regional_office_code": {"minLength": 1}},
-     "required": ["regional_office_code"]}]}
+OFFICE_KINDS = {
+    "oneOf": [
+        {
+            "properties": {"kind": {"enum": ["regional"]}, "agency_code": {"minLength": 1}},
+            "required": ["agency_code"],
+        },
+        {
+            "properties": {"kind": {"enum": ["issuing"]}, "regional_office_code": {"minLength": 1}},
+            "required": ["regional_office_code"],
+        },
+    ]
+}
 
 
 class OfficeCreate(Schema):
@@ -292,14 +330,21 @@ class OfficeCreate(Schema):
     code = fields.String(required=True, validate=validate.Length(min=2, max=32))
     name = fields.String(required=True, validate=validate.Length(min=1, max=200))
     state = fields.String(required=True, validate=validate.Length(max=8))
-    agency_code = fields.String(validate=validate.Length(max=32),
-                                metadata={"description": "for a regional office"})
-    regional_office_code = fields.String(validate=validate.Length(max=64),
-                                         metadata={"description": "for an issuing office"})
+    agency_code = fields.String(
+        validate=validate.Length(max=32), metadata={"description": "for a regional office"}
+    )
+    regional_office_code = fields.String(
+        validate=validate.Length(max=64), metadata={"description": "for an issuing office"}
+    )
     address = fields.String(load_default="", validate=validate.Length(max=500))
-    gstin = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=15),
-                          metadata={"description": "an issuing office's GSTIN (its state's GST "
-                                                   "registration), printed on fee receipts"})
+    gstin = fields.String(
+        load_default=None,
+        allow_none=True,
+        validate=validate.Length(max=15),
+        metadata={
+            "description": "an issuing office's GSTIN (its state's GST registration), printed on fee receipts"
+        },
+    )
 
 
 class StaffCreate(Schema):
@@ -326,6 +371,7 @@ class Staff(Schema):
 
 
 # --- applications --------------------------------------------------------------------------------
+
 
 class AnyObject(Schema):
     """A JSON object passed on whole; the application service loads the form itself (with
@@ -355,8 +401,9 @@ class ApplicationSummary(Schema):
     submitted_at = fields.String(allow_none=True)
     paid_at = fields.String(allow_none=True)
     decided_at = fields.String(allow_none=True)
-    post_audit = fields.Boolean(metadata={
-        "description": "approved by self-certification, awaiting post-audit"})
+    post_audit = fields.Boolean(
+        metadata={"description": "approved by self-certification, awaiting post-audit"}
+    )
 
 
 class Application(ApplicationSummary):
@@ -364,8 +411,9 @@ class Application(ApplicationSummary):
     form = fields.Nested(ApplicationForm)
     cloned_from = fields.String(allow_none=True)
     documents = fields.List(fields.Dict())
-    decided_by = fields.String(allow_none=True, metadata={
-        "description": "the officer, or self-certification"})
+    decided_by = fields.String(
+        allow_none=True, metadata={"description": "the officer, or self-certification"}
+    )
     remarks = fields.String(allow_none=True)
     certificate_number = fields.String(allow_none=True)
 
@@ -383,22 +431,35 @@ class ApplicationListQuery(Schema):
     date_to = fields.Date(metadata=YEARS_2000_TO_2100)
     page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=MAX_PAGE))
     per_page = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
-    sort = fields.String(load_default="-created_at", validate=validate.OneOf(
-        [f"{sign}{name}" for sign in ("", "-")
-         for name in ("created_at", "updated_at", "number", "submitted_at", "paid_at")]))
+    sort = fields.String(
+        load_default="-created_at",
+        validate=validate.OneOf(
+            [
+                f"{sign}{name}"
+                for sign in ("", "-")
+                for name in ("created_at", "updated_at", "number", "submitted_at", "paid_at")
+            ]
+        ),
+    )
 
 
 class DocumentUpload(Schema):
     class Meta:
         unknown = EXCLUDE  # a form's other fields are ignored
 
-    kind = fields.String(required=True, metadata={
-        "enum": ["invoice", "packing_list", "bill_of_lading", "other"]})
-    file = fields.Raw(required=True, metadata={"type": "string", "format": "binary",
-                                               "description": "PDF, at most 2 MB"})
-    signature = fields.String(required=True, metadata={
-        "description": "detached CMS over the file by the exporter's DSC: base64 text, or a "
-                       "file part with DER"})
+    kind = fields.String(
+        required=True, metadata={"enum": ["invoice", "packing_list", "bill_of_lading", "other"]}
+    )
+    file = fields.Raw(
+        required=True, metadata={"type": "string", "format": "binary", "description": "PDF, at most 2 MB"}
+    )
+    signature = fields.String(
+        required=True,
+        metadata={
+            "description": "detached CMS over the file by the exporter's DSC: base64 text, or a "
+            "file part with DER"
+        },
+    )
 
 
 class SigningPayload(Schema):
@@ -407,25 +468,36 @@ class SigningPayload(Schema):
 
 
 class SubmitRequest(Schema):
-    signature = fields.String(required=True, validate=validate.Length(min=1, max=100_000),
-                              metadata={"description": "base64 DER detached CMS over the "
-                                                       "decoded payload"})
+    signature = fields.String(
+        required=True,
+        validate=validate.Length(min=1, max=100_000),
+        metadata={"description": "base64 DER detached CMS over the decoded payload"},
+    )
 
 
 class ExchangeRateInput(Schema):
     # the reference data checks these (VALIDATION_ERROR naming each field); shown here exactly
-    currency = fields.String(required=True, validate=validate.Length(equal=3), metadata={
-        "enum": sorted(currency.alpha_3 for currency in pycountry.currencies
-                       if currency.alpha_3 != "INR")})
-    valid_from = fields.String(required=True, validate=validate.Length(max=10),
-                               metadata={"format": "date"})
-    rate = fields.String(required=True, validate=validate.Length(max=32), metadata={
-        "description": "INR per unit, more than 0 and at most 1,000,000, e.g. \"83.2500\"",
-        "pattern": r"^([1-9][0-9]{0,5}(\.[0-9]{1,4})?|0\.[0-9]{0,3}[1-9])$"})
+    currency = fields.String(
+        required=True,
+        validate=validate.Length(equal=3),
+        metadata={
+            "enum": sorted(currency.alpha_3 for currency in pycountry.currencies if currency.alpha_3 != "INR")
+        },
+    )
+    valid_from = fields.String(required=True, validate=validate.Length(max=10), metadata={"format": "date"})
+    rate = fields.String(
+        required=True,
+        validate=validate.Length(max=32),
+        metadata={
+            "description": 'INR per unit, more than 0 and at most 1,000,000, e.g. "83.2500"',
+            "pattern": r"^([1-9][0-9]{0,5}(\.[0-9]{1,4})?|0\.[0-9]{0,3}[1-9])$",
+        },
+    )
 
 
 class Amounts(Schema):
     """A fee with its GST, in paise."""
+
     base = fields.Integer(metadata={"description": "paise"})
     cgst = fields.Integer()
     sgst = fields.Integer()
@@ -464,12 +536,17 @@ class RevokeRequest(Schema):
 
 # --- officer examination -------------------------------------------------------------------------
 
+
 class OfficerQueueQuery(ApplicationListQuery):
     """The exporter list's filters; without status, the applications awaiting examination
     (submitted). The order is fixed: oldest payment first."""
-    post_audit = fields.Boolean(metadata={
-        "description": "true: only applications approved by self-certification, for "
-                       "post-audit (of any status unless status is given)"})
+
+    post_audit = fields.Boolean(
+        metadata={
+            "description": "true: only applications approved by self-certification, for "
+            "post-audit (of any status unless status is given)"
+        }
+    )
 
     class Meta:
         exclude = ("sort",)
@@ -480,9 +557,13 @@ _DECISION_TEXT = 2000
 
 def _required_text():
     # Spaces alone say nothing: refused like an empty text.
-    return fields.String(required=True, validate=[
-        validate.Length(min=1, max=_DECISION_TEXT),
-        validate.Regexp(r"\s*\S", error="Must not be blank.")])
+    return fields.String(
+        required=True,
+        validate=[
+            validate.Length(min=1, max=_DECISION_TEXT),
+            validate.Regexp(r"\s*\S", error="Must not be blank."),
+        ],
+    )
 
 
 class Comment(Schema):
@@ -490,9 +571,12 @@ class Comment(Schema):
 
 
 class Remarks(Schema):
-    remarks = fields.String(load_default=None, allow_none=True,
-                            validate=validate.Length(max=_DECISION_TEXT),
-                            metadata={"description": "printed on the certificate"})
+    remarks = fields.String(
+        load_default=None,
+        allow_none=True,
+        validate=validate.Length(max=_DECISION_TEXT),
+        metadata={"description": "printed on the certificate"},
+    )
 
 
 class Reason(Schema):
@@ -514,12 +598,11 @@ class OfficeStats(Schema):
     issuing_office_code = fields.String()
     agency_code = fields.String()
     waiting = fields.Integer(metadata={"description": "submitted, awaiting an officer now"})
-    decided = fields.Integer(metadata={"description": "approved or rejected by an officer in "
-                                                      "the window"})
-    self_certified = fields.Integer(metadata={"description": "approved by self-certification "
-                                                             "in the window (not in turnaround)"})
-    turnaround_median_hours = fields.Float(allow_none=True, metadata={
-        "description": "payment to decision"})
+    decided = fields.Integer(metadata={"description": "approved or rejected by an officer in the window"})
+    self_certified = fields.Integer(
+        metadata={"description": "approved by self-certification in the window (not in turnaround)"}
+    )
+    turnaround_median_hours = fields.Float(allow_none=True, metadata={"description": "payment to decision"})
     turnaround_p90_hours = fields.Float(allow_none=True)
 
 

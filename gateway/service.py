@@ -1,6 +1,7 @@
 """The gateway: the only HTTP entry. It authenticates, authorizes, validates and maps to RPC;
 every answer, errors included, is JSON (architecture §7). This module assembles the service: its
 RPC proxies and rate limits, and the routes of each area (``gateway/routes/``)."""
+
 from nameko.events import BROADCAST, event_handler
 from nameko.timer import timer
 
@@ -27,10 +28,17 @@ from services.chassis.workers import ReleaseArguments
 from services.contracts.events import parse_event
 
 
-class GatewayService(platform.PlatformRoutes, reference.ReferenceRoutes, accounts.AccountRoutes,
-                     applications.ApplicationRoutes, documents.DocumentRoutes,
-                     payments.PaymentRoutes, examination.ExaminationRoutes,
-                     certificates.CertificateRoutes, admin.AdminRoutes):
+class GatewayService(
+    platform.PlatformRoutes,
+    reference.ReferenceRoutes,
+    accounts.AccountRoutes,
+    applications.ApplicationRoutes,
+    documents.DocumentRoutes,
+    payments.PaymentRoutes,
+    examination.ExaminationRoutes,
+    certificates.CertificateRoutes,
+    admin.AdminRoutes,
+):
     name = "gateway"
 
     correlation_id = CorrelationId()
@@ -49,8 +57,7 @@ class GatewayService(platform.PlatformRoutes, reference.ReferenceRoutes, account
 
     # --- tokens revoked by a password change ---------------------------------------------------
 
-    @event_handler("registration", "credentials_changed", handler_type=BROADCAST,
-                   reliable_delivery=False)
+    @event_handler("registration", "credentials_changed", handler_type=BROADCAST, reliable_delivery=False)
     def on_credentials_changed(self, payload):
         event = parse_event("registration", "credentials_changed", payload)
         self.credential_versions.note(event["username"], event["credentials_version"])

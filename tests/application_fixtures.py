@@ -10,6 +10,7 @@ CIF 600,000 INR (non-originating), so the RVC is 40.00% against AIFTA's 35%.
 ``rules.check_submission`` that make it pass: known HS codes, the USD rate, the exporter's branches,
 the MPEDA organisation, an attached invoice and a fixed "today".
 """
+
 from __future__ import annotations
 
 import copy
@@ -34,53 +35,80 @@ RATES = {"USD": USD_RATE}
 
 def valid_application(today: date = TODAY) -> dict:
     """A fresh copy of the complete AIFTA shrimp application (JSON body)."""
-    return copy.deepcopy({
-        "kind": "preferential",
-        "agreement_code": "013",
-        "shipment_timing": "before",
-        "agency_code": "MPEDA",
-        "regional_office_code": "MPEDA-RO-KOCHI",
-        "issuing_office_code": "MPEDA-KOCHI",
-        "postal_delivery": False,
-        "branch_id": "B1",
-        "importer": {"name": "Saigon Seafood Trading JSC", "country": "VN",
-                     "address": "12 Nguyen Hue, District 1, Ho Chi Minh City"},
-        "transport": {"mode": "sea", "vessel_or_flight": "MSC ANNA V.123",
-                      "port_of_loading": "Cochin", "port_of_discharge": "Ho Chi Minh City",
-                      "departure_date": (today + timedelta(days=7)).isoformat()},
-        "invoice": {"number": "MSF/2026/118", "date": (today - timedelta(days=1)).isoformat()},
-        "uses_non_originating_materials": True,
-        "products": [{
-            "hs_code": "030617",
-            "description": "Frozen vannamei shrimps, headless, shell-on, 600 cartons of 20 kg",
-            "quantity": "12000",
-            "unit": "KGS",
-            "fob_currency": "USD",
-            "fob_value": "12012.00",
-            "fob_inr": "1000000.00",
-            "marks_and_numbers": "MSF/VN/118/1-600",
-            "packages": "600 cartons",
-            "preference_criterion": "RVC",
-            "raw_materials": [
-                {"hs_code": "030636", "description": "Fresh farmed vannamei shrimps",
-                 "quantity": "20000", "unit": "KGS", "unit_cif_value": "15.00",
-                 "total_cif_value": "300000.00", "origin_country": "IN",
-                 "bill_of_entry_or_invoice_no": "AAF/2026/077",
-                 "invoice_date": (today - timedelta(days=20)).isoformat(),
-                 "supplier": "Alleppey Aqua Farms"},
-                {"hs_code": "230120", "description": "Shrimp feed (fish meal pellets)",
-                 "quantity": "6000", "unit": "KGS", "unit_cif_value": "100.00",
-                 "total_cif_value": "600000.00", "origin_country": "NO",
-                 "bill_of_entry_or_invoice_no": "BE-2026-4471",
-                 "invoice_date": (today - timedelta(days=60)).isoformat(),
-                 "supplier": "Nordic Aqua Feed AS"},
+    return copy.deepcopy(
+        {
+            "kind": "preferential",
+            "agreement_code": "013",
+            "shipment_timing": "before",
+            "agency_code": "MPEDA",
+            "regional_office_code": "MPEDA-RO-KOCHI",
+            "issuing_office_code": "MPEDA-KOCHI",
+            "postal_delivery": False,
+            "branch_id": "B1",
+            "importer": {
+                "name": "Saigon Seafood Trading JSC",
+                "country": "VN",
+                "address": "12 Nguyen Hue, District 1, Ho Chi Minh City",
+            },
+            "transport": {
+                "mode": "sea",
+                "vessel_or_flight": "MSC ANNA V.123",
+                "port_of_loading": "Cochin",
+                "port_of_discharge": "Ho Chi Minh City",
+                "departure_date": (today + timedelta(days=7)).isoformat(),
+            },
+            "invoice": {"number": "MSF/2026/118", "date": (today - timedelta(days=1)).isoformat()},
+            "uses_non_originating_materials": True,
+            "products": [
+                {
+                    "hs_code": "030617",
+                    "description": "Frozen vannamei shrimps, headless, shell-on, 600 cartons of 20 kg",
+                    "quantity": "12000",
+                    "unit": "KGS",
+                    "fob_currency": "USD",
+                    "fob_value": "12012.00",
+                    "fob_inr": "1000000.00",
+                    "marks_and_numbers": "MSF/VN/118/1-600",
+                    "packages": "600 cartons",
+                    "preference_criterion": "RVC",
+                    "raw_materials": [
+                        {
+                            "hs_code": "030636",
+                            "description": "Fresh farmed vannamei shrimps",
+                            "quantity": "20000",
+                            "unit": "KGS",
+                            "unit_cif_value": "15.00",
+                            "total_cif_value": "300000.00",
+                            "origin_country": "IN",
+                            "bill_of_entry_or_invoice_no": "AAF/2026/077",
+                            "invoice_date": (today - timedelta(days=20)).isoformat(),
+                            "supplier": "Alleppey Aqua Farms",
+                        },
+                        {
+                            "hs_code": "230120",
+                            "description": "Shrimp feed (fish meal pellets)",
+                            "quantity": "6000",
+                            "unit": "KGS",
+                            "unit_cif_value": "100.00",
+                            "total_cif_value": "600000.00",
+                            "origin_country": "NO",
+                            "bill_of_entry_or_invoice_no": "BE-2026-4471",
+                            "invoice_date": (today - timedelta(days=60)).isoformat(),
+                            "supplier": "Nordic Aqua Feed AS",
+                        },
+                    ],
+                }
             ],
-        }],
-        "exporter_comments": "",
-        "declaration": {"goods_available_at": "Willingdon Island, Kochi",
-                        "origin_grounds": "Farmed and processed in India", "place": "Kochi",
-                        "name": "Ravi Kumar", "designation": "Director"},
-    })
+            "exporter_comments": "",
+            "declaration": {
+                "goods_available_at": "Willingdon Island, Kochi",
+                "origin_grounds": "Farmed and processed in India",
+                "place": "Kochi",
+                "name": "Ravi Kumar",
+                "designation": "Director",
+            },
+        }
+    )
 
 
 def hs_exists(code: str) -> bool:

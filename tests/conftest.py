@@ -4,6 +4,7 @@ eventlet must patch the standard library before anything else imports it, so thi
 Every integration test gets its own RabbitMQ virtual host (made through the management API) and its
 own data folder, so tests never see each other's queues, databases or mail.
 """
+
 import warnings
 
 warnings.filterwarnings("ignore", message=r"\s*Eventlet is deprecated")
@@ -31,8 +32,10 @@ OUTSIDE_TOOLS = ("openssl", "softhsm2-util", "pdfsig", "pdftotext", "pdfimages")
 def pytest_sessionstart(session):
     missing = [tool for tool in OUTSIDE_TOOLS if shutil.which(tool) is None]
     if missing:
-        raise pytest.UsageError(f"not on PATH: {', '.join(missing)}; run `make test`, which "
-                                "installs them (deploy/dev/system-packages.sh)")
+        raise pytest.UsageError(
+            f"not on PATH: {', '.join(missing)}; run `make test`, which "
+            "installs them (deploy/dev/system-packages.sh)"
+        )
 
 
 BASE_AMQP_URI = os.environ.get("OPENCOO_AMQP_URI", "amqp://guest:guest@127.0.0.1:5672/")
@@ -53,8 +56,12 @@ def amqp_uri():
     vhost = f"opencoo-test-{uuid.uuid4().hex[:10]}"
     auth = (user, password)
     requests.put(f"{api}/vhosts/{vhost}", auth=auth, timeout=10).raise_for_status()
-    requests.put(f"{api}/permissions/{vhost}/{user}", auth=auth, timeout=10,
-                 json={"configure": ".*", "write": ".*", "read": ".*"}).raise_for_status()
+    requests.put(
+        f"{api}/permissions/{vhost}/{user}",
+        auth=auth,
+        timeout=10,
+        json={"configure": ".*", "write": ".*", "read": ".*"},
+    ).raise_for_status()
     yield f"amqp://{user}:{password}@{host}:{port}/{quote(vhost, safe='')}"
     requests.delete(f"{api}/vhosts/{vhost}", auth=auth, timeout=10)
 
@@ -189,8 +196,9 @@ def platform(platform_env, run_services, monkeypatch):
                 classes.append(name)
                 continue
             module = importlib.import_module(f"services.{name}.service")
-            classes += [c for c in vars(module).values()
-                        if isinstance(c, type) and getattr(c, "name", None) == name]
+            classes += [
+                c for c in vars(module).values() if isinstance(c, type) and getattr(c, "name", None) == name
+            ]
         run_services(GatewayService, *classes)
         return f"http://127.0.0.1:{port}"
 
@@ -200,9 +208,16 @@ def platform(platform_env, run_services, monkeypatch):
 def login(base, username, password):
     captcha = requests.get(f"{base}/api/v1/auth/captcha", timeout=10).json()
     a, b = (int(x) for x in captcha["question"].split("+"))
-    response = requests.post(f"{base}/api/v1/auth/login", timeout=10, json={
-        "username": username, "password": password, "captcha_id": captcha["captcha_id"],
-        "captcha_answer": str(a + b)})
+    response = requests.post(
+        f"{base}/api/v1/auth/login",
+        timeout=10,
+        json={
+            "username": username,
+            "password": password,
+            "captcha_id": captcha["captcha_id"],
+            "captcha_answer": str(a + b),
+        },
+    )
     assert response.status_code == 200, response.text
     return response.json()["access_token"]
 
@@ -227,14 +242,31 @@ def postgres_server():
         shutil.chown(data, "postgres")
         as_user = ["runuser", "-u", "postgres", "--"]
     port = free_port()
-    subprocess.run(as_user + [f"{bindir}/initdb", "-D", str(data), "-A", "trust", "-U", "opencoo",
-                              "--no-sync"], check=True, capture_output=True)
-    subprocess.run(as_user + [f"{bindir}/pg_ctl", "-D", str(data), "-w", "-l", f"{data}/log",
-                              "-o", f"-p {port} -k {data} -c listen_addresses=127.0.0.1 "
-                                    "-c fsync=off", "start"], check=True, capture_output=True)
+    subprocess.run(
+        as_user + [f"{bindir}/initdb", "-D", str(data), "-A", "trust", "-U", "opencoo", "--no-sync"],
+        check=True,
+        capture_output=True,
+    )
+    subprocess.run(
+        as_user
+        + [
+            f"{bindir}/pg_ctl",
+            "-D",
+            str(data),
+            "-w",
+            "-l",
+            f"{data}/log",
+            "-o",
+            f"-p {port} -k {data} -c listen_addresses=127.0.0.1 -c fsync=off",
+            "start",
+        ],
+        check=True,
+        capture_output=True,
+    )
     yield f"postgresql://opencoo@127.0.0.1:{port}"
-    subprocess.run(as_user + [f"{bindir}/pg_ctl", "-D", str(data), "-m", "immediate", "stop"],
-                   capture_output=True)
+    subprocess.run(
+        as_user + [f"{bindir}/pg_ctl", "-D", str(data), "-m", "immediate", "stop"], capture_output=True
+    )
     shutil.rmtree(data, ignore_errors=True)
 
 
@@ -290,9 +322,21 @@ def smtp_mailbox(tmp_path, monkeypatch):
 
     folder = tmp_path / "maildir"
     port = free_port()
-    process = subprocess.Popen([sys.executable, "-m", "aiosmtpd", "-n", "-l",
-                                f"127.0.0.1:{port}", "-c", "aiosmtpd.handlers.Mailbox",
-                                str(folder)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "aiosmtpd",
+            "-n",
+            "-l",
+            f"127.0.0.1:{port}",
+            "-c",
+            "aiosmtpd.handlers.Mailbox",
+            str(folder),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
     deadline = time.time() + 10
     while time.time() < deadline:
         try:

@@ -7,6 +7,7 @@ tested over real TLS, real basic auth and real JSON without the internet.
     server.pay(link_id); server.expire(link_id); server.fail_next(1, status=500)
     headers, body = server.webhook_body(link_id)
 """
+
 import base64
 import datetime as dt
 import hashlib
@@ -34,33 +35,47 @@ def make_tls_files(folder: Path, host: str = "127.0.0.1") -> tuple[Path, Path, P
     now = dt.datetime.now(dt.timezone.utc)
     ca_key, key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
     ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Fake Razorpay Test CA")])
-    ca = (x509.CertificateBuilder().subject_name(ca_name).issuer_name(ca_name)
-          .public_key(ca_key.public_key()).serial_number(x509.random_serial_number())
-          .not_valid_before(now - dt.timedelta(hours=1)).not_valid_after(now + dt.timedelta(days=2))
-          .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-          .add_extension(x509.KeyUsage(False, False, False, False, False, True, True, False, False),
-                         critical=True)
-          .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), False)
-          .sign(ca_key, hashes.SHA256()))
-    cert = (x509.CertificateBuilder()
-            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, host)]))
-            .issuer_name(ca_name).public_key(key.public_key())
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(now - dt.timedelta(hours=1))
-            .not_valid_after(now + dt.timedelta(days=2))
-            .add_extension(x509.SubjectAlternativeName(
-                [x509.IPAddress(ipaddress.ip_address(host))]), critical=False)
-            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-            .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
-            .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()),
-                           critical=False)
-            .sign(ca_key, hashes.SHA256()))
+    ca = (
+        x509.CertificateBuilder()
+        .subject_name(ca_name)
+        .issuer_name(ca_name)
+        .public_key(ca_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(hours=1))
+        .not_valid_after(now + dt.timedelta(days=2))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .add_extension(
+            x509.KeyUsage(False, False, False, False, False, True, True, False, False), critical=True
+        )
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), False)
+        .sign(ca_key, hashes.SHA256())
+    )
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, host)]))
+        .issuer_name(ca_name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(hours=1))
+        .not_valid_after(now + dt.timedelta(days=2))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address(host))]), critical=False
+        )
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+        .add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False
+        )
+        .sign(ca_key, hashes.SHA256())
+    )
     paths = folder / "fake-ca.pem", folder / "fake-server.pem", folder / "fake-server.key"
     paths[0].write_bytes(ca.public_bytes(serialization.Encoding.PEM))
     paths[1].write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    paths[2].write_bytes(key.private_bytes(serialization.Encoding.PEM,
-                                           serialization.PrivateFormat.PKCS8,
-                                           serialization.NoEncryption()))
+    paths[2].write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
     return paths
 
 
@@ -101,13 +116,15 @@ class FakeRazorpay:
         context.load_cert_chain(cert_path, key_path)
         # Handshake in the request's thread, not in accept(): a client that stalls or refuses
         # the certificate then cannot hold up the server.
-        self.httpd.socket = context.wrap_socket(self.httpd.socket, server_side=True,
-                                                do_handshake_on_connect=False)
+        self.httpd.socket = context.wrap_socket(
+            self.httpd.socket, server_side=True, do_handshake_on_connect=False
+        )
         self.httpd.handle_error = lambda request, address: None  # refused handshakes are expected
         self.port = self.httpd.server_address[1]
         self.api_base = f"https://127.0.0.1:{self.port}"
-        self.thread = threading.Thread(target=self.httpd.serve_forever,
-                                       kwargs={"poll_interval": 0.05}, daemon=True)
+        self.thread = threading.Thread(
+            target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
         self.thread.start()
 
     # -- test controls
@@ -117,9 +134,16 @@ class FakeRazorpay:
             link = self.links[link_id]
             payment_id = _razorpay_id("pay_")
             link.update(status="paid", amount_paid=link["amount"], updated_at=int(time.time()))
-            link["payments"] = [{"payment_id": payment_id, "plink_id": link_id,
-                                 "amount": link["amount"], "method": "upi", "status": "captured",
-                                 "created_at": int(time.time())}]
+            link["payments"] = [
+                {
+                    "payment_id": payment_id,
+                    "plink_id": link_id,
+                    "amount": link["amount"],
+                    "method": "upi",
+                    "status": "captured",
+                    "created_at": int(time.time()),
+                }
+            ]
             return dict(link)
 
     def expire(self, link_id: str) -> dict:
@@ -141,13 +165,28 @@ class FakeRazorpay:
         payload = {"payment_link": {"entity": link}}
         if payments:
             p = payments[-1]
-            payload["payment"] = {"entity": {
-                "id": p["payment_id"], "entity": "payment", "amount": p["amount"],
-                "currency": link["currency"], "status": p["status"], "method": p["method"],
-                "order_id": link["order_id"], "captured": p["status"] == "captured"}}
-        body = json.dumps({"entity": "event", "account_id": "acc_" + "F" * 14, "event": event,
-                           "contains": list(payload), "payload": payload,
-                           "created_at": int(time.time())}).encode()
+            payload["payment"] = {
+                "entity": {
+                    "id": p["payment_id"],
+                    "entity": "payment",
+                    "amount": p["amount"],
+                    "currency": link["currency"],
+                    "status": p["status"],
+                    "method": p["method"],
+                    "order_id": link["order_id"],
+                    "captured": p["status"] == "captured",
+                }
+            }
+        body = json.dumps(
+            {
+                "entity": "event",
+                "account_id": "acc_" + "F" * 14,
+                "event": event,
+                "contains": list(payload),
+                "payload": payload,
+                "created_at": int(time.time()),
+            }
+        ).encode()
         signature = hmac.new(self.webhook_secret.encode(), body, hashlib.sha256).hexdigest()
         return {"Content-Type": "application/json", "X-Razorpay-Signature": signature}, body
 
@@ -178,8 +217,11 @@ class FakeRazorpay:
         with self._lock:
             self.requests.append({"method": h.command, "path": h.path, "auth": auth, "json": body})
             failure = self._failures.pop(0) if self._failures else None
-            status, answer = ((failure, _error("injected failure", "SERVER_ERROR")) if failure
-                              else self._route(h.command, h.path, auth, body))
+            status, answer = (
+                (failure, _error("injected failure", "SERVER_ERROR"))
+                if failure
+                else self._route(h.command, h.path, auth, body)
+            )
         data = json.dumps(answer).encode()
         h.send_response(status)
         h.send_header("Content-Type", "application/json")
@@ -211,15 +253,28 @@ class FakeRazorpay:
             return 400, _error("callback_method must be get when callback_url is given")
         link_id = _razorpay_id("plink_")
         now = int(time.time())
-        link = {"id": link_id, "entity": "payment_link", "amount": amount, "amount_paid": 0,
-                "currency": body["currency"], "status": "created",
-                "reference_id": body.get("reference_id", ""),
-                "description": body.get("description", ""),
-                "callback_url": body.get("callback_url", ""),
-                "callback_method": body.get("callback_method", ""),
-                "short_url": f"{self.api_base}/pay/{link_id}", "order_id": _razorpay_id("order_"),
-                "payments": None, "accept_partial": False, "created_at": now, "updated_at": now,
-                "expire_by": 0, "expired_at": 0, "cancelled_at": 0, "notes": {}}
+        link = {
+            "id": link_id,
+            "entity": "payment_link",
+            "amount": amount,
+            "amount_paid": 0,
+            "currency": body["currency"],
+            "status": "created",
+            "reference_id": body.get("reference_id", ""),
+            "description": body.get("description", ""),
+            "callback_url": body.get("callback_url", ""),
+            "callback_method": body.get("callback_method", ""),
+            "short_url": f"{self.api_base}/pay/{link_id}",
+            "order_id": _razorpay_id("order_"),
+            "payments": None,
+            "accept_partial": False,
+            "created_at": now,
+            "updated_at": now,
+            "expire_by": 0,
+            "expired_at": 0,
+            "cancelled_at": 0,
+            "notes": {},
+        }
         self.links[link_id] = link
         return 200, dict(link)
 

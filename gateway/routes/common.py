@@ -1,5 +1,6 @@
 """What routes of several areas share: body limits, pagination, the caller as services see it,
 the client's address, list filters and the detached signature of an upload."""
+
 import base64
 
 from marshmallow import ValidationError
@@ -29,15 +30,20 @@ def page_args(request) -> dict:
     try:
         return _PAGE.load({k: v for k, v in request.args.items() if k in ("page", "per_page")})
     except ValidationError as exc:
-        raise BadRequest("page and per_page must be positive whole numbers",
-                         code="VALIDATION_ERROR", fields=exc.messages) from None
+        raise BadRequest(
+            "page and per_page must be positive whole numbers", code="VALIDATION_ERROR", fields=exc.messages
+        ) from None
 
 
 def paginate(request, items):
     page = page_args(request)
     start = (page["page"] - 1) * page["per_page"]
-    return {"items": items[start:start + page["per_page"]], "page": page["page"],
-            "per_page": page["per_page"], "total": len(items)}
+    return {
+        "items": items[start : start + page["per_page"]],
+        "page": page["page"],
+        "per_page": page["per_page"],
+        "total": len(items),
+    }
 
 
 def client_address(request) -> str:
@@ -46,8 +52,7 @@ def client_address(request) -> str:
     without, the socket's peer (a forged header must not choose its own limit)."""
     hops = int(config.env("OPENCOO_TRUSTED_PROXIES", "0"))
     if hops > 0:
-        forwarded = [a.strip() for a in request.headers.get("X-Forwarded-For", "").split(",")
-                     if a.strip()]
+        forwarded = [a.strip() for a in request.headers.get("X-Forwarded-For", "").split(",") if a.strip()]
         if len(forwarded) >= hops:
             return forwarded[-hops]
     return request.remote_addr or "unknown"
@@ -55,16 +60,21 @@ def client_address(request) -> str:
 
 def actor(principal) -> dict:
     """The caller as services see it: they decide what this role, agency and office may do."""
-    return {"username": principal.username, "role": principal.role, "agency": principal.agency,
-            "office": principal.office}
+    return {
+        "username": principal.username,
+        "role": principal.role,
+        "agency": principal.agency,
+        "office": principal.office,
+    }
 
 
 def list_query(request, schema=_LIST_PAGE) -> dict:
     try:
         query = schema.load(request.args.to_dict())
     except ValidationError as exc:
-        raise BadRequest("the list filters are not valid", code="VALIDATION_ERROR",
-                         fields=exc.messages) from None
+        raise BadRequest(
+            "the list filters are not valid", code="VALIDATION_ERROR", fields=exc.messages
+        ) from None
     query["filters"] = {k: str(query.pop(k)) for k in LIST_FILTERS if k in query}
     return query
 
@@ -75,9 +85,11 @@ def signature_field(request) -> str:
         return checked_text(request.form["signature"], "signature").strip()
     part = request.files.get("signature")
     if part is None:
-        raise RuleViolation("sign the document with your DSC and send the detached signature as "
-                            "'signature'", code="DOCUMENT_UNSIGNED",
-                            fields={"signature": ["Missing: every document is signed."]})
+        raise RuleViolation(
+            "sign the document with your DSC and send the detached signature as 'signature'",
+            code="DOCUMENT_UNSIGNED",
+            fields={"signature": ["Missing: every document is signed."]},
+        )
     raw = part.read(200_000)
     try:
         text = raw.decode("ascii").strip()

@@ -1,5 +1,6 @@
 """Supporting documents of an application: signed PDFs uploaded by the exporter, downloaded by the
 exporter and the office's officers."""
+
 import base64
 
 from werkzeug.wrappers import Response
@@ -14,29 +15,52 @@ class DocumentRoutes:
     """Routes of the gateway service (``gateway/service.py``), which gives them
     ``self.<service>`` RPC proxies and rate limits."""
 
-    @route("POST", "/api/v1/applications/<application_id>/documents", "Upload a signed PDF "
-           "(multipart: kind, file, signature)", tags=["applications"], roles=["exporter"],
-           request=schemas.DocumentUpload, media="multipart/form-data", max_body=DOCUMENT_BODY,
-           responses={413: "Over 2 MB", 422: "Not a PDF, not signed, or signature invalid"})
+    @route(
+        "POST",
+        "/api/v1/applications/<application_id>/documents",
+        "Upload a signed PDF (multipart: kind, file, signature)",
+        tags=["applications"],
+        roles=["exporter"],
+        request=schemas.DocumentUpload,
+        media="multipart/form-data",
+        max_body=DOCUMENT_BODY,
+        responses={413: "Over 2 MB", 422: "Not a PDF, not signed, or signature invalid"},
+    )
     def add_document(self, request, application_id):
         principal = request.principal
         upload = request.files.get("file")
         if upload is None:
-            raise BadRequest("send the PDF as multipart field 'file'", code="VALIDATION_ERROR",
-                             fields={"file": ["Missing data for required field."]})
+            raise BadRequest(
+                "send the PDF as multipart field 'file'",
+                code="VALIDATION_ERROR",
+                fields={"file": ["Missing data for required field."]},
+            )
         content = upload.read(DOCUMENT_BODY + 1)
         signature = signature_field(request)
         return 201, self.application.add_document(
-            actor(principal), application_id, checked_text(request.form.get("kind", ""), "kind"),
+            actor(principal),
+            application_id,
+            checked_text(request.form.get("kind", ""), "kind"),
             checked_text(upload.filename or "document.pdf", "file"),
-            base64.b64encode(content).decode(), signature)
+            base64.b64encode(content).decode(),
+            signature,
+        )
 
-    @route("GET", "/api/v1/applications/<application_id>/documents/<document_id>",
-           "Download a document", tags=["applications"], roles=["exporter", "officer"])
+    @route(
+        "GET",
+        "/api/v1/applications/<application_id>/documents/<document_id>",
+        "Download a document",
+        tags=["applications"],
+        roles=["exporter", "officer"],
+    )
     def get_document(self, request, application_id, document_id):
         principal = request.principal
         document = self.application.get_document(actor(principal), application_id, document_id)
-        return Response(base64.b64decode(document["content"]), mimetype="application/pdf",
-                        headers={"Content-Disposition":
-                                 f'attachment; filename="{document["id"]}.pdf"',
-                                 "X-Content-SHA256": document["sha256"]})
+        return Response(
+            base64.b64decode(document["content"]),
+            mimetype="application/pdf",
+            headers={
+                "Content-Disposition": f'attachment; filename="{document["id"]}.pdf"',
+                "X-Content-SHA256": document["sha256"],
+            },
+        )

@@ -13,9 +13,14 @@ class PlatformRoutes:
     """Routes of the gateway service (``gateway/service.py``), which gives them
     ``self.<service>`` RPC proxies and rate limits."""
 
-    @route("GET", "/health", "Health of the gateway and of every service",
-           response=schemas.Health, responses={503: "A service is down (named in `down`)"},
-           public=True)
+    @route(
+        "GET",
+        "/health",
+        "Health of the gateway and of every service",
+        response=schemas.Health,
+        responses={503: "A service is down (named in `down`)"},
+        public=True,
+    )
     def health(self, request):
         timeout = config.health_timeout()
         pending, report = {}, {}
@@ -29,12 +34,16 @@ class PlatformRoutes:
                 answer = reply.result()
                 report[name] = {"status": "ok", "outbox_backlog": answer.get("outbox_backlog", 0)}
             except Exception as exc:
-                report[name] = {"status": "down",
-                                "error": exc.message if isinstance(exc, ApiError) else str(exc)}
+                report[name] = {
+                    "status": "down",
+                    "error": exc.message if isinstance(exc, ApiError) else str(exc),
+                }
         down = sorted(name for name, state in report.items() if state["status"] != "ok")
-        body = {"status": "degraded" if down else "ok", "down": down,
-                "services": {"gateway": {"status": "ok"},
-                             **{name: report[name] for name in config.SERVICES}}}
+        body = {
+            "status": "degraded" if down else "ok",
+            "down": down,
+            "services": {"gateway": {"status": "ok"}, **{name: report[name] for name in config.SERVICES}},
+        }
         return (503 if down else 200), body
 
     @route("GET", "/api/v1/openapi.json", "This API's OpenAPI 3 document", public=True)
@@ -47,11 +56,11 @@ class PlatformRoutes:
 
     @route("GET", "/api/docs/opencoo/docs.js", "The documentation page's script", public=True)
     def docs_script(self, request):
-        return Response(pages.DOCS_SCRIPT, mimetype="text/javascript",
-                        headers={"Cache-Control": "public, max-age=3600"})
+        return Response(
+            pages.DOCS_SCRIPT, mimetype="text/javascript", headers={"Cache-Control": "public, max-age=3600"}
+        )
 
-    @route("GET", "/api/docs/static/<path:filename>", "Assets of the documentation page",
-           public=True)
+    @route("GET", "/api/docs/static/<path:filename>", "Assets of the documentation page", public=True)
     def docs_static(self, request, filename):
         path = safe_join(pages.swagger_dir(), filename)
         if path is None or not filename.endswith((".js", ".css", ".png")):
@@ -62,6 +71,6 @@ class PlatformRoutes:
         except (FileNotFoundError, IsADirectoryError):
             raise NotFound("no such asset") from None
         mimetype = {"js": "text/javascript", "css": "text/css", "png": "image/png"}[
-            filename.rsplit(".", 1)[1]]
-        return Response(content, mimetype=mimetype,
-                        headers={"Cache-Control": "public, max-age=86400"})
+            filename.rsplit(".", 1)[1]
+        ]
+        return Response(content, mimetype=mimetype, headers={"Cache-Control": "public, max-age=86400"})

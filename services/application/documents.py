@@ -12,6 +12,7 @@ fetch, XFA forms or embedded files would run, or be one click away, on an office
 The gateway refuses a body over the limit before reading it (413); ``check_pdf`` repeats the size
 check so that no other path can store an oversized document. Plain Python: no nameko, no database.
 """
+
 import hashlib
 
 from services.chassis import untrusted_pdf
@@ -41,9 +42,11 @@ _OTHER_FORMATS = (
 def check_kind(kind):
     if kind not in DOCUMENT_KINDS:
         allowed = ", ".join(DOCUMENT_KINDS)
-        raise RuleViolation(f"document kind must be one of {allowed}",
-                            code="DOCUMENT_KIND_INVALID",
-                            fields={"kind": [f"must be one of {allowed}; got {kind!r}"]})
+        raise RuleViolation(
+            f"document kind must be one of {allowed}",
+            code="DOCUMENT_KIND_INVALID",
+            fields={"kind": [f"must be one of {allowed}; got {kind!r}"]},
+        )
 
 
 def _label(filename) -> str:
@@ -65,11 +68,12 @@ def check_pdf(data: bytes, filename: str) -> dict:
         raise PayloadTooLarge(
             f"{label} is {len(data):,} bytes; a document may have at most "
             f"{MAX_DOCUMENT_BYTES:,} bytes (2 MB)",
-            code="DOCUMENT_TOO_LARGE", fields={"file": ["larger than 2 MB"]},
-            extra={"limit": MAX_DOCUMENT_BYTES})
+            code="DOCUMENT_TOO_LARGE",
+            fields={"file": ["larger than 2 MB"]},
+            extra={"limit": MAX_DOCUMENT_BYTES},
+        )
     if not data:
-        raise RuleViolation(f"{label} is empty", code="DOCUMENT_EMPTY",
-                            fields={"file": ["empty file"]})
+        raise RuleViolation(f"{label} is empty", code="DOCUMENT_EMPTY", fields={"file": ["empty file"]})
     if not data.startswith(PDF_MAGIC):
         other = sniff(data)
         if other:
@@ -88,25 +92,30 @@ def _parse(data: bytes, label) -> int:
         untrusted_pdf.precheck(data)
         found = SANDBOX.run(untrusted_pdf.inspect, data)
     except untrusted_pdf.NotAPdf:
-        raise RuleViolation(unreadable, code="DOCUMENT_NOT_PDF",
-                            fields={"file": [unreadable]}) from None
+        raise RuleViolation(unreadable, code="DOCUMENT_NOT_PDF", fields={"file": [unreadable]}) from None
     except (untrusted_pdf.PdfTooComplex, BoundsExceeded) as exc:
-        message = (f"{label} is more than a supporting document needs ({exc}); print it to PDF "
-                   "again, or split it")
-        raise RuleViolation(message, code="DOCUMENT_TOO_COMPLEX",
-                            fields={"file": [message]}) from None
+        message = (
+            f"{label} is more than a supporting document needs ({exc}); print it to PDF again, or split it"
+        )
+        raise RuleViolation(message, code="DOCUMENT_TOO_COMPLEX", fields={"file": [message]}) from None
     except SandboxBusy as exc:
-        raise ServiceUnavailable("documents are being checked for others; send it again in a "
-                                 "moment", code="DOCUMENT_CHECK_BUSY",
-                                 extra={"retry_after": exc.retry_after}) from None
+        raise ServiceUnavailable(
+            "documents are being checked for others; send it again in a moment",
+            code="DOCUMENT_CHECK_BUSY",
+            extra={"retry_after": exc.retry_after},
+        ) from None
     if found["encrypted"]:
-        message = (f"{label} is encrypted or password-protected; upload it without a password "
-                   "so that officers can open it")
+        message = (
+            f"{label} is encrypted or password-protected; upload it without a password "
+            "so that officers can open it"
+        )
         raise RuleViolation(message, code="DOCUMENT_ENCRYPTED", fields={"file": [message]})
     if found["active_content"]:
-        message = (f"{label} holds active content ({', '.join(found['active_content'])}), which "
-                   "could run on an officer's computer; upload a plain PDF (print it to PDF "
-                   "again)")
+        message = (
+            f"{label} holds active content ({', '.join(found['active_content'])}), which "
+            "could run on an officer's computer; upload a plain PDF (print it to PDF "
+            "again)"
+        )
         raise RuleViolation(message, code="DOCUMENT_ACTIVE_CONTENT", fields={"file": [message]})
     if found["pages"] is None:
         raise RuleViolation(unreadable, code="DOCUMENT_NOT_PDF", fields={"file": [unreadable]})

@@ -7,6 +7,7 @@ An officer reaches only its own issuing office's applications: any other is "not
 exporters. A decision is claimed with one conditional update on the status, so of two officers
 deciding the same application at once one decides and the other gets 409 APPLICATION_NOT_PENDING.
 """
+
 import logging
 import math
 from datetime import timedelta
@@ -31,12 +32,12 @@ MAX_STATS_DAYS = 366
 
 # --- the queue -----------------------------------------------------------------------------------
 
+
 def queue(session, actor, filters, page=1, per_page=50) -> dict:
     """The officer's issuing office's applications awaiting examination (or of the status asked
     for), oldest payment first."""
     policy.require_officer(actor)
-    return list_applications(session, actor, _queue_filters(filters), page, per_page,
-                             QUEUE_SORT)
+    return list_applications(session, actor, _queue_filters(filters), page, per_page, QUEUE_SORT)
 
 
 def queue_xlsx(session, actor, filters) -> bytes:
@@ -53,13 +54,16 @@ def _queue_filters(filters) -> dict:
 
 # --- decisions -----------------------------------------------------------------------------------
 
+
 def _pending(session, actor, application_id, move) -> Application:
     """The application in the queue, claimed for the officer's ``move``."""
     policy.require_officer(actor)
     application = load(session, actor, application_id)
     if application.status != move.source or not lifecycle.claim(session, application, move):
-        raise Conflict("the application is not awaiting examination (it may just have been "
-                       "decided by another officer)", code="APPLICATION_NOT_PENDING")
+        raise Conflict(
+            "the application is not awaiting examination (it may just have been decided by another officer)",
+            code="APPLICATION_NOT_PENDING",
+        )
     return application
 
 
@@ -81,10 +85,16 @@ def request_original(session, actor, application_id) -> str | None:
 
 def _approved_in_lieu(session, request) -> str | None:
     """The number of another in-lieu of the same original, approved and awaiting issuance."""
-    return session.scalar(select(Application.number).where(
-        Application.original_application_id == request.original_application_id,
-        Application.request_kind == "in_lieu", Application.status == Status.APPROVED.value,
-        Application.id != request.id).limit(1))
+    return session.scalar(
+        select(Application.number)
+        .where(
+            Application.original_application_id == request.original_application_id,
+            Application.request_kind == "in_lieu",
+            Application.status == Status.APPROVED.value,
+            Application.id != request.id,
+        )
+        .limit(1)
+    )
 
 
 def approve(uow, actor, application_id, remarks=None, original_status=None) -> dict:
@@ -97,12 +107,13 @@ def approve(uow, actor, application_id, remarks=None, original_status=None) -> d
         if replacing is not None:  # it supersedes the original as soon as it is issued
             original_status = f"being replaced by {replacing}"
         if original_status != "valid":
-            raise Conflict(f"the original certificate {application.original_number} is "
-                           f"{original_status or 'not in the registry'}: nothing can be issued "
-                           "from it; reject the request with the reason",
-                           code="ORIGINAL_NOT_VALID")
-    _decide(uow, application, MOVES["approve"], actor, remarks or "approved",
-            remarks=remarks or None)
+            raise Conflict(
+                f"the original certificate {application.original_number} is "
+                f"{original_status or 'not in the registry'}: nothing can be issued "
+                "from it; reject the request with the reason",
+                code="ORIGINAL_NOT_VALID",
+            )
+    _decide(uow, application, MOVES["approve"], actor, remarks or "approved", remarks=remarks or None)
     return view(uow.session, application)
 
 
@@ -125,6 +136,7 @@ def _decide(uow, application, move, actor, why, remarks=None, post_audit=False):
 
 # --- self-certification ---------------------------------------------------------------------------
 
+
 def payment_completed(uow, event) -> None:
     """payment.payment_completed: the application goes to its office's queue, or, for an approved
     exporter of the agency under an agreement that allows it, is approved at once and marked for
@@ -133,10 +145,15 @@ def payment_completed(uow, event) -> None:
         return
     application = uow.session.get(Application, event["application_id"])
     move = MOVES["self_certify"]
-    if self_certifies(uow.session, application) and lifecycle.claim(uow.session, application,
-                                                                    move):
-        _decide(uow, application, move, SELF_CERTIFICATION,
-                "approved exporter: self-certified, for post-audit", post_audit=True)
+    if self_certifies(uow.session, application) and lifecycle.claim(uow.session, application, move):
+        _decide(
+            uow,
+            application,
+            move,
+            SELF_CERTIFICATION,
+            "approved exporter: self-certified, for post-audit",
+            post_audit=True,
+        )
 
 
 def self_certifies(session, application) -> bool:
@@ -154,36 +171,45 @@ def self_certifies(session, application) -> bool:
 
 
 def _flag_view(row) -> dict:
-    return {"iec": row.iec, "agency_code": row.agency_code, "flagged_by": row.flagged_by,
-            "flagged_at": iso_z(row.flagged_at)}
+    return {
+        "iec": row.iec,
+        "agency_code": row.agency_code,
+        "flagged_by": row.flagged_by,
+        "flagged_at": iso_z(row.flagged_at),
+    }
 
 
 def list_self_certification(session, actor) -> list[dict]:
     agency_code = policy.agency_scope(actor)
-    query = select(SelfCertification).order_by(SelfCertification.agency_code,
-                                                SelfCertification.iec)
+    query = select(SelfCertification).order_by(SelfCertification.agency_code, SelfCertification.iec)
     if agency_code:
         query = query.where(SelfCertification.agency_code == agency_code)
     return [_flag_view(r) for r in session.scalars(query)]
 
 
-def flag_self_certification(session, actor, iec, agency_code, agency_codes,
-                            exporter_registered) -> dict:
+def flag_self_certification(session, actor, iec, agency_code, agency_codes, exporter_registered) -> dict:
     """Make ``iec`` an approved exporter of ``agency_code``. Flagging again changes nothing (the
     pair is the key), so a retried request is harmless.
     ``exporter_registered(iec)`` asks registration."""
     policy.require_manager_of(actor, agency_code)
     if agency_code not in agency_codes:
-        raise RuleViolation(f"no agency {agency_code}", code="AGENCY_UNKNOWN",
-                            fields={"agency_code": ["Not an issuing agency."]})
+        raise RuleViolation(
+            f"no agency {agency_code}",
+            code="AGENCY_UNKNOWN",
+            fields={"agency_code": ["Not an issuing agency."]},
+        )
     existing = session.get(SelfCertification, (iec, agency_code))
     if existing is not None:
         return _flag_view(existing)
     if not exporter_registered(iec):
-        raise RuleViolation(f"IEC {iec} is not a registered exporter", code="EXPORTER_UNKNOWN",
-                            fields={"iec": ["Not a registered exporter."]})
-    row = SelfCertification(iec=iec, agency_code=agency_code, flagged_by=actor["username"],
-                            flagged_at=utcnow())
+        raise RuleViolation(
+            f"IEC {iec} is not a registered exporter",
+            code="EXPORTER_UNKNOWN",
+            fields={"iec": ["Not a registered exporter."]},
+        )
+    row = SelfCertification(
+        iec=iec, agency_code=agency_code, flagged_by=actor["username"], flagged_at=utcnow()
+    )
     session.add(row)
     return _flag_view(row)
 
@@ -193,12 +219,14 @@ def unflag_self_certification(session, actor, agency_code, iec) -> None:
     policy.require_manager_of(actor, agency_code)
     row = session.get(SelfCertification, (iec, agency_code))
     if row is None:
-        raise NotFound(f"{iec} is not an approved exporter of {agency_code}",
-                       code="SELF_CERTIFICATION_NOT_FOUND")
+        raise NotFound(
+            f"{iec} is not an approved exporter of {agency_code}", code="SELF_CERTIFICATION_NOT_FOUND"
+        )
     session.delete(row)
 
 
 # --- turnaround ----------------------------------------------------------------------------------
+
 
 def stats(session, actor, days=STATS_DAYS) -> dict:
     """Per issuing office: applications waiting now, and the officers' decisions of the last
@@ -210,15 +238,21 @@ def stats(session, actor, days=STATS_DAYS) -> dict:
     none)."""
     agency_code = policy.agency_scope(actor)
     if not 1 <= days <= MAX_STATS_DAYS:
-        raise BadRequest(f"days must be 1 to {MAX_STATS_DAYS}", code="VALIDATION_ERROR",
-                         fields={"days": [f"Must be from 1 to {MAX_STATS_DAYS}."]})
+        raise BadRequest(
+            f"days must be 1 to {MAX_STATS_DAYS}",
+            code="VALIDATION_ERROR",
+            fields={"days": [f"Must be from 1 to {MAX_STATS_DAYS}."]},
+        )
     scope = [Application.agency_code == agency_code] if agency_code else []
     office = (Application.agency_code, Application.issuing_office_code)
-    waiting = session.execute(select(*office, func.count()).where(
-        Application.status == QUEUE.value, *scope).group_by(*office)).all()
-    decided = session.execute(select(*office, Application.paid_at, Application.decided_at,
-                                     Application.post_audit).where(
-        Application.decided_at >= utcnow() - timedelta(days=days), *scope)).all()
+    waiting = session.execute(
+        select(*office, func.count()).where(Application.status == QUEUE.value, *scope).group_by(*office)
+    ).all()
+    decided = session.execute(
+        select(*office, Application.paid_at, Application.decided_at, Application.post_audit).where(
+            Application.decided_at >= utcnow() - timedelta(days=days), *scope
+        )
+    ).all()
     return {"days": days, "offices": office_stats(waiting, decided)}
 
 
@@ -228,9 +262,17 @@ def office_stats(waiting, decided) -> list[dict]:
     offices: dict[tuple, dict] = {}
 
     def entry(agency, office):
-        return offices.setdefault((agency, office), {
-            "issuing_office_code": office, "agency_code": agency, "waiting": 0, "decided": 0,
-            "self_certified": 0, "hours": []})
+        return offices.setdefault(
+            (agency, office),
+            {
+                "issuing_office_code": office,
+                "agency_code": agency,
+                "waiting": 0,
+                "decided": 0,
+                "self_certified": 0,
+                "hours": [],
+            },
+        )
 
     for agency, office, count in waiting:
         entry(agency, office)["waiting"] = count
@@ -274,6 +316,7 @@ def _rounded(hours):
 
 # --- for the certificate service ---------------------------------------------------------------
 
+
 def certificate_particulars(session, application_id) -> dict:
     """Internal (the certificate service, not the gateway): what a certificate is made from,
     with its agreement (``agreement_as_dict``; None for a non-preferential certificate)."""
@@ -281,17 +324,25 @@ def certificate_particulars(session, application_id) -> dict:
     if application is None:
         raise NotFound("no such application", code="APPLICATION_NOT_FOUND")
     code = application.agreement_code
-    return {"id": application.id, "number": application.number, "iec": application.iec,
-            "status": application.status, "kind": application.kind,
-            "agreement_code": code,
-            "agreement": reference.get_agreement(session, code) if code else None,
-            "agency_code": application.agency_code,
-            "issuing_office_code": application.issuing_office_code, "form": application.data,
-            "request_kind": application.request_kind,
-            "original_number": application.original_number,
-            "decided_by": application.decided_by, "decided_at": iso_z(application.decided_at),
-            "remarks": application.remarks, "post_audit": bool(application.post_audit),
-            "paid_at": iso_z(application.paid_at)}
+    return {
+        "id": application.id,
+        "number": application.number,
+        "iec": application.iec,
+        "status": application.status,
+        "kind": application.kind,
+        "agreement_code": code,
+        "agreement": reference.get_agreement(session, code) if code else None,
+        "agency_code": application.agency_code,
+        "issuing_office_code": application.issuing_office_code,
+        "form": application.data,
+        "request_kind": application.request_kind,
+        "original_number": application.original_number,
+        "decided_by": application.decided_by,
+        "decided_at": iso_z(application.decided_at),
+        "remarks": application.remarks,
+        "post_audit": bool(application.post_audit),
+        "paid_at": iso_z(application.paid_at),
+    }
 
 
 def certificate_issued(uow, event) -> bool:
@@ -301,12 +352,18 @@ def certificate_issued(uow, event) -> bool:
     application = session.get(Application, event["application_id"])
     number = event["certificate_number"]
     move = MOVES["issue"]
-    if application is None or application.status != move.source \
-            or not lifecycle.claim(session, application, move):
+    if (
+        application is None
+        or application.status != move.source
+        or not lifecycle.claim(session, application, move)
+    ):
         if application is None or application.certificate_number != number:
-            log.warning("certificate %s issued for application %s, which is %s; ignored",
-                        number, event["application_id"],
-                        application.status if application else "unknown")
+            log.warning(
+                "certificate %s issued for application %s, which is %s; ignored",
+                number,
+                event["application_id"],
+                application.status if application else "unknown",
+            )
         return False
     application.certificate_number = number
     lifecycle.record(uow, application, move, CERTIFICATE, f"certificate {number} issued")

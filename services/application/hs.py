@@ -26,8 +26,27 @@ LEVEL_NAMES = {2: "chapter", 4: "heading", 6: "subheading", 8: "tariff item"}
 
 # HS sections are numbered I..XXI in Roman numerals.
 HS_SECTIONS: tuple[str, ...] = (
-    "I", "II", "III", "IV", "V", "VI", "VII", "VIII", "IX", "X", "XI",
-    "XII", "XIII", "XIV", "XV", "XVI", "XVII", "XVIII", "XIX", "XX", "XXI",
+    "I",
+    "II",
+    "III",
+    "IV",
+    "V",
+    "VI",
+    "VII",
+    "VIII",
+    "IX",
+    "X",
+    "XI",
+    "XII",
+    "XIII",
+    "XIV",
+    "XV",
+    "XVI",
+    "XVII",
+    "XVIII",
+    "XIX",
+    "XX",
+    "XXI",
 )
 
 NOMENCLATURE_HEADER = ("section", "hscode", "description", "parent", "level")
@@ -61,9 +80,7 @@ def check_form(code: str) -> HsCodeForm:
     if not _DIGITS.fullmatch(normalized):
         raise InvalidHsCode(f"HS code '{code}' must contain only digits")
     if len(normalized) not in LEVEL_NAMES:
-        raise InvalidHsCode(
-            f"HS code '{code}' has {len(normalized)} digits; expected 2, 4, 6 or 8"
-        )
+        raise InvalidHsCode(f"HS code '{code}' has {len(normalized)} digits; expected 2, 4, 6 or 8")
     chapter = normalized[:2]
     if chapter not in HS_CHAPTERS:
         raise InvalidHsCode(f"chapter {chapter} of HS code '{code}' is not an HS 2022 chapter")
@@ -205,8 +222,9 @@ def _parse_rows(lines: Iterator[str], errors: _Errors, entries: list[HsEntry]) -
         aggregate = section == ROOT
         if aggregate:
             if code[:2] != AGGREGATE_CHAPTER:
-                errors.add(line, f"section '{ROOT}' is only for chapter {AGGREGATE_CHAPTER} "
-                                 f"rows, not '{code}'")
+                errors.add(
+                    line, f"section '{ROOT}' is only for chapter {AGGREGATE_CHAPTER} rows, not '{code}'"
+                )
                 continue
         else:
             if section not in HS_SECTIONS:

@@ -16,6 +16,7 @@ finds the status changed and claims nothing), the caller checks and does what th
 Python over the unit of work: no nameko. The statuses themselves are part of the published
 language (``services/contracts/application_status.py``).
 """
+
 from __future__ import annotations
 
 import enum
@@ -31,41 +32,47 @@ from services.contracts.application_status import Status
 
 class Mover(str, enum.Enum):
     """Who makes a move: a person of a role, or the platform on an event."""
+
     EXPORTER = "exporter"
     OFFICER = "officer"
-    PAYMENT = "payment"                      # the payment service's payment_completed
+    PAYMENT = "payment"  # the payment service's payment_completed
     SELF_CERTIFICATION = "self-certification"  # an approved exporter's application, on payment
-    CERTIFICATE = "certificate"              # the certificate service's certificate_issued
+    CERTIFICATE = "certificate"  # the certificate service's certificate_issued
 
 
 @dataclass(frozen=True)
 class Move:
     name: str
-    source: Status | None   # None: the move makes the application
-    target: Status | None   # None: the move deletes it
+    source: Status | None  # None: the move makes the application
+    target: Status | None  # None: the move deletes it
     by: Mover
     emits: str | None = None  # the application.* event announcing it
 
 
-MOVES = {move.name: move for move in (
-    Move("create", None, Status.DRAFT, Mover.EXPORTER),
-    Move("clone", None, Status.DRAFT, Mover.EXPORTER),
-    Move("delete", Status.DRAFT, None, Mover.EXPORTER),
-    Move("submit", Status.DRAFT, Status.PENDING_PAYMENT, Mover.EXPORTER),
-    Move("request_duplicate", None, Status.PENDING_PAYMENT, Mover.EXPORTER),
-    Move("replace_corrections", Status.PENDING_PAYMENT, Status.PENDING_PAYMENT, Mover.EXPORTER),
-    Move("pay", Status.PENDING_PAYMENT, Status.SUBMITTED, Mover.PAYMENT,
-         "application_submitted"),
-    Move("raise_discrepancy", Status.SUBMITTED, Status.DISCREPANCY, Mover.OFFICER,
-         "discrepancy_raised"),
-    Move("resubmit", Status.DISCREPANCY, Status.SUBMITTED, Mover.EXPORTER,
-         "application_resubmitted"),
-    Move("approve", Status.SUBMITTED, Status.APPROVED, Mover.OFFICER, "application_approved"),
-    Move("self_certify", Status.SUBMITTED, Status.APPROVED, Mover.SELF_CERTIFICATION,
-         "application_approved"),
-    Move("reject", Status.SUBMITTED, Status.REJECTED, Mover.OFFICER, "application_rejected"),
-    Move("issue", Status.APPROVED, Status.ISSUED, Mover.CERTIFICATE),
-)}
+MOVES = {
+    move.name: move
+    for move in (
+        Move("create", None, Status.DRAFT, Mover.EXPORTER),
+        Move("clone", None, Status.DRAFT, Mover.EXPORTER),
+        Move("delete", Status.DRAFT, None, Mover.EXPORTER),
+        Move("submit", Status.DRAFT, Status.PENDING_PAYMENT, Mover.EXPORTER),
+        Move("request_duplicate", None, Status.PENDING_PAYMENT, Mover.EXPORTER),
+        Move("replace_corrections", Status.PENDING_PAYMENT, Status.PENDING_PAYMENT, Mover.EXPORTER),
+        Move("pay", Status.PENDING_PAYMENT, Status.SUBMITTED, Mover.PAYMENT, "application_submitted"),
+        Move("raise_discrepancy", Status.SUBMITTED, Status.DISCREPANCY, Mover.OFFICER, "discrepancy_raised"),
+        Move("resubmit", Status.DISCREPANCY, Status.SUBMITTED, Mover.EXPORTER, "application_resubmitted"),
+        Move("approve", Status.SUBMITTED, Status.APPROVED, Mover.OFFICER, "application_approved"),
+        Move(
+            "self_certify",
+            Status.SUBMITTED,
+            Status.APPROVED,
+            Mover.SELF_CERTIFICATION,
+            "application_approved",
+        ),
+        Move("reject", Status.SUBMITTED, Status.REJECTED, Mover.OFFICER, "application_rejected"),
+        Move("issue", Status.APPROVED, Status.ISSUED, Mover.CERTIFICATE),
+    )
+}
 
 # What the exporter may still edit, and where the officer's queue is.
 EDITABLE = (Status.DRAFT, Status.DISCREPANCY)
@@ -92,15 +99,21 @@ def claim(session, application: Application, move: Move, unchanged_since=None) -
     conditions = [Application.id == application.id, Application.status == move.source.value]
     if unchanged_since is not None:
         conditions.append(Application.updated_at == unchanged_since)
-    claimed = session.execute(update(Application).where(*conditions).values(updated_at=now)
-                              .execution_options(synchronize_session=False)).rowcount == 1
+    claimed = (
+        session.execute(
+            update(Application)
+            .where(*conditions)
+            .values(updated_at=now)
+            .execution_options(synchronize_session=False)
+        ).rowcount
+        == 1
+    )
     if claimed:
         application.updated_at = now
     return claimed
 
 
-def record(uow, application: Application, move: Move, actor: Actor, why: str = "",
-           **event_fields) -> None:
+def record(uow, application: Application, move: Move, actor: Actor, why: str = "", **event_fields) -> None:
     """The move made: its history row (``why`` as its comment), the target status, and its
     event (with ``event_fields`` beside the application's own). The caller claimed it, or made
     the application, in this transaction."""
@@ -108,9 +121,16 @@ def record(uow, application: Application, move: Move, actor: Actor, why: str = "
         raise ValueError(f"{move.name} is made by {move.by.value}, not {actor['username']}")
     if move.target is None:
         raise ValueError(f"{move.name} deletes the application: there is no history to write")
-    uow.session.add(StatusChange(
-        application_id=application.id, from_status=application.status,
-        to_status=move.target.value, actor=actor["username"], at=utcnow(), comment=why))
+    uow.session.add(
+        StatusChange(
+            application_id=application.id,
+            from_status=application.status,
+            to_status=move.target.value,
+            actor=actor["username"],
+            at=utcnow(),
+            comment=why,
+        )
+    )
     application.status = move.target.value
     if move.emits:
         announce(uow, move.emits, application, **event_fields)
@@ -119,10 +139,17 @@ def record(uow, application: Application, move: Move, actor: Actor, why: str = "
 def announce(uow, event_type: str, application: Application, **fields) -> None:
     """An application event in the outbox: every one carries the application, its exporter, and
     its issuing agency and office (agencies' systems bind by the last two)."""
-    uow.emit(event_type, {"application_id": application.id,
-                          "application_number": application.number, "iec": application.iec,
-                          "agency_code": application.agency_code,
-                          "issuing_office_code": application.issuing_office_code, **fields})
+    uow.emit(
+        event_type,
+        {
+            "application_id": application.id,
+            "application_number": application.number,
+            "iec": application.iec,
+            "agency_code": application.agency_code,
+            "issuing_office_code": application.issuing_office_code,
+            **fields,
+        },
+    )
 
 
 def mermaid() -> str:

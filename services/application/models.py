@@ -1,6 +1,7 @@
 """Application's own tables: applications with their history, documents, submission evidence and
 number sequences, and the reference data they are checked against (agreements, HS nomenclature,
 exchange rates)."""
+
 from datetime import date, datetime
 
 from sqlalchemy import (
@@ -26,6 +27,7 @@ class Base(DeclarativeBase):
 class HsNomenclature(Base):
     """One imported HS nomenclature. Rows are loaded first and the import switched to active last,
     so lookups never see half a file."""
+
     __tablename__ = "hs_nomenclature"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
@@ -40,7 +42,8 @@ class HsCode(Base):
     __tablename__ = "hs_code"
 
     nomenclature_id: Mapped[int] = mapped_column(
-        ForeignKey("hs_nomenclature.id", ondelete="CASCADE"), primary_key=True)
+        ForeignKey("hs_nomenclature.id", ondelete="CASCADE"), primary_key=True
+    )
     code: Mapped[str] = mapped_column(String(8), primary_key=True)
     description: Mapped[str] = mapped_column(String(1000))
     parent: Mapped[str | None] = mapped_column(String(8), nullable=True)
@@ -51,6 +54,7 @@ class HsCode(Base):
 class AgreementRecord(Base):
     """A trade agreement as served to exporters; seeded from ``agreements.py`` by the migration
     step, kept in the database so that operators can correct it without a release."""
+
     __tablename__ = "agreement"
 
     code: Mapped[str] = mapped_column(String(3), primary_key=True)
@@ -62,18 +66,19 @@ class AgreementRecord(Base):
 class Application(Base):
     """A CoO application. The form lives in ``data`` (the JSON of form.dump); the columns beside it
     are what lists filter and sort on."""
+
     __tablename__ = "application"
     # Lists always filter by the exporter (or the office) first, then by status or agreement.
-    __table_args__ = (Index("ix_application_iec_created", "iec", "created_at"),
-                      Index("ix_application_iec_status_created", "iec", "status", "created_at"),
-                      Index("ix_application_iec_agreement_created", "iec", "agreement_code",
-                            "created_at"),
-                      # The officer's queue: its office's applications of a status, oldest
-                      # payment first.
-                      Index("ix_application_office_status_paid", "issuing_office_code", "status",
-                            "paid_at"),
-                      # Turnaround statistics read the decisions of a recent window.
-                      Index("ix_application_decided_at", "decided_at"))
+    __table_args__ = (
+        Index("ix_application_iec_created", "iec", "created_at"),
+        Index("ix_application_iec_status_created", "iec", "status", "created_at"),
+        Index("ix_application_iec_agreement_created", "iec", "agreement_code", "created_at"),
+        # The officer's queue: its office's applications of a status, oldest
+        # payment first.
+        Index("ix_application_office_status_paid", "issuing_office_code", "status", "paid_at"),
+        # Turnaround statistics read the decisions of a recent window.
+        Index("ix_application_decided_at", "decided_at"),
+    )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     iec: Mapped[str] = mapped_column(String(10))
@@ -100,8 +105,7 @@ class Application(Base):
     certificate_number: Mapped[str | None] = mapped_column(String(64), nullable=True)
     # A duplicate or in-lieu request (duplicates.py): of which application and certificate, why.
     request_kind: Mapped[str | None] = mapped_column(String(16), nullable=True)
-    original_application_id: Mapped[str | None] = mapped_column(String(36), nullable=True,
-                                                                 index=True)
+    original_application_id: Mapped[str | None] = mapped_column(String(36), nullable=True, index=True)
     original_number: Mapped[str | None] = mapped_column(String(64), nullable=True)
     request_reason: Mapped[str | None] = mapped_column(String(2000), nullable=True)
 
@@ -110,8 +114,7 @@ class StatusChange(Base):
     __tablename__ = "status_change"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    application_id: Mapped[str] = mapped_column(ForeignKey("application.id", ondelete="CASCADE"),
-                                                index=True)
+    application_id: Mapped[str] = mapped_column(ForeignKey("application.id", ondelete="CASCADE"), index=True)
     from_status: Mapped[str | None] = mapped_column(String(20), nullable=True)
     to_status: Mapped[str] = mapped_column(String(20))
     actor: Mapped[str] = mapped_column(String(64))
@@ -123,12 +126,12 @@ class Document(Base):
     """A supporting document: the PDF is in the blob store by SHA-256, with the exporter's
     detached CMS signature over it kept here as evidence. The same file of the same kind is kept
     once per application: a repeated upload (a retried request) finds the first."""
+
     __tablename__ = "document"
     __table_args__ = (UniqueConstraint("application_id", "kind", "sha256"),)
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
-    application_id: Mapped[str] = mapped_column(ForeignKey("application.id", ondelete="CASCADE"),
-                                                index=True)
+    application_id: Mapped[str] = mapped_column(ForeignKey("application.id", ondelete="CASCADE"), index=True)
     kind: Mapped[str] = mapped_column(String(20))
     filename: Mapped[str] = mapped_column(String(255))
     sha256: Mapped[str] = mapped_column(String(64))
@@ -141,11 +144,11 @@ class Document(Base):
 
 class SubmissionEvidence(Base):
     """What the exporter signed at submission: the canonical payload and the CMS over it."""
+
     __tablename__ = "submission_evidence"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    application_id: Mapped[str] = mapped_column(ForeignKey("application.id", ondelete="CASCADE"),
-                                                index=True)
+    application_id: Mapped[str] = mapped_column(ForeignKey("application.id", ondelete="CASCADE"), index=True)
     payload: Mapped[bytes] = mapped_column(LargeBinary)
     signature: Mapped[bytes] = mapped_column(LargeBinary)
     signer_subject: Mapped[str] = mapped_column(String(500))
@@ -156,6 +159,7 @@ class SubmissionEvidence(Base):
 class SelfCertification(Base):
     """An approved exporter of an agency: its applications to that agency under an agreement that
     allows self-certification are approved on payment, without an officer, and audited after."""
+
     __tablename__ = "self_certification"
 
     iec: Mapped[str] = mapped_column(String(10), primary_key=True)
@@ -166,6 +170,7 @@ class SelfCertification(Base):
 
 class NumberSequence(Base):
     """The last application number given per agency, year and scheme."""
+
     __tablename__ = "number_sequence"
 
     agency_code: Mapped[str] = mapped_column(String(32), primary_key=True)
@@ -176,6 +181,7 @@ class NumberSequence(Base):
 
 class ExchangeRate(Base):
     """INR per unit of a currency, from a date on, kept by admins (customs notifies them)."""
+
     __tablename__ = "exchange_rate"
     __table_args__ = (UniqueConstraint("currency", "valid_from"),)
 

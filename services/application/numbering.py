@@ -1,5 +1,6 @@
 """Application numbers: ``{AGENCY}/{YEAR}/{SCHEME}/{SEQ:07d}A``, consecutive per agency, India's
 year and scheme, given at submission (architecture §4). Plain Python over the unit of work."""
+
 from datetime import timezone
 
 from sqlalchemy import select, update
@@ -20,9 +21,7 @@ def next_number(session, application, now) -> str:
     if session.get(NumberSequence, (application.agency_code, year, scheme)) is None:
         # First of its kind: concurrent submitters may race to create the row.
         dialect = postgresql if session.bind.dialect.name == "postgresql" else sqlite
-        session.execute(dialect.insert(NumberSequence).values(**key, last=0)
-                        .on_conflict_do_nothing())
-    session.execute(update(NumberSequence).filter_by(**key)
-                    .values(last=NumberSequence.last + 1))
+        session.execute(dialect.insert(NumberSequence).values(**key, last=0).on_conflict_do_nothing())
+    session.execute(update(NumberSequence).filter_by(**key).values(last=NumberSequence.last + 1))
     last = session.scalar(select(NumberSequence.last).filter_by(**key))
     return f"{application.agency_code}/{year}/{scheme}/{last:07d}A"

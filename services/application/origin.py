@@ -37,12 +37,14 @@ from services.application.agreements import Agreement, agreement_by_code
 INDIA = "IN"
 
 # Scheme codes of the agreements whose rules of origin cumulate the content of all parties.
-REGIONAL_CUMULATION = frozenset({
-    "013",  # AIFTA: ASEAN-India content
-    "008",  # SAPTA: SAARC content
-    "101",  # SAFTA: SAARC content
-    "015",  # APTA: participants' content
-})
+REGIONAL_CUMULATION = frozenset(
+    {
+        "013",  # AIFTA: ASEAN-India content
+        "008",  # SAPTA: SAARC content
+        "101",  # SAFTA: SAARC content
+        "015",  # APTA: participants' content
+    }
+)
 
 TWO_PLACES = Decimal("0.01")
 
@@ -72,8 +74,9 @@ def is_originating(raw_material: dict, agreement: Agreement | None) -> bool:
 
 
 def is_value_content(criterion, agreement: Agreement | None) -> bool:
-    return (agreement is not None and isinstance(criterion, str)
-            and criterion in agreement.value_content_criteria)
+    return (
+        agreement is not None and isinstance(criterion, str) and criterion in agreement.value_content_criteria
+    )
 
 
 def raw_material_cif_inr(raw_material: dict) -> Decimal | None:
@@ -90,8 +93,7 @@ def raw_material_cif_inr(raw_material: dict) -> Decimal | None:
 
 def rvc_percent(fob_inr: Decimal, non_originating_cif_inr: Decimal) -> Decimal:
     """(FOB - non-originating CIF) / FOB as a percentage, 2 places, ROUND_HALF_UP. FOB > 0."""
-    return ((fob_inr - non_originating_cif_inr) * 100 / fob_inr).quantize(
-        TWO_PLACES, rounding=ROUND_HALF_UP)
+    return ((fob_inr - non_originating_cif_inr) * 100 / fob_inr).quantize(TWO_PLACES, rounding=ROUND_HALF_UP)
 
 
 def _raw_materials(product: dict) -> list[dict]:
@@ -138,8 +140,10 @@ def product_origin(product: dict, agreement: Agreement | None) -> dict:
         elif not criterion:
             result["message"] = "No preference criterion chosen yet."
         else:
-            result["message"] = (f"Criterion {criterion} of {agreement.short_name} is not a "
-                                 f"value-content criterion: RVC is not computed.")
+            result["message"] = (
+                f"Criterion {criterion} of {agreement.short_name} is not a "
+                f"value-content criterion: RVC is not computed."
+            )
         return result
 
     missing = []
@@ -160,8 +164,10 @@ def product_origin(product: dict, agreement: Agreement | None) -> dict:
     result["rvc_percent"] = rvc
     name = agreement.short_name
     if threshold is None:
-        result["message"] = (f"RVC {rvc}%; {name} sets no single threshold for criterion "
-                             f"{criterion}, so it is not checked here.")
+        result["message"] = (
+            f"RVC {rvc}%; {name} sets no single threshold for criterion "
+            f"{criterion}, so it is not checked here."
+        )
         return result
     # The exact figure decides; the rounded one is for people (34.995% shows as 35.00% but fails).
     result["meets"] = exact >= threshold
@@ -213,14 +219,21 @@ def origin_check(application: dict) -> dict:
     for index, product in enumerate(products):
         if not isinstance(product, dict):
             product = {}
-        entry = {"index": index, "path": f"products[{index}]",
-                 "hs_code": product.get("hs_code"), "description": product.get("description")}
+        entry = {
+            "index": index,
+            "path": f"products[{index}]",
+            "hs_code": product.get("hs_code"),
+            "description": product.get("description"),
+        }
         entry.update(product_origin(product, agreement))
         value_content = is_value_content(entry["criterion"], agreement)
-        if (entry["meets"] is False
-                or (value_content and entry["rvc_percent"] is None)
-                or (agreement is not None and not entry["criterion"])):
+        if (
+            entry["meets"] is False
+            or (value_content and entry["rvc_percent"] is None)
+            or (agreement is not None and not entry["criterion"])
+        ):
             all_meet = False
         results.append(entry)
-    return json_ready({"agreement_code": agreement.code if agreement else None,
-                        "products": results, "all_meet": all_meet})
+    return json_ready(
+        {"agreement_code": agreement.code if agreement else None, "products": results, "all_meet": all_meet}
+    )

@@ -3,6 +3,7 @@ officers see their issuing office's once submitted (never a draft) and decide th
 queue; admins and agency admins keep the self-certification list. Whatever an actor may not see
 is answered as not found, so that ids tell nothing; what it may see but not do is forbidden.
 Plain Python."""
+
 from services.application.models import Application
 from services.chassis.errors import Forbidden, NotFound
 from services.contracts import actors
@@ -14,8 +15,7 @@ def may_see(actor: Actor, application: Application) -> bool:
     if actor["role"] == Role.EXPORTER:
         return application.iec == actor["username"]
     if actor["role"] == Role.OFFICER:
-        return (application.issuing_office_code == actor.get("office")
-                and application.status != Status.DRAFT)
+        return application.issuing_office_code == actor.get("office") and application.status != Status.DRAFT
     return False
 
 
@@ -24,8 +24,9 @@ def visible(actor: Actor):
     if actor["role"] == Role.EXPORTER:
         return Application.iec == actor["username"]
     if actor["role"] == Role.OFFICER:
-        return (Application.issuing_office_code == actor.get("office")) & \
-            (Application.status != Status.DRAFT.value)
+        return (Application.issuing_office_code == actor.get("office")) & (
+            Application.status != Status.DRAFT.value
+        )
     raise NotFound("no such list", code="APPLICATION_NOT_FOUND")
 
 

@@ -1,6 +1,7 @@
 """Reference data the application service owns: agreements, units, countries, currencies and the
 HS nomenclature. Service-layer functions over a SQLAlchemy session; the rules themselves live in
 ``agreements.py``, ``units.py`` and ``hs.py``."""
+
 from datetime import date, timedelta
 from decimal import Decimal, InvalidOperation
 from functools import lru_cache
@@ -17,9 +18,11 @@ from services.chassis.database import utcnow
 from services.chassis.errors import BadRequest, NotFound, RuleViolation
 from services.chassis.timestamps import iso_z, today_in_india
 
-NOT_LOADED_NOTE = ("No HS nomenclature is loaded: the code was checked for form and chapter "
-                   "only. An administrator loads one with `opencoo reference import-hs` or "
-                   "POST /api/v1/admin/reference/hs.")
+NOT_LOADED_NOTE = (
+    "No HS nomenclature is loaded: the code was checked for form and chapter "
+    "only. An administrator loads one with `opencoo reference import-hs` or "
+    "POST /api/v1/admin/reference/hs."
+)
 
 
 def seed_agreements(session) -> int:
@@ -30,8 +33,11 @@ def seed_agreements(session) -> int:
         data = agreement_as_dict(agreement)
         row = existing.get(agreement.code)
         if row is None:
-            session.add(AgreementRecord(code=agreement.code, short_name=agreement.short_name,
-                                        data=data, updated_at=utcnow()))
+            session.add(
+                AgreementRecord(
+                    code=agreement.code, short_name=agreement.short_name, data=data, updated_at=utcnow()
+                )
+            )
         elif row.data != data:
             row.data, row.short_name, row.updated_at = data, agreement.short_name, utcnow()
         else:
@@ -47,8 +53,7 @@ def list_agreements(session) -> list[dict]:
     """Served on every form load: decoded once per change of the table, which one cheap query on
     its count and last update detects (another process may have re-seeded it)."""
     global _agreements_cache
-    version = tuple(session.execute(
-        select(func.count(), func.max(AgreementRecord.updated_at))).one())
+    version = tuple(session.execute(select(func.count(), func.max(AgreementRecord.updated_at))).one())
     if version != _agreements_cache[0]:
         rows = session.scalars(select(AgreementRecord).order_by(AgreementRecord.code))
         _agreements_cache = (version, [row.data for row in rows])
@@ -68,17 +73,21 @@ def list_units() -> list[dict]:
 
 @lru_cache(maxsize=1)
 def list_countries() -> list[dict]:
-    return [{"code": c.alpha_2, "alpha_3": c.alpha_3, "name": getattr(c, "common_name", c.name)}
-            for c in sorted(pycountry.countries, key=lambda c: c.alpha_2)]
+    return [
+        {"code": c.alpha_2, "alpha_3": c.alpha_3, "name": getattr(c, "common_name", c.name)}
+        for c in sorted(pycountry.countries, key=lambda c: c.alpha_2)
+    ]
 
 
 @lru_cache(maxsize=1)
 def list_currencies() -> list[dict]:
-    return [{"code": c.alpha_3, "name": c.name}
-            for c in sorted(pycountry.currencies, key=lambda c: c.alpha_3)]
+    return [
+        {"code": c.alpha_3, "name": c.name} for c in sorted(pycountry.currencies, key=lambda c: c.alpha_3)
+    ]
 
 
 # --- HS nomenclature -------------------------------------------------------------------------
+
 
 def _active(session) -> HsNomenclature | None:
     return session.scalar(select(HsNomenclature).where(HsNomenclature.active.is_(True)))
@@ -88,8 +97,12 @@ def nomenclature_status(session) -> dict:
     active = _active(session)
     if active is None:
         return {"loaded": False, "note": NOT_LOADED_NOTE}
-    return {"loaded": True, "source": active.source, "codes": active.row_count,
-            "activated_at": iso_z(active.activated_at)}
+    return {
+        "loaded": True,
+        "source": active.source,
+        "codes": active.row_count,
+        "activated_at": iso_z(active.activated_at),
+    }
 
 
 def lookup_hs(session, raw_code: str) -> dict:
@@ -99,8 +112,12 @@ def lookup_hs(session, raw_code: str) -> dict:
         form = hs.check_form(raw_code)
     except hs.InvalidHsCode as exc:
         raise BadRequest(str(exc), code="HS_CODE_INVALID", fields={"code": [str(exc)]}) from None
-    answer = {"code": form.code, "level": form.level, "kind": hs.LEVEL_NAMES[form.level],
-              "chapter": form.chapter}
+    answer = {
+        "code": form.code,
+        "level": form.level,
+        "kind": hs.LEVEL_NAMES[form.level],
+        "chapter": form.chapter,
+    }
     active = _active(session)
     if active is None:
         return {**answer, "verified": False, "note": NOT_LOADED_NOTE}
@@ -109,8 +126,9 @@ def lookup_hs(session, raw_code: str) -> dict:
     entry = session.get(HsCode, (active.id, known))
     if entry is None:
         what = f"subheading {known} of tariff item {form.code}" if form.level == 8 else form.code
-        raise NotFound(f"HS code {what} is not in the loaded nomenclature ({active.source})",
-                       code="HS_CODE_UNKNOWN")
+        raise NotFound(
+            f"HS code {what} is not in the loaded nomenclature ({active.source})", code="HS_CODE_UNKNOWN"
+        )
     ancestors: list[dict] = []
     parent = entry.parent
     while parent:
@@ -119,25 +137,30 @@ def lookup_hs(session, raw_code: str) -> dict:
             break
         ancestors.insert(0, {"code": row.code, "description": row.description})
         parent = row.parent
-    answer.update({
-        "verified": True,
-        "description": entry.description,
-        "section": entry.section,
-        "parent": entry.parent if form.level != 8 else entry.code,
-        "ancestors": ancestors + ([{"code": entry.code, "description": entry.description}]
-                                  if form.level == 8 else []),
-        "nomenclature": active.source,
-    })
+    answer.update(
+        {
+            "verified": True,
+            "description": entry.description,
+            "section": entry.section,
+            "parent": entry.parent if form.level != 8 else entry.code,
+            "ancestors": ancestors
+            + ([{"code": entry.code, "description": entry.description}] if form.level == 8 else []),
+            "nomenclature": active.source,
+        }
+    )
     if form.level == 8:
-        answer["note"] = (f"8-digit ITC(HS) tariff item under subheading {entry.code}; national "
-                          "tariff-item descriptions are not loaded, the subheading's is shown.")
+        answer["note"] = (
+            f"8-digit ITC(HS) tariff item under subheading {entry.code}; national "
+            "tariff-item descriptions are not loaded, the subheading's is shown."
+        )
     return answer
 
 
 def start_hs_import(session, source: str) -> int:
     # Imports that never finished (a client that died) are dropped when the next one starts.
-    session.execute(delete(HsNomenclature).where(
-        HsNomenclature.active.is_(False), HsNomenclature.activated_at.is_(None)))
+    session.execute(
+        delete(HsNomenclature).where(HsNomenclature.active.is_(False), HsNomenclature.activated_at.is_(None))
+    )
     nomenclature = HsNomenclature(source=source[:200] or "upload", started_at=utcnow())
     session.add(nomenclature)
     session.flush()
@@ -170,29 +193,45 @@ def add_hs_rows(session, import_id: int, rows: list[list]) -> int:
                 break
     if errors:
         raise RuleViolation("some HS rows are not valid", code="HS_ROWS_INVALID", fields=errors)
-    session.execute(insert(HsCode), [
-        {"nomenclature_id": import_id, "code": code, "description": description,
-         "parent": parent, "level": int(level), "section": section}
-        for code, description, parent, level, section in rows
-    ])
+    session.execute(
+        insert(HsCode),
+        [
+            {
+                "nomenclature_id": import_id,
+                "code": code,
+                "description": description,
+                "parent": parent,
+                "level": int(level),
+                "section": section,
+            }
+            for code, description, parent, level, section in rows
+        ],
+    )
     return len(rows)
 
 
 def activate_hs_import(session, import_id: int) -> dict:
     """Switch lookups to this import if it is whole: not empty, and every code's parent present."""
     nomenclature = _pending(session, import_id)
-    count = session.scalar(select(func.count()).select_from(HsCode)
-                           .where(HsCode.nomenclature_id == import_id))
+    count = session.scalar(
+        select(func.count()).select_from(HsCode).where(HsCode.nomenclature_id == import_id)
+    )
     if not count:
         raise RuleViolation("the HS import has no rows", code="HS_IMPORT_EMPTY")
     parent = aliased(HsCode)
     orphans = session.scalars(
-        select(HsCode.code).where(HsCode.nomenclature_id == import_id, HsCode.parent.is_not(None))
+        select(HsCode.code)
+        .where(HsCode.nomenclature_id == import_id, HsCode.parent.is_not(None))
         .outerjoin(parent, (parent.nomenclature_id == import_id) & (parent.code == HsCode.parent))
-        .where(parent.code.is_(None)).limit(hs.MAX_ERRORS)).all()
+        .where(parent.code.is_(None))
+        .limit(hs.MAX_ERRORS)
+    ).all()
     if orphans:
-        raise RuleViolation("some HS codes have no parent in the file", code="HS_IMPORT_ORPHANS",
-                            fields={code: ["parent missing"] for code in orphans})
+        raise RuleViolation(
+            "some HS codes have no parent in the file",
+            code="HS_IMPORT_ORPHANS",
+            fields={code: ["parent missing"] for code in orphans},
+        )
     session.execute(delete(HsCode).where(HsCode.nomenclature_id != import_id))
     session.execute(delete(HsNomenclature).where(HsNomenclature.id != import_id))
     nomenclature.row_count = count
@@ -211,8 +250,9 @@ def import_hs_csv(session, text: str, source: str) -> dict:
     try:
         entries = hs.parse_nomenclature(text)
     except hs.NomenclatureError as exc:
-        raise RuleViolation("the HS nomenclature file is not valid", code="HS_FILE_INVALID",
-                            fields={"file": exc.errors}) from None
+        raise RuleViolation(
+            "the HS nomenclature file is not valid", code="HS_FILE_INVALID", fields={"file": exc.errors}
+        ) from None
     import_id = start_hs_import(session, source)
     add_hs_rows(session, import_id, entry_rows(entries))
     return activate_hs_import(session, import_id)
@@ -234,14 +274,18 @@ def hs_exists(session, code: str) -> bool | None:
 
 # --- exchange rates ------------------------------------------------------------------------------
 
+
 def exchange_rate_on(session, currency: str, on) -> Decimal | None:
     """INR per unit of ``currency`` in force on ``on``: the latest rate valid from that day or
     before. INR is 1."""
     if currency == "INR":
         return Decimal(1)
-    rate = session.scalar(select(ExchangeRate.rate).where(
-        ExchangeRate.currency == currency, ExchangeRate.valid_from <= on)
-        .order_by(ExchangeRate.valid_from.desc()).limit(1))
+    rate = session.scalar(
+        select(ExchangeRate.rate)
+        .where(ExchangeRate.currency == currency, ExchangeRate.valid_from <= on)
+        .order_by(ExchangeRate.valid_from.desc())
+        .limit(1)
+    )
     return Decimal(rate) if rate is not None else None
 
 
@@ -261,11 +305,11 @@ def set_exchange_rate(session, actor: str, currency: str, valid_from: str, rate:
     except InvalidOperation:
         fields["rate"] = ["INR per unit, a positive decimal such as 83.25."]
     if fields:
-        raise BadRequest("the exchange rate is not valid", code="VALIDATION_ERROR",
-                         fields=fields)
+        raise BadRequest("the exchange rate is not valid", code="VALIDATION_ERROR", fields=fields)
     _check_start(session, currency, day)
-    row = session.scalar(select(ExchangeRate).where(ExchangeRate.currency == currency,
-                                                    ExchangeRate.valid_from == day))
+    row = session.scalar(
+        select(ExchangeRate).where(ExchangeRate.currency == currency, ExchangeRate.valid_from == day)
+    )
     if row is None:
         row = ExchangeRate(currency=currency, valid_from=day)
         session.add(row)
@@ -281,20 +325,35 @@ def _check_start(session, currency: str, day: date) -> None:
     were worth. Only a currency's first rate may reach back (up to a year), since nothing was
     converted with that currency before it."""
     today = today_in_india()
-    first = session.scalar(select(func.count()).select_from(ExchangeRate)
-                           .where(ExchangeRate.currency == currency)) == 0
+    first = (
+        session.scalar(
+            select(func.count()).select_from(ExchangeRate).where(ExchangeRate.currency == currency)
+        )
+        == 0
+    )
     earliest = today - timedelta(days=FIRST_RATE_DAYS_BACK) if first else today
     if day < earliest:
-        reason = (f"A first rate of {currency} starts at most {FIRST_RATE_DAYS_BACK} days back "
-                  f"({earliest})." if first else f"Before today ({today}): {currency} has "
-                  "rates already, and past conversions stay as they were.")
-        raise RuleViolation("the exchange rate would start in the past",
-                            code="STARTS_IN_THE_PAST", fields={"valid_from": [reason]})
+        reason = (
+            f"A first rate of {currency} starts at most {FIRST_RATE_DAYS_BACK} days back ({earliest})."
+            if first
+            else f"Before today ({today}): {currency} has "
+            "rates already, and past conversions stay as they were."
+        )
+        raise RuleViolation(
+            "the exchange rate would start in the past",
+            code="STARTS_IN_THE_PAST",
+            fields={"valid_from": [reason]},
+        )
 
 
 def _rate_view(row) -> dict:
-    return {"currency": row.currency, "valid_from": row.valid_from.isoformat(), "rate": row.rate,
-            "set_by": row.set_by, "set_at": row.set_at.isoformat() + "Z"}
+    return {
+        "currency": row.currency,
+        "valid_from": row.valid_from.isoformat(),
+        "rate": row.rate,
+        "set_by": row.set_by,
+        "set_at": row.set_at.isoformat() + "Z",
+    }
 
 
 def list_exchange_rates(session, currency: str | None = None) -> list[dict]:

@@ -47,18 +47,44 @@ INR_TOLERANCE_RATIO = Decimal("0.001")  # 0.1% of the computed INR value
 
 PAYLOAD_TYPE = "opencoo.application-submission.v1"
 
-APPLICATION_REQUIRED = ("kind", "shipment_timing", "agency_code", "regional_office_code",
-                        "issuing_office_code", "branch_id", "importer", "transport", "invoice",
-                        "uses_non_originating_materials", "products", "declaration")
+APPLICATION_REQUIRED = (
+    "kind",
+    "shipment_timing",
+    "agency_code",
+    "regional_office_code",
+    "issuing_office_code",
+    "branch_id",
+    "importer",
+    "transport",
+    "invoice",
+    "uses_non_originating_materials",
+    "products",
+    "declaration",
+)
 IMPORTER_REQUIRED = ("name", "country", "address")
 TRANSPORT_REQUIRED = ("mode", "port_of_loading", "port_of_discharge", "departure_date")
 VESSEL_REQUIRED_FOR = ("sea", "air")  # a vessel name or flight number is printed in box 3
 INVOICE_REQUIRED = ("number", "date")
 DECLARATION_REQUIRED = ("goods_available_at", "origin_grounds", "place", "name", "designation")
-PRODUCT_REQUIRED = ("hs_code", "description", "quantity", "unit", "fob_currency", "fob_value",
-                    "fob_inr", "packages")
-RAW_MATERIAL_REQUIRED = ("hs_code", "description", "quantity", "unit", "unit_cif_value",
-                         "total_cif_value", "origin_country")
+PRODUCT_REQUIRED = (
+    "hs_code",
+    "description",
+    "quantity",
+    "unit",
+    "fob_currency",
+    "fob_value",
+    "fob_inr",
+    "packages",
+)
+RAW_MATERIAL_REQUIRED = (
+    "hs_code",
+    "description",
+    "quantity",
+    "unit",
+    "unit_cif_value",
+    "total_cif_value",
+    "origin_country",
+)
 
 
 class _Problems:
@@ -122,13 +148,17 @@ def _is_currency(code: str) -> bool:
 
 # --- public --------------------------------------------------------------------------------------
 
-def check_submission(application: dict, *,
-                     hs_exists: Callable[[str], bool | None],
-                     exchange_rate: Callable[[str, date], Decimal | None],
-                     exporter_branches: set[str],
-                     offices: Mapping[str, Mapping[str, set[str]]],
-                     has_invoice_document: bool,
-                     today: date) -> dict[str, list[str]]:
+
+def check_submission(
+    application: dict,
+    *,
+    hs_exists: Callable[[str], bool | None],
+    exchange_rate: Callable[[str, date], Decimal | None],
+    exporter_branches: set[str],
+    offices: Mapping[str, Mapping[str, set[str]]],
+    has_invoice_document: bool,
+    today: date,
+) -> dict[str, list[str]]:
     """Every rule the (loaded) application breaks, as ``{field_path: [messages]}``; {} if none.
 
     ``hs_exists(code)``: whether a 6- or 8-digit code is in the HS reference (an 8-digit one when
@@ -147,8 +177,7 @@ def check_submission(application: dict, *,
     _check_products(problems, application, agreement, hs_exists, exchange_rate, today)
     _check_declared_materials(problems, application)
     if not has_invoice_document:
-        problems.add("documents", "A commercial invoice (PDF signed with your DSC) must be "
-                                  "attached.")
+        problems.add("documents", "A commercial invoice (PDF signed with your DSC) must be attached.")
     return problems.fields
 
 
@@ -163,35 +192,36 @@ def signing_payload(application: dict, *, application_id: str, iec: str) -> byte
     matter (RFC 8785 sorts keys). ``type`` keeps a signature over this payload from being taken
     for a signature over anything else the DSC signs.
     """
-    return rfc8785.dumps({
-        "type": PAYLOAD_TYPE,
-        "application_id": str(application_id),
-        "iec": iec,
-        "form": origin.json_ready(application),
-    })
+    return rfc8785.dumps(
+        {
+            "type": PAYLOAD_TYPE,
+            "application_id": str(application_id),
+            "iec": iec,
+            "form": origin.json_ready(application),
+        }
+    )
 
 
 # --- the rules -----------------------------------------------------------------------------------
 
+
 def _check_required(problems: _Problems, application: dict) -> None:
     for name in APPLICATION_REQUIRED:
         if not _given(application.get(name)):
-            problems.add(name, "At least one product is required." if name == "products"
-                         else REQUIRED)
+            problems.add(name, "At least one product is required." if name == "products" else REQUIRED)
     _require(problems, _part(application, "importer"), IMPORTER_REQUIRED, "importer.")
     transport = _part(application, "transport")
     _require(problems, transport, TRANSPORT_REQUIRED, "transport.")
-    if transport.get("mode") in VESSEL_REQUIRED_FOR and not _given(
-            transport.get("vessel_or_flight")):
-        problems.add("transport.vessel_or_flight",
-                     f"Required for submission when the goods go by {transport['mode']}.")
+    if transport.get("mode") in VESSEL_REQUIRED_FOR and not _given(transport.get("vessel_or_flight")):
+        problems.add(
+            "transport.vessel_or_flight", f"Required for submission when the goods go by {transport['mode']}."
+        )
     _require(problems, _part(application, "invoice"), INVOICE_REQUIRED, "invoice.")
     _require(problems, _part(application, "declaration"), DECLARATION_REQUIRED, "declaration.")
     for i, product in enumerate(_list(application.get("products"))):
         _require(problems, product, PRODUCT_REQUIRED, f"products[{i}].")
         for j, material in enumerate(_list(product.get("raw_materials"))):
-            _require(problems, material, RAW_MATERIAL_REQUIRED,
-                     f"products[{i}].raw_materials[{j}].")
+            _require(problems, material, RAW_MATERIAL_REQUIRED, f"products[{i}].raw_materials[{j}].")
 
 
 def _check_kind_and_agreement(problems: _Problems, application: dict) -> Agreement | None:
@@ -224,20 +254,19 @@ def _check_organisation(problems: _Problems, application: dict, offices) -> None
     if not _given(regional):
         return
     if regional not in offices[agency]:
-        problems.add("regional_office_code",
-                     f"'{regional}' is not a regional office of {agency}.")
+        problems.add("regional_office_code", f"'{regional}' is not a regional office of {agency}.")
         return
     if _given(issuing) and issuing not in offices[agency][regional]:
-        problems.add("issuing_office_code",
-                     f"'{issuing}' is not an issuing office under {regional} ({agency}).")
+        problems.add(
+            "issuing_office_code", f"'{issuing}' is not an issuing office under {regional} ({agency})."
+        )
 
 
 def _check_branch(problems: _Problems, application: dict, exporter_branches) -> None:
     branch = application.get("branch_id")
     if _given(branch) and branch not in exporter_branches:
         known = ", ".join(sorted(exporter_branches)) or "none"
-        problems.add("branch_id", f"'{branch}' is not one of your registered branches "
-                                  f"({known}).")
+        problems.add("branch_id", f"'{branch}' is not one of your registered branches ({known}).")
 
 
 def _check_importer(problems: _Problems, application: dict, agreement: Agreement | None) -> None:
@@ -252,27 +281,31 @@ def _check_importer(problems: _Problems, application: dict, agreement: Agreement
         problems.add("importer.country", "The importer must be outside India.")
         return
     if agreement is not None and country not in agreement.partner_countries:
-        problems.add("importer.country", f"{name} ({country}) is not a partner country of "
-                                         f"{agreement.short_name}.")
+        problems.add(
+            "importer.country", f"{name} ({country}) is not a partner country of {agreement.short_name}."
+        )
 
 
 def _check_dates(problems: _Problems, application: dict, today: date) -> None:
     invoice_date = _date(_part(application, "invoice").get("date"))
     if invoice_date is not None and invoice_date > today:
-        problems.add("invoice.date", f"The invoice date {invoice_date.isoformat()} is in the "
-                                     f"future.")
+        problems.add("invoice.date", f"The invoice date {invoice_date.isoformat()} is in the future.")
     departure = _date(_part(application, "transport").get("departure_date"))
     timing = application.get("shipment_timing")
     if departure is None:
         return
     if timing == "before" and departure < today:
-        problems.add("transport.departure_date",
-                     f"A before-shipment application cannot have a departure date in the past "
-                     f"({departure.isoformat()}); choose after shipment.")
+        problems.add(
+            "transport.departure_date",
+            f"A before-shipment application cannot have a departure date in the past "
+            f"({departure.isoformat()}); choose after shipment.",
+        )
     elif timing == "after" and departure > today:
-        problems.add("transport.departure_date",
-                     f"An after-shipment application cannot have a departure date in the future "
-                     f"({departure.isoformat()}); choose before shipment.")
+        problems.add(
+            "transport.departure_date",
+            f"An after-shipment application cannot have a departure date in the future "
+            f"({departure.isoformat()}); choose before shipment.",
+        )
 
 
 def _check_hs(problems: _Problems, path: str, code, hs_exists) -> None:
@@ -284,14 +317,18 @@ def _check_hs(problems: _Problems, path: str, code, hs_exists) -> None:
         problems.add(path, f"{exc}.")
         return
     if form.level not in (6, 8):
-        problems.add(path, f"HS code '{code}' is a {hs.LEVEL_NAMES[form.level]}: give a 6-digit "
-                           f"subheading or an 8-digit tariff item.")
+        problems.add(
+            path,
+            f"HS code '{code}' is a {hs.LEVEL_NAMES[form.level]}: give a 6-digit "
+            f"subheading or an 8-digit tariff item.",
+        )
         return
     exists = hs_exists(form.code)
     if exists is False:
         if form.level == 8:
-            problems.add(path, f"HS code '{code}': its subheading {form.code[:6]} is not in the "
-                               f"HS nomenclature.")
+            problems.add(
+                path, f"HS code '{code}': its subheading {form.code[:6]} is not in the HS nomenclature."
+            )
         else:
             problems.add(path, f"HS code '{code}' is not in the HS nomenclature.")
 
@@ -308,8 +345,9 @@ def _check_unit(problems: _Problems, path: str, unit) -> None:
         problems.add(path, f"'{unit}' is not a unit of the unit list (UQC, e.g. KGS, NOS).")
 
 
-def _check_products(problems: _Problems, application: dict, agreement: Agreement | None,
-                    hs_exists, exchange_rate, today: date) -> None:
+def _check_products(
+    problems: _Problems, application: dict, agreement: Agreement | None, hs_exists, exchange_rate, today: date
+) -> None:
     kind = application.get("kind")
     invoice_date = _date(_part(application, "invoice").get("date"))
     for i, product in enumerate(_list(application.get("products"))):
@@ -320,12 +358,12 @@ def _check_products(problems: _Problems, application: dict, agreement: Agreement
         _check_fob_inr(problems, product, at, invoice_date, exchange_rate)
         _check_criterion(problems, product, at, kind, agreement)
         for j, material in enumerate(_list(product.get("raw_materials"))):
-            _check_raw_material(problems, material, f"{at}raw_materials[{j}].", hs_exists,
-                                today)
+            _check_raw_material(problems, material, f"{at}raw_materials[{j}].", hs_exists, today)
 
 
-def _check_fob_inr(problems: _Problems, product: dict, at: str, invoice_date: date | None,
-                   exchange_rate) -> None:
+def _check_fob_inr(
+    problems: _Problems, product: dict, at: str, invoice_date: date | None, exchange_rate
+) -> None:
     currency = product.get("fob_currency")
     if not _given(currency):
         return
@@ -334,11 +372,12 @@ def _check_fob_inr(problems: _Problems, product: dict, at: str, invoice_date: da
         return
     if invoice_date is None:
         return  # the rate is taken on the invoice date, which is reported missing already
-    rate = Decimal(1) if currency == "INR" else origin.to_decimal(
-        exchange_rate(currency, invoice_date))
+    rate = Decimal(1) if currency == "INR" else origin.to_decimal(exchange_rate(currency, invoice_date))
     if rate is None:
-        problems.add(at + "fob_currency", f"No exchange rate for {currency} on "
-                                          f"{invoice_date.isoformat()} (the invoice date).")
+        problems.add(
+            at + "fob_currency",
+            f"No exchange rate for {currency} on {invoice_date.isoformat()} (the invoice date).",
+        )
         return
     fob_value = origin.to_decimal(product.get("fob_value"))
     fob_inr = origin.to_decimal(product.get("fob_inr"))
@@ -347,13 +386,14 @@ def _check_fob_inr(problems: _Problems, product: dict, at: str, invoice_date: da
     expected = fob_value * rate
     tolerance = max(INR_TOLERANCE_MIN, expected * INR_TOLERANCE_RATIO)
     if abs(fob_inr - expected) > tolerance:
-        problems.add(at + "fob_inr",
-                     f"FOB in INR {fob_inr} does not match {fob_value} {currency} x {rate} "
-                     f"(the rate on {invoice_date.isoformat()}) = {_money(expected)} INR.")
+        problems.add(
+            at + "fob_inr",
+            f"FOB in INR {fob_inr} does not match {fob_value} {currency} x {rate} "
+            f"(the rate on {invoice_date.isoformat()}) = {_money(expected)} INR.",
+        )
 
 
-def _check_criterion(problems: _Problems, product: dict, at: str, kind,
-                     agreement: Agreement | None) -> None:
+def _check_criterion(problems: _Problems, product: dict, at: str, kind, agreement: Agreement | None) -> None:
     criterion = product.get("preference_criterion")
     path = at + "preference_criterion"
     if kind == "non_preferential":
@@ -368,8 +408,11 @@ def _check_criterion(problems: _Problems, product: dict, at: str, kind,
     if agreement is None:
         return  # no agreement, or an unknown one: reported on agreement_code
     if criterion not in agreement.preference_criteria:
-        problems.add(path, f"'{criterion}' is not a criterion of {agreement.short_name} "
-                           f"(allowed: {', '.join(agreement.preference_criteria)}).")
+        problems.add(
+            path,
+            f"'{criterion}' is not a criterion of {agreement.short_name} "
+            f"(allowed: {', '.join(agreement.preference_criteria)}).",
+        )
         return
     if origin.is_value_content(criterion, agreement) and agreement.value_content_threshold:
         result = origin.product_origin(product, agreement)
@@ -377,46 +420,49 @@ def _check_criterion(problems: _Problems, product: dict, at: str, kind,
             problems.add(path, result["message"])
 
 
-def _check_raw_material(problems: _Problems, material: dict, at: str, hs_exists,
-                        today: date) -> None:
+def _check_raw_material(problems: _Problems, material: dict, at: str, hs_exists, today: date) -> None:
     _check_hs(problems, at + "hs_code", material.get("hs_code"), hs_exists)
     _check_unit(problems, at + "unit", material.get("unit"))
     country = material.get("origin_country")
     if _given(country) and _country_name(cast(str, country)) is None:
-        problems.add(at + "origin_country",
-                     f"'{country}' is not an ISO 3166 alpha-2 country code.")
+        problems.add(at + "origin_country", f"'{country}' is not an ISO 3166 alpha-2 country code.")
     _check_positive(problems, material, ("quantity", "unit_cif_value", "total_cif_value"), at)
     invoice_date = _date(material.get("invoice_date"))
     if invoice_date is not None and invoice_date > today:
-        problems.add(at + "invoice_date", f"The date {invoice_date.isoformat()} is in the "
-                                          f"future.")
+        problems.add(at + "invoice_date", f"The date {invoice_date.isoformat()} is in the future.")
     quantity = origin.to_decimal(material.get("quantity"))
     unit = origin.to_decimal(material.get("unit_cif_value"))
     total = origin.to_decimal(material.get("total_cif_value"))
-    if quantity is None or unit is None or total is None \
-            or quantity <= 0 or unit <= 0 or total <= 0:
+    if quantity is None or unit is None or total is None or quantity <= 0 or unit <= 0 or total <= 0:
         return
     computed = quantity * unit
     if abs(total - computed) > CIF_TOLERANCE_PER_UNIT * max(Decimal(1), quantity):
-        problems.add(at + "total_cif_value",
-                     f"Total CIF value {total} INR is not quantity x unit CIF value: "
-                     f"{quantity} x {unit} = {_money(computed)} INR.")
+        problems.add(
+            at + "total_cif_value",
+            f"Total CIF value {total} INR is not quantity x unit CIF value: "
+            f"{quantity} x {unit} = {_money(computed)} INR.",
+        )
 
 
 def _check_declared_materials(problems: _Problems, application: dict) -> None:
     declared = application.get("uses_non_originating_materials")
     if declared is None:
         return
-    foreign = [f"products[{i}].raw_materials[{j}]"
-               for i, product in enumerate(_list(application.get("products")))
-               for j, material in enumerate(_list(product.get("raw_materials")))
-               if _given(material.get("origin_country"))
-               and material.get("origin_country") != INDIA]
+    foreign = [
+        f"products[{i}].raw_materials[{j}]"
+        for i, product in enumerate(_list(application.get("products")))
+        for j, material in enumerate(_list(product.get("raw_materials")))
+        if _given(material.get("origin_country")) and material.get("origin_country") != INDIA
+    ]
     if declared is False and foreign:
-        problems.add("uses_non_originating_materials",
-                     f"Answered no, but {', '.join(foreign)} "
-                     f"{'comes' if len(foreign) == 1 else 'come'} from outside India.")
+        problems.add(
+            "uses_non_originating_materials",
+            f"Answered no, but {', '.join(foreign)} "
+            f"{'comes' if len(foreign) == 1 else 'come'} from outside India.",
+        )
     elif declared is True and not foreign and _list(application.get("products")):
-        problems.add("uses_non_originating_materials",
-                     "Answered yes, but no raw material from outside India is listed: list them "
-                     "so that the origin can be checked.")
+        problems.add(
+            "uses_non_originating_materials",
+            "Answered yes, but no raw material from outside India is listed: list them "
+            "so that the origin can be checked.",
+        )

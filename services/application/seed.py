@@ -1,4 +1,5 @@
 """Reference data a fresh installation starts with, applied by ``opencoo migrate application``."""
+
 from services.application.reference import seed_agreements
 
 

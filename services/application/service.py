@@ -1,4 +1,5 @@
 """Application service entrypoints. Thin: each RPC hands over to the service-layer modules."""
+
 import base64
 
 from services.application import applications, duplicates, examination, reference
@@ -10,8 +11,10 @@ from services.chassis.rpc import TimedRpcProxy
 
 def offices_by_agency(agencies) -> dict:
     """agency -> regional office -> issuing offices, from registration's organisation."""
-    return {a["code"]: {r["code"]: {o["code"] for o in r["issuing_offices"]}
-                        for r in a["regional_offices"]} for a in agencies}
+    return {
+        a["code"]: {r["code"]: {o["code"] for o in r["issuing_offices"]} for r in a["regional_offices"]}
+        for a in agencies
+    }
 
 
 class ApplicationService(base.ServiceBase):
@@ -23,8 +26,7 @@ class ApplicationService(base.ServiceBase):
     certificate = TimedRpcProxy("certificate")
 
     def _verify_signature(self, data, signature_b64, iec, directors):
-        return self.signing.verify_signature(base64.b64encode(data).decode(), signature_b64,
-                                             iec, directors)
+        return self.signing.verify_signature(base64.b64encode(data).decode(), signature_b64, iec, directors)
 
     def _exporter_registered(self, iec) -> bool:
         try:
@@ -57,8 +59,7 @@ class ApplicationService(base.ServiceBase):
 
     @rpc
     def list_applications(self, actor, filters, page=1, per_page=50, sort="-created_at"):
-        return applications.list_applications(self.db.session, actor, filters, page, per_page,
-                                              sort)
+        return applications.list_applications(self.db.session, actor, filters, page, per_page, sort)
 
     @rpc
     def export_applications(self, actor, filters):
@@ -77,8 +78,16 @@ class ApplicationService(base.ServiceBase):
     def add_document(self, actor, application_id, kind, filename, content_b64, signature_b64):
         exporter = self.registration.exporter(actor["username"])
         return applications.add_document(
-            self.db, actor, application_id, kind, filename, base64.b64decode(content_b64),
-            signature_b64, self._verify_signature, exporter["directors"])
+            self.db,
+            actor,
+            application_id,
+            kind,
+            filename,
+            base64.b64decode(content_b64),
+            signature_b64,
+            self._verify_signature,
+            exporter["directors"],
+        )
 
     @rpc
     def get_document(self, actor, application_id, document_id):
@@ -92,31 +101,41 @@ class ApplicationService(base.ServiceBase):
     def submit_application(self, actor, application_id, signature_b64):
         exporter = self.registration.exporter(actor["username"])
         offices = offices_by_agency(self.registration.agencies())
-        return applications.submit(self.db, actor, application_id, signature_b64,
-                                   self._verify_signature, exporter, offices)
+        return applications.submit(
+            self.db, actor, application_id, signature_b64, self._verify_signature, exporter, offices
+        )
 
     @rpc
     def resubmit_application(self, actor, application_id, signature_b64):
         exporter = self.registration.exporter(actor["username"])
         offices = offices_by_agency(self.registration.agencies())
-        return applications.resubmit(self.db, actor, application_id, signature_b64,
-                                     self._verify_signature, exporter, offices)
+        return applications.resubmit(
+            self.db, actor, application_id, signature_b64, self._verify_signature, exporter, offices
+        )
 
     @rpc
-    def request_duplicate(self, actor, certificate, kind, reason, corrections=None,
-                          supporting=None):
+    def request_duplicate(self, actor, certificate, kind, reason, corrections=None, supporting=None):
         """A duplicate or in-lieu request from an issued ``certificate`` (the certificate
         service's view of it, which has checked that it is the exporter's and valid)."""
         exporter = self.registration.exporter(actor["username"])
         if supporting:
             content = base64.b64decode(supporting["content_b64"])
             checked = duplicates.check_supporting(supporting["filename"], content)
-            signer = self._verify_signature(content, supporting["signature_b64"],
-                                            actor["username"], exporter["directors"])
+            signer = self._verify_signature(
+                content, supporting["signature_b64"], actor["username"], exporter["directors"]
+            )
             supporting = {**supporting, "content": content, "checked": checked, "signer": signer}
         view, new = duplicates.request(
-            self.db, actor, certificate, kind, reason, corrections or {}, exporter,
-            offices_by_agency(self.registration.agencies()), supporting)
+            self.db,
+            actor,
+            certificate,
+            kind,
+            reason,
+            corrections or {},
+            exporter,
+            offices_by_agency(self.registration.agencies()),
+            supporting,
+        )
         return {"application": view, "created": new}
 
     @event_handler("payment", "payment_completed")
@@ -165,7 +184,8 @@ class ApplicationService(base.ServiceBase):
     def flag_self_certification(self, actor, iec, agency_code):
         agency_codes = {a["code"] for a in self.registration.agencies()}
         return examination.flag_self_certification(
-            self.db.session, actor, iec, agency_code, agency_codes, self._exporter_registered)
+            self.db.session, actor, iec, agency_code, agency_codes, self._exporter_registered
+        )
 
     @rpc
     def unflag_self_certification(self, actor, agency_code, iec):
@@ -188,8 +208,7 @@ class ApplicationService(base.ServiceBase):
 
     @rpc
     def set_exchange_rate(self, actor, currency, valid_from, rate):
-        return reference.set_exchange_rate(self.db.session, actor["username"], currency,
-                                           valid_from, rate)
+        return reference.set_exchange_rate(self.db.session, actor["username"], currency, valid_from, rate)
 
     # --- reference data ------------------------------------------------------------------------
 

@@ -11,6 +11,7 @@ written as the text it is rather than failing the whole export. The workbook is 
 openpyxl's write-only mode, which streams rows to the file instead of keeping cell objects, so
 memory stays flat for 100,000 rows. Plain Python: no nameko, no database.
 """
+
 import io
 import re
 from collections.abc import Iterable
@@ -75,8 +76,12 @@ def applications_xlsx(rows: Iterable[dict]) -> bytes:
     formatted: dict = {}
     count = 0
     for row in rows:
-        sheet.append([_value(sheet, formatted, column, kind, row.get(key))
-                      for column, (_, key, kind, _) in enumerate(COLUMNS)])
+        sheet.append(
+            [
+                _value(sheet, formatted, column, kind, row.get(key))
+                for column, (_, key, kind, _) in enumerate(COLUMNS)
+            ]
+        )
         count += 1
     sheet.auto_filter.ref = f"A1:{get_column_letter(len(COLUMNS))}{count + 1}"
 
@@ -162,8 +167,7 @@ def _decimal(value):
     if isinstance(value, bool):
         return None
     try:
-        amount = Decimal(str(value).strip()) if isinstance(value, (str, int, float, Decimal)) \
-            else None
+        amount = Decimal(str(value).strip()) if isinstance(value, (str, int, float, Decimal)) else None
     except InvalidOperation:
         return None
     return amount if amount is not None and amount.is_finite() else None

@@ -1,4 +1,5 @@
 """Certificate's own tables: the registry of issued certificates (architecture §8)."""
+
 from datetime import datetime
 
 from sqlalchemy import DateTime, Index, String, Text
@@ -12,9 +13,12 @@ class Base(DeclarativeBase):
 class Certificate(Base):
     """One issued certificate. ``application_id`` is unique: whatever is delivered twice or
     re-run after a crash, an application gets one certificate."""
+
     __tablename__ = "certificate"
-    __table_args__ = (Index("ix_certificate_iec_issued", "iec", "issued_at"),
-                      Index("ix_certificate_office_issued", "issuing_office_code", "issued_at"))
+    __table_args__ = (
+        Index("ix_certificate_iec_issued", "iec", "issued_at"),
+        Index("ix_certificate_office_issued", "issuing_office_code", "issued_at"),
+    )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     number: Mapped[str] = mapped_column(String(80), unique=True)

@@ -2,6 +2,7 @@
 issuing office's, an agency admin its agency's, the admin all; duplicates and in-lieu requests
 are the exporter's; revocation is staff's (within their agency, by what they can see). Anyone may
 verify. Whatever an actor may not see is answered as not found. Plain Python."""
+
 from services.certificate.models import Certificate
 from services.chassis.errors import NotFound
 from services.contracts.actors import STAFF, Actor, Role

@@ -3,6 +3,7 @@ has the signing service sign it with the issuing agency's key, and registers it;
 certificates, previews, verification by number, the registry's entry for a file the
 verification service checks, and revocation. Thin: the registry is
 ``registry.py``, the PDF ``rendering.py``."""
+
 import base64
 
 from services.certificate import registry, rendering
@@ -26,11 +27,25 @@ class CertificateService(base.ServiceBase):
         """The certificate's contents from what the other services know."""
         form = particulars["form"]
         parties = self.registration.certificate_parties(
-            particulars["iec"], form.get("agency_code"), form.get("issuing_office_code"))
-        return parties["exporter"], parties["office"], rendering.certificate_view(
-            particulars, agreement, parties["office"], parties["agency"], parties["exporter"],
-            number=number, issued_on=issued_on, officer=officer, remarks=remarks, marking=marking,
-            verify_url=registry.verify_url(number))
+            particulars["iec"], form.get("agency_code"), form.get("issuing_office_code")
+        )
+        return (
+            parties["exporter"],
+            parties["office"],
+            rendering.certificate_view(
+                particulars,
+                agreement,
+                parties["office"],
+                parties["agency"],
+                parties["exporter"],
+                number=number,
+                issued_on=issued_on,
+                officer=officer,
+                remarks=remarks,
+                marking=marking,
+                verify_url=registry.verify_url(number),
+            ),
+        )
 
     # --- issuing --------------------------------------------------------------------------------
 
@@ -44,13 +59,18 @@ class CertificateService(base.ServiceBase):
         self.db.rollback()  # no connection held while rendering and signing
         particulars = self.application.certificate_particulars(event["application_id"])
         exporter, office, document = self._document(
-            particulars, particulars["agreement"], number=particulars["number"],
-            issued_on=registry.india_date(utcnow()), officer=particulars["decided_by"],
-            remarks=particulars.get("remarks") or "", marking=registry.marking(particulars))
+            particulars,
+            particulars["agreement"],
+            number=particulars["number"],
+            issued_on=registry.india_date(utcnow()),
+            officer=particulars["decided_by"],
+            remarks=particulars.get("remarks") or "",
+            marking=registry.marking(particulars),
+        )
         pdf = in_worker_process(rendering.render_certificate, document)
         signed = self.signing.sign_certificate(
-            particulars["agency_code"], base64.b64encode(pdf).decode(), SIGNING_REASON,
-            office["name"])
+            particulars["agency_code"], base64.b64encode(pdf).decode(), SIGNING_REASON, office["name"]
+        )
         registry.record_issue(self.db, particulars, exporter, base64.b64decode(signed))
 
     # --- reading --------------------------------------------------------------------------------
@@ -73,8 +93,11 @@ class CertificateService(base.ServiceBase):
         """Internal, for the notification service: the signed PDF of a registered certificate,
         ``{"number", "sha256", "content"}`` (content in base64)."""
         certificate, pdf = registry.certificate_file(self.db.session, certificate_id)
-        return {"number": certificate.number, "sha256": certificate.sha256,
-                "content": base64.b64encode(pdf).decode()}
+        return {
+            "number": certificate.number,
+            "sha256": certificate.sha256,
+            "content": base64.b64encode(pdf).decode(),
+        }
 
     @rpc
     def certificate_for_request(self, actor, certificate_id):
@@ -86,9 +109,14 @@ class CertificateService(base.ServiceBase):
         application = self.application.get_application(actor, application_id)
         code = application["form"].get("agreement_code")
         _, _, document = self._document(
-            application, self.application.agreement(code) if code else None,
-            number=application.get("number") or "DRAFT", issued_on=None, officer=None,
-            remarks="", marking=registry.marking(application))
+            application,
+            self.application.agreement(code) if code else None,
+            number=application.get("number") or "DRAFT",
+            issued_on=None,
+            officer=None,
+            remarks="",
+            marking=registry.marking(application),
+        )
         self.db.commit()
         pdf = in_worker_process(rendering.render_certificate, document, draft=True)
         return base64.b64encode(pdf).decode()

@@ -4,6 +4,7 @@ timeouts, correlation ids in JSON logs, and health.
 
 Only this package and each service's ``service.py`` know nameko; domain modules stay plain Python.
 """
+
 from services.chassis.memory import return_large_buffers
 
 # Every OpenCoO process (service, gateway, worker child) imports the chassis before it handles

@@ -1,5 +1,6 @@
 """Plain kombu helpers for what nameko does not do for us: confirmed, persistent publishing of raw
 bodies (outbox relay, retries, dead letters) and reading the dead-letter queue."""
+
 import json
 
 from kombu import Connection, Exchange, Producer, Queue
@@ -27,8 +28,7 @@ def event_exchange(source: str) -> Exchange:
 
 
 def dead_letter_queue() -> Queue:
-    return Queue(DEAD_LETTER_QUEUE, exchange=Exchange(""), routing_key=DEAD_LETTER_QUEUE,
-                 durable=True)
+    return Queue(DEAD_LETTER_QUEUE, exchange=Exchange(""), routing_key=DEAD_LETTER_QUEUE, durable=True)
 
 
 def retry_queue(queue_name: str, delay_seconds: float) -> Queue:
@@ -37,7 +37,9 @@ def retry_queue(queue_name: str, delay_seconds: float) -> Queue:
     never holds up a short one."""
     ms = max(1, int(delay_seconds * 1000))
     return Queue(
-        f"{queue_name}.retry.{ms}", exchange=Exchange(""), routing_key=f"{queue_name}.retry.{ms}",
+        f"{queue_name}.retry.{ms}",
+        exchange=Exchange(""),
+        routing_key=f"{queue_name}.retry.{ms}",
         durable=True,
         queue_arguments={
             "x-message-ttl": ms,
@@ -49,18 +51,31 @@ def retry_queue(queue_name: str, delay_seconds: float) -> Queue:
 
 def publish_event(producer: Producer, source: str, payload: dict, headers: dict):
     producer.publish(
-        json.dumps(payload), exchange=event_exchange(source), routing_key=payload["event_type"],
-        content_type="application/json", content_encoding="utf-8", delivery_mode=PERSISTENT,
-        headers=headers, message_id=payload["event_id"], declare=[event_exchange(source)],
-        retry=True, retry_policy={"max_retries": 3, "interval_start": 0.2, "interval_step": 0.5},
+        json.dumps(payload),
+        exchange=event_exchange(source),
+        routing_key=payload["event_type"],
+        content_type="application/json",
+        content_encoding="utf-8",
+        delivery_mode=PERSISTENT,
+        headers=headers,
+        message_id=payload["event_id"],
+        declare=[event_exchange(source)],
+        retry=True,
+        retry_policy={"max_retries": 3, "interval_start": 0.2, "interval_step": 0.5},
     )
 
 
 def publish_raw(producer: Producer, queue: Queue, body, content_type, content_encoding, headers):
     """Put an already serialized message into ``queue`` (declared first) unchanged but for headers."""
     producer.publish(
-        body, exchange="", routing_key=queue.name, content_type=content_type,
-        content_encoding=content_encoding, delivery_mode=PERSISTENT, headers=headers,
-        declare=[queue], retry=True,
+        body,
+        exchange="",
+        routing_key=queue.name,
+        content_type=content_type,
+        content_encoding=content_encoding,
+        delivery_mode=PERSISTENT,
+        headers=headers,
+        declare=[queue],
+        retry=True,
         retry_policy={"max_retries": 3, "interval_start": 0.2, "interval_step": 0.5},
     )

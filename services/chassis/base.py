@@ -4,6 +4,7 @@ service with state its database.
 Service modules import this module, not the classes: ``nameko run services.x.service`` takes
 every class in the module that has entrypoints for a service, and these have no name of their
 own."""
+
 import time
 
 from sqlalchemy import func, select, text
@@ -19,6 +20,7 @@ STARTED = time.time()
 
 class StatelessServiceBase:
     """A service that keeps nothing (verification): health is that it answers."""
+
     name: str | None = None  # each service sets its own
 
     correlation_id = CorrelationId()
@@ -26,8 +28,7 @@ class StatelessServiceBase:
 
     @rpc
     def health(self):
-        return {"service": self.name, "status": "ok",
-                "uptime_seconds": int(time.time() - STARTED)}
+        return {"service": self.name, "status": "ok", "uptime_seconds": int(time.time() - STARTED)}
 
 
 class ServiceBase(StatelessServiceBase):
@@ -40,7 +41,8 @@ class ServiceBase(StatelessServiceBase):
         session = self.db.session
         session.execute(text("SELECT 1"))
         backlog = session.scalar(
-            select(func.count()).select_from(OutboxRecord).where(OutboxRecord.published_at.is_(None)))
+            select(func.count()).select_from(OutboxRecord).where(OutboxRecord.published_at.is_(None))
+        )
         return {
             "service": self.name,
             "status": "ok",

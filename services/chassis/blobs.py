@@ -14,6 +14,7 @@ through this class.
 Names are checked against ``^[0-9a-f]{64}$`` before they touch the file system, so a caller can
 never reach outside the root (``../``, absolute paths, separators).
 """
+
 import hashlib
 import os
 import re

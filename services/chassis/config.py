@@ -3,13 +3,13 @@
 Read at call time, not import time, so that tests and operators can change the environment of one
 process without re-importing modules.
 """
+
 import os
 from pathlib import Path
 
 # The services with a database of their own (migrated by `opencoo migrate`), then every service
 # the gateway calls and /health asks; verification keeps nothing.
-DATABASE_SERVICES = ("registration", "application", "payment", "signing", "certificate",
-                     "notification")
+DATABASE_SERVICES = ("registration", "application", "payment", "signing", "certificate", "notification")
 SERVICES = DATABASE_SERVICES + ("verification",)
 
 DEFAULT_AMQP_URI = "amqp://guest:guest@127.0.0.1:5672/"

@@ -10,6 +10,7 @@ process whose pyHanko PKCS#11 signer hands token calls to threads, uses ``asynci
 The loop and the selector call nothing of eventlet's: in a tpool thread the patched
 ``threading``/``selectors``/``time`` would reach for the hub of another OS thread.
 """
+
 from __future__ import annotations
 
 import asyncio

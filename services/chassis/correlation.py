@@ -4,6 +4,7 @@ and events (the envelope and its headers), and stamped on every log line.
 Held in a ContextVar: greenlet gives each eventlet greenthread its own context, so concurrent workers
 never see each other's id.
 """
+
 import contextvars
 import uuid
 
@@ -11,8 +12,7 @@ from nameko.extensions import DependencyProvider
 
 CONTEXT_KEY = "correlation_id"
 
-_current: contextvars.ContextVar[str | None] = contextvars.ContextVar("correlation_id",
-                                                                       default=None)
+_current: contextvars.ContextVar[str | None] = contextvars.ContextVar("correlation_id", default=None)
 
 
 def current() -> str | None:
@@ -47,4 +47,3 @@ class CorrelationId(DependencyProvider):
 
     def worker_teardown(self, worker_ctx):
         set_current(None)
-

@@ -5,6 +5,7 @@ event in the outbox within the same transaction. The chassis entrypoints commit 
 returns and roll it back when it raises, *before* the RPC reply or the event ack goes out (nameko's
 own ``worker_result`` hook runs after both, too late to make a failed commit visible).
 """
+
 import logging
 from datetime import datetime, timezone
 
@@ -32,7 +33,10 @@ def make_engine(url: str):
             # One connection per process: a second greenthread waits for it in eventlet's green
             # queue instead of spinning in SQLite's C busy handler, which would block the hub while
             # the holder of the write lock cannot run. Other processes still wait on busy_timeout.
-            poolclass=QueuePool, pool_size=1, max_overflow=0, pool_timeout=60,
+            poolclass=QueuePool,
+            pool_size=1,
+            max_overflow=0,
+            pool_timeout=60,
             connect_args={"timeout": 30, "check_same_thread": False},
         )
 
@@ -70,10 +74,14 @@ class UnitOfWork:
         """Record an event of this service in the outbox; it is published after commit, never for a
         rolled-back transaction. Returns the payload (with its event_id)."""
         payload = make_event(self.service, event_type, data, correlation.current())
-        self.session.add(OutboxRecord(
-            event_id=payload["event_id"], event_type=event_type, payload=payload,
-            created_at=utcnow(),
-        ))
+        self.session.add(
+            OutboxRecord(
+                event_id=payload["event_id"],
+                event_type=event_type,
+                payload=payload,
+                created_at=utcnow(),
+            )
+        )
         self._emitted = True
         return payload
 

@@ -1,4 +1,5 @@
 """Operator access to the dead-letter queue: list what is there, replay what was fixed."""
+
 import json
 
 from kombu import Producer, Queue
@@ -59,10 +60,15 @@ def replay(amqp_uri: str, ids: set[str] | None = None) -> list[dict]:
                     continue
                 if not info["queue"]:
                     continue
-                headers = {k: v for k, v in (message.headers or {}).items()
-                           if not k.startswith("x-opencoo-")}
-                amqp.publish_raw(producer, Queue(info["queue"], no_declare=True), message.body,
-                                 message.content_type, message.content_encoding, headers)
+                headers = {k: v for k, v in (message.headers or {}).items() if not k.startswith("x-opencoo-")}
+                amqp.publish_raw(
+                    producer,
+                    Queue(info["queue"], no_declare=True),
+                    message.body,
+                    message.content_type,
+                    message.content_encoding,
+                    headers,
+                )
                 message.ack()
                 replayed.append(info)
         finally:

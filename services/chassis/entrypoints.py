@@ -2,6 +2,7 @@
 (commit on return, rollback on raise, before the reply or ack), and event handlers are reliable
 (validated against the contract, idempotent per event_id, retried with backoff, then dead-lettered).
 """
+
 import functools
 import logging
 import traceback
@@ -30,6 +31,7 @@ def _unit_of_work(service) -> UnitOfWork | None:
 
 def transactional(fn):
     """Run ``fn`` in the worker's unit of work: commit when it returns, roll back when it raises."""
+
     @functools.wraps(fn)
     def wrapper(self, *args, **kwargs):
         uow = _unit_of_work(self)
@@ -43,6 +45,7 @@ def transactional(fn):
                 uow.rollback()
             forget_locals(exc)
             raise
+
     return wrapper
 
 
@@ -70,8 +73,7 @@ class ReliableEventHandler(EventHandler):
     """
 
     def __init__(self, source_service, event_type, **kwargs):
-        super().__init__(source_service, event_type, reliable_delivery=True,
-                         requeue_on_error=False, **kwargs)
+        super().__init__(source_service, event_type, reliable_delivery=True, requeue_on_error=False, **kwargs)
 
     def setup(self):
         super().setup()
@@ -98,27 +100,39 @@ class ReliableEventHandler(EventHandler):
                 delay = self.retry_delays[attempt - 1]
                 headers[amqp.ATTEMPT_HEADER] = attempt
                 target = amqp.retry_queue(self.queue.name, delay)
-                log.warning("event handler failed (attempt %s), retrying in %ss: %s",
-                            attempt, delay, error,
-                            extra={"queue": self.queue.name, "attempt": attempt})
+                log.warning(
+                    "event handler failed (attempt %s), retrying in %ss: %s",
+                    attempt,
+                    delay,
+                    error,
+                    extra={"queue": self.queue.name, "attempt": attempt},
+                )
             else:
-                headers.update({
-                    amqp.ATTEMPT_HEADER: attempt,
-                    amqp.ORIGIN_QUEUE_HEADER: self.queue.name,
-                    amqp.ERROR_HEADER: error[:2000],
-                    amqp.DEAD_AT_HEADER: utcnow().isoformat() + "Z",
-                    amqp.DEAD_LETTER_ID_HEADER: str(uuid.uuid4()),
-                })
+                headers.update(
+                    {
+                        amqp.ATTEMPT_HEADER: attempt,
+                        amqp.ORIGIN_QUEUE_HEADER: self.queue.name,
+                        amqp.ERROR_HEADER: error[:2000],
+                        amqp.DEAD_AT_HEADER: utcnow().isoformat() + "Z",
+                        amqp.DEAD_LETTER_ID_HEADER: str(uuid.uuid4()),
+                    }
+                )
                 target = amqp.dead_letter_queue()
-                log.error("event handler gave up after %s attempts; dead-lettered: %s",
-                          attempt, error, extra={"queue": self.queue.name, "attempt": attempt})
-            amqp.publish_raw(producer, target, message.body, message.content_type,
-                             message.content_encoding, headers)
+                log.error(
+                    "event handler gave up after %s attempts; dead-lettered: %s",
+                    attempt,
+                    error,
+                    extra={"queue": self.queue.name, "attempt": attempt},
+                )
+            amqp.publish_raw(
+                producer, target, message.body, message.content_type, message.content_encoding, headers
+            )
 
 
 def event_handler(source_service: str, event_type: str):
     """Handle ``event_type`` from ``source_service``: the method receives the validated payload and
     runs once per event_id (the inbox row commits with its effects)."""
+
     def decorator(fn):
         handler_name = f"{fn.__module__}.{fn.__qualname__}"
 
@@ -134,19 +148,26 @@ def event_handler(source_service: str, event_type: str):
                 return fn(self, event)
             # Checked, not caught at insert: a twin delivery racing this one fails at commit on the
             # unique key and, retried, finds the row here.
-            seen = uow.session.scalar(select(InboxRecord.id).where(
-                InboxRecord.event_id == event_id, InboxRecord.handler == handler_name))
+            seen = uow.session.scalar(
+                select(InboxRecord.id).where(
+                    InboxRecord.event_id == event_id, InboxRecord.handler == handler_name
+                )
+            )
             # Give the connection back while the handler calls other services (with SQLite a
             # process has one): the inbox row is added after, to commit with the effects.
             uow.rollback()
             if seen is not None:
-                log.info("event %s already handled by %s; skipped", event_id, handler_name,
-                         extra={"event_id": event_id, "event_type": event_type})
+                log.info(
+                    "event %s already handled by %s; skipped",
+                    event_id,
+                    handler_name,
+                    extra={"event_id": event_id, "event_type": event_type},
+                )
                 return None
             result = fn(self, event)
-            uow.session.add(InboxRecord(event_id=event_id, handler=handler_name,
-                                        handled_at=utcnow()))
+            uow.session.add(InboxRecord(event_id=event_id, handler=handler_name, handled_at=utcnow()))
             return result
 
         return ReliableEventHandler.decorator(source_service, event_type)(transactional(wrapper))
+
     return decorator

@@ -32,60 +32,82 @@ class ApiError(Exception):
 
 class BadRequest(ApiError):
     """Malformed: not what the operation takes at all."""
+
     default_code = "BAD_REQUEST"
 
 
 class Unauthorized(ApiError):
     """Who is calling is not known (no credentials, or wrong ones)."""
+
     default_code = "UNAUTHORIZED"
 
 
 class Forbidden(ApiError):
     """Known, and not allowed to."""
+
     default_code = "FORBIDDEN"
 
 
 class NotFound(ApiError):
     """No such thing, or none the caller may see."""
+
     default_code = "NOT_FOUND"
 
 
 class Conflict(ApiError):
     """Not in the state the operation needs (decided already, paid meanwhile ...)."""
+
     default_code = "CONFLICT"
 
 
 class PayloadTooLarge(ApiError):
     """More than the operation takes."""
+
     default_code = "PAYLOAD_TOO_LARGE"
 
 
 class UnsupportedMediaType(ApiError):
     """Sent in a form the operation does not read."""
+
     default_code = "UNSUPPORTED_MEDIA_TYPE"
 
 
 class RuleViolation(ApiError):
     """A well-formed request that breaks a domain rule."""
+
     default_code = "RULE_VIOLATION"
 
 
 class RateLimited(ApiError):
     """Too many, too fast: ``extra["retry_after"]`` says when to try again."""
+
     default_code = "RATE_LIMITED"
 
 
 class ServiceUnavailable(ApiError):
     """A service, or what it needs, is away for now."""
+
     default_code = "SERVICE_UNAVAILABLE"
 
 
 class RpcTimeout(ApiError):
     """A service did not answer in time."""
+
     default_code = "RPC_TIMEOUT"
 
 
 # Every error class, for the transport's registry.
-DOMAIN_ERRORS = (ApiError, BadRequest, Unauthorized, Forbidden, NotFound, Conflict,
-                 PayloadTooLarge, UnsupportedMediaType, RuleViolation, RateLimited,
-                 ServiceUnavailable, RpcTimeout)
+DOMAIN_ERRORS = (
+    ApiError,
+    BadRequest,
+    Unauthorized,
+    Forbidden,
+    NotFound,
+    Conflict,
+    PayloadTooLarge,
+    UnsupportedMediaType,
+    RuleViolation,
+    RateLimited,
+    ServiceUnavailable,
+    RpcTimeout,
+)

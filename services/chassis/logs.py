@@ -1,4 +1,5 @@
 """JSON log lines with the service name and the correlation id of the work that logged them."""
+
 import json
 import logging
 import time
@@ -40,4 +41,3 @@ class JsonFormatter(logging.Formatter):
         if record.exc_info:
             line["exc"] = self.formatException(record.exc_info)
         return json.dumps(line, default=str)
-

@@ -6,6 +6,7 @@ which the megabytes of an upload, its base64 and its RPC message come from the h
 small long-lived objects, and stay resident: a service that handles 8 MB files from the internet
 grew by hundreds of megabytes and never shrank. A fixed threshold turns that adjustment off.
 """
+
 import ctypes
 import ctypes.util
 

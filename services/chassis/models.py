@@ -1,5 +1,6 @@
 """Tables every service keeps in its own database: the outbox of events to publish and the inbox of
 events already handled. Each service's Alembic environment includes this metadata with its own."""
+
 from datetime import datetime
 
 from sqlalchemy import JSON, DateTime, Integer, String, UniqueConstraint

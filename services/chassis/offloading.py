@@ -26,6 +26,7 @@ between jobs (a heap that a hostile job grew is not kept).
 
 Without eventlet's patching (CLI, scripts, plain unit tests) the function is simply called.
 """
+
 from __future__ import annotations
 
 import atexit
@@ -79,14 +80,16 @@ class ChildBounds:
     ``nice``: how much lower its CPU priority is than its service's; ``preload``: modules it
     imports before it says it is ready; ``recycle_rss_bytes``: a resident size after a job past
     which the child is replaced before the next one."""
+
     memory_bytes: int | None = None
     nice: int = 0
     preload: tuple[str, ...] = ()
     recycle_rss_bytes: int | None = None
 
     def argument(self) -> str:
-        return json.dumps({"memory_bytes": self.memory_bytes, "nice": self.nice,
-                           "preload": list(self.preload)})
+        return json.dumps(
+            {"memory_bytes": self.memory_bytes, "nice": self.nice, "preload": list(self.preload)}
+        )
 
 
 def _read_exactly(stream, size: int) -> bytes:
@@ -113,7 +116,7 @@ def _send_green(fd: int, data: bytes) -> None:
         view = memoryview(part)
         while view:
             try:
-                view = view[_os_write(fd, view):]
+                view = view[_os_write(fd, view) :]
             except BlockingIOError:
                 trampoline(fd, write=True)
 
@@ -147,8 +150,9 @@ class _Child:
                 try:
                     answer.send(pickle.loads(frame))
                 except Exception as exc:  # an answer this process cannot rebuild
-                    answer.send_exception(WorkerProcessError(
-                        f"the answer of {name} cannot be read here: {exc!r}"))
+                    answer.send_exception(
+                        WorkerProcessError(f"the answer of {name} cannot be read here: {exc!r}")
+                    )
         except (OSError, EOFError, struct.error) as exc:
             cause = exc
         code = self.process.wait()
@@ -156,12 +160,16 @@ class _Child:
         self.process.stdout.close()
         self.process.stdin.close()
         if not self.ready.ready():
-            self.ready.send_exception(WorkerProcessError(
-                f"the worker process ended before it was ready (exit status {code}): {cause!r}"))
+            self.ready.send_exception(
+                WorkerProcessError(
+                    f"the worker process ended before it was ready (exit status {code}): {cause!r}"
+                )
+            )
         while self.waiting:
             name, answer = self.waiting.popleft()
-            answer.send_exception(WorkerProcessDied(
-                f"the worker process ended during {name} (exit status {code}): {cause!r}"))
+            answer.send_exception(
+                WorkerProcessDied(f"the worker process ended during {name} (exit status {code}): {cause!r}")
+            )
 
     def resident_bytes(self) -> int:
         """The child's resident set size now (0 once it is gone)."""
@@ -180,8 +188,7 @@ class WorkerProcess:
     """One child Python process running jobs for this process in the order they come. One more
     job waits in the pipe while one runs, so the child never idles between jobs."""
 
-    def __init__(self, timeout: float = JOB_TIMEOUT, queued: int = 1,
-                 bounds: ChildBounds = ChildBounds()):
+    def __init__(self, timeout: float = JOB_TIMEOUT, queued: int = 1, bounds: ChildBounds = ChildBounds()):
         self.timeout = timeout
         self.bounds = bounds
         self._child: _Child | None = None
@@ -229,11 +236,12 @@ class WorkerProcess:
                     self._discard(child)
                     raise WorkerProcessTimeout(
                         f"{name} ran over {self.timeout:g} s in the worker process (killed; the "
-                        "next job starts a new one)") from None
+                        "next job starts a new one)"
+                    ) from None
                 except OSError as exc:
                     raise WorkerProcessError(
-                        f"the worker process took no job ({exc!r}); the next job starts a new "
-                        "one") from None
+                        f"the worker process took no job ({exc!r}); the next job starts a new one"
+                    ) from None
             self._recycle_if_grown(child)
         if ok:
             return value
@@ -246,16 +254,14 @@ class WorkerProcess:
                 child.ready.wait()
         except eventlet.Timeout:
             self._discard(child)
-            raise WorkerProcessError(
-                f"the worker process was not ready within {START_TIMEOUT:g} s") from None
+            raise WorkerProcessError(f"the worker process was not ready within {START_TIMEOUT:g} s") from None
 
     def _recycle_if_grown(self, child: _Child) -> None:
         limit = self.bounds.recycle_rss_bytes
         if limit is None or child is not self._child or child.waiting:
             return
         if child.resident_bytes() > limit:
-            log.info("worker process %s grew past %d MiB; replaced", child.process.pid,
-                     limit >> 20)
+            log.info("worker process %s grew past %d MiB; replaced", child.process.pid, limit >> 20)
             self.stop()
 
     def _start(self) -> _Child:
@@ -270,9 +276,18 @@ class WorkerProcess:
         # The parent's entrypoint in the command line says whose worker this is (ps, top, bench).
         # Not "-m": the child's classes (WorkerProcessError) must be this module's, not __main__'s.
         process = subprocess.Popen(
-            [sys.executable, "-c", f"from {__name__} import main; main({os.getpid()})",
-             os.path.basename(sys.argv[-1]) if sys.argv else "", self.bounds.argument()],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env, cwd=root)
+            [
+                sys.executable,
+                "-c",
+                f"from {__name__} import main; main({os.getpid()})",
+                os.path.basename(sys.argv[-1]) if sys.argv else "",
+                self.bounds.argument(),
+            ],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            env=env,
+            cwd=root,
+        )
         log.info("worker process %s started", process.pid)
         self._child = _Child(process)
         return self._child
@@ -352,8 +367,9 @@ def _os_locks_for_log_handlers():
     if _LOG_LOCKS_DONE:
         return
     os_rlock = eventlet.patcher.original("threading").RLock
-    loggers = [logging.getLogger()] + [lg for lg in logging.Logger.manager.loggerDict.values()
-                                       if isinstance(lg, logging.Logger)]
+    loggers = [logging.getLogger()] + [
+        lg for lg in logging.Logger.manager.loggerDict.values() if isinstance(lg, logging.Logger)
+    ]
     for handler in {h for lg in loggers for h in lg.handlers}:
         handler.lock = os_rlock()
     _LOG_LOCKS_DONE = True
@@ -363,6 +379,7 @@ _LOG_LOCKS_DONE = False
 
 
 # --- the child ----------------------------------------------------------------------------------
+
 
 def _failure(exc: BaseException):
     """The exception itself when it survives pickling, otherwise its text and traceback."""
@@ -426,9 +443,9 @@ def main(parent: int) -> None:
     results = os.fdopen(os.dup(1), "wb")
     os.dup2(2, 1)
     sys.stdout = sys.stderr
-    logging.basicConfig(level=logging.WARNING, stream=sys.stderr,
-                        format="worker process: %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.WARNING, stream=sys.stderr, format="worker process: %(levelname)s %(name)s: %(message)s"
+    )
     _apply_bounds(json.loads(sys.argv[-1]) if len(sys.argv) > 2 else {})
     _send(results, _READY)
     serve(sys.stdin.buffer, results)
-

@@ -8,6 +8,7 @@ Besides the JSON body, each message carries AMQP headers naming the event (``eve
 that a consumer can bind by them with a headers exchange: an issuing agency receives only its own
 agency's events that way (docs/events.md). The routing key stays the event type.
 """
+
 import logging
 import uuid
 from datetime import timedelta
@@ -33,8 +34,7 @@ ROUTING_FIELDS = ("agency_code", "issuing_office_code")
 
 def event_headers(source: str, payload: dict) -> dict:
     """The headers every published event carries, for consumers to bind by."""
-    headers = {"event_type": payload["event_type"], "version": payload["version"],
-               "source": source}
+    headers = {"event_type": payload["event_type"], "version": payload["version"], "source": source}
     for name in ROUTING_FIELDS:
         value = payload.get(name)
         if isinstance(value, str) and value:
@@ -86,7 +86,7 @@ class OutboxRelay:
                 failures += 1
                 log.exception("outbox relay of %s failed; retrying", self.service)
                 self._drop_connection()
-                eventlet.sleep(min(30, 0.5 * 2 ** failures))
+                eventlet.sleep(min(30, 0.5 * 2**failures))
 
     def _producer(self):
         if self._connection is None:
@@ -108,7 +108,8 @@ class OutboxRelay:
         ids = session.scalars(
             select(OutboxRecord.id)
             .where(OutboxRecord.published_at.is_(None), free)
-            .order_by(OutboxRecord.id).limit(BATCH)
+            .order_by(OutboxRecord.id)
+            .limit(BATCH)
         ).all()
         if not ids:
             return []
@@ -120,8 +121,11 @@ class OutboxRelay:
         session.commit()
         return session.scalars(
             select(OutboxRecord)
-            .where(OutboxRecord.id.in_(ids), OutboxRecord.claimed_by == self.token,
-                   OutboxRecord.published_at.is_(None))
+            .where(
+                OutboxRecord.id.in_(ids),
+                OutboxRecord.claimed_by == self.token,
+                OutboxRecord.published_at.is_(None),
+            )
             .order_by(OutboxRecord.id)
         ).all()
 
@@ -147,6 +151,5 @@ class OutboxRelay:
     def backlog(self) -> int:
         with self.session_factory() as session:
             return session.scalar(
-                select(func.count()).select_from(OutboxRecord)
-                .where(OutboxRecord.published_at.is_(None))
+                select(func.count()).select_from(OutboxRecord).where(OutboxRecord.published_at.is_(None))
             )

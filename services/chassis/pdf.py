@@ -6,6 +6,7 @@ WeasyPrint renders only our own templates, and its URL fetcher fetches nothing f
 Fonts come from the machine (``fonts-dejavu-core``, see deploy/dev/system-packages.sh), never from
 the web: templates name ``"DejaVu Sans"``, which also has the rupee sign.
 """
+
 from __future__ import annotations
 
 import threading
@@ -17,8 +18,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 _IMPORTING = threading.Lock()
 
 
-def render_pdf(html: str, base_dir: Path | None = None,
-               stylesheets: list[str] | None = None) -> bytes:
+def render_pdf(html: str, base_dir: Path | None = None, stylesheets: list[str] | None = None) -> bytes:
     """PDF bytes of ``html``. Relative URLs and ``stylesheets`` (file names) resolve in ``base_dir``;
     nothing is fetched from anywhere else (``pdf_engine.GuardedURLFetcher``). The fonts and the
     parsed stylesheets are reused by the next PDF of the same templates.
@@ -47,6 +47,8 @@ def qr_png_data_uri(text: str) -> str:
 def template_environment(folder: Path) -> Environment:
     """Jinja2 for PDF templates: HTML is autoescaped, so exporter-supplied text (names, addresses)
     is always text, never markup; an undefined variable fails the render instead of printing ''."""
-    return Environment(loader=FileSystemLoader(str(folder)),
-                       autoescape=select_autoescape(("html", "htm", "xml", "svg")),
-                       undefined=StrictUndefined)
+    return Environment(
+        loader=FileSystemLoader(str(folder)),
+        autoescape=select_autoescape(("html", "htm", "xml", "svg")),
+        undefined=StrictUndefined,
+    )

@@ -8,6 +8,7 @@ template nor text that slipped into one can make the renderer open a network con
 file such as ``/etc/passwd``. A refused image or attachment is left out and logged by WeasyPrint;
 a refused stylesheet fails the render.
 """
+
 from __future__ import annotations
 
 import mimetypes
@@ -58,14 +59,20 @@ class GuardedURLFetcher(URLFetcher):
 _reusable = threading.local()
 
 
-def _fonts_and_stylesheets(fetcher: GuardedURLFetcher, base_url: str | None,
-                           stylesheets: tuple[str, ...]) -> tuple[FontConfiguration, list[CSS]]:
+def _fonts_and_stylesheets(
+    fetcher: GuardedURLFetcher, base_url: str | None, stylesheets: tuple[str, ...]
+) -> tuple[FontConfiguration, list[CSS]]:
     cache = _reusable.__dict__.setdefault("by_templates", {})
     key = (fetcher.base_dir, stylesheets)
     if key not in cache:
         fonts = FontConfiguration()
-        cache[key] = fonts, [CSS(url=urljoin(base_url or "", name), url_fetcher=fetcher,
-                                 font_config=fonts) for name in stylesheets]
+        cache[key] = (
+            fonts,
+            [
+                CSS(url=urljoin(base_url or "", name), url_fetcher=fetcher, font_config=fonts)
+                for name in stylesheets
+            ],
+        )
     return cache[key]
 
 
@@ -76,7 +83,8 @@ def render(html: str, base_dir: Path | None, stylesheets: tuple[str, ...]) -> by
         raise ValueError("stylesheets need a base_dir to be read from")
     fonts, css = _fonts_and_stylesheets(fetcher, base_url, stylesheets)
     return HTML(string=html, base_url=base_url, url_fetcher=fetcher).write_pdf(
-        stylesheets=css, font_config=fonts)
+        stylesheets=css, font_config=fonts
+    )
 
 
 # cffi's FFI made its lock at import, after monkey patching: a green lock, which two tpool

@@ -4,6 +4,7 @@ nameko's RpcProxy waits forever for a reply. Here every call gives up after OPEN
 seconds with RpcTimeout, and the request itself expires in the broker after the same time, so a
 service that comes back later does not run calls whose callers have long gone.
 """
+
 import eventlet
 from nameko.exceptions import UnknownService, deserialize_to_instance
 from nameko.rpc import MethodProxy, RpcProxy, ServiceProxy
@@ -19,8 +20,7 @@ for _error in DOMAIN_ERRORS:
 class TimedMethodProxy(MethodProxy):
     def __init__(self, worker_ctx, service_name, method_name, reply_listener, timeout, **options):
         self.timeout = timeout
-        super().__init__(worker_ctx, service_name, method_name, reply_listener,
-                         expiration=timeout, **options)
+        super().__init__(worker_ctx, service_name, method_name, reply_listener, expiration=timeout, **options)
 
     def __call__(self, *args, **kwargs):
         return self.call_async(*args, **kwargs).result()
@@ -30,8 +30,10 @@ class TimedMethodProxy(MethodProxy):
             reply = self._call(*args, **kwargs)
         except UnknownService:
             raise ServiceUnavailable(
-                f"service {self.service_name!r} is not running", code="SERVICE_UNAVAILABLE",
-                extra={"service": self.service_name}) from None
+                f"service {self.service_name!r} is not running",
+                code="SERVICE_UNAVAILABLE",
+                extra={"service": self.service_name},
+            ) from None
         return TimedReply(reply, self)
 
 
@@ -49,7 +51,8 @@ class TimedReply:
             raise RpcTimeout(
                 f"service {self.proxy.service_name!r} did not answer "
                 f"{self.proxy.method_name} within {self.proxy.timeout:g}s",
-                extra={"service": self.proxy.service_name}) from None
+                extra={"service": self.proxy.service_name},
+            ) from None
 
     def _forget(self):
         # The reply listener keeps an event per outstanding call; drop ours so that timed-out calls
@@ -66,12 +69,14 @@ class TimedServiceProxy(ServiceProxy):
         super().__init__(worker_ctx, service_name, reply_listener, **options)
 
     def with_timeout(self, timeout: float) -> "TimedServiceProxy":
-        return TimedServiceProxy(self.worker_ctx, self.service_name, self.reply_listener, timeout,
-                                 **self.options)
+        return TimedServiceProxy(
+            self.worker_ctx, self.service_name, self.reply_listener, timeout, **self.options
+        )
 
     def __getattr__(self, name):
-        return TimedMethodProxy(self.worker_ctx, self.service_name, name, self.reply_listener,
-                                self.timeout, **self.options)
+        return TimedMethodProxy(
+            self.worker_ctx, self.service_name, name, self.reply_listener, self.timeout, **self.options
+        )
 
 
 class TimedRpcProxy(RpcProxy):
@@ -83,5 +88,6 @@ class TimedRpcProxy(RpcProxy):
 
     def get_dependency(self, worker_ctx):
         timeout = self._timeout if self._timeout is not None else config.rpc_timeout()
-        return TimedServiceProxy(worker_ctx, self.target_service, self.rpc_reply_listener,
-                                 timeout, **self.options)
+        return TimedServiceProxy(
+            worker_ctx, self.target_service, self.rpc_reply_listener, timeout, **self.options
+        )

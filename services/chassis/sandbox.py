@@ -17,6 +17,7 @@ Each service process that needs one keeps its own ``Sandbox`` (a module-level in
 by its first job. Without eventlet (CLI, scripts, plain unit tests) the function is called
 directly, unbounded: callers there are not serving the internet.
 """
+
 from __future__ import annotations
 
 import logging
@@ -80,9 +81,13 @@ class Sandbox:
             worker.stop()
             worker = None
         if worker is None:
-            worker = self._worker = WorkerProcess(timeout=timeout, queued=0, bounds=ChildBounds(
-                memory_bytes=memory, nice=10, preload=self.preload,
-                recycle_rss_bytes=memory // 4))
+            worker = self._worker = WorkerProcess(
+                timeout=timeout,
+                queued=0,
+                bounds=ChildBounds(
+                    memory_bytes=memory, nice=10, preload=self.preload, recycle_rss_bytes=memory // 4
+                ),
+            )
         return worker
 
     @property
@@ -111,8 +116,7 @@ class Sandbox:
             raise BoundsExceeded("time", f"more than {worker.timeout:g} s") from exc
         except MemoryError:
             worker.stop()  # its heap may be anywhere now
-            raise BoundsExceeded("memory", f"more than {worker.bounds.memory_bytes >> 20} MiB") \
-                from None
+            raise BoundsExceeded("memory", f"more than {worker.bounds.memory_bytes >> 20} MiB") from None
         except WorkerProcessDied as exc:
             log.warning("%s sandbox: the child died under a job: %s", self.name, exc)
             raise BoundsExceeded("process", "the check ended abnormally") from exc

@@ -1,4 +1,5 @@
 """Run a service's ``seed.py`` (if it has one) after its migrations: idempotent starting data."""
+
 import importlib
 
 from sqlalchemy.orm import Session

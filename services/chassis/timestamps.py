@@ -1,4 +1,5 @@
 """Moments as the API and the PDFs write them, and the day it is in India."""
+
 from __future__ import annotations
 
 from datetime import date, datetime, timezone

@@ -14,6 +14,7 @@ verification) are hostile until checked, and are checked in two steps.
 Plain Python: no nameko. ``inspect`` is called in the sandbox child by its name, so it stays a
 module-level function with picklable arguments and result.
 """
+
 from __future__ import annotations
 
 import re
@@ -32,7 +33,8 @@ MAX_GENERATION = 65_535
 _CLAIMS = re.compile(
     rb"/(?P<key>Size|Count|Length|Prev|N)\s+(?P<number>\d{1,21})"
     rb"|/W\s*\[(?P<widths>[^\]]{0,200})\]"
-    rb"|/Index\s*\[(?P<index>[^\]]{0,20000})\]")
+    rb"|/Index\s*\[(?P<index>[^\]]{0,20000})\]"
+)
 # A classic cross-reference table's subsection headers: the first after "xref", each next one
 # after the 20-byte entries of the one before.
 _XREF_TABLE = re.compile(rb"xref[ \t]*\r?\n")
@@ -40,7 +42,8 @@ _SUBSECTION = re.compile(rb"(\d{1,21}) (\d{1,21})[ \t]*\r?\n")
 # Object headers ("12 0 obj") searched in the reversed file, from the literal "obj" backwards:
 # only those with a number of seven digits or a generation of six, beyond every cap.
 _BIG_OBJECT_REVERSED = re.compile(
-    rb"jbo\s+(?:(?P<generation>\d{6,21})\s+\d{1,21}|\d{1,21}\s+(?P<number>\d{7,21}))(?![\d.])")
+    rb"jbo\s+(?:(?P<generation>\d{6,21})\s+\d{1,21}|\d{1,21}\s+(?P<number>\d{7,21}))(?![\d.])"
+)
 
 
 class NotAPdf(ValueError):
@@ -70,9 +73,17 @@ def precheck(data: bytes, max_objects: int = MAX_OBJECTS) -> None:
             objects += int(match.group("number"))
             _claim("objects", objects, max_objects)
         if key is not None:
-            _claim(f"/{key.decode()}", int(match.group("number")), {
-                b"Size": objects_cap, b"Count": MAX_PAGES, b"Length": length, b"Prev": length,
-                b"N": objects_cap}[key])
+            _claim(
+                f"/{key.decode()}",
+                int(match.group("number")),
+                {
+                    b"Size": objects_cap,
+                    b"Count": MAX_PAGES,
+                    b"Length": length,
+                    b"Prev": length,
+                    b"N": objects_cap,
+                }[key],
+            )
         elif match.group("widths") is not None:
             widths = _numbers(match.group("widths"), "/W")
             if len(widths) != 3:
@@ -114,6 +125,7 @@ def _numbers(text: bytes, what: str) -> list[int]:
 
 # --- in the sandbox -----------------------------------------------------------------------------
 
+
 def decode_limits():
     """What any stream of ours, or of an exporter's invoice, needs inflated; pyHanko's defaults
     for untrusted input allow 256 MiB a stream and a document."""
@@ -123,11 +135,13 @@ def decode_limits():
         DocumentDecodeBudget,
         StreamDecodeLimits,
     )
+
     mib = 1024 * 1024
     return DecodeLimits(
         per_stream=StreamDecodeLimits(max_ratio=200, ratio_floor=mib, max_output_size=32 * mib),
         per_purpose=dict(DEFAULT_PURPOSE_LIMITS),
-        document_budget=DocumentDecodeBudget(base_allowance=64 * mib, max_ratio=20))
+        document_budget=DocumentDecodeBudget(base_allowance=64 * mib, max_ratio=20),
+    )
 
 
 def open_reader(data: bytes):
@@ -152,8 +166,20 @@ def refusal(exc: BaseException) -> ValueError:
 
 
 # Actions that run something, reach outside the document or submit it somewhere.
-ACTIVE_ACTIONS = frozenset({"/JavaScript", "/Launch", "/SubmitForm", "/ImportData", "/GoToR",
-                            "/GoToE", "/Rendition", "/RichMediaExecute", "/Movie", "/Sound"})
+ACTIVE_ACTIONS = frozenset(
+    {
+        "/JavaScript",
+        "/Launch",
+        "/SubmitForm",
+        "/ImportData",
+        "/GoToR",
+        "/GoToE",
+        "/Rendition",
+        "/RichMediaExecute",
+        "/Movie",
+        "/Sound",
+    }
+)
 ACTIVE_ANNOTATIONS = frozenset({"/RichMedia", "/Screen", "/Movie", "/Sound", "/FileAttachment"})
 
 
@@ -171,8 +197,11 @@ def inspect(data: bytes) -> dict:
         if reader.encrypted:
             return {"encrypted": True}
         count = reader.root["/Pages"]["/Count"]
-        pages = count if isinstance(count, int) and not isinstance(count, bool) \
-            and 0 <= count <= MAX_PAGES else None
+        pages = (
+            count
+            if isinstance(count, int) and not isinstance(count, bool) and 0 <= count <= MAX_PAGES
+            else None
+        )
         active = _active_content(reader, generic)
     except Exception as exc:  # RecursionError included: deep nesting in a hostile file
         raise refusal(exc) from None
@@ -230,8 +259,11 @@ def _active_in(dictionary) -> set[str]:
         found.add(f"{action[1:]} action" if action != "/JavaScript" else "JavaScript")
     if "/XFA" in dictionary:
         found.add("XFA form")
-    if "/EmbeddedFiles" in dictionary or "/EF" in dictionary or \
-            dict.get(dictionary, "/Type") == "/EmbeddedFile":
+    if (
+        "/EmbeddedFiles" in dictionary
+        or "/EF" in dictionary
+        or dict.get(dictionary, "/Type") == "/EmbeddedFile"
+    ):
         found.add("embedded file")
     subtype = dict.get(dictionary, "/Subtype")
     if subtype in ACTIVE_ANNOTATIONS:

@@ -7,6 +7,7 @@ and a service under a stream of 8 MB files sat at hundreds of megabytes. Droppin
 arguments when the worker ends, and the locals of a failed worker's finished frames, frees them
 at once; a traceback keeps its files and lines for the log.
 """
+
 import traceback
 
 from nameko.extensions import DependencyProvider

@@ -57,11 +57,11 @@ class FormError(ValueError):
 
     def __init__(self, fields: dict[str, list[str]]):
         self.fields = fields
-        super().__init__("; ".join(f"{path}: {' '.join(messages)}"
-                                   for path, messages in fields.items()))
+        super().__init__("; ".join(f"{path}: {' '.join(messages)}" for path, messages in fields.items()))
 
 
 # --- fields --------------------------------------------------------------------------------------
+
 
 class Text(fields.String):
     """A string stripped of surrounding white space, at most ``max_length`` characters."""
@@ -91,8 +91,7 @@ class Choice(fields.String):
 
     def __init__(self, choices: tuple[str, ...], **kwargs):
         kwargs.setdefault("allow_none", True)
-        super().__init__(validate=validate.OneOf(choices, error="Must be one of: {choices}."),
-                         **kwargs)
+        super().__init__(validate=validate.OneOf(choices, error="Must be one of: {choices}."), **kwargs)
 
     def _deserialize(self, value, attr, data, **kwargs):
         return super()._deserialize(value, attr, data, **kwargs).strip()
@@ -122,10 +121,20 @@ class Amount(fields.Decimal):
         self.max_places = places
         self.maximum = maximum
         kwargs.setdefault("allow_none", True)
-        kwargs.setdefault("metadata", {"oneOf": [  # for the OpenAPI document
-            {"type": "string", "pattern": amount_pattern(places, maximum)},
-            {"type": "number", "minimum": 0, "maximum": int(maximum),
-             "multipleOf": float(Decimal(1).scaleb(-places))}]})
+        kwargs.setdefault(
+            "metadata",
+            {
+                "oneOf": [  # for the OpenAPI document
+                    {"type": "string", "pattern": amount_pattern(places, maximum)},
+                    {
+                        "type": "number",
+                        "minimum": 0,
+                        "maximum": int(maximum),
+                        "multipleOf": float(Decimal(1).scaleb(-places)),
+                    },
+                ]
+            },
+        )
         super().__init__(as_string=True, **kwargs)
 
     def _deserialize(self, value, attr, data, **kwargs):
@@ -179,12 +188,15 @@ def _nested(schema, **kwargs):
 
 
 def _list(schema, maximum: int):
-    return fields.List(fields.Nested(schema), allow_none=True,
-                       validate=validate.Length(max=maximum,
-                                                error=f"At most {maximum} entries."))
+    return fields.List(
+        fields.Nested(schema),
+        allow_none=True,
+        validate=validate.Length(max=maximum, error=f"At most {maximum} entries."),
+    )
 
 
 # --- schemas -------------------------------------------------------------------------------------
+
 
 class ImporterSchema(_Part):
     name = Text(NAME)
@@ -265,6 +277,7 @@ _FORM = ApplicationForm()
 
 # --- errors --------------------------------------------------------------------------------------
 
+
 def flatten_errors(messages, prefix: str = "") -> dict[str, list[str]]:
     """marshmallow's nested error dict -> {"products[2].raw_materials[0].origin_country": [...]}.
 
@@ -297,6 +310,7 @@ def flatten_errors(messages, prefix: str = "") -> dict[str, list[str]]:
 
 
 # --- public --------------------------------------------------------------------------------------
+
 
 def load_draft(data: dict) -> dict:
     """Load a draft (any subset of the fields); raise FormError listing every bad field by path."""

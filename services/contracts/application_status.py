@@ -2,6 +2,7 @@
 the history, the payment service's check that an application awaits payment). Which status
 follows which, who moves an application and what each move announces is
 ``services/application/lifecycle.py``."""
+
 import enum
 
 

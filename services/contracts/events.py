@@ -8,6 +8,7 @@ Every application.* and certificate.* event names its issuing agency (``agency_c
 office where it has one): the outbox relay copies both into AMQP headers, so that an agency's
 system binds to its own events only (docs/events.md).
 """
+
 import uuid
 from datetime import datetime, timezone
 
@@ -42,15 +43,18 @@ class CredentialsIssuedV1(Envelope):
     """Internal: a password made for a person, for the notification service to email. Not for
     agencies' systems (they bind application.events and certificate.events only); the password
     is never stored by registration, and notification clears it from its log once delivered."""
+
     username = fields.String(required=True)
-    role = fields.String(required=True, validate=validate.OneOf(
-        ["exporter", "officer", "agency_admin", "admin"]))
+    role = fields.String(
+        required=True, validate=validate.OneOf(["exporter", "officer", "agency_admin", "admin"])
+    )
     name = fields.String(required=True)
     email = fields.Email(required=True)
     mobile = fields.String(required=True, allow_none=True)
     password = fields.String(required=True)
-    reason = fields.String(required=True, validate=validate.OneOf(
-        ["registration", "password_reset", "staff_account"]))
+    reason = fields.String(
+        required=True, validate=validate.OneOf(["registration", "password_reset", "staff_account"])
+    )
 
 
 class ApplicationSubmittedV1(Envelope):
@@ -101,6 +105,7 @@ class CredentialsChangedV1(Envelope):
     """Internal: an account's password changed (by its owner, by a reset link, or by the CLI);
     tokens carrying an older ``credentials_version`` (claim ``ver``) are refused from now on. Every gateway
     process hears it (a broadcast)."""
+
     username = fields.String(required=True)
     credentials_version = fields.Integer(required=True, validate=validate.Range(min=2))
 
@@ -109,6 +114,7 @@ class PasswordResetRequestedV1(Envelope):
     """Internal: "forgot password" matched an account; the notification service emails the
     link, which works once, for ``expires_in_minutes``. The link is a secret: scrubbed from the
     outbox once published, and from notification's log once delivered."""
+
     username = fields.String(required=True)
     name = fields.String(required=True)
     email = fields.Email(required=True)
@@ -119,6 +125,7 @@ class PasswordResetRequestedV1(Envelope):
 class LoginFailuresAlertV1(Envelope):
     """Internal: failed logins from elsewhere are slowing an account down; the owner is told by
     email (at most once an hour)."""
+
     username = fields.String(required=True)
     name = fields.String(required=True)
     email = fields.Email(required=True)
@@ -184,7 +191,8 @@ EVENTS = {
 # Fields no service may keep once the event has left: the outbox scrubs them after publishing.
 SECRET_FIELDS: dict[tuple[str, str], tuple[str, ...]] = {
     ("registration", "credentials_issued"): ("password",),
-    ("registration", "password_reset_requested"): ("link",)}
+    ("registration", "password_reset_requested"): ("link",),
+}
 SCRUBBED = "[scrubbed]"
 
 
@@ -220,8 +228,9 @@ def schema_for(source: str, event_type: str, version: int) -> Schema:
         raise UnknownEvent(f"{source}.{event_type} has no version {version}") from None
 
 
-def make_event(source: str, event_type: str, data: dict, correlation_id: str | None,
-               version: int | None = None) -> dict:
+def make_event(
+    source: str, event_type: str, data: dict, correlation_id: str | None, version: int | None = None
+) -> dict:
     """Build a validated, JSON-ready payload: the envelope plus ``data``.
 
     Raises marshmallow's ValidationError when ``data`` breaks the contract, so a producer can never

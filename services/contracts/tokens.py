@@ -1,5 +1,6 @@
 """The access token contract between registration (which signs) and the gateway (which verifies
 locally, without an RPC): EdDSA JWTs with a fixed algorithm list, issuer, audience and expiry."""
+
 import os
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -26,13 +27,26 @@ def public_key_path() -> Path:
 
 def issue(private_key_pem: bytes, subject: str, role: str, **claims) -> tuple[str, int]:
     now = datetime.now(timezone.utc)
-    body = {"sub": subject, "role": role, "iss": ISSUER, "aud": AUDIENCE,
-            "iat": now, "nbf": now, "exp": now + LIFETIME,
-            **{k: v for k, v in claims.items() if v is not None}}
+    body = {
+        "sub": subject,
+        "role": role,
+        "iss": ISSUER,
+        "aud": AUDIENCE,
+        "iat": now,
+        "nbf": now,
+        "exp": now + LIFETIME,
+        **{k: v for k, v in claims.items() if v is not None},
+    }
     return jwt.encode(body, private_key_pem, algorithm=ALGORITHM), int(LIFETIME.total_seconds())
 
 
 def verify(public_key_pem: bytes, token: str) -> dict:
     """Raises jwt.InvalidTokenError for anything but a valid, current token of ours."""
-    return jwt.decode(token, public_key_pem, algorithms=[ALGORITHM], audience=AUDIENCE,
-                      issuer=ISSUER, options={"require": ["exp", "iat", "iss", "aud", "sub"]})
+    return jwt.decode(
+        token,
+        public_key_pem,
+        algorithms=[ALGORITHM],
+        audience=AUDIENCE,
+        issuer=ISSUER,
+        options={"require": ["exp", "iat", "iss", "aud", "sub"]},
+    )

@@ -6,6 +6,7 @@ it was not; the dispatcher records either outcome. Under eventlet (``nameko run`
 monkey-patch the standard library) smtplib and requests use green sockets, so a slow server
 delays only the dispatcher's own greenthread, never the hub; every network call has a timeout.
 """
+
 import json
 import os
 import smtplib
@@ -24,7 +25,7 @@ from services.chassis.blobs import BlobCorrupt, BlobStore
 from services.chassis.errors import ApiError
 from services.notification import settings
 
-SMTP_TIMEOUT = 20   # seconds per network operation
+SMTP_TIMEOUT = 20  # seconds per network operation
 SMS_TIMEOUT = 10
 
 SMTP_SCHEMES = {
@@ -42,6 +43,7 @@ class DeliveryError(Exception):
 @dataclass(frozen=True)
 class Attachment:
     """A file sent with an email, its bytes read from the blob store."""
+
     filename: str
     content_type: str
     content: bytes
@@ -50,6 +52,7 @@ class Attachment:
 @dataclass(frozen=True)
 class Outgoing:
     """What a sender needs of a stored message."""
+
     id: str
     channel: str
     recipient: str
@@ -69,13 +72,15 @@ def load_attachments(refs, store: BlobStore | None = None) -> tuple[Attachment, 
         try:
             content = store.get(sha256)
         except (ApiError, BlobCorrupt) as exc:
-            raise DeliveryError(f"attachment {filename} ({sha256}) cannot be read from the blob "
-                                f"store: {exc}") from None
+            raise DeliveryError(
+                f"attachment {filename} ({sha256}) cannot be read from the blob store: {exc}"
+            ) from None
         loaded.append(Attachment(filename=filename, content_type=content_type, content=content))
     return tuple(loaded)
 
 
 # --- email ------------------------------------------------------------------------------------
+
 
 def build_email(outgoing: Outgoing, from_addr: str) -> EmailMessage:
     """An RFC 5322 message: multipart/alternative with the text and the HTML body, inside a
@@ -96,14 +101,15 @@ def build_email(outgoing: Outgoing, from_addr: str) -> EmailMessage:
         maintype, _, subtype = attachment.content_type.partition("/")
         if not (maintype and subtype):
             maintype, subtype = "application", "octet-stream"
-        msg.add_attachment(attachment.content, maintype=maintype, subtype=subtype,
-                           filename=attachment.filename)
+        msg.add_attachment(
+            attachment.content, maintype=maintype, subtype=subtype, filename=attachment.filename
+        )
     return msg
 
 
 @dataclass(frozen=True)
 class SmtpSettings:
-    tls: str            # "opportunistic" | "starttls" | "implicit"
+    tls: str  # "opportunistic" | "starttls" | "implicit"
     host: str
     port: int
     username: str | None
@@ -116,7 +122,8 @@ class SmtpSettings:
         if scheme not in SMTP_SCHEMES:
             raise DeliveryError(
                 f"OPENCOO_SMTP_URL: unknown scheme {parts.scheme!r} "
-                f"(use {', '.join(s + '://' for s in SMTP_SCHEMES)})")
+                f"(use {', '.join(s + '://' for s in SMTP_SCHEMES)})"
+            )
         if not parts.hostname:
             raise DeliveryError("OPENCOO_SMTP_URL names no host")
         tls, default_port = SMTP_SCHEMES[scheme]
@@ -124,9 +131,13 @@ class SmtpSettings:
             port = parts.port or default_port
         except ValueError:
             raise DeliveryError("OPENCOO_SMTP_URL has an invalid port") from None
-        return cls(tls=tls, host=parts.hostname, port=port,
-                   username=unquote(parts.username) if parts.username else None,
-                   password=unquote(parts.password) if parts.password is not None else None)
+        return cls(
+            tls=tls,
+            host=parts.hostname,
+            port=port,
+            username=unquote(parts.username) if parts.username else None,
+            password=unquote(parts.password) if parts.password is not None else None,
+        )
 
 
 def tls_context(ca_file: str | None) -> ssl.SSLContext:
@@ -140,8 +151,9 @@ def tls_context(ca_file: str | None) -> ssl.SSLContext:
 class SmtpSender:
     channel = "email"
 
-    def __init__(self, smtp: SmtpSettings, from_addr: str, ca_file: str | None = None,
-                 timeout: float = SMTP_TIMEOUT):
+    def __init__(
+        self, smtp: SmtpSettings, from_addr: str, ca_file: str | None = None, timeout: float = SMTP_TIMEOUT
+    ):
         self.smtp = smtp
         self.from_addr = from_addr
         self.ca_file = ca_file
@@ -166,11 +178,14 @@ class SmtpSender:
                     client.starttls(context=context)
                     client.ehlo()
                 elif s.tls == "starttls":
-                    raise DeliveryError(f"{s.host}:{s.port} does not offer STARTTLS, which "
-                                        "smtp+starttls:// requires")
+                    raise DeliveryError(
+                        f"{s.host}:{s.port} does not offer STARTTLS, which smtp+starttls:// requires"
+                    )
                 elif s.username:
-                    raise DeliveryError(f"{s.host}:{s.port} does not offer STARTTLS: refusing "
-                                        "to send the SMTP password unencrypted")
+                    raise DeliveryError(
+                        f"{s.host}:{s.port} does not offer STARTTLS: refusing "
+                        "to send the SMTP password unencrypted"
+                    )
             if s.username:
                 client.login(s.username, s.password or "")
             envelope_from = parseaddr(self.from_addr)[1] or None
@@ -185,6 +200,7 @@ class SmtpSender:
 class MailDrop:
     """Without an SMTP server: one RFC 5322 ``.eml`` file per message in ``var/mail/``, named
     ``<UTC timestamp>-<message id>.eml``, written whole or not at all."""
+
     channel = "email"
 
     def __init__(self, folder: Path, from_addr: str):
@@ -206,6 +222,7 @@ class MailDrop:
 
 # --- SMS --------------------------------------------------------------------------------------
 
+
 def _without_query(url: str) -> str:
     """The gateway URL as it may appear in logs: an API key in the query string stays out."""
     parts = urlsplit(url)
@@ -224,24 +241,23 @@ class SmsGateway:
 
     def send(self, outgoing: Outgoing):
         try:
-            response = requests.post(self.url, json={"to": outgoing.recipient,
-                                                     "text": outgoing.text},
-                                     timeout=self.timeout)
+            response = requests.post(
+                self.url, json={"to": outgoing.recipient, "text": outgoing.text}, timeout=self.timeout
+            )
         except requests.RequestException as exc:
             detail = str(exc).replace(self.url, _without_query(self.url))
             parts = urlsplit(self.url)
             for secret in (parts.query, parts.password):
                 if secret:
                     detail = detail.replace(secret, "…")
-            raise DeliveryError(f"{self.describe()} unreachable: {type(exc).__name__}: "
-                                f"{detail}") from None
+            raise DeliveryError(f"{self.describe()} unreachable: {type(exc).__name__}: {detail}") from None
         if not 200 <= response.status_code < 300:
-            raise DeliveryError(f"{self.describe()} answered {response.status_code}: "
-                                f"{response.text[:200]}")
+            raise DeliveryError(f"{self.describe()} answered {response.status_code}: {response.text[:200]}")
 
 
 class SmsLog:
     """Without a gateway: one JSON line per SMS appended to ``var/sms.log``."""
+
     channel = "sms"
 
     def __init__(self, path: Path):
@@ -252,9 +268,18 @@ class SmsLog:
 
     def send(self, outgoing: Outgoing):
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        line = json.dumps({"at": datetime.now(timezone.utc).isoformat(), "id": outgoing.id,
-                           "to": outgoing.recipient, "text": outgoing.text},
-                          ensure_ascii=False) + "\n"
+        line = (
+            json.dumps(
+                {
+                    "at": datetime.now(timezone.utc).isoformat(),
+                    "id": outgoing.id,
+                    "to": outgoing.recipient,
+                    "text": outgoing.text,
+                },
+                ensure_ascii=False,
+            )
+            + "\n"
+        )
         # One write on an O_APPEND file: lines of several processes do not interleave.
         fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640)
         try:
@@ -264,6 +289,7 @@ class SmsLog:
 
 
 # --- from the configuration -------------------------------------------------------------------
+
 
 def email_sender():
     url = settings.smtp_url()

@@ -1,5 +1,6 @@
 """The nameko edge of the notification dispatcher: runs ``dispatch.Dispatcher`` in a managed
 greenthread beside the service and wakes it after commits that recorded messages."""
+
 import logging
 
 import eventlet
@@ -29,8 +30,7 @@ class MessageDispatcher(DependencyProvider):
     def start(self):
         database = next(d for d in self.container.dependencies if isinstance(d, Database))
         self.dispatcher = Dispatcher(database.session_factory, self.container.service_name)
-        self._thread = self.container.spawn_managed_thread(self._run,
-                                                           identifier="message_dispatcher")
+        self._thread = self.container.spawn_managed_thread(self._run, identifier="message_dispatcher")
 
     def stop(self):
         """Let a message on the wire finish (so it is recorded, not sent again later), then end."""
@@ -84,7 +84,7 @@ class MessageDispatcher(DependencyProvider):
             except Exception:
                 failures += 1
                 log.exception("message dispatcher of %s failed; retrying", self.dispatcher.service)
-                wait = min(30, 0.5 * 2 ** failures)
+                wait = min(30, 0.5 * 2**failures)
 
 
 class _Handle:

@@ -1,4 +1,5 @@
 """Notification's own tables: every message it was asked to send, and every try at sending it."""
+
 from datetime import datetime
 
 from sqlalchemy import Boolean, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint
@@ -12,19 +13,21 @@ class Base(DeclarativeBase):
 class Message(Base):
     """One email or SMS to one recipient. Recorded by an event handler in the transaction of its
     inbox row; the dispatcher sends it later and records each try as a DeliveryAttempt."""
+
     __tablename__ = "message"
     __table_args__ = (
         # A second handling of the same event cannot make a second message of the same kind and
         # channel to the same recipient, even if the inbox were bypassed. (One event may reach
         # several recipients: every officer of an office, say.)
-        UniqueConstraint("event_id", "kind", "channel", "recipient",
-                         name="uq_message_event_kind_channel_recipient"),
+        UniqueConstraint(
+            "event_id", "kind", "channel", "recipient", name="uq_message_event_kind_channel_recipient"
+        ),
         Index("ix_message_due", "status", "next_attempt_at"),
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
-    kind: Mapped[str] = mapped_column(String(64), index=True)        # template: "credentials", …
-    channel: Mapped[str] = mapped_column(String(8))                  # "email" | "sms"
+    kind: Mapped[str] = mapped_column(String(64), index=True)  # template: "credentials", …
+    channel: Mapped[str] = mapped_column(String(8))  # "email" | "sms"
     recipient: Mapped[str] = mapped_column(String(320), index=True)  # address or E.164 number
     subject: Mapped[str | None] = mapped_column(String(300), nullable=True)  # email only
     body_text: Mapped[str] = mapped_column(Text)
@@ -50,17 +53,18 @@ class Message(Base):
     claimed_until: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
 
     delivery_attempts: Mapped[list["DeliveryAttempt"]] = relationship(
-        back_populates="message", order_by="DeliveryAttempt.id", cascade="all, delete-orphan")
+        back_populates="message", order_by="DeliveryAttempt.id", cascade="all, delete-orphan"
+    )
     attachments: Mapped[list["MessageAttachment"]] = relationship(
-        back_populates="message", order_by="MessageAttachment.id", cascade="all, delete-orphan")
+        back_populates="message", order_by="MessageAttachment.id", cascade="all, delete-orphan"
+    )
 
 
 class DeliveryAttempt(Base):
     __tablename__ = "delivery_attempt"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    message_id: Mapped[str] = mapped_column(
-        ForeignKey("message.id", ondelete="CASCADE"), index=True)
+    message_id: Mapped[str] = mapped_column(ForeignKey("message.id", ondelete="CASCADE"), index=True)
     attempted_at: Mapped[datetime] = mapped_column(DateTime)
     ok: Mapped[bool] = mapped_column(Boolean)
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
@@ -71,11 +75,11 @@ class DeliveryAttempt(Base):
 class MessageAttachment(Base):
     """A file sent with an email (the signed certificate PDF), by reference: the bytes are in the
     chassis BlobStore under their SHA-256, read back by the dispatcher when it sends."""
+
     __tablename__ = "message_attachment"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    message_id: Mapped[str] = mapped_column(
-        ForeignKey("message.id", ondelete="CASCADE"), index=True)
+    message_id: Mapped[str] = mapped_column(ForeignKey("message.id", ondelete="CASCADE"), index=True)
     sha256: Mapped[str] = mapped_column(String(64))
     filename: Mapped[str] = mapped_column(String(255))
     content_type: Mapped[str] = mapped_column(String(100))

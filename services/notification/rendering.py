@@ -12,6 +12,7 @@ HTML templates are autoescaped; text templates are not (they are never read as m
 variable a template uses must be given (StrictUndefined), so a missing field fails loudly at render
 time rather than sending "Dear ,".
 """
+
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -49,8 +50,7 @@ SUBJECT_MAX = 300
 
 _env = Environment(
     loader=FileSystemLoader(str(TEMPLATE_DIR)),
-    autoescape=select_autoescape(enabled_extensions=("html",), default_for_string=False,
-                                 default=False),
+    autoescape=select_autoescape(enabled_extensions=("html",), default_for_string=False, default=False),
     undefined=StrictUndefined,
     trim_blocks=True,
     lstrip_blocks=True,
@@ -64,7 +64,7 @@ def excerpt(text: str, length: int = 80) -> str:
     text = " ".join(str(text).split())
     if len(text) <= length:
         return text
-    cut = text[:length - 1]
+    cut = text[: length - 1]
     if " " in cut and not text[length - 1].isspace():
         cut = cut.rsplit(" ", 1)[0]
     return cut.rstrip(" ,;:.-") + "…"

@@ -1,6 +1,7 @@
 """Notification service entrypoints. Thin: event handlers record messages through ``messages.py``
 (in the transaction of their inbox row); the dispatcher beside the service sends them, retries
 with backoff, and keeps every try in the delivery log that operators list here."""
+
 from services.chassis import base
 from services.chassis.entrypoints import event_handler, rpc
 from services.chassis.rpc import TimedRpcProxy
@@ -41,13 +42,14 @@ class NotificationService(base.ServiceBase):
         # Asked before anything is recorded: if registration fails (down, slow, an unknown IEC or
         # office) this raises, the inbox row and any message roll back together, and the chassis
         # retries the event later, then dead-letters it.
-        return (self.registration.exporter(event["iec"]),
-                self.registration.office_contacts(event["issuing_office_code"]))
+        return (
+            self.registration.exporter(event["iec"]),
+            self.registration.office_contacts(event["issuing_office_code"]),
+        )
 
     @event_handler("application", "application_submitted")
     def on_application_submitted(self, event):
-        message_log.record_application_submitted(self.db.session, event,
-                                                 *self._exporter_and_office(event))
+        message_log.record_application_submitted(self.db.session, event, *self._exporter_and_office(event))
         self.dispatcher.wake_after_commit()
 
     @event_handler("application", "discrepancy_raised")
@@ -58,8 +60,7 @@ class NotificationService(base.ServiceBase):
 
     @event_handler("application", "application_resubmitted")
     def on_application_resubmitted(self, event):
-        message_log.record_application_resubmitted(self.db.session, event,
-                                                   *self._exporter_and_office(event))
+        message_log.record_application_resubmitted(self.db.session, event, *self._exporter_and_office(event))
         self.dispatcher.wake_after_commit()
 
     @event_handler("application", "application_rejected")
@@ -82,8 +83,9 @@ class NotificationService(base.ServiceBase):
     @rpc
     def messages(self, recipient=None, status=None, kind=None, page=1, per_page=50):
         """For operators: stored messages, newest first, each with its delivery attempts."""
-        return message_log.list_messages(self.db.session, recipient=recipient, status=status,
-                                      kind=kind, page=page, per_page=per_page)
+        return message_log.list_messages(
+            self.db.session, recipient=recipient, status=status, kind=kind, page=page, per_page=per_page
+        )
 
     @rpc
     def retry(self, message_id):

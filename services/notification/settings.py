@@ -1,5 +1,6 @@
 """The notification service's configuration (architecture §3 and its own additions), read from the
 environment at call time like the chassis config."""
+
 import logging
 from pathlib import Path
 
@@ -51,8 +52,9 @@ def retry_delays() -> list[float]:
         return delays
     except ValueError:
         # Read after a message went out: a typo must not keep its outcome from being recorded.
-        log.error("OPENCOO_DELIVERY_RETRY_DELAYS=%r is not a list of seconds; using %s",
-                  raw, DEFAULT_RETRY_DELAYS)
+        log.error(
+            "OPENCOO_DELIVERY_RETRY_DELAYS=%r is not a list of seconds; using %s", raw, DEFAULT_RETRY_DELAYS
+        )
         return [float(x) for x in DEFAULT_RETRY_DELAYS.split(",")]
 
 

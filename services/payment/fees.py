@@ -26,6 +26,7 @@ Validity windows
 A ``Fee`` is in force from ``valid_from`` to ``valid_to`` inclusive;
 ``valid_to=None`` means open-ended.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -93,8 +94,9 @@ def fee_in_force(fees: list[Fee], agency_code: str, service: str, on: date) -> F
     If several windows cover ``on``, the one with the latest ``valid_from`` wins.
     None if no window covers ``on``.
     """
-    candidates = [f for f in fees
-                  if f.agency_code == agency_code and f.service == service and f.in_force_on(on)]
+    candidates = [
+        f for f in fees if f.agency_code == agency_code and f.service == service and f.in_force_on(on)
+    ]
     return max(candidates, key=lambda f: f.valid_from, default=None)
 
 
@@ -107,8 +109,13 @@ class OrderSummary:
     total: int
 
     def as_dict(self) -> dict:
-        return {"base": self.base, "cgst": self.cgst, "sgst": self.sgst,
-                "igst": self.igst, "total": self.total}
+        return {
+            "base": self.base,
+            "cgst": self.cgst,
+            "sgst": self.sgst,
+            "igst": self.igst,
+            "total": self.total,
+        }
 
 
 def _tax(base_paise: int, rate_percent: Decimal) -> int:
@@ -127,8 +134,9 @@ def is_intra_state(exporter_state: str, office_state: str, *, sez_unit: bool = F
     return same and not sez_unit
 
 
-def gst_split(base_paise: int, rate_percent: Decimal, exporter_state: str,
-              office_state: str, *, sez_unit: bool = False) -> OrderSummary:
+def gst_split(
+    base_paise: int, rate_percent: Decimal, exporter_state: str, office_state: str, *, sez_unit: bool = False
+) -> OrderSummary:
     """Order summary for ``base_paise`` at ``rate_percent`` GST; see the module docstring."""
     base = _check_base(base_paise)
     rate = _check_rate(rate_percent)
@@ -137,5 +145,4 @@ def gst_split(base_paise: int, rate_percent: Decimal, exporter_state: str,
         cgst, sgst, igst = half, half, 0
     else:
         cgst, sgst, igst = 0, 0, _tax(base, rate)
-    return OrderSummary(base=base, cgst=cgst, sgst=sgst, igst=igst,
-                        total=base + cgst + sgst + igst)
+    return OrderSummary(base=base, cgst=cgst, sgst=sgst, igst=igst, total=base + cgst + sgst + igst)

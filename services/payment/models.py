@@ -1,5 +1,6 @@
 """Payment's own tables: the fee schedule, payments with the amounts frozen at creation, and the
 receipt number sequences."""
+
 from datetime import date, datetime
 
 from sqlalchemy import JSON, Date, DateTime, Index, Integer, String, text
@@ -12,6 +13,7 @@ class Base(DeclarativeBase):
 
 class FeeRow(Base):
     """One window of the fee schedule; rows are never edited, a new window supersedes."""
+
     __tablename__ = "fee"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
@@ -28,12 +30,19 @@ class FeeRow(Base):
 class Payment(Base):
     """A payment attempt for one application. Amounts and parties are copied in at creation, so
     the receipt shows what was charged even if the schedule or the organisation changes later."""
+
     __tablename__ = "payment"
     # At most one completed payment per application, whatever races (the service checks first;
     # this is the backstop on PostgreSQL, where two updates of different rows do not serialise).
-    __table_args__ = (Index("uq_payment_completed_once", "application_id", unique=True,
-                            sqlite_where=text("status = 'completed'"),
-                            postgresql_where=text("status = 'completed'")),)
+    __table_args__ = (
+        Index(
+            "uq_payment_completed_once",
+            "application_id",
+            unique=True,
+            sqlite_where=text("status = 'completed'"),
+            postgresql_where=text("status = 'completed'"),
+        ),
+    )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     application_id: Mapped[str] = mapped_column(String(36), index=True)
@@ -67,6 +76,7 @@ class Payment(Base):
 
 class ReceiptSequence(Base):
     """GST invoices are numbered consecutively per supplier GSTIN and financial year."""
+
     __tablename__ = "receipt_sequence"
 
     supplier: Mapped[str] = mapped_column(String(32), primary_key=True)  # office GSTIN or agency

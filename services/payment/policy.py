@@ -1,6 +1,7 @@
 """Who may do what with fees and payments: an agency's fee schedule is its admins' (and the
 admin's, who sees every agency's); the exporter pays; a receipt is its exporter's and its issuing
 office's officers'. Plain Python."""
+
 from services.chassis.errors import Forbidden
 from services.contracts.actors import Actor, Role, manages_agency
 

@@ -5,6 +5,7 @@ by our own platform, and Razorpay Payment Links.
 Plain Python: no nameko, no database. Callers get our words (``ProviderStatus``) and two errors:
 ``InvalidCallback`` (answer 401/400, change nothing) and ``ProviderUnavailable`` (try again later).
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -115,26 +116,33 @@ class SandboxProvider:
         # The sandbox keeps no state: the payment service records the payer's choice.
         self.decisions = decisions
 
-    def create_order(self, payment_id: str, amount_paise: int, currency: str, description: str,
-                     return_url: str) -> Order:
+    def create_order(
+        self, payment_id: str, amount_paise: int, currency: str, description: str, return_url: str
+    ) -> Order:
         _check_amount(amount_paise)
-        return Order(order_id=f"sbx_{payment_id}",
-                     redirect_url=f"{self.public_url}/sandbox-pay/{quote(payment_id, safe='')}")
+        return Order(
+            order_id=f"sbx_{payment_id}",
+            redirect_url=f"{self.public_url}/sandbox-pay/{quote(payment_id, safe='')}",
+        )
 
-    def signed_callback(self, order_id: str, outcome: str, amount_paise: int, currency: str,
-                        reason: str | None = None) -> tuple[dict, bytes]:
+    def signed_callback(
+        self, order_id: str, outcome: str, amount_paise: int, currency: str, reason: str | None = None
+    ) -> tuple[dict, bytes]:
         if outcome not in ("success", "failure"):
             raise ValueError(f"outcome must be 'success' or 'failure', got {outcome!r}")
         failed = outcome == "failure"
-        body = json.dumps({
-            "event": "payment.failed" if failed else "payment.succeeded",
-            "order_id": order_id,
-            "payment_id": f"sbxpay_{secrets.token_hex(8)}",
-            "amount": amount_paise,
-            "currency": currency,
-            "reason": (reason or "declined by the payer in the sandbox") if failed else None,
-            "created_at": int(time.time()),
-        }, separators=(",", ":")).encode()
+        body = json.dumps(
+            {
+                "event": "payment.failed" if failed else "payment.succeeded",
+                "order_id": order_id,
+                "payment_id": f"sbxpay_{secrets.token_hex(8)}",
+                "amount": amount_paise,
+                "currency": currency,
+                "reason": (reason or "declined by the payer in the sandbox") if failed else None,
+                "created_at": int(time.time()),
+            },
+            separators=(",", ":"),
+        ).encode()
         signature = hmac.new(self.secret, body, hashlib.sha256).hexdigest()
         return {"Content-Type": "application/json", self.SIGNATURE_HEADER: signature}, body
 
@@ -142,14 +150,23 @@ class SandboxProvider:
         _verify(self.secret, headers, self.SIGNATURE_HEADER, body)
         data = _json_object(body)
         state = self._EVENTS.get(str(data.get("event")))
-        fields_ok = (isinstance(data.get("order_id"), str) and _is_int(data.get("amount"))
-                     and isinstance(data.get("currency"), str)
-                     and isinstance(data.get("payment_id"), str)
-                     and isinstance(data.get("reason"), (str, type(None))))
+        fields_ok = (
+            isinstance(data.get("order_id"), str)
+            and _is_int(data.get("amount"))
+            and isinstance(data.get("currency"), str)
+            and isinstance(data.get("payment_id"), str)
+            and isinstance(data.get("reason"), (str, type(None)))
+        )
         if state is None or not fields_ok:
             raise InvalidCallback("the sandbox callback lacks an event or a field it needs")
-        return ProviderStatus(data["order_id"], state, data["amount"], data["currency"],
-                              data["payment_id"], data["reason"] if state == "failed" else None)
+        return ProviderStatus(
+            data["order_id"],
+            state,
+            data["amount"],
+            data["currency"],
+            data["payment_id"],
+            data["reason"] if state == "failed" else None,
+        )
 
     def fetch_status(self, order_id: str) -> ProviderStatus:
         decision = self.decisions(order_id) if self.decisions else None
@@ -158,8 +175,9 @@ class SandboxProvider:
         outcome, amount_paise, currency = decision
         if outcome == "success":
             return ProviderStatus(order_id, "paid", amount_paise, currency, None, None)
-        return ProviderStatus(order_id, "failed", amount_paise, currency, None,
-                              "declined by the payer in the sandbox")
+        return ProviderStatus(
+            order_id, "failed", amount_paise, currency, None, "declined by the payer in the sandbox"
+        )
 
 
 LINK_LIFETIME_SECONDS = 35 * 60  # the payment service reuses an open order for 30 minutes
@@ -173,8 +191,15 @@ class RazorpayProvider:
     SIGNATURE_HEADER = "X-Razorpay-Signature"
     _FAILED = ("expired", "cancelled")
 
-    def __init__(self, api_base: str, key_id: str, key_secret: str, webhook_secret: str,
-                 ca_bundle: str | None = None, timeout: float = 10.0):
+    def __init__(
+        self,
+        api_base: str,
+        key_id: str,
+        key_secret: str,
+        webhook_secret: str,
+        ca_bundle: str | None = None,
+        timeout: float = 10.0,
+    ):
         self.api_base = api_base.rstrip("/")
         self.webhook_secret = webhook_secret.encode()
         self.timeout = timeout
@@ -189,8 +214,9 @@ class RazorpayProvider:
         tries = 2 if method == "GET" else 1
         for attempt in range(1, tries + 1):
             try:
-                response = self.session.request(method, self.api_base + path, timeout=self.timeout,
-                                                verify=self.verify, **kwargs)
+                response = self.session.request(
+                    method, self.api_base + path, timeout=self.timeout, verify=self.verify, **kwargs
+                )
                 break
             except requests.exceptions.SSLError as exc:  # a ConnectionError, but not transient
                 raise ProviderUnavailable(f"Razorpay's TLS connection failed: {exc}") from None
@@ -206,30 +232,40 @@ class RazorpayProvider:
         if response.status_code != 200 or not isinstance(data, dict):
             error = data.get("error") if isinstance(data, dict) else None
             detail = error.get("description") if isinstance(error, dict) else response.text[:200]
-            raise ProviderUnavailable(f"Razorpay answered {response.status_code} to {method} "
-                                      f"{path}: {detail}")
+            raise ProviderUnavailable(
+                f"Razorpay answered {response.status_code} to {method} {path}: {detail}"
+            )
         return data
 
-    def create_order(self, payment_id: str, amount_paise: int, currency: str, description: str,
-                     return_url: str) -> Order:
+    def create_order(
+        self, payment_id: str, amount_paise: int, currency: str, description: str, return_url: str
+    ) -> Order:
         _check_amount(amount_paise)
-        link = self._call("POST", "/v1/payment_links", json={
-            "amount": amount_paise, "currency": currency,
-            "reference_id": payment_id,  # lets an operator find a link made by a lost answer
-            "description": description, "callback_url": return_url, "callback_method": "get",
-            # A link outlives our reuse window only briefly: an abandoned one expires (and
-            # reconciliation then fails it) instead of staying payable beside a newer one.
-            "expire_by": int(time.time() + LINK_LIFETIME_SECONDS)})
+        link = self._call(
+            "POST",
+            "/v1/payment_links",
+            json={
+                "amount": amount_paise,
+                "currency": currency,
+                "reference_id": payment_id,  # lets an operator find a link made by a lost answer
+                "description": description,
+                "callback_url": return_url,
+                "callback_method": "get",
+                # A link outlives our reuse window only briefly: an abandoned one expires (and
+                # reconciliation then fails it) instead of staying payable beside a newer one.
+                "expire_by": int(time.time() + LINK_LIFETIME_SECONDS),
+            },
+        )
         if not isinstance(link.get("id"), str) or not isinstance(link.get("short_url"), str):
-            raise ProviderUnavailable("Razorpay's answer to create a payment link has no id or "
-                                      "short_url")
+            raise ProviderUnavailable("Razorpay's answer to create a payment link has no id or short_url")
         return Order(order_id=link["id"], redirect_url=link["short_url"])
 
     def fetch_status(self, order_id: str) -> ProviderStatus:
         link = self._call("GET", f"/v1/payment_links/{quote(order_id, safe='')}")
         payments = link.get("payments") or []
-        captured = [p.get("payment_id") for p in payments
-                    if isinstance(p, dict) and p.get("status") == "captured"]
+        captured = [
+            p.get("payment_id") for p in payments if isinstance(p, dict) and p.get("status") == "captured"
+        ]
         try:
             return self._from_link(link, captured[-1] if captured else None)
         except ValueError as exc:
@@ -259,8 +295,7 @@ class RazorpayProvider:
         if status == "paid":
             if not _is_int(link.get("amount_paid")) or not isinstance(link.get("currency"), str):
                 raise ValueError("a paid link without amount_paid or currency")
-            return ProviderStatus(order_id, "paid", link["amount_paid"], link["currency"],
-                                  payment_id, None)
+            return ProviderStatus(order_id, "paid", link["amount_paid"], link["currency"], payment_id, None)
         if status in self._FAILED:
             return ProviderStatus(order_id, "failed", None, link.get("currency"), None, status)
         return ProviderStatus(order_id, "pending", None, None, None, None)
@@ -307,22 +342,28 @@ def _warn_if_deployed(public_url):
     global _warned
     host = urlsplit(public_url).hostname or ""
     if not _warned and host not in ("127.0.0.1", "localhost", "::1"):
-        log.warning("payment provider is the SANDBOX on %s: payments are not real; set "
-                    "OPENCOO_PAYMENT_PROVIDER for production", public_url)
+        log.warning(
+            "payment provider is the SANDBOX on %s: payments are not real; set "
+            "OPENCOO_PAYMENT_PROVIDER for production",
+            public_url,
+        )
         _warned = True
 
 
-def provider_from_env(name: str | None = None,
-                      decisions: Decisions | None = None) -> SandboxProvider | RazorpayProvider:
+def provider_from_env(
+    name: str | None = None, decisions: Decisions | None = None
+) -> SandboxProvider | RazorpayProvider:
     """The provider named by ``name`` or OPENCOO_PAYMENT_PROVIDER (default sandbox)."""
     name = name or config.env("OPENCOO_PAYMENT_PROVIDER", "sandbox")
     if name == "sandbox":
         _warn_if_deployed(config.public_url())
         return SandboxProvider(_sandbox_secret(), config.public_url(), decisions=decisions)
     if name == "razorpay":
-        return RazorpayProvider(config.env("OPENCOO_RAZORPAY_API", "https://api.razorpay.com"),
-                                _required("OPENCOO_RAZORPAY_KEY_ID"),
-                                _required("OPENCOO_RAZORPAY_KEY_SECRET"),
-                                _required("OPENCOO_RAZORPAY_WEBHOOK_SECRET"),
-                                ca_bundle=config.env("OPENCOO_RAZORPAY_CA"))
+        return RazorpayProvider(
+            config.env("OPENCOO_RAZORPAY_API", "https://api.razorpay.com"),
+            _required("OPENCOO_RAZORPAY_KEY_ID"),
+            _required("OPENCOO_RAZORPAY_KEY_SECRET"),
+            _required("OPENCOO_RAZORPAY_WEBHOOK_SECRET"),
+            ca_bundle=config.env("OPENCOO_RAZORPAY_CA"),
+        )
     raise ValueError(f"unknown payment provider {name!r}; known: {', '.join(PROVIDERS)}")

@@ -1,6 +1,7 @@
 """The register of GST receipts (tax invoices) of completed payments: their numbers, consecutive
 per supplier GSTIN and financial year, and what a receipt shows (architecture §4 "Fees"). The PDF
 is ``receipts.py``'s."""
+
 from datetime import datetime, timezone
 
 from sqlalchemy import select, update
@@ -26,8 +27,7 @@ def next_receipt_number(session, supplier, now) -> str:
     key = {"supplier": supplier, "financial_year": _financial_year(now)}
     dialect = postgresql if session.bind.dialect.name == "postgresql" else sqlite
     session.execute(dialect.insert(ReceiptSequence).values(**key, last=0).on_conflict_do_nothing())
-    session.execute(update(ReceiptSequence).filter_by(**key)
-                    .values(last=ReceiptSequence.last + 1))
+    session.execute(update(ReceiptSequence).filter_by(**key).values(last=ReceiptSequence.last + 1))
     last = session.scalar(select(ReceiptSequence.last).filter_by(**key))
     return f"{key['financial_year']}/{last:07d}"
 
@@ -40,19 +40,31 @@ def receipt_data(session, actor, payment_id) -> dict:
         raise NotFound("no such payment", code="PAYMENT_UNKNOWN")
     parties = payment.parties
     if payment.status != "completed":
-        raise Conflict("a receipt is issued once the payment is completed",
-                       code="PAYMENT_NOT_COMPLETED")
+        raise Conflict("a receipt is issued once the payment is completed", code="PAYMENT_NOT_COMPLETED")
     office = parties["issuing_office"]
     if not office.get("gstin"):
-        raise Conflict("the issuing office has no GSTIN on record, so no tax invoice can be made; "
-                       "its agency admin adds it", code="SUPPLIER_GSTIN_MISSING")
-    return {"receipt_number": payment.receipt_number,
-            "issued_at": iso_z(payment.completed_at), "payment_id": payment.id,
-            "provider": payment.provider, "provider_payment_id": payment.provider_payment_id,
-            "agency": {**parties["agency"], "gstin": office["gstin"], "address": office["address"]},
-            "issuing_office": {k: office[k] for k in ("code", "name", "state")},
-            "exporter": parties["exporter"], "application_number": payment.application_number,
-            "certificate_name": parties["certificate_name"], "service": payment.service,
-            "sac": SAC_CERTIFICATION, "base": payment.base, "gst_rate": payment.gst_rate,
-            "cgst": payment.cgst, "sgst": payment.sgst, "igst": payment.igst,
-            "total": payment.total}
+        raise Conflict(
+            "the issuing office has no GSTIN on record, so no tax invoice can be made; "
+            "its agency admin adds it",
+            code="SUPPLIER_GSTIN_MISSING",
+        )
+    return {
+        "receipt_number": payment.receipt_number,
+        "issued_at": iso_z(payment.completed_at),
+        "payment_id": payment.id,
+        "provider": payment.provider,
+        "provider_payment_id": payment.provider_payment_id,
+        "agency": {**parties["agency"], "gstin": office["gstin"], "address": office["address"]},
+        "issuing_office": {k: office[k] for k in ("code", "name", "state")},
+        "exporter": parties["exporter"],
+        "application_number": payment.application_number,
+        "certificate_name": parties["certificate_name"],
+        "service": payment.service,
+        "sac": SAC_CERTIFICATION,
+        "base": payment.base,
+        "gst_rate": payment.gst_rate,
+        "cgst": payment.cgst,
+        "sgst": payment.sgst,
+        "igst": payment.igst,
+        "total": payment.total,
+    }

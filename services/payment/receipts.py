@@ -8,6 +8,7 @@ never show figures that disagree with each other or with the fee rule.
 Rendering is CPU-bound: services call
 ``chassis.offloading.in_worker_process(render_receipt, receipt)``.
 """
+
 from __future__ import annotations
 
 import unicodedata
@@ -36,16 +37,27 @@ assert set(SERVICE_NAMES) == set(SERVICES)
 UTGST_TERRITORIES = {"IN-AN", "IN-CH", "IN-DH", "IN-LA", "IN-LD"}
 
 REQUIRED = {
-    None: ("receipt_number", "issued_at", "payment_id", "provider", "provider_payment_id",
-           "application_number", "certificate_name", "service", "sac"),
+    None: (
+        "receipt_number",
+        "issued_at",
+        "payment_id",
+        "provider",
+        "provider_payment_id",
+        "application_number",
+        "certificate_name",
+        "service",
+        "sac",
+    ),
     "agency": ("code", "name", "gstin", "address"),
     "issuing_office": ("code", "name", "state"),
     "exporter": ("iec", "name", "state", "address"),
 }
 AMOUNTS = ("base", "cgst", "sgst", "igst", "total")
 
-_ONES = ("Zero One Two Three Four Five Six Seven Eight Nine Ten Eleven Twelve Thirteen Fourteen "
-         "Fifteen Sixteen Seventeen Eighteen Nineteen").split()
+_ONES = (
+    "Zero One Two Three Four Five Six Seven Eight Nine Ten Eleven Twelve Thirteen Fourteen "
+    "Fifteen Sixteen Seventeen Eighteen Nineteen"
+).split()
 _TENS = "_ _ Twenty Thirty Forty Fifty Sixty Seventy Eighty Ninety".split()
 _SCALE = ((10**7, "Crore"), (10**5, "Lakh"), (1000, "Thousand"), (100, "Hundred"))
 
@@ -132,17 +144,28 @@ def _check(receipt: dict) -> None:
     if total != base + cgst + sgst + igst:
         raise ValueError(f"total {total} is not base + cgst + sgst + igst = {base + cgst + sgst + igst}")
     sez_unit = is_sez_unit(receipt["exporter"])
-    splits = [gst_split(base, receipt["gst_rate"], receipt["exporter"]["state"],
-                        receipt["issuing_office"]["state"],  # also rejects a bad rate or state
-                        sez_unit=sez_unit)]
+    splits = [
+        gst_split(
+            base,
+            receipt["gst_rate"],
+            receipt["exporter"]["state"],
+            receipt["issuing_office"]["state"],  # also rejects a bad rate or state
+            sez_unit=sez_unit,
+        )
+    ]
     if sez_unit:
         # Paid before IGST Act §7(5)(b) was applied here: CGST + SGST within the office's state.
-        splits.append(gst_split(base, receipt["gst_rate"], receipt["exporter"]["state"],
-                                receipt["issuing_office"]["state"]))
+        splits.append(
+            gst_split(
+                base, receipt["gst_rate"], receipt["exporter"]["state"], receipt["issuing_office"]["state"]
+            )
+        )
     if (cgst, sgst, igst) not in [(r.cgst, r.sgst, r.igst) for r in splits]:
         rule = splits[0]
-        raise ValueError(f"taxes (cgst {cgst}, sgst {sgst}, igst {igst}) are not those of the GST "
-                         f"rule (cgst {rule.cgst}, sgst {rule.sgst}, igst {rule.igst})")
+        raise ValueError(
+            f"taxes (cgst {cgst}, sgst {sgst}, igst {igst}) are not those of the GST "
+            f"rule (cgst {rule.cgst}, sgst {rule.sgst}, igst {rule.igst})"
+        )
 
 
 def _charged_intra_state(receipt: dict) -> bool:
@@ -150,8 +173,11 @@ def _charged_intra_state(receipt: dict) -> bool:
     before the IGST rule for SEZ units); with nothing charged (0 %), as the rule names it."""
     if receipt["cgst"] or receipt["sgst"] or receipt["igst"]:
         return bool(receipt["cgst"] or receipt["sgst"])
-    return is_intra_state(receipt["exporter"]["state"], receipt["issuing_office"]["state"],
-                          sez_unit=is_sez_unit(receipt["exporter"]))
+    return is_intra_state(
+        receipt["exporter"]["state"],
+        receipt["issuing_office"]["state"],
+        sez_unit=is_sez_unit(receipt["exporter"]),
+    )
 
 
 def receipt_context(receipt: dict) -> dict:

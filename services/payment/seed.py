@@ -3,6 +3,7 @@
 Figures from the DGFT and agency manuals where they give them (MPEDA: 350 + 12 % GST = 392; EIC:
 duplicate 600 + 18 % = 708); the rest are placeholders an admin replaces under
 ``/api/v1/admin/fees``. Existing windows are never overwritten."""
+
 from datetime import date
 
 from services.payment.payments import seed_fee
@@ -11,13 +12,25 @@ GST_REGIME = date(2017, 7, 1)  # GST replaced service tax on this day
 
 SEED_FEES = {
     # agency: {service: (base paise, GST rate %)}
-    "MPEDA": {"issue": (35000, "12"), "duplicate": (35000, "12"), "in_lieu": (35000, "12"),
-              "non_preferential": (35000, "12")},
-    "EIC": {"issue": (60000, "18"), "duplicate": (60000, "18"), "in_lieu": (60000, "18"),
-            "non_preferential": (60000, "18")},
+    "MPEDA": {
+        "issue": (35000, "12"),
+        "duplicate": (35000, "12"),
+        "in_lieu": (35000, "12"),
+        "non_preferential": (35000, "12"),
+    },
+    "EIC": {
+        "issue": (60000, "18"),
+        "duplicate": (60000, "18"),
+        "in_lieu": (60000, "18"),
+        "non_preferential": (60000, "18"),
+    },
 }
-DEFAULT_FEES = {"issue": (50000, "18"), "duplicate": (50000, "18"), "in_lieu": (50000, "18"),
-                "non_preferential": (25000, "18")}
+DEFAULT_FEES = {
+    "issue": (50000, "18"),
+    "duplicate": (50000, "18"),
+    "in_lieu": (50000, "18"),
+    "non_preferential": (25000, "18"),
+}
 SEED_AGENCIES = ("DGFT", "EIC", "MPEDA", "FIEO", "TC", "SPICES", "FICCI")
 
 

@@ -1,6 +1,7 @@
 """Payment service entrypoints. Thin: each RPC gathers what other services know (the application,
 through the application service, which also decides who may see it; the exporter and the
 organisation from registration) and hands over to ``payments.py``."""
+
 import base64
 import logging
 from datetime import timedelta
@@ -42,14 +43,17 @@ class PaymentService(base.ServiceBase):
         if name is not None and name != configured:
             raise NotFound(f"payment provider {name} is not in use here", code="PROVIDER_UNKNOWN")
         return providers.provider_from_env(
-            configured,
-            decisions=lambda order_id: sandbox_page.sandbox_decision(self.db.session, order_id))
+            configured, decisions=lambda order_id: sandbox_page.sandbox_decision(self.db.session, order_id)
+        )
 
     def _parties(self, application):
         code = application.get("agreement_code")
         return payments.billing_parties(
-            application, self.registration.exporter(application["iec"]),
-            self.registration.agencies(), self.application.agreement(code) if code else None)
+            application,
+            self.registration.exporter(application["iec"]),
+            self.registration.agencies(),
+            self.application.agreement(code) if code else None,
+        )
 
     # --- fee schedule ---------------------------------------------------------------------------
 
@@ -76,8 +80,7 @@ class PaymentService(base.ServiceBase):
         self.db.rollback()  # nothing written yet: no connection held during the calls below
         parties = self._parties(application)
         return_url = f"{config.public_url()}/applications/{application['id']}"
-        return payments.create_payment(self.db, actor, application, parties, self._provider(),
-                                       return_url)
+        return payments.create_payment(self.db, actor, application, parties, self._provider(), return_url)
 
     @rpc
     def payments(self, actor, application_id):
@@ -89,8 +92,10 @@ class PaymentService(base.ServiceBase):
         data = receipt_register.receipt_data(self.db.session, actor, payment_id)
         self.db.commit()  # release the connection while the PDF renders
         pdf = in_worker_process(receipts.render_receipt, data)
-        return {"filename": f"receipt-{data['receipt_number'].replace('/', '-')}.pdf",
-                "content": base64.b64encode(pdf).decode()}
+        return {
+            "filename": f"receipt-{data['receipt_number'].replace('/', '-')}.pdf",
+            "content": base64.b64encode(pdf).decode(),
+        }
 
     @rpc
     def callback(self, provider_name, headers, body_b64):
@@ -111,11 +116,16 @@ class PaymentService(base.ServiceBase):
         sandbox = self._provider("sandbox")
         payment = sandbox_page.sandbox_decide(self.db.session, payment_id, outcome)
         self.db.commit()
-        headers, body = sandbox.signed_callback(payment.order_id, payment.sandbox_outcome,
-                                                payment.total, payment.currency)
+        headers, body = sandbox.signed_callback(
+            payment.order_id, payment.sandbox_outcome, payment.total, payment.currency
+        )
         try:
-            requests.post(f"{config.public_url()}/api/v1/payments/callback/sandbox", data=body,
-                          headers=headers, timeout=config.rpc_timeout())
+            requests.post(
+                f"{config.public_url()}/api/v1/payments/callback/sandbox",
+                data=body,
+                headers=headers,
+                timeout=config.rpc_timeout(),
+            )
         except requests.RequestException as exc:
             log.warning("sandbox callback for %s not delivered: %s", payment_id, exc)
         return payments.payment_view(sandbox_page.sandbox_payment(self.db.session, payment_id))
@@ -134,8 +144,9 @@ class PaymentService(base.ServiceBase):
     @rpc
     def reconcile(self, older_than_seconds=None):
         """Ask the provider about payments still open: ``opencoo payments reconcile``."""
-        return self._reconcile(reconcile_after() if older_than_seconds is None
-                               else timedelta(seconds=float(older_than_seconds)))
+        return self._reconcile(
+            reconcile_after() if older_than_seconds is None else timedelta(seconds=float(older_than_seconds))
+        )
 
     @timer(interval=reconcile_interval())
     @transactional

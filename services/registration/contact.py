@@ -1,5 +1,6 @@
 """How contact details are compared and shown: mobile numbers in E.164, emails case-blind, and
 masked forms for anyone who only knows an IEC."""
+
 import phonenumbers
 from email_validator import EmailNotValidError, validate_email
 

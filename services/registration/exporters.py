@@ -1,6 +1,7 @@
 """Exporter registration (architecture §4 "Registration", "DSC"): the IEC record from the directory,
 contacts that must match it, a GSTIN or SEZ state for every branch, an optional AEO number, the
 declaration, and proof of possession of the DSC over a single-use nonce."""
+
 import base64
 import re
 import secrets
@@ -35,8 +36,10 @@ def _record(iec: str) -> dict:
 
 def _refuse_registered(session, iec):
     if session.get(Exporter, iec) is not None:
-        raise Conflict(f"IEC {iec} is already registered; log in with it as the username, or "
-                       "use 'forgot password'", code="IEC_ALREADY_REGISTERED")
+        raise Conflict(
+            f"IEC {iec} is already registered; log in with it as the username, or use 'forgot password'",
+            code="IEC_ALREADY_REGISTERED",
+        )
 
 
 def public_record(session, raw_iec) -> dict:
@@ -44,12 +47,17 @@ def public_record(session, raw_iec) -> dict:
     iec = normalise_iec(raw_iec)
     record = _record(iec)
     return {
-        "iec": iec, "name": record["name"], "address": record["address"],
-        "state": record["state"], "email": mask_email(record["email"]),
+        "iec": iec,
+        "name": record["name"],
+        "address": record["address"],
+        "state": record["state"],
+        "email": mask_email(record["email"]),
         "mobile": mask_mobile(mobile_e164(record["mobile"]) or record["mobile"]),
         "directors": [d["name"] for d in record["directors"]],
-        "branches": [{"branch_id": b["branch_id"], "address": b["address"], "state": b["state"]}
-                     for b in record["branches"]],
+        "branches": [
+            {"branch_id": b["branch_id"], "address": b["address"], "state": b["state"]}
+            for b in record["branches"]
+        ],
         "registered": session.get(Exporter, iec) is not None,
     }
 
@@ -58,12 +66,15 @@ def new_challenge(session, raw_iec) -> dict:
     iec = normalise_iec(raw_iec)
     _record(iec)
     _refuse_registered(session, iec)
-    challenge = RegistrationChallenge(id=str(uuid.uuid4()), iec=iec,
-                                      nonce=secrets.token_bytes(32),
-                                      expires_at=utcnow() + CHALLENGE_LIFETIME)
+    challenge = RegistrationChallenge(
+        id=str(uuid.uuid4()), iec=iec, nonce=secrets.token_bytes(32), expires_at=utcnow() + CHALLENGE_LIFETIME
+    )
     session.add(challenge)
-    return {"challenge_id": challenge.id, "nonce": base64.b64encode(challenge.nonce).decode(),
-            "expires_in": int(CHALLENGE_LIFETIME.total_seconds())}
+    return {
+        "challenge_id": challenge.id,
+        "nonce": base64.b64encode(challenge.nonce).decode(),
+        "expires_in": int(CHALLENGE_LIFETIME.total_seconds()),
+    }
 
 
 def check_contacts(record, mobile, email):
@@ -75,7 +86,10 @@ def check_contacts(record, mobile, email):
     if fields:
         raise RuleViolation(
             "mobile and email must be those of your IEC record at DGFT; to change them, update "
-            "the IEC at DGFT first, then register", code="CONTACT_MISMATCH", fields=fields)
+            "the IEC at DGFT first, then register",
+            code="CONTACT_MISMATCH",
+            fields=fields,
+        )
 
 
 def check_branches(record, branches) -> list[dict]:
@@ -102,27 +116,37 @@ def check_branches(record, branches) -> list[dict]:
             if not gstin_rules.is_valid(gstin):
                 fields[f"{path}.gstin"] = ["Not a valid GSTIN (format or check digit)."]
             elif gstin[2:12] != record["pan"]:
-                fields[f"{path}.gstin"] = [f"This GSTIN belongs to PAN {gstin[2:12]}, not to the "
-                                           "IEC's PAN."]
+                fields[f"{path}.gstin"] = [f"This GSTIN belongs to PAN {gstin[2:12]}, not to the IEC's PAN."]
             else:
-                result.append({"branch_id": branch_id, "gstin": gstin, "in_sez": False,
-                               "state": known[branch_id]["state"],
-                               "address": known[branch_id]["address"]})
+                result.append(
+                    {
+                        "branch_id": branch_id,
+                        "gstin": gstin,
+                        "in_sez": False,
+                        "state": known[branch_id]["state"],
+                        "address": known[branch_id]["address"],
+                    }
+                )
         elif in_sez:
             if state not in states:
                 fields[f"{path}.state"] = ["An SEZ branch needs its Indian state (e.g. IN-TN)."]
             else:
-                result.append({"branch_id": branch_id, "gstin": None, "in_sez": True,
-                               "state": state, "address": known[branch_id]["address"]})
+                result.append(
+                    {
+                        "branch_id": branch_id,
+                        "gstin": None,
+                        "in_sez": True,
+                        "state": state,
+                        "address": known[branch_id]["address"],
+                    }
+                )
         else:
             fields[path] = ["Give the branch's GSTIN, or in_sez: true with its state."]
     for branch_id in known:
         if branch_id not in seen:
-            fields.setdefault("branches", []).append(f"Branch {branch_id} of the IEC record is "
-                                                     "missing.")
+            fields.setdefault("branches", []).append(f"Branch {branch_id} of the IEC record is missing.")
     if fields:
-        raise RuleViolation("some branches are not complete", code="BRANCHES_INVALID",
-                            fields=fields)
+        raise RuleViolation("some branches are not complete", code="BRANCHES_INVALID", fields=fields)
     return result
 
 
@@ -132,20 +156,29 @@ def check_aeo(record, aeo_number) -> str | None:
     aeo = aeo_number.strip().upper()
     match = AEO_RE.match(aeo)
     if match is None or match.group(1) != record["pan"]:
-        raise RuleViolation("an AEO number is IN, the firm's PAN and the certificate serial "
-                            "(e.g. IN" + record["pan"] + "1F123)", code="AEO_INVALID",
-                            fields={"aeo_number": ["Not an AEO number of this firm."]})
+        raise RuleViolation(
+            "an AEO number is IN, the firm's PAN and the certificate serial "
+            "(e.g. IN" + record["pan"] + "1F123)",
+            code="AEO_INVALID",
+            fields={"aeo_number": ["Not an AEO number of this firm."]},
+        )
     return aeo
 
 
 def take_challenge(session, challenge_id, iec) -> bytes:
     """The nonce to check the signature against; the challenge is spent whatever the outcome."""
     challenge = session.get(RegistrationChallenge, str(challenge_id))
-    if (challenge is None or challenge.iec != iec or challenge.used_at is not None
-            or challenge.expires_at < utcnow()):
-        raise RuleViolation("the DSC challenge is unknown, used or expired; ask for a new one "
-                            "and sign it", code="CHALLENGE_EXPIRED",
-                            fields={"dsc.challenge_id": ["Ask for a new challenge."]})
+    if (
+        challenge is None
+        or challenge.iec != iec
+        or challenge.used_at is not None
+        or challenge.expires_at < utcnow()
+    ):
+        raise RuleViolation(
+            "the DSC challenge is unknown, used or expired; ask for a new one and sign it",
+            code="CHALLENGE_EXPIRED",
+            fields={"dsc.challenge_id": ["Ask for a new challenge."]},
+        )
     challenge.used_at = utcnow()
     return challenge.nonce
 
@@ -158,8 +191,11 @@ def register(uow, form: dict, verify_signature) -> dict:
     _refuse_registered(session, iec)
     record = _record(iec)
     if form.get("declaration_accepted") is not True:
-        raise RuleViolation("accept the declaration to register", code="DECLARATION_NOT_ACCEPTED",
-                            fields={"declaration_accepted": ["Must be accepted."]})
+        raise RuleViolation(
+            "accept the declaration to register",
+            code="DECLARATION_NOT_ACCEPTED",
+            fields={"declaration_accepted": ["Must be accepted."]},
+        )
     check_contacts(record, form["mobile"], form["email"])
     branches = check_branches(record, form["branches"])
     aeo = check_aeo(record, form.get("aeo_number"))
@@ -173,46 +209,81 @@ def register(uow, form: dict, verify_signature) -> dict:
     directors = [d["name"] for d in record["directors"]]
     signer = verify_signature(nonce, dsc["signature"], iec, directors)
     if given_certificate != signer["fingerprint_sha256"]:
-        raise RuleViolation("the challenge was signed with another certificate than the DSC "
-                            "given", code="DSC_SIGNATURE_INVALID",
-                            fields={"dsc.certificate": ["Not the certificate that signed."]})
+        raise RuleViolation(
+            "the challenge was signed with another certificate than the DSC given",
+            code="DSC_SIGNATURE_INVALID",
+            fields={"dsc.certificate": ["Not the certificate that signed."]},
+        )
 
     password = accounts.new_password()
     exporter = Exporter(
-        iec=iec, name=record["name"], pan=record["pan"], email=record["email"],
-        mobile=mobile_e164(record["mobile"]), address=record["address"], state=record["state"],
-        aeo_number=aeo, dsc_subject=signer["subject"],
+        iec=iec,
+        name=record["name"],
+        pan=record["pan"],
+        email=record["email"],
+        mobile=mobile_e164(record["mobile"]),
+        address=record["address"],
+        state=record["state"],
+        aeo_number=aeo,
+        dsc_subject=signer["subject"],
         dsc_fingerprint=signer["fingerprint_sha256"],
-        dsc_not_after=datetime.fromisoformat(signer["not_after"].replace("Z", "+00:00"))
-        .replace(tzinfo=None),
-        directors=record["directors"], registered_at=utcnow())
+        dsc_not_after=datetime.fromisoformat(signer["not_after"].replace("Z", "+00:00")).replace(tzinfo=None),
+        directors=record["directors"],
+        registered_at=utcnow(),
+    )
     session.add(exporter)
     session.add_all(ExporterBranch(iec=iec, **b) for b in branches)
-    session.add(Account(username=iec, password_hash=accounts.HASHER.hash(password),
-                        role="exporter", name=record["name"], email=record["email"],
-                        mobile=exporter.mobile, created_at=utcnow()))
-    uow.emit("exporter_registered", {"iec": iec, "name": record["name"],
-                                     "email": record["email"], "mobile": exporter.mobile})
-    uow.emit("credentials_issued", {"username": iec, "role": "exporter", "name": record["name"],
-                                    "email": record["email"], "mobile": exporter.mobile,
-                                    "password": password, "reason": "registration"})
+    session.add(
+        Account(
+            username=iec,
+            password_hash=accounts.HASHER.hash(password),
+            role="exporter",
+            name=record["name"],
+            email=record["email"],
+            mobile=exporter.mobile,
+            created_at=utcnow(),
+        )
+    )
+    uow.emit(
+        "exporter_registered",
+        {"iec": iec, "name": record["name"], "email": record["email"], "mobile": exporter.mobile},
+    )
+    uow.emit(
+        "credentials_issued",
+        {
+            "username": iec,
+            "role": "exporter",
+            "name": record["name"],
+            "email": record["email"],
+            "mobile": exporter.mobile,
+            "password": password,
+            "reason": "registration",
+        },
+    )
     try:
         session.flush()
     except IntegrityError:
         session.rollback()
-        raise Conflict(f"IEC {iec} is already registered", code="IEC_ALREADY_REGISTERED") \
-            from None
-    return {"iec": iec, "username": iec, "name": record["name"], "branches": branches,
-            "aeo_number": aeo,
-            "message": f"Registered. Your password was sent to {mask_email(record['email'])}."}
+        raise Conflict(f"IEC {iec} is already registered", code="IEC_ALREADY_REGISTERED") from None
+    return {
+        "iec": iec,
+        "username": iec,
+        "name": record["name"],
+        "branches": branches,
+        "aeo_number": aeo,
+        "message": f"Registered. Your password was sent to {mask_email(record['email'])}.",
+    }
 
 
 def _fingerprint(certificate_pem: str) -> str:
     try:
         cert = x509.load_pem_x509_certificate(str(certificate_pem).encode())
     except ValueError:
-        raise RuleViolation("the DSC is not a PEM X.509 certificate", code="DSC_MALFORMED",
-                            fields={"dsc.certificate": ["Not a PEM certificate."]}) from None
+        raise RuleViolation(
+            "the DSC is not a PEM X.509 certificate",
+            code="DSC_MALFORMED",
+            fields={"dsc.certificate": ["Not a PEM certificate."]},
+        ) from None
     return cert.fingerprint(hashes.SHA256()).hex()
 
 
@@ -220,12 +291,28 @@ def exporter_profile(session, iec) -> dict:
     exporter = session.get(Exporter, iec)
     if exporter is None:
         raise NotFound(f"IEC {iec} is not registered", code="EXPORTER_UNKNOWN")
-    branches = session.scalars(select(ExporterBranch).where(ExporterBranch.iec == iec)
-                               .order_by(ExporterBranch.branch_id)).all()
-    return {"iec": exporter.iec, "name": exporter.name, "email": exporter.email,
-            "mobile": exporter.mobile, "address": exporter.address, "state": exporter.state,
-            "aeo_number": exporter.aeo_number, "dsc_subject": exporter.dsc_subject,
-            "dsc_not_after": exporter.dsc_not_after.isoformat() + "Z",
-            "directors": [d["name"] for d in exporter.directors],
-            "branches": [{"branch_id": b.branch_id, "address": b.address, "state": b.state,
-                          "gstin": b.gstin, "in_sez": b.in_sez} for b in branches]}
+    branches = session.scalars(
+        select(ExporterBranch).where(ExporterBranch.iec == iec).order_by(ExporterBranch.branch_id)
+    ).all()
+    return {
+        "iec": exporter.iec,
+        "name": exporter.name,
+        "email": exporter.email,
+        "mobile": exporter.mobile,
+        "address": exporter.address,
+        "state": exporter.state,
+        "aeo_number": exporter.aeo_number,
+        "dsc_subject": exporter.dsc_subject,
+        "dsc_not_after": exporter.dsc_not_after.isoformat() + "Z",
+        "directors": [d["name"] for d in exporter.directors],
+        "branches": [
+            {
+                "branch_id": b.branch_id,
+                "address": b.address,
+                "state": b.state,
+                "gstin": b.gstin,
+                "in_sez": b.in_sez,
+            }
+            for b in branches
+        ],
+    }

@@ -1,6 +1,7 @@
 """The IEC directory: DGFT's record of an Import Export Code (firm, PAN, contacts, directors,
 branches). Two adapters behind one interface: a JSON file (the bundled demo directory by default)
 and an HTTP API (``GET {base}/iec/{iec}``). OPENCOO_IEC_DIRECTORY chooses (architecture §3)."""
+
 import json
 import re
 from functools import lru_cache
@@ -57,8 +58,11 @@ _RECORD = IecRecord()
 def normalise_iec(raw) -> str:
     iec = str(raw or "").strip().upper()
     if not IEC_RE.match(iec):
-        raise BadRequest("an IEC is 10 letters and digits", code="IEC_INVALID",
-                         fields={"iec": ["An IEC is 10 letters and digits."]})
+        raise BadRequest(
+            "an IEC is 10 letters and digits",
+            code="IEC_INVALID",
+            fields={"iec": ["An IEC is 10 letters and digits."]},
+        )
     return iec
 
 
@@ -74,8 +78,9 @@ class FileDirectory:
         try:
             mtime = self.path.stat().st_mtime_ns
         except OSError as exc:
-            raise ServiceUnavailable(f"the IEC directory file cannot be read: {exc}",
-                                     code="IEC_DIRECTORY_UNAVAILABLE") from None
+            raise ServiceUnavailable(
+                f"the IEC directory file cannot be read: {exc}", code="IEC_DIRECTORY_UNAVAILABLE"
+            ) from None
         if mtime != self._loaded_at:
             data = json.loads(self.path.read_text(encoding="utf-8"))
             self._records = {r["iec"]: _RECORD.load(r) for r in data["records"]}
@@ -96,30 +101,43 @@ class HttpDirectory:
         self.base = base.rstrip("/")
         self.timeout = timeout
         self.session = requests.Session()
-        retry = Retry(total=1, connect=1, read=1, status=1, backoff_factor=0.2,
-                      status_forcelist=(500, 502, 503, 504), allowed_methods=("GET",),
-                      raise_on_status=False)
+        retry = Retry(
+            total=1,
+            connect=1,
+            read=1,
+            status=1,
+            backoff_factor=0.2,
+            status_forcelist=(500, 502, 503, 504),
+            allowed_methods=("GET",),
+            raise_on_status=False,
+        )
         self.session.mount("http://", HTTPAdapter(max_retries=retry))
         self.session.mount("https://", HTTPAdapter(max_retries=retry))
 
     def lookup(self, iec: str) -> dict | None:
         try:
-            response = self.session.get(f"{self.base}/iec/{iec}", timeout=self.timeout,
-                                        headers={"Accept": "application/json"})
+            response = self.session.get(
+                f"{self.base}/iec/{iec}", timeout=self.timeout, headers={"Accept": "application/json"}
+            )
         except requests.RequestException as exc:
-            raise ServiceUnavailable("the IEC directory does not answer; try again in a few "
-                                     "minutes", code="IEC_DIRECTORY_UNAVAILABLE",
-                                     extra={"detail": str(exc)[:200]}) from None
+            raise ServiceUnavailable(
+                "the IEC directory does not answer; try again in a few minutes",
+                code="IEC_DIRECTORY_UNAVAILABLE",
+                extra={"detail": str(exc)[:200]},
+            ) from None
         if response.status_code == 404:
             return None
         if response.status_code != 200:
-            raise ServiceUnavailable(f"the IEC directory answered {response.status_code}; try "
-                                     "again in a few minutes", code="IEC_DIRECTORY_UNAVAILABLE")
+            raise ServiceUnavailable(
+                f"the IEC directory answered {response.status_code}; try again in a few minutes",
+                code="IEC_DIRECTORY_UNAVAILABLE",
+            )
         try:
             record = _RECORD.load(response.json())
         except (ValueError, ValidationError):
-            raise ServiceUnavailable("the IEC directory sent a record this platform cannot read",
-                                     code="IEC_DIRECTORY_UNAVAILABLE") from None
+            raise ServiceUnavailable(
+                "the IEC directory sent a record this platform cannot read", code="IEC_DIRECTORY_UNAVAILABLE"
+            ) from None
         return record if record["iec"] == iec else None
 
 

@@ -1,5 +1,6 @@
 """Registration's own tables: the issuing organisation, exporters and their branches, and the
 accounts of people."""
+
 from datetime import datetime
 
 from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Integer, LargeBinary, String, Text
@@ -50,15 +51,13 @@ class Account(Base):
     email: Mapped[str | None] = mapped_column(String(254), nullable=True)
     mobile: Mapped[str | None] = mapped_column(String(20), nullable=True)
     agency_code: Mapped[str | None] = mapped_column(ForeignKey("agency.code"), nullable=True)
-    issuing_office_code: Mapped[str | None] = mapped_column(
-        ForeignKey("issuing_office.code"), nullable=True)
+    issuing_office_code: Mapped[str | None] = mapped_column(ForeignKey("issuing_office.code"), nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     # Raised at each change or reset of the password: tokens carry the version they were issued
     # under (claim "ver"), and the gateway refuses those of an older one.
     credentials_version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
-    credentials_changed_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True,
-                                                                    index=True)
+    credentials_changed_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True, index=True)
     # When the owner was last told of failed logins from elsewhere (at most once an hour).
     failures_alerted_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
 
@@ -75,6 +74,7 @@ class Captcha(Base):
 class Exporter(Base):
     """A registered IEC holder. Name, PAN, email and mobile are DGFT's (the IEC record at
     registration); they change at DGFT, never here."""
+
     __tablename__ = "exporter"
 
     iec: Mapped[str] = mapped_column(String(10), primary_key=True)
@@ -105,6 +105,7 @@ class ExporterBranch(Base):
 
 class RegistrationChallenge(Base):
     """A nonce the exporter signs with the DSC: proof of possession, single-use, short-lived."""
+
     __tablename__ = "registration_challenge"
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
@@ -116,6 +117,7 @@ class RegistrationChallenge(Base):
 
 class LoginFailure(Base):
     """Failed logins, per account and per client address, for the lockout windows."""
+
     __tablename__ = "login_failure"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
@@ -127,6 +129,7 @@ class LoginFailure(Base):
 class LoginSuccess(Base):
     """The addresses an account logged in from: the owner's own are spared the slow-down that
     failures from elsewhere bring on the account."""
+
     __tablename__ = "login_success"
 
     username: Mapped[str] = mapped_column(String(64), primary_key=True)
@@ -138,6 +141,7 @@ class PasswordResetRequest(Base):
     """Every "forgot password" request, for its limits (per username as typed and per address,
     whether or not such an account exists); those that matched an account hold the SHA-256 of
     the emailed link's token, never the token."""
+
     __tablename__ = "password_reset_request"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)

@@ -1,5 +1,6 @@
 """The organisation in registration's database: seeded from ``organisation.py``, then kept by
 admins."""
+
 from sqlalchemy import select
 
 from services.chassis.errors import RuleViolation
@@ -16,17 +17,27 @@ def seed_organisation(session) -> int:
             added += 1
         for region in agency.regional_offices:
             if session.get(RegionalOffice, region.code) is None:
-                session.add(RegionalOffice(code=region.code, agency_code=agency.code,
-                                           name=region.name, state=region.state))
+                session.add(
+                    RegionalOffice(
+                        code=region.code, agency_code=agency.code, name=region.name, state=region.state
+                    )
+                )
                 added += 1
             for office in region.issuing_offices:
                 gstin = office_gstin(office.state, SEED_AGENCY_PANS[agency.code])
                 row = session.get(IssuingOffice, office.code)
                 if row is None:
-                    session.add(IssuingOffice(
-                        code=office.code, regional_office_code=region.code,
-                        agency_code=agency.code, name=office.name, state=office.state,
-                        address=office.address, gstin=gstin))
+                    session.add(
+                        IssuingOffice(
+                            code=office.code,
+                            regional_office_code=region.code,
+                            agency_code=agency.code,
+                            name=office.name,
+                            state=office.state,
+                            address=office.address,
+                            gstin=gstin,
+                        )
+                    )
                     added += 1
                 elif row.gstin is None and row.state == office.state:
                     row.gstin = gstin  # offices seeded before GSTINs were kept
@@ -44,15 +55,19 @@ def list_agencies(session) -> list[dict]:
     by_agency: dict[str, list] = {}
     for r in regions:
         by_agency.setdefault(r.agency_code, []).append(
-            {"code": r.code, "name": r.name, "state": r.state,
-             "issuing_offices": by_region.get(r.code, [])})
-    return [{"code": a.code, "name": a.name, "regional_offices": by_agency.get(a.code, [])}
-            for a in agencies]
+            {"code": r.code, "name": r.name, "state": r.state, "issuing_offices": by_region.get(r.code, [])}
+        )
+    return [{"code": a.code, "name": a.name, "regional_offices": by_agency.get(a.code, [])} for a in agencies]
 
 
 def _office_view(office: IssuingOffice) -> dict:
-    return {"code": office.code, "name": office.name, "state": office.state,
-            "address": office.address, "gstin": office.gstin}
+    return {
+        "code": office.code,
+        "name": office.name,
+        "state": office.state,
+        "address": office.address,
+        "gstin": office.gstin,
+    }
 
 
 def agency_and_office(session, agency_code, office_code) -> dict:
@@ -61,7 +76,10 @@ def agency_and_office(session, agency_code, office_code) -> dict:
     name none yet)."""
     office = session.get(IssuingOffice, office_code or "")
     if office is None or office.agency_code != agency_code:
-        raise RuleViolation("the application names no known issuing office", code="OFFICE_UNKNOWN",
-                            fields={"issuing_office_code": ["Choose the agency's issuing office."]})
+        raise RuleViolation(
+            "the application names no known issuing office",
+            code="OFFICE_UNKNOWN",
+            fields={"issuing_office_code": ["Choose the agency's issuing office."]},
+        )
     agency = session.get(Agency, agency_code)
     return {"agency": {"code": agency.code, "name": agency.name}, "office": _office_view(office)}

@@ -1,5 +1,6 @@
 """Who may do what with the organisation and its staff accounts: the admin everything; an
 agency admin its own agency's offices and officers; nobody else anything. Plain Python."""
+
 from services.chassis.errors import Forbidden
 from services.contracts import actors
 from services.contracts.actors import Actor, Role, is_staff

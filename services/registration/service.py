@@ -1,5 +1,6 @@
 """Registration service entrypoints: the IEC directory, exporter registration with DSC, login,
 passwords, and the organisation with its staff accounts."""
+
 import base64
 
 from services.chassis import base, config
@@ -29,8 +30,10 @@ class RegistrationService(base.ServiceBase):
     @rpc
     def register_exporter(self, form):
         def verify_signature(data, signature_b64, iec, directors):
-            return self.signing.verify_signature(base64.b64encode(data).decode(), signature_b64,
-                                                 iec, directors)
+            return self.signing.verify_signature(
+                base64.b64encode(data).decode(), signature_b64, iec, directors
+            )
+
         return exporters.register(self.db, form, verify_signature)
 
     @rpc
@@ -68,8 +71,7 @@ class RegistrationService(base.ServiceBase):
     def forgot_password(self, username, email, captcha_id, captcha_answer, address="unknown"):
         try:
             accounts.consume_captcha(self.db.session, captcha_id, captcha_answer)
-            accounts.request_reset(self.db, username, email, address,
-                                   f"{config.public_url()}/reset-password")
+            accounts.request_reset(self.db, username, email, address, f"{config.public_url()}/reset-password")
         except ApiError:
             self.db.commit()  # the spent captcha and the counted request stay
             raise
@@ -99,8 +101,10 @@ class RegistrationService(base.ServiceBase):
     def certificate_parties(self, iec, agency_code, office_code):
         """Internal, for the certificate service: the exporter (as ``exporter``), the agency and
         the issuing office that a certificate names, in one call."""
-        return {"exporter": exporters.exporter_profile(self.db.session, iec),
-                **agency_and_office(self.db.session, agency_code, office_code)}
+        return {
+            "exporter": exporters.exporter_profile(self.db.session, iec),
+            **agency_and_office(self.db.session, agency_code, office_code),
+        }
 
     @rpc
     def create_agency(self, actor, code, name):
@@ -111,20 +115,20 @@ class RegistrationService(base.ServiceBase):
         return staff.create_regional_office(self.db.session, actor, agency_code, code, name, state)
 
     @rpc
-    def create_issuing_office(self, actor, regional_office_code, code, name, state, address="",
-                              gstin=None):
-        return staff.create_issuing_office(self.db.session, actor, regional_office_code, code,
-                                           name, state, address, gstin)
+    def create_issuing_office(self, actor, regional_office_code, code, name, state, address="", gstin=None):
+        return staff.create_issuing_office(
+            self.db.session, actor, regional_office_code, code, name, state, address, gstin
+        )
 
     @rpc
     def offices(self, actor, agency_code=None):
         return staff.list_offices(self.db.session, actor, agency_code)
 
     @rpc
-    def create_staff(self, actor, role, username, name, email, mobile, agency_code,
-                     issuing_office_code=None):
-        return staff.create_staff(self.db, actor, role, username, name, email, mobile,
-                                  agency_code, issuing_office_code)
+    def create_staff(self, actor, role, username, name, email, mobile, agency_code, issuing_office_code=None):
+        return staff.create_staff(
+            self.db, actor, role, username, name, email, mobile, agency_code, issuing_office_code
+        )
 
     @rpc
     def staff(self, actor, role=None):

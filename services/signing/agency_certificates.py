@@ -1,6 +1,7 @@
 """The agencies' certificates as the platform holds them beside the token: which certificate is
 which agency's (``var/pki/agency-<code>.pem``), and the chain of issuers a signature carries
 (the development CA and any intermediates in ``var/pki``). Plain Python."""
+
 from __future__ import annotations
 
 import contextlib
@@ -43,12 +44,12 @@ def issuer_chain(cert: asn1_x509.Certificate, pool: list) -> list[asn1_x509.Cert
         issuer = None
         for candidate in by_subject.get(current.issuer.dump(), []):
             aki = current.authority_key_identifier
-            if candidate.sha256 in seen or (aki is not None and candidate.key_identifier
-                                            not in (None, aki)):
+            if candidate.sha256 in seen or (aki is not None and candidate.key_identifier not in (None, aki)):
                 continue
             try:
                 x509.load_der_x509_certificate(current.dump()).verify_directly_issued_by(
-                    x509.load_der_x509_certificate(candidate.dump()))
+                    x509.load_der_x509_certificate(candidate.dump())
+                )
             except (InvalidSignature, ValueError, TypeError):
                 continue
             issuer = candidate
@@ -74,7 +75,7 @@ def agency_index(var: Path) -> dict:
             return _index["map"]
     mapping = {}
     for path in folder.glob("agency-*.pem"):
-        code = path.name[len("agency-"):-len(".pem")]
+        code = path.name[len("agency-") : -len(".pem")]
         with contextlib.suppress(Exception):
             mapping[trust.parse_certificates(path.read_bytes(), str(path))[0].sha256] = code
     with _index_lock:

@@ -8,6 +8,7 @@ services.chassis.errors. What must not run in a tpool thread stays here, in the 
 thread: logging (it takes eventlet's green locks), and opening the token on first use
 (``AgencySigner.prepare``: a dictionary lookup afterwards).
 """
+
 import logging
 
 from nameko.extensions import DependencyProvider
@@ -55,21 +56,25 @@ class PadesHandle:
             opened = signer.sessions_opened
             signed = offload(signer.sign, pdf, agency_code, reason=reason, location=location)
             if signer.sessions_opened != opened:
-                log.warning("agency token %r was reset; signed with a fresh session",
-                            signer.token_label)
+                log.warning("agency token %r was reset; signed with a fresh session", signer.token_label)
             return signed
         except pades.AgencyKeyUnknown as exc:
             log.info("signing refused: %s", exc)
-            raise NotFound(f"There is no signing key for agency {str(agency_code)[:40]!r}.",
-                           code=pades.AGENCY_KEY_UNKNOWN) from None
+            raise NotFound(
+                f"There is no signing key for agency {str(agency_code)[:40]!r}.",
+                code=pades.AGENCY_KEY_UNKNOWN,
+            ) from None
         except pades.NotAPdf as exc:
             log.info("signing refused: %s", exc)
-            raise BadRequest("The document is not a PDF that can be signed.",
-                             fields={"pdf_b64": "is not a PDF that can be signed"}) from None
+            raise BadRequest(
+                "The document is not a PDF that can be signed.",
+                fields={"pdf_b64": "is not a PDF that can be signed"},
+            ) from None
         except pades.SigningUnavailable as exc:
             log.error("agency signing unavailable: %s", exc)
-            raise ServiceUnavailable("The agency signing token is not available.",
-                                     code=pades.SIGNING_TOKEN_UNAVAILABLE) from None
+            raise ServiceUnavailable(
+                "The agency signing token is not available.", code=pades.SIGNING_TOKEN_UNAVAILABLE
+            ) from None
 
     def agency_certificates(self) -> dict[str, str]:
         """SHA-256 -> agency code of every certificate the platform holds for an agency."""

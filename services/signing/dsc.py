@@ -16,6 +16,7 @@ Plain Python, no nameko: the service entrypoints, the registration flow and test
 ``verify_signature`` checks a detached CMS SignedData over some bytes (DSC_SIGNATURE_INVALID on any
 failure, malformed input included), then runs ``verify_dsc`` on the signer's certificate.
 """
+
 from __future__ import annotations
 
 import base64
@@ -64,7 +65,10 @@ DSC_SIGNATURE_INVALID = "DSC_SIGNATURE_INVALID"
 HONORIFICS = ("mr", "mrs", "ms", "dr", "shri", "smt", "kumari")
 
 _HASHES: dict[str, Callable[[], hashes.HashAlgorithm]] = {
-    "sha256": hashes.SHA256, "sha384": hashes.SHA384, "sha512": hashes.SHA512}
+    "sha256": hashes.SHA256,
+    "sha384": hashes.SHA384,
+    "sha512": hashes.SHA512,
+}
 _WEAK_HASHES = {"md2", "md5", "sha1"}
 _IEC_RE = re.compile(r"[0-9A-Za-z]{10}")
 _HONORIFIC_RE = re.compile(r"^(?:%s)(?:\.\s*|\s+)" % "|".join(HONORIFICS))
@@ -122,8 +126,11 @@ def _load_certificates(value, what: str) -> list[tuple[x509.Certificate, asn1_x5
         else:
             raise ValueError(f"{what} must be PEM text or DER bytes")
         if pem.detect(data):
-            ders = [der for kind, _h, der in pem.unarmor(data, multiple=True)
-                    if kind in ("CERTIFICATE", "X509 CERTIFICATE", "TRUSTED CERTIFICATE")]
+            ders = [
+                der
+                for kind, _h, der in pem.unarmor(data, multiple=True)
+                if kind in ("CERTIFICATE", "X509 CERTIFICATE", "TRUSTED CERTIFICATE")
+            ]
         else:
             ders = [data]
     if not ders:
@@ -145,8 +152,14 @@ def _names(cert: x509.Certificate, oid) -> list[str]:
 # the DSC
 
 
-def verify_dsc(certificate_pem, expected_iec: str, directors: list[str] | None, *,
-               intermediates=(), at: datetime | None = None) -> dict:
+def verify_dsc(
+    certificate_pem,
+    expected_iec: str,
+    directors: list[str] | None,
+    *,
+    intermediates=(),
+    at: datetime | None = None,
+) -> dict:
     """Check an exporter's DSC (see the module docstring for the checks and their order).
 
     ``certificate_pem``: PEM text (further certificates in it are used as intermediates), DER bytes
@@ -155,13 +168,16 @@ def verify_dsc(certificate_pem, expected_iec: str, directors: list[str] | None, 
     IEC's directors/partners/proprietors; ``None`` skips that check.
     """
     if not isinstance(expected_iec, str) or not _IEC_RE.fullmatch(expected_iec.strip()):
-        raise BadRequest("The IEC must be 10 letters and digits.",
-                         fields={"expected_iec": "must be 10 letters and digits"})
+        raise BadRequest(
+            "The IEC must be 10 letters and digits.", fields={"expected_iec": "must be 10 letters and digits"}
+        )
     iec = expected_iec.strip().casefold()
-    if directors is not None and (not isinstance(directors, (list, tuple))
-                                  or not all(isinstance(d, str) for d in directors)):
-        raise BadRequest("directors must be a list of names.",
-                         fields={"directors": "must be a list of names"})
+    if directors is not None and (
+        not isinstance(directors, (list, tuple)) or not all(isinstance(d, str) for d in directors)
+    ):
+        raise BadRequest(
+            "directors must be a list of names.", fields={"directors": "must be a list of names"}
+        )
     moment = _utc(at)
 
     # 1. readable
@@ -169,37 +185,43 @@ def verify_dsc(certificate_pem, expected_iec: str, directors: list[str] | None, 
         certs = _load_certificates(certificate_pem, "the certificate")
     except Exception as exc:
         log.info("DSC not readable: %s", exc)
-        raise RuleViolation("The DSC could not be read: it is not a PEM or DER X.509 certificate.",
-                            code=DSC_MALFORMED) from None
+        raise RuleViolation(
+            "The DSC could not be read: it is not a PEM or DER X.509 certificate.", code=DSC_MALFORMED
+        ) from None
     cert, asn1_cert = certs[0]
     extra = [a for _c, a in certs[1:]]
     for item in intermediates or ():
         try:
             extra += [a for _c, a in _load_certificates(item, "an intermediate certificate")]
         except Exception:
-            raise RuleViolation("An intermediate certificate sent with the DSC could not be read.",
-                                code=DSC_MALFORMED) from None
+            raise RuleViolation(
+                "An intermediate certificate sent with the DSC could not be read.", code=DSC_MALFORMED
+            ) from None
 
     # 2. validity period
     not_before, not_after = cert.not_valid_before_utc, cert.not_valid_after_utc
     if moment < not_before:
-        raise RuleViolation(f"The DSC is not valid yet: its validity starts on {iso_utc(not_before)}.",
-                            code=DSC_NOT_YET_VALID)
+        raise RuleViolation(
+            f"The DSC is not valid yet: its validity starts on {iso_utc(not_before)}.", code=DSC_NOT_YET_VALID
+        )
     if moment > not_after:
-        raise RuleViolation(f"The DSC expired on {iso_utc(not_after)}. Renew it with your certifying "
-                            "authority and try again.", code=DSC_EXPIRED)
+        raise RuleViolation(
+            f"The DSC expired on {iso_utc(not_after)}. Renew it with your certifying "
+            "authority and try again.",
+            code=DSC_EXPIRED,
+        )
 
     # 3. chains to a trust anchor
     issuer = cert.issuer.rfc4514_string()
-    untrusted = (f"The DSC was not issued by a trusted certifying authority (issuer: {issuer}).")
+    untrusted = f"The DSC was not issued by a trusted certifying authority (issuer: {issuer})."
     anchors = trust.trust_anchors()
     if not anchors:  # never fall back to the operating system's TLS roots
         log.error("no trust anchors configured (dev CA missing and OPENCOO_TRUST_ANCHORS unset)")
         raise RuleViolation(untrusted, code=DSC_UNTRUSTED)
-    context = ValidationContext(trust_roots=list(anchors), moment=moment, allow_fetching=False,
-                                revocation_mode="soft-fail")
-    validator = CertificateValidator(asn1_cert, intermediate_certs=extra,
-                                     validation_context=context)
+    context = ValidationContext(
+        trust_roots=list(anchors), moment=moment, allow_fetching=False, revocation_mode="soft-fail"
+    )
+    validator = CertificateValidator(asn1_cert, intermediate_certs=extra, validation_context=context)
     try:
         run_to_completion(validator.async_validate_path())
     except (PathError, PathBuildingError, ValidationError) as exc:
@@ -212,14 +234,20 @@ def verify_dsc(certificate_pem, expected_iec: str, directors: list[str] | None, 
     except x509.ExtensionNotFound:
         key_usage = None
     if key_usage is not None and not (key_usage.digital_signature or key_usage.content_commitment):
-        raise RuleViolation("The DSC may not be used for signing: its key usage allows neither "
-                            "digital signature nor non-repudiation.", code=DSC_KEY_USAGE)
+        raise RuleViolation(
+            "The DSC may not be used for signing: its key usage allows neither "
+            "digital signature nor non-repudiation.",
+            code=DSC_KEY_USAGE,
+        )
 
     # 5. the IEC in the subject
     values = [a.value for a in cert.subject if isinstance(a.value, str)]
     if not any(_iec_matches(v, iec) for v in values):
-        raise RuleViolation(f"The DSC does not carry the IEC {expected_iec.strip().upper()} in its "
-                            "subject. Use the DSC registered for this IEC.", code=DSC_IEC_MISMATCH)
+        raise RuleViolation(
+            f"The DSC does not carry the IEC {expected_iec.strip().upper()} in its "
+            "subject. Use the DSC registered for this IEC.",
+            code=DSC_IEC_MISMATCH,
+        )
 
     # 6. the holder is a director
     common_names = _names(cert, x509.NameOID.COMMON_NAME)
@@ -231,7 +259,8 @@ def verify_dsc(certificate_pem, expected_iec: str, directors: list[str] | None, 
             raise RuleViolation(
                 f"The DSC holder ({common_name or 'no common name'}) is not a listed director, "
                 f"partner or proprietor of IEC {expected_iec.strip().upper()}.",
-                code=DSC_SIGNER_NOT_DIRECTOR)
+                code=DSC_SIGNER_NOT_DIRECTOR,
+            )
         common_name = matching[0]
 
     return {
@@ -287,8 +316,10 @@ def _verify_raw(public_key, sig_algo, digest_name: str, signature: bytes, messag
     except ValueError:  # rsaEncryption names no hash: the digest algorithm rules
         declared_hash = None
     if declared_hash is not None and declared_hash != digest_name:
-        raise _Invalid(f"the signature algorithm's hash ({declared_hash}) differs from the digest "
-                       f"algorithm ({digest_name})")
+        raise _Invalid(
+            f"the signature algorithm's hash ({declared_hash}) differs from the digest "
+            f"algorithm ({digest_name})"
+        )
     chosen_hash = _HASHES[digest_name]()
     try:
         if algo == "rsassa_pkcs1v15":
@@ -305,10 +336,14 @@ def _verify_raw(public_key, sig_algo, digest_name: str, signature: bytes, messag
             mgf_hash = mgf["parameters"]["algorithm"].native
             if mgf_hash not in _HASHES:
                 raise _Invalid(f"unsupported RSA-PSS MGF1 hash {mgf_hash}")
-            public_key.verify(signature, message,
-                              padding.PSS(mgf=padding.MGF1(_HASHES[mgf_hash]()),
-                                          salt_length=int(params["salt_length"].native)),
-                              chosen_hash)
+            public_key.verify(
+                signature,
+                message,
+                padding.PSS(
+                    mgf=padding.MGF1(_HASHES[mgf_hash]()), salt_length=int(params["salt_length"].native)
+                ),
+                chosen_hash,
+            )
         elif algo == "ecdsa":
             if not isinstance(public_key, ec.EllipticCurvePublicKey):
                 raise _Invalid("an ECDSA signature with a non-EC certificate")
@@ -343,8 +378,11 @@ def _check_cms(data: bytes, cms_der: bytes):
         raise _Invalid(f"it must have exactly one signer, it has {len(signer_infos)}")
     signer_info = signer_infos[0]
 
-    certificates = [c.chosen for c in signed_data["certificates"] if c.name == "certificate"] \
-        if signed_data["certificates"].native is not None else []
+    certificates = (
+        [c.chosen for c in signed_data["certificates"] if c.name == "certificate"]
+        if signed_data["certificates"].native is not None
+        else []
+    )
     signer_cert = _find_signer(signer_info["sid"], certificates)
     others = [c for c in certificates if c is not signer_cert]
 
@@ -374,16 +412,16 @@ def _check_cms(data: bytes, cms_der: bytes):
         raw = signed_attrs.dump()
         if raw[:1] != b"\xa0":
             raise _Invalid("the signed attributes are not encoded as [0] IMPLICIT")
-        message = b"\x31" + raw[1:]     # signed over as SET OF (RFC 5652 §5.4)
+        message = b"\x31" + raw[1:]  # signed over as SET OF (RFC 5652 §5.4)
 
     public_key = x509.load_der_x509_certificate(signer_cert.dump()).public_key()
-    _verify_raw(public_key, signer_info["signature_algorithm"], digest_name,
-                signer_info["signature"].native, message)
+    _verify_raw(
+        public_key, signer_info["signature_algorithm"], digest_name, signer_info["signature"].native, message
+    )
     return signer_cert, others, signing_time, digest_name
 
 
-def verify_signature(data: bytes, cms_der: bytes, expected_iec: str,
-                     directors: list[str] | None) -> dict:
+def verify_signature(data: bytes, cms_der: bytes, expected_iec: str, directors: list[str] | None) -> dict:
     """Verify a detached CMS SignedData (DER, or PEM) over ``data`` made with an exporter's DSC.
 
     The signature is checked first (DSC_SIGNATURE_INVALID on any failure), then the signer's
@@ -400,22 +438,33 @@ def verify_signature(data: bytes, cms_der: bytes, expected_iec: str,
     try:
         signer_cert, others, signing_time, digest_name = _check_cms(data, cms_der)
     except _Invalid as exc:
-        raise RuleViolation(f"The signature is invalid: {exc}.", code=DSC_SIGNATURE_INVALID) \
-            from None
+        raise RuleViolation(f"The signature is invalid: {exc}.", code=DSC_SIGNATURE_INVALID) from None
     except Exception as exc:  # unreadable bytes are the sender's fault, not a 500
         log.info("CMS signature not readable: %r", exc)
-        raise RuleViolation("The signature is invalid: it is not a readable CMS (PKCS#7) "
-                            "detached signature.", code=DSC_SIGNATURE_INVALID) from None
+        raise RuleViolation(
+            "The signature is invalid: it is not a readable CMS (PKCS#7) detached signature.",
+            code=DSC_SIGNATURE_INVALID,
+        ) from None
 
-    result = verify_dsc(signer_cert.dump(), expected_iec, directors, intermediates=others,
-                        at=datetime.now(timezone.utc))
+    result = verify_dsc(
+        signer_cert.dump(), expected_iec, directors, intermediates=others, at=datetime.now(timezone.utc)
+    )
     result["signed_at"] = iso_utc(signing_time) if signing_time is not None else None
     result["digest_algorithm"] = digest_name
     return result
 
 
 __all__ = [
-    "verify_dsc", "verify_signature", "normalise_name", "HONORIFICS", "DSC_MALFORMED",
-    "DSC_NOT_YET_VALID", "DSC_EXPIRED", "DSC_UNTRUSTED", "DSC_KEY_USAGE", "DSC_IEC_MISMATCH",
-    "DSC_SIGNER_NOT_DIRECTOR", "DSC_SIGNATURE_INVALID",
+    "verify_dsc",
+    "verify_signature",
+    "normalise_name",
+    "HONORIFICS",
+    "DSC_MALFORMED",
+    "DSC_NOT_YET_VALID",
+    "DSC_EXPIRED",
+    "DSC_UNTRUSTED",
+    "DSC_KEY_USAGE",
+    "DSC_IEC_MISMATCH",
+    "DSC_SIGNER_NOT_DIRECTOR",
+    "DSC_SIGNATURE_INVALID",
 ]

@@ -27,6 +27,7 @@ and the ``logging`` handlers' locks are after monkey patching) deadlock when con
 OS thread. So: our locks are real OS locks, nothing here logs, and callers call
 ``AgencySigner.prepare`` in their green thread first.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -76,8 +77,7 @@ class AgencyKeyUnknown(LookupError):
 
     def __init__(self, agency_code: str, detail: str = ""):
         self.agency_code = agency_code
-        super().__init__(f"no signing key for agency {agency_code!r}"
-                         + (f": {detail}" if detail else ""))
+        super().__init__(f"no signing key for agency {agency_code!r}" + (f": {detail}" if detail else ""))
 
 
 class NotAPdf(ValueError):
@@ -108,17 +108,21 @@ class _TokenKeySigner(signers.Signer):
     EC keys are signed with the raw mechanism over the digest (CKM_ECDSA: SoftHSM has no
     CKM_ECDSA_SHA256); RSA keys with CKM_SHA256_RSA_PKCS unless the token lacks it."""
 
-    def __init__(self, key, cert: asn1_x509.Certificate, chain: Sequence, raw: bool, lock,
-                 signature_size: int):
-        super().__init__(signing_cert=_pristine(cert), embed_roots=True,
-                         cert_registry=SimpleCertificateStore.from_certs(
-                             [_pristine(c) for c in (cert, *chain)]))
+    def __init__(
+        self, key, cert: asn1_x509.Certificate, chain: Sequence, raw: bool, lock, signature_size: int
+    ):
+        super().__init__(
+            signing_cert=_pristine(cert),
+            embed_roots=True,
+            cert_registry=SimpleCertificateStore.from_certs([_pristine(c) for c in (cert, *chain)]),
+        )
         self.key = key
         self._raw = raw
         self._lock = lock
         self._signature_size = signature_size
-        self._signing_cert_v2 = _FixedAttribute(simple_cms_attribute(
-            "signing_certificate_v2", as_signing_certificate_v2(_pristine(cert))).dump())
+        self._signing_cert_v2 = _FixedAttribute(
+            simple_cms_attribute("signing_certificate_v2", as_signing_certificate_v2(_pristine(cert))).dump()
+        )
 
     def _signed_attr_providers(self, *args, **kwargs):
         # pyHanko builds the signing-certificate-v2 attribute (hash and issuer/serial of our
@@ -134,8 +138,11 @@ class _TokenKeySigner(signers.Signer):
         if dry_run:
             return bytes(self._signature_size)
         spec = select_pkcs11_signing_params(
-            self.get_signature_mechanism_for_digest(digest_algorithm), digest_algorithm.lower(),
-            use_raw_mechanism=self._raw, sign_kwargs={})
+            self.get_signature_mechanism_for_digest(digest_algorithm),
+            digest_algorithm.lower(),
+            use_raw_mechanism=self._raw,
+            sign_kwargs={},
+        )
         if spec.pre_sign_transform is not None:
             data = spec.pre_sign_transform(data)
         with self._lock:
@@ -151,8 +158,8 @@ class _Agency:
     certificate: asn1_x509.Certificate
     chain: list
     signer: _TokenKeySigner
-    generation: int                         # of the session the key handle comes from
-    bytes_reserved: Optional[int] = None    # room for the CMS in /Contents, measured once
+    generation: int  # of the session the key handle comes from
+    bytes_reserved: Optional[int] = None  # room for the CMS in /Contents, measured once
 
     def reserve(self) -> int:
         """Bytes to reserve for the signature container: what pyHanko would otherwise estimate
@@ -160,12 +167,19 @@ class _Agency:
         The container's size does not depend on the document: same certificates, attributes of
         fixed size, no timestamp."""
         if self.bytes_reserved is None:
-            dummy = run_to_completion(self.signer.async_sign(
-                hashlib.sha256(b"").digest(), MD_ALGORITHM, use_pades=True, dry_run=True,
-                signed_attr_settings=PdfCMSSignedAttributes(
-                    signing_time=_dt.datetime.now(_dt.timezone.utc))))
-            size = len(dummy.dump()) * 2                        # hex in the PDF
-            self.bytes_reserved = size + 2 * (size // 4)        # pyHanko's own 50% margin
+            dummy = run_to_completion(
+                self.signer.async_sign(
+                    hashlib.sha256(b"").digest(),
+                    MD_ALGORITHM,
+                    use_pades=True,
+                    dry_run=True,
+                    signed_attr_settings=PdfCMSSignedAttributes(
+                        signing_time=_dt.datetime.now(_dt.timezone.utc)
+                    ),
+                )
+            )
+            size = len(dummy.dump()) * 2  # hex in the PDF
+            self.bytes_reserved = size + 2 * (size // 4)  # pyHanko's own 50% margin
         return self.bytes_reserved
 
 
@@ -176,14 +190,18 @@ class AgencySigner:
     ``agency_token.TokenInfo`` (default ``agency_token.agency_token_info(var)``); ``anchors``:
     returns the trust anchors, searched for the agency certificate's issuers."""
 
-    def __init__(self, var: Optional[Path] = None, token: Optional[agency_token.TokenInfo] = None,
-                 anchors: Callable[[], Sequence[asn1_x509.Certificate]] = trust.trust_anchors):
+    def __init__(
+        self,
+        var: Optional[Path] = None,
+        token: Optional[agency_token.TokenInfo] = None,
+        anchors: Callable[[], Sequence[asn1_x509.Certificate]] = trust.trust_anchors,
+    ):
         self._var = Path(var) if var is not None else None
         self._token_info = token
         self._anchors = anchors
-        self._lock = _OsLock()          # the session, the cache, every token call
+        self._lock = _OsLock()  # the session, the cache, every token call
         self._session = None
-        self.sessions_opened = 0        # also the generation of the current session's handles
+        self.sessions_opened = 0  # also the generation of the current session's handles
         self._agencies: dict[str, _Agency] = {}
         # (session generation, when read, sha -> code)
         self._token_certificates: tuple[int, float, dict] = (0, 0.0, {})
@@ -213,8 +231,9 @@ class AgencySigner:
             except pkcs11.UserAlreadyLoggedIn:  # C_Login is per application, not per session
                 session = token.open()
         except (pkcs11.PKCS11Error, OSError, RuntimeError) as exc:
-            raise SigningUnavailable(f"cannot open the agency token {info.label!r}: "
-                                     f"{type(exc).__name__} {exc}".strip()) from None
+            raise SigningUnavailable(
+                f"cannot open the agency token {info.label!r}: {type(exc).__name__} {exc}".strip()
+            ) from None
         self._token_info = info
         self._session = session
         self.sessions_opened += 1
@@ -241,25 +260,27 @@ class AgencySigner:
         from pkcs11 import Attribute, KeyType, ObjectClass
 
         label = agency_token.agency_key_label(code)
-        keys = list(session.get_objects({Attribute.CLASS: ObjectClass.PRIVATE_KEY,
-                                         Attribute.LABEL: label}))
+        keys = list(session.get_objects({Attribute.CLASS: ObjectClass.PRIVATE_KEY, Attribute.LABEL: label}))
         if len(keys) != 1:
-            raise AgencyKeyUnknown(code, f"{'no' if not keys else 'several'} private keys "
-                                         f"{label!r} on the token")
+            raise AgencyKeyUnknown(
+                code, f"{'no' if not keys else 'several'} private keys {label!r} on the token"
+            )
         key = keys[0]
         key_type = key[Attribute.KEY_TYPE]
         public_der = None
         if key_type == KeyType.EC:
-            for pub in session.get_objects({Attribute.CLASS: ObjectClass.PUBLIC_KEY,
-                                            Attribute.LABEL: label}):
+            for pub in session.get_objects({Attribute.CLASS: ObjectClass.PUBLIC_KEY, Attribute.LABEL: label}):
                 with contextlib.suppress(Exception):
                     public_der = agency_token.spki_der(agency_token.token_public_key(pub))
                 break
-        token_certs = [asn1_x509.Certificate.load(bytes(obj[Attribute.VALUE]))
-                       for obj in session.get_objects({Attribute.CLASS: ObjectClass.CERTIFICATE})]
-        labelled = [asn1_x509.Certificate.load(bytes(obj[Attribute.VALUE]))
-                    for obj in session.get_objects({Attribute.CLASS: ObjectClass.CERTIFICATE,
-                                                    Attribute.LABEL: label})]
+        token_certs = [
+            asn1_x509.Certificate.load(bytes(obj[Attribute.VALUE]))
+            for obj in session.get_objects({Attribute.CLASS: ObjectClass.CERTIFICATE})
+        ]
+        labelled = [
+            asn1_x509.Certificate.load(bytes(obj[Attribute.VALUE]))
+            for obj in session.get_objects({Attribute.CLASS: ObjectClass.CERTIFICATE, Attribute.LABEL: label})
+        ]
 
         cert_path = agency_token.agency_cert_path(self.var, code)
         candidates = []
@@ -267,18 +288,18 @@ class AgencySigner:
             with contextlib.suppress(Exception):
                 candidates += trust.parse_certificates(cert_path.read_bytes(), str(cert_path))[:1]
         candidates += labelled
-        cert = next((c for c in candidates
-                     if public_der is None or c.public_key.dump() == public_der), None)
+        cert = next((c for c in candidates if public_der is None or c.public_key.dump() == public_der), None)
         if cert is None:
-            raise AgencyKeyUnknown(code, f"no certificate for the key {label!r} "
-                                         f"(looked in {cert_path} and on the token)")
+            raise AgencyKeyUnknown(
+                code, f"no certificate for the key {label!r} (looked in {cert_path} and on the token)"
+            )
 
-        chain = agency_pki.issuer_chain(cert, token_certs
-                                        + agency_pki.pki_folder_certificates(self.var)
-                                        + list(self._anchors()))
+        chain = agency_pki.issuer_chain(
+            cert, token_certs + agency_pki.pki_folder_certificates(self.var) + list(self._anchors())
+        )
         if key_type == KeyType.EC:
             raw = True
-            size = 9 + 2 * ((cert.public_key.bit_size + 7) // 8 + 1)   # DER ECDSA at most
+            size = 9 + 2 * ((cert.public_key.bit_size + 7) // 8 + 1)  # DER ECDSA at most
         else:
             raw = _rsa_needs_raw(session)
             size = 512
@@ -328,14 +349,14 @@ class AgencySigner:
         token. The token's are read again after ``TOKEN_CERTIFICATES_TTL`` seconds or a new token
         session (a key and certificate an operator adds to a running token verify within a
         minute); without a token, ``var/pki``'s alone."""
+
         def read():
             from pkcs11 import Attribute, ObjectClass
 
             with self._lock:
                 session = self._open_session()
                 generation, read_at, _ = self._token_certificates
-                if generation != self.sessions_opened or \
-                        _time.monotonic() - read_at > TOKEN_CERTIFICATES_TTL:
+                if generation != self.sessions_opened or _time.monotonic() - read_at > TOKEN_CERTIFICATES_TTL:
                     found = {}
                     for obj in session.get_objects({Attribute.CLASS: ObjectClass.CERTIFICATE}):
                         with contextlib.suppress(Exception):
@@ -362,8 +383,12 @@ class AgencySigner:
             raise NotAPdf("not a PDF")
         pdf = bytes(pdf)
         meta = signers.PdfSignatureMetadata(
-            field_name=FIELD_NAME, subfilter=fields.SigSeedSubFilter.PADES,
-            md_algorithm=MD_ALGORITHM, reason=reason or None, location=location or None)
+            field_name=FIELD_NAME,
+            subfilter=fields.SigSeedSubFilter.PADES,
+            md_algorithm=MD_ALGORITHM,
+            reason=reason or None,
+            location=location or None,
+        )
 
         def attempt():
             import pkcs11
@@ -374,8 +399,11 @@ class AgencySigner:
             except Exception as exc:  # noqa: BLE001 - whatever the parser trips on
                 raise NotAPdf(f"not a readable PDF: {exc}") from None
             try:
-                out = run_to_completion(signers.PdfSigner(meta, agency.signer).async_sign_pdf(
-                    writer, output=BytesIO(), bytes_reserved=agency.reserve()))
+                out = run_to_completion(
+                    signers.PdfSigner(meta, agency.signer).async_sign_pdf(
+                        writer, output=BytesIO(), bytes_reserved=agency.reserve()
+                    )
+                )
             except Exception as exc:  # noqa: BLE001
                 cause = exc if isinstance(exc, pkcs11.PKCS11Error) else exc.__cause__
                 if isinstance(cause, pkcs11.PKCS11Error):
@@ -415,6 +443,11 @@ def _looks_like_pdf(data) -> bool:
 
 
 __all__ = [
-    "AgencySigner", "AgencyKeyUnknown", "SigningUnavailable", "NotAPdf",
-    "FIELD_NAME", "AGENCY_KEY_UNKNOWN", "SIGNING_TOKEN_UNAVAILABLE",
+    "AgencySigner",
+    "AgencyKeyUnknown",
+    "SigningUnavailable",
+    "NotAPdf",
+    "FIELD_NAME",
+    "AGENCY_KEY_UNKNOWN",
+    "SIGNING_TOKEN_UNAVAILABLE",
 ]

@@ -6,6 +6,7 @@ the PKCS#11 token (services.signing.pades, through the PadesSigning dependency, 
 the hub). What a signature must chain to and which keys are the agencies' go to the
 verification service (``trust_material``), which validates certificates from outside.
 Binary values travel as base64 strings, since RPC payloads are JSON."""
+
 import base64
 import binascii
 
@@ -18,13 +19,11 @@ from services.signing.dependencies import PadesSigning
 
 def _b64decode(value, field: str) -> bytes:
     if not isinstance(value, str):
-        raise BadRequest(f"{field} must be a base64 string.",
-                         fields={field: "must be a base64 string"})
+        raise BadRequest(f"{field} must be a base64 string.", fields={field: "must be a base64 string"})
     try:
         return base64.b64decode("".join(value.split()), validate=True)
     except (binascii.Error, ValueError):
-        raise BadRequest(f"{field} is not valid base64.", fields={field: "is not valid base64"}) \
-            from None
+        raise BadRequest(f"{field} is not valid base64.", fields={field: "is not valid base64"}) from None
 
 
 def _text(value, field: str, limit: int, required: bool = True) -> str:
@@ -45,8 +44,9 @@ class SigningService(base.ServiceBase):
     def verify_dsc(self, certificate_pem, expected_iec, directors=None):
         """Check an exporter's DSC (PEM) for the IEC and, when given, its directors' names."""
         if not isinstance(certificate_pem, str):
-            raise BadRequest("certificate_pem must be PEM text.",
-                             fields={"certificate_pem": "must be PEM text"})
+            raise BadRequest(
+                "certificate_pem must be PEM text.", fields={"certificate_pem": "must be PEM text"}
+            )
         return dsc.verify_dsc(certificate_pem, expected_iec, directors)
 
     @rpc
@@ -56,8 +56,11 @@ class SigningService(base.ServiceBase):
         try:
             signature = _b64decode(signature_b64, "signature_b64")
         except BadRequest as exc:
-            raise RuleViolation("The signature is invalid: it is not valid base64.",
-                                code=dsc.DSC_SIGNATURE_INVALID, fields=exc.fields) from None
+            raise RuleViolation(
+                "The signature is invalid: it is not valid base64.",
+                code=dsc.DSC_SIGNATURE_INVALID,
+                fields=exc.fields,
+            ) from None
         return dsc.verify_signature(data, signature, expected_iec, directors)
 
     @rpc
@@ -75,7 +78,9 @@ class SigningService(base.ServiceBase):
     def trust_material(self):
         """Internal, for the verification service: the trust anchors (DER, base64) a signature
         must chain to, and which certificates are the agencies' (SHA-256 in hex -> agency)."""
-        return {"anchors": [base64.b64encode(anchor.dump()).decode()
-                            for anchor in trust.trust_anchors()],
-                "agency_certificates": {digest.hex(): code for digest, code
-                                        in self.pades.agency_certificates().items()}}
+        return {
+            "anchors": [base64.b64encode(anchor.dump()).decode() for anchor in trust.trust_anchors()],
+            "agency_certificates": {
+                digest.hex(): code for digest, code in self.pades.agency_certificates().items()
+            },
+        }

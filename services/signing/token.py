@@ -7,6 +7,7 @@ process (softhsm2-util) until it re-initialises the library. ``open_token_sessio
 SOFTHSM2_CONF in ``os.environ`` (process-wide) and re-initialises the cached python-pkcs11 library when
 the configuration changes or the token is not found.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -28,6 +29,7 @@ class SigningUnavailable(RuntimeError):
 
     code = SIGNING_TOKEN_UNAVAILABLE
 
+
 PKCS11_MODULE_CANDIDATES = (
     "/usr/lib/softhsm/libsofthsm2.so",
     "/usr/lib/x86_64-linux-gnu/softhsm/libsofthsm2.so",
@@ -35,29 +37,32 @@ PKCS11_MODULE_CANDIDATES = (
     "/usr/local/lib/softhsm/libsofthsm2.so",
 )
 
+
 @dataclass(frozen=True)
 class TokenInfo:
-    module: str            # path of the PKCS#11 library
-    label: str             # token label
-    pin: Optional[str]     # user PIN
-    conf: Optional[str]    # SOFTHSM2_CONF to use, None for an external (configured) token
+    module: str  # path of the PKCS#11 library
+    label: str  # token label
+    pin: Optional[str]  # user PIN
+    conf: Optional[str]  # SOFTHSM2_CONF to use, None for an external (configured) token
 
     def env(self) -> dict:
         """Environment a child process needs to reach this token."""
         return {"SOFTHSM2_CONF": self.conf} if self.conf else {}
 
 
-def configured_token(label: str = DEFAULT_TOKEN_LABEL,
-                     pin: Optional[str] = None) -> Optional[TokenInfo]:
+def configured_token(label: str = DEFAULT_TOKEN_LABEL, pin: Optional[str] = None) -> Optional[TokenInfo]:
     """The token the environment names (OPENCOO_PKCS11_MODULE or OPENCOO_PKCS11_TOKEN, with
     OPENCOO_PKCS11_PIN), or None when it names none."""
     env_module = os.environ.get("OPENCOO_PKCS11_MODULE")
     env_token = os.environ.get("OPENCOO_PKCS11_TOKEN")
     if not (env_module or env_token):
         return None
-    return TokenInfo(module=env_module or find_pkcs11_module(), label=env_token or label,
-                     pin=pin if pin is not None else os.environ.get("OPENCOO_PKCS11_PIN"),
-                     conf=None if env_module else os.environ.get("SOFTHSM2_CONF"))
+    return TokenInfo(
+        module=env_module or find_pkcs11_module(),
+        label=env_token or label,
+        pin=pin if pin is not None else os.environ.get("OPENCOO_PKCS11_PIN"),
+        conf=None if env_module else os.environ.get("SOFTHSM2_CONF"),
+    )
 
 
 def agency_token_info(var: Path) -> TokenInfo:
@@ -79,8 +84,9 @@ def agency_token_info(var: Path) -> TokenInfo:
         try:
             pin = (base / "pin").read_text().strip()
         except FileNotFoundError:
-            raise SigningUnavailable("no PIN for the agency token: set OPENCOO_PKCS11_PIN or "
-                                     "run `opencoo init`") from None
+            raise SigningUnavailable(
+                "no PIN for the agency token: set OPENCOO_PKCS11_PIN or run `opencoo init`"
+            ) from None
     try:
         module = find_pkcs11_module()
     except FileNotFoundError as exc:
@@ -93,14 +99,15 @@ def find_pkcs11_module() -> str:
     for candidate in PKCS11_MODULE_CANDIDATES:
         if os.path.isfile(candidate):
             return candidate
-    raise FileNotFoundError("libsofthsm2.so not found (install softhsm2); tried "
-                            + ", ".join(PKCS11_MODULE_CANDIDATES))
+    raise FileNotFoundError(
+        "libsofthsm2.so not found (install softhsm2); tried " + ", ".join(PKCS11_MODULE_CANDIDATES)
+    )
 
 
 # --- PKCS#11 access (python-pkcs11) ---------------------------------------------------------------
 
 _lib_lock = threading.RLock()
-_lib_conf: dict = {}   # module path -> SOFTHSM2_CONF it was C_Initialize-d with
+_lib_conf: dict = {}  # module path -> SOFTHSM2_CONF it was C_Initialize-d with
 
 
 def _pkcs11_lib(token_info: TokenInfo, refresh: bool = False):
@@ -160,8 +167,9 @@ def find_objects(session, object_class, label: str) -> list:
 def spki_der(public_key) -> bytes:
     """A ``cryptography`` public key as DER SubjectPublicKeyInfo: how keys are compared (a
     token's key with its certificate's)."""
-    return public_key.public_bytes(serialization.Encoding.DER,
-                                   serialization.PublicFormat.SubjectPublicKeyInfo)
+    return public_key.public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
 
 
 def token_public_key(pkcs11_public_key):
@@ -182,15 +190,16 @@ def token_public_key(pkcs11_public_key):
         with contextlib.suppress(Exception):
             candidates.append(bytes(OctetString.load(point)))
         for raw in candidates:
-            der = PublicKeyInfo({"algorithm": {"algorithm": "ec", "parameters": params},
-                                 "public_key": raw}).dump()
+            der = PublicKeyInfo(
+                {"algorithm": {"algorithm": "ec", "parameters": params}, "public_key": raw}
+            ).dump()
             with contextlib.suppress(ValueError):
                 return serialization.load_der_public_key(der)
         raise
 
 
-
 # --- agency keys -----------------------------------------------------------------------------
+
 
 def agency_key_label(agency_code: str) -> str:
     return f"agency-{agency_code}"

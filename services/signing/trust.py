@@ -10,6 +10,7 @@ OPENCOO_TRUST_ANCHORS and whether the dev CA file exists, so a test (or set-up r
 started) that points these elsewhere gets a fresh load; edits to the files themselves are only seen
 after ``clear_cache()`` or a restart.
 """
+
 from __future__ import annotations
 
 import logging
@@ -72,16 +73,14 @@ def _load(var_ca: Path, extra: str | None) -> tuple[asn1_x509.Certificate, ...]:
         elif path.is_file():
             anchors += _read_file(path)
         else:
-            log.error("trust anchors: OPENCOO_TRUST_ANCHORS=%s is neither a file nor a folder",
-                      extra)
+            log.error("trust anchors: OPENCOO_TRUST_ANCHORS=%s is neither a file nor a folder", extra)
     unique, seen = [], set()
     for cert in anchors:
         digest = cert.sha256
         if digest not in seen:
             seen.add(digest)
             unique.append(cert)
-    log.info("trust anchors loaded: %s", ", ".join(c.subject.human_friendly for c in unique)
-             or "none")
+    log.info("trust anchors loaded: %s", ", ".join(c.subject.human_friendly for c in unique) or "none")
     return tuple(unique)
 
 

@@ -6,6 +6,7 @@ the signing service holds them), so the child reads nothing of the platform's an
 from the network: revocation is not checked (development certificates carry no CRL or OCSP
 address; ``soft-fail`` without fetching), and the signature must cover the entire file.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -19,9 +20,18 @@ FIELD_NAME = "OpenCoO"  # the signature field the signing service writes
 
 def report(**values) -> dict:
     """A report with every field, ``values`` over the defaults of an unsigned file."""
-    result = {"signed": False, "signature_valid": False, "intact": False, "trusted": False,
-              "covers_whole_file": False, "signer_subject": None, "signer_organization": None,
-              "agency_code": None, "signed_at": None, "problem": None}
+    result = {
+        "signed": False,
+        "signature_valid": False,
+        "intact": False,
+        "trusted": False,
+        "covers_whole_file": False,
+        "signer_subject": None,
+        "signer_organization": None,
+        "agency_code": None,
+        "signed_at": None,
+        "problem": None,
+    }
     result.update(values)
     return result
 
@@ -31,14 +41,19 @@ def _signer_fields(cert, agency_certificates: Mapping[str, str]) -> dict:
 
     crypto = x509.load_der_x509_certificate(cert.dump())
     orgs = crypto.subject.get_attributes_for_oid(x509.NameOID.ORGANIZATION_NAME)
-    return {"signer_subject": crypto.subject.rfc4514_string(),
-            "signer_organization": orgs[0].value if orgs else None,
-            "agency_code": agency_certificates.get(cert.sha256.hex())}
+    return {
+        "signer_subject": crypto.subject.rfc4514_string(),
+        "signer_organization": orgs[0].value if orgs else None,
+        "agency_code": agency_certificates.get(cert.sha256.hex()),
+    }
 
 
 def _raise_if_too_complex(exc: Exception) -> None:
-    refused = exc if isinstance(exc, (untrusted_pdf.NotAPdf, untrusted_pdf.PdfTooComplex)) \
+    refused = (
+        exc
+        if isinstance(exc, (untrusted_pdf.NotAPdf, untrusted_pdf.PdfTooComplex))
         else untrusted_pdf.refusal(exc)
+    )
     if isinstance(refused, untrusted_pdf.PdfTooComplex):
         raise refused from None
 
@@ -77,10 +92,13 @@ def validate(pdf: bytes, anchors: Sequence[bytes], agency_certificates: Mapping[
     # An empty list means "trust nothing" (None would mean the operating system's TLS roots).
     context = ValidationContext(
         trust_roots=[asn1_x509.Certificate.load(der) for der in anchors],
-        allow_fetching=False, revocation_mode="soft-fail")
+        allow_fetching=False,
+        revocation_mode="soft-fail",
+    )
     try:
-        status = asyncio.run(async_validate_pdf_signature(
-            embedded, signer_validation_context=context, skip_diff=True))
+        status = asyncio.run(
+            async_validate_pdf_signature(embedded, signer_validation_context=context, skip_diff=True)
+        )
     except Exception as exc:  # noqa: BLE001 - a malformed signature is a finding, not a crash
         _raise_if_too_complex(exc)
         values = {}
@@ -88,22 +106,30 @@ def validate(pdf: bytes, anchors: Sequence[bytes], agency_certificates: Mapping[
             values = _signer_fields(embedded.signer_cert, agency_certificates)
         except Exception:  # noqa: BLE001 - no readable signer either
             pass
-        return report(signed=True, problem=f"the signature cannot be verified: {exc}"[:300],
-                       **values)
+        return report(signed=True, problem=f"the signature cannot be verified: {exc}"[:300], **values)
 
     intact = bool(status.intact and status.valid)
     trusted = status.trust_problem_indic is None and status.validation_path is not None
     covers = status.coverage == SignatureCoverageLevel.ENTIRE_FILE
     problem = None
     if not intact:
-        problem = ("the document was changed after it was signed" if not status.intact
-                   else "the signature value does not verify with the signer's certificate")
+        problem = (
+            "the document was changed after it was signed"
+            if not status.intact
+            else "the signature value does not verify with the signer's certificate"
+        )
     elif not covers:
         problem = "content was added to the file after it was signed"
     elif not trusted:
         issuer = status.signing_cert.issuer.human_friendly
         problem = f"the signer's certificate is not from a trusted authority (issuer: {issuer})"
-    return report(signed=True, signature_valid=intact and covers and trusted, intact=intact,
-                   trusted=trusted, covers_whole_file=covers,
-                   signed_at=iso_utc(status.signer_reported_dt), problem=problem,
-                   **_signer_fields(status.signing_cert, agency_certificates))
+    return report(
+        signed=True,
+        signature_valid=intact and covers and trusted,
+        intact=intact,
+        trusted=trusted,
+        covers_whole_file=covers,
+        signed_at=iso_utc(status.signer_reported_dt),
+        problem=problem,
+        **_signer_fields(status.signing_cert, agency_certificates),
+    )

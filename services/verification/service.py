@@ -9,6 +9,7 @@ deadline, a low priority). What to trust comes from the signing service (``trust
 kept a minute); the registry's entry from the certificate service. Verification by number is the
 certificate service's: a database read, no file.
 """
+
 import base64
 import binascii
 import hashlib
@@ -31,14 +32,14 @@ MAX_FILE_BYTES = 10 * 1024 * 1024  # a certificate of 100 products is well under
 # a file of thousands cannot be one, and costs the sandbox seconds that others wait behind.
 MAX_CERTIFICATE_OBJECTS = 2_000
 TRUST_TTL = 60.0  # seconds: a new agency key verifies within a minute
-_PRELOAD = ("services.verification.pades_validation", "pyhanko.sign.validation",
-            "pyhanko_certvalidator")
+_PRELOAD = ("services.verification.pades_validation", "pyhanko.sign.validation", "pyhanko_certvalidator")
 # A certificate of ours is a few tens of KB and validates in milliseconds; a file of megabytes
 # may take the sandbox seconds. Larger files queue in a sandbox of their own, so a flood of them
 # never holds up the certificate-sized files behind it.
 CERTIFICATE_SIZED = 256 * 1024
 SANDBOX = Sandbox("verification", preload=_PRELOAD)
 LARGE_FILES_SANDBOX = Sandbox("verification-large-files", preload=_PRELOAD)
+
 
 class Kept(DependencyProvider):
     """A value the container's workers share (the trust material), with when it was fetched."""
@@ -68,8 +69,10 @@ class VerificationService(base.StatelessServiceBase):
                     raise
                 log.warning("signing did not give its trust material; the last one serves")
             else:
-                self.trust.value = ([base64.b64decode(der) for der in answer["anchors"]],
-                                    answer["agency_certificates"])
+                self.trust.value = (
+                    [base64.b64decode(der) for der in answer["anchors"]],
+                    answer["agency_certificates"],
+                )
                 self.trust.at = time.monotonic()
         return self.trust.value
 
@@ -89,13 +92,17 @@ class VerificationService(base.StatelessServiceBase):
             validation = pades_validation.report(problem="not a PDF")
         except (untrusted_pdf.PdfTooComplex, BoundsExceeded) as exc:
             log.info("file refused unread: %s", exc)
-            raise RuleViolation(f"This file is more than any certificate needs ({exc}); it was "
-                                "not checked.", code="PDF_TOO_COMPLEX",
-                                fields={"file": [str(exc)]}) from None
+            raise RuleViolation(
+                f"This file is more than any certificate needs ({exc}); it was not checked.",
+                code="PDF_TOO_COMPLEX",
+                fields={"file": [str(exc)]},
+            ) from None
         except SandboxBusy as exc:
-            raise ServiceUnavailable("Too many files are being verified just now; send it again "
-                                     "in a moment.", code="VERIFICATION_BUSY",
-                                     extra={"retry_after": exc.retry_after}) from None
+            raise ServiceUnavailable(
+                "Too many files are being verified just now; send it again in a moment.",
+                code="VERIFICATION_BUSY",
+                extra={"retry_after": exc.retry_after},
+            ) from None
         if validation["signed"] and not validation["signature_valid"]:
             log.info("signed PDF not valid: %s", validation["problem"])
         return verdict.judge(sha256, validation, self.certificate.registry_entry(sha256))
@@ -103,10 +110,10 @@ class VerificationService(base.StatelessServiceBase):
 
 def _decode(pdf_b64) -> bytes:
     if not isinstance(pdf_b64, str) or len(pdf_b64) > (MAX_FILE_BYTES // 3 + 1) * 4:
-        raise BadRequest("pdf_b64 must be base64 of at most 10 MiB",
-                         fields={"pdf_b64": ["base64 of at most 10 MiB"]})
+        raise BadRequest(
+            "pdf_b64 must be base64 of at most 10 MiB", fields={"pdf_b64": ["base64 of at most 10 MiB"]}
+        )
     try:
         return base64.b64decode(pdf_b64, validate=True)
     except (binascii.Error, ValueError):
-        raise BadRequest("pdf_b64 is not valid base64",
-                         fields={"pdf_b64": ["not valid base64"]}) from None
+        raise BadRequest("pdf_b64 is not valid base64", fields={"pdf_b64": ["not valid base64"]}) from None

@@ -1,4 +1,5 @@
 """Start the platform the way `make up` does (`opencoo up`) and stop it with Ctrl-C."""
+
 import os
 import signal
 import subprocess
@@ -32,8 +33,13 @@ class Stack:
     def start(self, timeout=120):
         with open(self.log, "wb") as out:
             self.process = subprocess.Popen(
-                [str(Path(sys.executable).parent / "opencoo"), "up"], cwd=ROOT, env=self.env,
-                stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+                [str(Path(sys.executable).parent / "opencoo"), "up"],
+                cwd=ROOT,
+                env=self.env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
         deadline = time.time() + timeout
         while time.time() < deadline:
             if self.process.poll() is not None:
@@ -90,9 +96,17 @@ def stack_env(tmp_path, amqp_uri):
     port = free_port()
     # SOFTHSM2_CONF too: an in-process signing service of an earlier test sets it process-wide
     # (cli.devpki), and the stack's tokens are its own under OPENCOO_VAR.
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith("OPENCOO_") and k not in ("PYTHONWARNINGS", "SOFTHSM2_CONF")}
-    env.update({"OPENCOO_VAR": str(tmp_path / "var"), "OPENCOO_AMQP_URI": amqp_uri,
-                "OPENCOO_HTTP": f"127.0.0.1:{port}",
-                "OPENCOO_PUBLIC_URL": f"http://127.0.0.1:{port}"})
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith("OPENCOO_") and k not in ("PYTHONWARNINGS", "SOFTHSM2_CONF")
+    }
+    env.update(
+        {
+            "OPENCOO_VAR": str(tmp_path / "var"),
+            "OPENCOO_AMQP_URI": amqp_uri,
+            "OPENCOO_HTTP": f"127.0.0.1:{port}",
+            "OPENCOO_PUBLIC_URL": f"http://127.0.0.1:{port}",
+        }
+    )
     return env

@@ -1,5 +1,6 @@
 """The platform started the way `make up` starts it (`opencoo up`: init, then every service and the
 gateway as their own processes under honcho), driven over HTTP as a client would."""
+
 import re
 import signal
 from pathlib import Path

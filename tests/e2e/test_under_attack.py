@@ -1,6 +1,7 @@
 """The public verification under attack, against the stack as `make up` starts it: thousands of
 hostile PDFs from many addresses (a proxy in front says who they are from) leave the services'
 memory flat, and a certificate approved while hostile files are in flight is issued on time."""
+
 import base64
 import random
 import re
@@ -33,8 +34,7 @@ from tests.staff import make_staff
 MiB = 1024 * 1024
 REQUESTS = 2_000
 # Files cheap to send, answered by the caps or a short parse; the costly ones come in between.
-QUICK = [name for name in hostile_pdfs.CORPUS if name not in ("many-pages", "many-objects",
-                                                                "wide-fields")]
+QUICK = [name for name in hostile_pdfs.CORPUS if name not in ("many-pages", "many-objects", "wide-fields")]
 # The costliest files within the caps: seconds of parsing in the large files' sandbox, and
 # certificate-sized ones of a quarter of a second in the sandbox that certificates use.
 HEAVY = ["wide-fields", "wide-fields-small", "many-objects"]
@@ -67,10 +67,16 @@ def processes(stack) -> dict[str, int]:
 
 
 def post(base, content, address=None):
-    headers = {"X-Forwarded-For": address or f"10.{random.randrange(256)}."
-                                             f"{random.randrange(256)}.{random.randrange(256)}"}
-    return requests.post(f"{base}/api/v1/verify", timeout=60, headers=headers,
-                         files={"file": ("c.pdf", content, "application/pdf")})
+    headers = {
+        "X-Forwarded-For": address
+        or f"10.{random.randrange(256)}.{random.randrange(256)}.{random.randrange(256)}"
+    }
+    return requests.post(
+        f"{base}/api/v1/verify",
+        timeout=60,
+        headers=headers,
+        files={"file": ("c.pdf", content, "application/pdf")},
+    )
 
 
 def clear(answer) -> bool:
@@ -80,8 +86,9 @@ def clear(answer) -> bool:
     if answer.status_code == 422:
         return answer.json()["error"]["code"] == "PDF_TOO_COMPLEX"
     if answer.status_code == 503:
-        return answer.json()["error"]["code"] == "VERIFICATION_BUSY" and \
-            int(answer.headers["Retry-After"]) > 0
+        return (
+            answer.json()["error"]["code"] == "VERIFICATION_BUSY" and int(answer.headers["Retry-After"]) > 0
+        )
     return False
 
 
@@ -94,22 +101,37 @@ def submitted_applications(base, mailbox, var, tmp, count):
     dsc = openssl_dsc(var, tmp / "dsc")
     assert register(base, form(base, tmp, var, dsc=dsc)).status_code == 201
     mail = mailbox.wait_for(lambda m: "malabarseafoods" in m["To"].lower(), timeout=60)[0]
-    exporter = Client(base, login(base, IEC, re.search(r"Password:\s*(\S+)",
-                                                       mail_text(mail)).group(1)))
+    exporter = Client(base, login(base, IEC, re.search(r"Password:\s*(\S+)", mail_text(mail)).group(1)))
     admin = Client(base, login(base, "admin", ADMIN_PASSWORD))
-    admin.ok("POST", "/api/v1/admin/exchange-rates", 201, json={
-        "currency": "USD", "valid_from": (date.today() - timedelta(days=30)).isoformat(),
-        "rate": "83.2500"})
+    admin.ok(
+        "POST",
+        "/api/v1/admin/exchange-rates",
+        201,
+        json={
+            "currency": "USD",
+            "valid_from": (date.today() - timedelta(days=30)).isoformat(),
+            "rate": "83.2500",
+        },
+    )
     ids = []
     for _ in range(count):
         draft = exporter.ok("POST", "/api/v1/applications", 201, json=application_body()).json()
         invoice = minimal_pdf()
-        exporter.ok("POST", f"/api/v1/applications/{draft['id']}/documents", 201,
-                    files={"file": ("invoice.pdf", invoice, "application/pdf")},
-                    data={"kind": "invoice", "signature": base64.b64encode(
-                        openssl_sign(invoice, *dsc, tmp)).decode()})
-        exporter.ok("POST", f"/api/v1/applications/{draft['id']}/submit",
-                    json={"signature": signature(exporter, draft["id"], dsc, tmp)})
+        exporter.ok(
+            "POST",
+            f"/api/v1/applications/{draft['id']}/documents",
+            201,
+            files={"file": ("invoice.pdf", invoice, "application/pdf")},
+            data={
+                "kind": "invoice",
+                "signature": base64.b64encode(openssl_sign(invoice, *dsc, tmp)).decode(),
+            },
+        )
+        exporter.ok(
+            "POST",
+            f"/api/v1/applications/{draft['id']}/submit",
+            json={"signature": signature(exporter, draft["id"], dsc, tmp)},
+        )
         pay_in_sandbox(exporter, draft["id"], "392.00")
         ids.append(draft["id"])
     for application_id in ids:
@@ -127,18 +149,23 @@ def approve_and_time(exporter, officer, application_id) -> float:
 
 @pytest.fixture
 def attacked_stack(stack_env, smtp_mailbox, tmp_path):
-    stack_env.update({"OPENCOO_SMTP_URL": smtp_mailbox.url, "OPENCOO_ADMIN_PASSWORD":
-                      ADMIN_PASSWORD, "OPENCOO_TRUSTED_PROXIES": "1"})
+    stack_env.update(
+        {
+            "OPENCOO_SMTP_URL": smtp_mailbox.url,
+            "OPENCOO_ADMIN_PASSWORD": ADMIN_PASSWORD,
+            "OPENCOO_TRUSTED_PROXIES": "1",
+        }
+    )
     stack = Stack(stack_env, tmp_path / "stack.log").start()
     yield stack
     stack.stop()
 
 
 def test_thousands_of_hostile_files_leave_memory_flat_and_issuance_on_time(
-        attacked_stack, smtp_mailbox, stack_env, tmp_path):
+    attacked_stack, smtp_mailbox, stack_env, tmp_path
+):
     base, var = attacked_stack.base, Path(stack_env["OPENCOO_VAR"])
-    exporter, officer, (calm_id, attacked_id) = submitted_applications(
-        base, smtp_mailbox, var, tmp_path, 2)
+    exporter, officer, (calm_id, attacked_id) = submitted_applications(base, smtp_mailbox, var, tmp_path, 2)
     corpus = {name: make() for name, make in hostile_pdfs.CORPUS.items()}
     corpus["wide-fields-small"] = hostile_pdfs.wide_fields(40_000)
 
@@ -147,12 +174,12 @@ def test_thousands_of_hostile_files_leave_memory_flat_and_issuance_on_time(
         assert clear(post(base, content)), name
     calm = approve_and_time(exporter, officer, calm_id)
     before = {name: resident(pid) for name, pid in processes(attacked_stack).items()}
-    assert {"verification", "verification-sandbox", "signing", "certificate",
-            "gateway"} <= set(before), before
+    assert {"verification", "verification-sandbox", "signing", "certificate", "gateway"} <= set(before), (
+        before
+    )
 
     # Thousands of hostile files, three at a time, from as many addresses.
-    names = [HEAVY[i // 100 % len(HEAVY)] if i % 100 == 0 else QUICK[i % len(QUICK)]
-             for i in range(REQUESTS)]
+    names = [HEAVY[i // 100 % len(HEAVY)] if i % 100 == 0 else QUICK[i % len(QUICK)] for i in range(REQUESTS)]
     pool = eventlet.GreenPool(3)
     # What each answer was, not the answers themselves: nothing of the run is kept alive here.
     outcomes = list(pool.imap(lambda name: (name, *outcome(post(base, corpus[name]))), names))
@@ -185,5 +212,4 @@ def test_thousands_of_hostile_files_leave_memory_flat_and_issuance_on_time(
     pdf = exporter.ok("GET", f"/api/v1/certificates/{certificate['id']}.pdf").content
     verdict = post(base, pdf)
     assert verdict.status_code == 200 and verdict.json()["valid"], verdict.text
-    assert not re.search(r'"levelname": "ERROR"', attacked_stack.text), \
-        attacked_stack.text[-3000:]
+    assert not re.search(r'"levelname": "ERROR"', attacked_stack.text), attacked_stack.text[-3000:]

@@ -1,5 +1,6 @@
 """Login, lockout, tokens, passwords, and staff accounts with their scopes, over HTTP against
 real services with a real SMTP server."""
+
 import contextlib
 import datetime as dt
 import re
@@ -41,9 +42,11 @@ def captcha(base):
 
 def attempt(base, username, password):
     captcha_id, answer = captcha(base)
-    return requests.post(f"{base}/api/v1/auth/login", timeout=10, json={
-        "username": username, "password": password, "captcha_id": captcha_id,
-        "captcha_answer": answer})
+    return requests.post(
+        f"{base}/api/v1/auth/login",
+        timeout=10,
+        json={"username": username, "password": password, "captcha_id": captcha_id, "captcha_answer": answer},
+    )
 
 
 def password_from_mail(mailbox, address, subject=""):
@@ -64,10 +67,12 @@ def behind_proxy(monkeypatch):
 
 def attempt_from(base, address, username, password):
     captcha_id, answer = captcha(base)
-    return requests.post(f"{base}/api/v1/auth/login", timeout=10, headers={
-        "X-Forwarded-For": address}, json={
-        "username": username, "password": password, "captcha_id": captcha_id,
-        "captcha_answer": answer})
+    return requests.post(
+        f"{base}/api/v1/auth/login",
+        timeout=10,
+        headers={"X-Forwarded-For": address},
+        json={"username": username, "password": password, "captcha_id": captcha_id, "captcha_answer": answer},
+    )
 
 
 def test_failures_lock_the_address_that_made_them_not_the_owner(behind_proxy, stack):
@@ -87,9 +92,20 @@ def test_failures_lock_the_address_that_made_them_not_the_owner(behind_proxy, st
 def test_failures_from_many_addresses_slow_the_account_and_tell_its_owner(behind_proxy, stack):
     base, mailbox = stack
     admin = login(base, "admin", ADMIN_PASSWORD)
-    assert make_staff(base, admin, "officers", username="kochi.officer", name="Anitha",
-                      email="anitha@mpeda.gov.in", mobile="+919847000111",
-                      agency_code="MPEDA", issuing_office_code="MPEDA-KOCHI").status_code == 201
+    assert (
+        make_staff(
+            base,
+            admin,
+            "officers",
+            username="kochi.officer",
+            name="Anitha",
+            email="anitha@mpeda.gov.in",
+            mobile="+919847000111",
+            agency_code="MPEDA",
+            issuing_office_code="MPEDA-KOCHI",
+        ).status_code
+        == 201
+    )
     password = password_from_mail(mailbox, "anitha@mpeda.gov.in", "account")
     assert attempt_from(base, "10.1.1.1", "kochi.officer", password).status_code == 200
 
@@ -111,8 +127,9 @@ def test_failures_from_many_addresses_slow_the_account_and_tell_its_owner(behind
     assert attempt_from(base, "198.51.100.53", "kochi.officer", "x").status_code == 429
 
     # and the owner was told, once
-    alerts = mailbox.wait_for(lambda m: "anitha@mpeda.gov.in" in m["To"].lower()
-                              and "failed logins" in m["Subject"])
+    alerts = mailbox.wait_for(
+        lambda m: "anitha@mpeda.gov.in" in m["To"].lower() and "failed logins" in m["Subject"]
+    )
     eventlet.sleep(1)
     assert len([m for m in mailbox.messages() if "failed logins" in m["Subject"]]) == 1
     assert "kochi.officer" in mail_text(alerts[0])
@@ -128,8 +145,12 @@ def test_many_failures_from_one_address_are_limited_too(stack):
 def test_captcha_is_single_use(stack):
     base, _ = stack
     captcha_id, answer = captcha(base)
-    body = {"username": "admin", "password": ADMIN_PASSWORD, "captcha_id": captcha_id,
-            "captcha_answer": answer}
+    body = {
+        "username": "admin",
+        "password": ADMIN_PASSWORD,
+        "captcha_id": captcha_id,
+        "captcha_answer": answer,
+    }
     assert requests.post(f"{base}/api/v1/auth/login", json=body, timeout=10).status_code == 200
     again = requests.post(f"{base}/api/v1/auth/login", json=body, timeout=10)
     assert again.status_code == 400 and again.json()["error"]["code"] == "CAPTCHA_EXPIRED"
@@ -137,11 +158,16 @@ def test_captcha_is_single_use(stack):
 
 def forged(platform_env, **changes):
     """A token like the platform's, with one thing changed."""
-    key = serialization.load_pem_private_key(
-        (platform_env / "keys" / "jwt-ed25519.pem").read_bytes(), None)
+    key = serialization.load_pem_private_key((platform_env / "keys" / "jwt-ed25519.pem").read_bytes(), None)
     now = dt.datetime.now(dt.timezone.utc)
-    claims = {"sub": "admin", "role": "admin", "iss": tokens.ISSUER, "aud": tokens.AUDIENCE,
-              "iat": now, "exp": now + dt.timedelta(minutes=5)}
+    claims = {
+        "sub": "admin",
+        "role": "admin",
+        "iss": tokens.ISSUER,
+        "aud": tokens.AUDIENCE,
+        "iat": now,
+        "exp": now + dt.timedelta(minutes=5),
+    }
     algorithm = changes.pop("algorithm", "EdDSA")
     signing_key = changes.pop("key", key)
     claims.update(changes)
@@ -160,31 +186,57 @@ def hs256_with_public_key(platform_env):
 
     now = int(dt.datetime.now(dt.timezone.utc).timestamp())
     header = b64(json.dumps({"alg": "HS256", "typ": "JWT"}).encode())
-    body = b64(json.dumps({"sub": "admin", "role": "admin", "iss": tokens.ISSUER,
-                           "aud": tokens.AUDIENCE, "iat": now, "exp": now + 300}).encode())
+    body = b64(
+        json.dumps(
+            {
+                "sub": "admin",
+                "role": "admin",
+                "iss": tokens.ISSUER,
+                "aud": tokens.AUDIENCE,
+                "iat": now,
+                "exp": now + 300,
+            }
+        ).encode()
+    )
     secret = (platform_env / "keys" / "jwt-ed25519.pub.pem").read_bytes()
     signature = b64(hmac.new(secret, header + b"." + body, hashlib.sha256).digest())
     return (header + b"." + body + b"." + signature).decode()
 
 
-@pytest.mark.parametrize("case", ["good", "algorithm", "hs256_public_key", "issuer", "audience",
-                                  "expired", "other_key", "none", "garbage"])
-def test_tokens_are_checked_for_algorithm_issuer_audience_expiry_and_key(
-        stack, platform_env, case):
+@pytest.mark.parametrize(
+    "case",
+    [
+        "good",
+        "algorithm",
+        "hs256_public_key",
+        "issuer",
+        "audience",
+        "expired",
+        "other_key",
+        "none",
+        "garbage",
+    ],
+)
+def test_tokens_are_checked_for_algorithm_issuer_audience_expiry_and_key(stack, platform_env, case):
     base, _ = stack
     now = dt.datetime.now(dt.timezone.utc)
     token = {
         "good": lambda: forged(platform_env),
-        "algorithm": lambda: forged(platform_env, algorithm="RS256",
-                                    key=rsa.generate_private_key(65537, 2048)),
+        "algorithm": lambda: forged(
+            platform_env, algorithm="RS256", key=rsa.generate_private_key(65537, 2048)
+        ),
         "hs256_public_key": lambda: hs256_with_public_key(platform_env),
         "issuer": lambda: forged(platform_env, iss="someone-else"),
         "audience": lambda: forged(platform_env, aud="another-api"),
-        "expired": lambda: forged(platform_env, iat=now - dt.timedelta(hours=2),
-                                  exp=now - dt.timedelta(hours=1)),
+        "expired": lambda: forged(
+            platform_env, iat=now - dt.timedelta(hours=2), exp=now - dt.timedelta(hours=1)
+        ),
         "other_key": lambda: forged(platform_env, key=ed25519.Ed25519PrivateKey.generate()),
-        "none": lambda: jwt.encode({"sub": "admin", "role": "admin", "iss": tokens.ISSUER,
-                                    "aud": tokens.AUDIENCE}, None, algorithm="none"),
+        "none": lambda: jwt.encode(
+            {"sub": "admin", "role": "admin", "iss": tokens.ISSUER, "aud": tokens.AUDIENCE},
+            None,
+            algorithm="none",
+        ),
         "garbage": lambda: "abc.def.ghi",
     }[case]()
     response = requests.get(f"{base}/api/v1/admin/officers", headers=bearer(token), timeout=10)
@@ -197,65 +249,140 @@ def test_tokens_are_checked_for_algorithm_issuer_audience_expiry_and_key(
 
 
 def make_staff(base, token, path, **body):
-    return requests.post(f"{base}/api/v1/admin/{path}", json=body, headers=bearer(token),
-                         timeout=10)
+    return requests.post(f"{base}/api/v1/admin/{path}", json=body, headers=bearer(token), timeout=10)
 
 
 def test_staff_accounts_and_their_scopes(stack):
     base, mailbox = stack
     admin = login(base, "admin", ADMIN_PASSWORD)
-    created = make_staff(base, admin, "agency-admins", username="mpeda.admin", name="Asha Nair",
-                         email="asha@mpeda.gov.in", mobile="+919847000111", agency_code="MPEDA")
+    created = make_staff(
+        base,
+        admin,
+        "agency-admins",
+        username="mpeda.admin",
+        name="Asha Nair",
+        email="asha@mpeda.gov.in",
+        mobile="+919847000111",
+        agency_code="MPEDA",
+    )
     assert created.status_code == 201, created.text
     agency_admin = login(base, "mpeda.admin", password_from_mail(mailbox, "asha@mpeda.gov.in"))
 
-    officer = make_staff(base, agency_admin, "officers", username="kochi.officer",
-                         name="Vinod Pillai", email="vinod@mpeda.gov.in", mobile="+919847000222",
-                         agency_code="MPEDA", issuing_office_code="MPEDA-KOCHI")
+    officer = make_staff(
+        base,
+        agency_admin,
+        "officers",
+        username="kochi.officer",
+        name="Vinod Pillai",
+        email="vinod@mpeda.gov.in",
+        mobile="+919847000222",
+        agency_code="MPEDA",
+        issuing_office_code="MPEDA-KOCHI",
+    )
     assert officer.status_code == 201, officer.text
     assert officer.json()["issuing_office_code"] == "MPEDA-KOCHI"
     officer_token = login(base, "kochi.officer", password_from_mail(mailbox, "vinod@mpeda.gov.in"))
     assert jwt.decode(officer_token, options={"verify_signature": False})["office"] == "MPEDA-KOCHI"
 
-    other_agency = make_staff(base, agency_admin, "officers", username="eic.officer", name="X Y",
-                              email="x@eic.gov.in", mobile="+919847000333", agency_code="EIC",
-                              issuing_office_code="EIC-MUMBAI")
+    other_agency = make_staff(
+        base,
+        agency_admin,
+        "officers",
+        username="eic.officer",
+        name="X Y",
+        email="x@eic.gov.in",
+        mobile="+919847000333",
+        agency_code="EIC",
+        issuing_office_code="EIC-MUMBAI",
+    )
     assert other_agency.status_code == 403
     assert other_agency.json()["error"]["code"] == "AGENCY_FORBIDDEN"
-    office_elsewhere = requests.post(f"{base}/api/v1/admin/offices", headers=bearer(agency_admin),
-                                     timeout=10, json={"kind": "regional", "code": "EIC-RO-GOA",
-                                                       "name": "Goa", "state": "IN-GA",
-                                                       "agency_code": "EIC"})
+    office_elsewhere = requests.post(
+        f"{base}/api/v1/admin/offices",
+        headers=bearer(agency_admin),
+        timeout=10,
+        json={
+            "kind": "regional",
+            "code": "EIC-RO-GOA",
+            "name": "Goa",
+            "state": "IN-GA",
+            "agency_code": "EIC",
+        },
+    )
     assert office_elsewhere.status_code == 403
-    own_office = requests.post(f"{base}/api/v1/admin/offices", headers=bearer(agency_admin),
-                               timeout=10, json={"kind": "regional", "code": "MPEDA-RO-GOA",
-                                                 "name": "MPEDA Goa", "state": "IN-GA",
-                                                 "agency_code": "MPEDA"})
+    own_office = requests.post(
+        f"{base}/api/v1/admin/offices",
+        headers=bearer(agency_admin),
+        timeout=10,
+        json={
+            "kind": "regional",
+            "code": "MPEDA-RO-GOA",
+            "name": "MPEDA Goa",
+            "state": "IN-GA",
+            "agency_code": "MPEDA",
+        },
+    )
     assert own_office.status_code == 201, own_office.text
     from services.registration.organisation import SEED_AGENCY_PANS, office_gstin
 
-    goa = {"kind": "issuing", "code": "MPEDA-GOA", "name": "MPEDA Goa", "state": "IN-GA",
-           "regional_office_code": "MPEDA-RO-GOA"}
+    goa = {
+        "kind": "issuing",
+        "code": "MPEDA-GOA",
+        "name": "MPEDA Goa",
+        "state": "IN-GA",
+        "regional_office_code": "MPEDA-RO-GOA",
+    }
     kerala_gstin = office_gstin("IN-KL", SEED_AGENCY_PANS["MPEDA"])
     for gstin in ("22AAAGM0289C1ZX", kerala_gstin):  # a bad check digit; another state's
-        refused = requests.post(f"{base}/api/v1/admin/offices", headers=bearer(agency_admin),
-                                timeout=10, json={**goa, "gstin": gstin})
+        refused = requests.post(
+            f"{base}/api/v1/admin/offices",
+            headers=bearer(agency_admin),
+            timeout=10,
+            json={**goa, "gstin": gstin},
+        )
         assert refused.status_code == 422 and "gstin" in refused.json()["error"]["fields"]
     goa_gstin = office_gstin("IN-GA", SEED_AGENCY_PANS["MPEDA"])
-    issuing = requests.post(f"{base}/api/v1/admin/offices", headers=bearer(agency_admin),
-                            timeout=10, json={**goa, "gstin": goa_gstin})
+    issuing = requests.post(
+        f"{base}/api/v1/admin/offices",
+        headers=bearer(agency_admin),
+        timeout=10,
+        json={**goa, "gstin": goa_gstin},
+    )
     assert issuing.status_code == 201 and issuing.json()["gstin"] == goa_gstin, issuing.text
-    wrong_office = make_staff(base, admin, "officers", username="mixed.officer", name="Z",
-                              email="z@eic.gov.in", mobile="+919847000444", agency_code="EIC",
-                              issuing_office_code="MPEDA-KOCHI")
+    wrong_office = make_staff(
+        base,
+        admin,
+        "officers",
+        username="mixed.officer",
+        name="Z",
+        email="z@eic.gov.in",
+        mobile="+919847000444",
+        agency_code="EIC",
+        issuing_office_code="MPEDA-KOCHI",
+    )
     assert wrong_office.json()["error"]["code"] == "OFFICE_NOT_IN_AGENCY"
-    taken = make_staff(base, admin, "officers", username="kochi.officer", name="Again",
-                       email="again@mpeda.gov.in", mobile="+919847000555", agency_code="MPEDA",
-                       issuing_office_code="MPEDA-KOCHI")
+    taken = make_staff(
+        base,
+        admin,
+        "officers",
+        username="kochi.officer",
+        name="Again",
+        email="again@mpeda.gov.in",
+        mobile="+919847000555",
+        agency_code="MPEDA",
+        issuing_office_code="MPEDA-KOCHI",
+    )
     assert taken.status_code == 409
-    no_agency_admins = make_staff(base, agency_admin, "agency-admins", username="another.admin",
-                                  name="A", email="a@mpeda.gov.in", mobile="+919847000666",
-                                  agency_code="MPEDA")
+    no_agency_admins = make_staff(
+        base,
+        agency_admin,
+        "agency-admins",
+        username="another.admin",
+        name="A",
+        email="a@mpeda.gov.in",
+        mobile="+919847000666",
+        agency_code="MPEDA",
+    )
     assert no_agency_admins.status_code == 403
 
     seen = requests.get(f"{base}/api/v1/admin/officers", headers=bearer(agency_admin), timeout=10)
@@ -263,30 +390,43 @@ def test_staff_accounts_and_their_scopes(stack):
     for token in (officer_token,):
         refused = requests.get(f"{base}/api/v1/admin/officers", headers=bearer(token), timeout=10)
         assert refused.status_code == 403 and refused.json()["error"]["code"] == "ROLE_FORBIDDEN"
-        refused = make_staff(base, token, "officers", username="sneaky", name="S",
-                             email="s@mpeda.gov.in", mobile="+919847000777", agency_code="MPEDA",
-                             issuing_office_code="MPEDA-KOCHI")
+        refused = make_staff(
+            base,
+            token,
+            "officers",
+            username="sneaky",
+            name="S",
+            email="s@mpeda.gov.in",
+            mobile="+919847000777",
+            agency_code="MPEDA",
+            issuing_office_code="MPEDA-KOCHI",
+        )
         assert refused.status_code == 403
 
 
 def forgot(base, username, email, address="192.0.2.1"):
     captcha_id, answer = captcha(base)
-    return requests.post(f"{base}/api/v1/auth/forgot-password", timeout=10,
-                         headers={"X-Forwarded-For": address}, json={
-                             "username": username, "email": email, "captcha_id": captcha_id,
-                             "captcha_answer": answer})
+    return requests.post(
+        f"{base}/api/v1/auth/forgot-password",
+        timeout=10,
+        headers={"X-Forwarded-For": address},
+        json={"username": username, "email": email, "captcha_id": captcha_id, "captcha_answer": answer},
+    )
 
 
 def reset_links(mailbox, address) -> list[str]:
-    return [re.search(r"(http\S+/reset-password\?token=[\w-]+)", mail_text(m)).group(1)
-            for m in mailbox.messages()
-            if address in m["To"].lower() and "choose a new password" in m["Subject"]]
+    return [
+        re.search(r"(http\S+/reset-password\?token=[\w-]+)", mail_text(m)).group(1)
+        for m in mailbox.messages()
+        if address in m["To"].lower() and "choose a new password" in m["Subject"]
+    ]
 
 
 def reset(base, link, new_password):
     token = link.split("token=", 1)[1]
-    return requests.post(f"{base}/api/v1/auth/reset-password", timeout=10,
-                         json={"token": token, "new_password": new_password})
+    return requests.post(
+        f"{base}/api/v1/auth/reset-password", timeout=10, json={"token": token, "new_password": new_password}
+    )
 
 
 def revoked(base, token) -> bool:
@@ -299,13 +439,22 @@ def revoked(base, token) -> bool:
 
 
 def test_forgot_password_sends_a_single_use_link_and_nothing_changes_until_it_is_used(
-        behind_proxy, stack, platform_env):
+    behind_proxy, stack, platform_env
+):
     from tests.integration.test_payments import rows
 
     base, mailbox = stack
     admin = login(base, "admin", ADMIN_PASSWORD)
-    make_staff(base, admin, "agency-admins", username="eic.admin", name="Ravi", agency_code="EIC",
-               email="ravi@eic.gov.in", mobile="+919847000888")
+    make_staff(
+        base,
+        admin,
+        "agency-admins",
+        username="eic.admin",
+        name="Ravi",
+        agency_code="EIC",
+        email="ravi@eic.gov.in",
+        mobile="+919847000888",
+    )
     first = password_from_mail(mailbox, "ravi@eic.gov.in", "account")
     session = login(base, "eic.admin", first)
 
@@ -318,11 +467,16 @@ def test_forgot_password_sends_a_single_use_link_and_nothing_changes_until_it_is
     assert login(base, "eic.admin", first) and not revoked(base, session)  # nothing changed yet
     # neither the token nor the link is kept anywhere but the email
     token = link.split("token=", 1)[1]
-    for service, table in (("registration", "outbox"), ("notification", "message"),
-                           ("registration", "password_reset_request")):
-        wait_until(lambda s=service, t=table: not [r for r in rows(s, f"select * from {t}")
-                                                   if token in str(r)],
-                   timeout=10, what=f"no link in {table}")
+    for service, table in (
+        ("registration", "outbox"),
+        ("notification", "message"),
+        ("registration", "password_reset_request"),
+    ):
+        wait_until(
+            lambda s=service, t=table: not [r for r in rows(s, f"select * from {t}") if token in str(r)],
+            timeout=10,
+            what=f"no link in {table}",
+        )
 
     # Asked again: only the newest link works.
     assert forgot(base, "eic.admin", "ravi@eic.gov.in", address="192.0.2.2").status_code == 202
@@ -332,8 +486,10 @@ def test_forgot_password_sends_a_single_use_link_and_nothing_changes_until_it_is
     assert replaced.status_code == 400
     assert replaced.json()["error"]["code"] == "RESET_LINK_INVALID"
     # None works after its 30 minutes.
-    set_expiry = "update password_reset_request set expires_at = :t where closed_at is null " \
-                 "and token_sha256 is not null"
+    set_expiry = (
+        "update password_reset_request set expires_at = :t where closed_at is null "
+        "and token_sha256 is not null"
+    )
     with registration_db() as db:
         db.execute(text(set_expiry), {"t": dt.datetime.utcnow() - dt.timedelta(seconds=1)})
     expired = reset(base, newest, "yet-another-passw0rd")
@@ -366,8 +522,7 @@ def test_reset_requests_are_limited_per_account_and_per_address(behind_proxy, st
         assert limited.status_code == 429, limited.text
         assert limited.json()["error"]["code"] == "TOO_MANY_RESETS"
         assert 0 < int(limited.headers["Retry-After"]) <= 3600
-    codes = [forgot(base, f"user{n}", "x@y.in", address="192.0.2.200").status_code
-             for n in range(11)]
+    codes = [forgot(base, f"user{n}", "x@y.in", address="192.0.2.200").status_code for n in range(11)]
     assert codes == [202] * 10 + [429]
     assert login(base, "admin", ADMIN_PASSWORD)  # and no password changed on the way
 
@@ -378,8 +533,12 @@ def test_a_changed_password_revokes_every_earlier_token_and_gives_a_fresh_one(st
     other_session = login(base, "admin", ADMIN_PASSWORD)
 
     def change(token, current, new):
-        return requests.post(f"{base}/api/v1/auth/change-password", headers=bearer(token),
-                             timeout=10, json={"current_password": current, "new_password": new})
+        return requests.post(
+            f"{base}/api/v1/auth/change-password",
+            headers=bearer(token),
+            timeout=10,
+            json={"current_password": current, "new_password": new},
+        )
 
     weak = change(admin, ADMIN_PASSWORD, "short1")
     assert weak.status_code == 422 and weak.json()["error"]["code"] == "PASSWORD_WEAK"
@@ -392,8 +551,14 @@ def test_a_changed_password_revokes_every_earlier_token_and_gives_a_fresh_one(st
         wait_until(lambda o=old: revoked(base, o), timeout=10, what="the old token refused")
     assert not revoked(base, fresh)
     assert login(base, "admin", "a-much-better-passw0rd")
-    assert requests.post(f"{base}/api/v1/auth/change-password", timeout=10,
-                         json={"current_password": "x", "new_password": "y"}).status_code == 401
+    assert (
+        requests.post(
+            f"{base}/api/v1/auth/change-password",
+            timeout=10,
+            json={"current_password": "x", "new_password": "y"},
+        ).status_code
+        == 401
+    )
 
 
 def test_the_registration_service_itself_refuses_other_staff_roles(stack, rpc_client):
@@ -404,8 +569,9 @@ def test_the_registration_service_itself_refuses_other_staff_roles(stack, rpc_cl
     agency_admin = {"username": "mpeda.admin", "role": "agency_admin", "agency": "MPEDA"}
     for role in ("admin", "exporter"):
         with pytest.raises(Forbidden):
-            client.registration.create_staff(agency_admin, role, "sneaky.admin", "S",
-                                             "s@mpeda.gov.in", "+919847000999", "MPEDA")
+            client.registration.create_staff(
+                agency_admin, role, "sneaky.admin", "S", "s@mpeda.gov.in", "+919847000999", "MPEDA"
+            )
     with pytest.raises(Forbidden):
         client.registration.staff({"username": "x", "role": "officer", "agency": "MPEDA"})
 
@@ -418,29 +584,54 @@ def test_a_captcha_expires(stack, platform_env):
     db = sqlite3.connect(platform_env / "db" / "registration.sqlite3")
     db.execute("update captcha set expires_at = '2000-01-01 00:00:00' where id = ?", (captcha_id,))
     db.commit()
-    late = requests.post(f"{base}/api/v1/auth/login", timeout=10, json={
-        "username": "admin", "password": ADMIN_PASSWORD, "captcha_id": captcha_id,
-        "captcha_answer": answer})
+    late = requests.post(
+        f"{base}/api/v1/auth/login",
+        timeout=10,
+        json={
+            "username": "admin",
+            "password": ADMIN_PASSWORD,
+            "captcha_id": captcha_id,
+            "captcha_answer": answer,
+        },
+    )
     assert late.status_code == 400 and late.json()["error"]["code"] == "CAPTCHA_EXPIRED"
 
 
 def test_an_agency_admin_sees_only_its_own_offices(stack):
     base, mailbox = stack
     admin = login(base, "admin", ADMIN_PASSWORD)
-    make_staff(base, admin, "agency-admins", username="fieo.admin", name="F", agency_code="FIEO",
-               email="f@fieo.org", mobile="+919847000321")
+    make_staff(
+        base,
+        admin,
+        "agency-admins",
+        username="fieo.admin",
+        name="F",
+        agency_code="FIEO",
+        email="f@fieo.org",
+        mobile="+919847000321",
+    )
     token = login(base, "fieo.admin", password_from_mail(mailbox, "f@fieo.org"))
     for query in ("", "?agency=EIC"):
-        offices = requests.get(f"{base}/api/v1/admin/offices{query}", headers=bearer(token),
-                               timeout=10).json()["items"]
+        offices = requests.get(
+            f"{base}/api/v1/admin/offices{query}", headers=bearer(token), timeout=10
+        ).json()["items"]
         assert offices and {o["agency_code"] for o in offices} == {"FIEO"}
-    everything = requests.get(f"{base}/api/v1/admin/offices", headers=bearer(admin),
-                              timeout=10).json()["items"]
+    everything = requests.get(f"{base}/api/v1/admin/offices", headers=bearer(admin), timeout=10).json()[
+        "items"
+    ]
     assert {"FIEO", "EIC", "MPEDA", "DGFT"} <= {o["agency_code"] for o in everything}
-    issuing_elsewhere = requests.post(f"{base}/api/v1/admin/offices", headers=bearer(token),
-                                      timeout=10, json={"kind": "issuing", "code": "EIC-PUNE",
-                                                        "name": "EIC Pune", "state": "IN-MH",
-                                                        "regional_office_code": "EIC-RO-MUMBAI"})
+    issuing_elsewhere = requests.post(
+        f"{base}/api/v1/admin/offices",
+        headers=bearer(token),
+        timeout=10,
+        json={
+            "kind": "issuing",
+            "code": "EIC-PUNE",
+            "name": "EIC Pune",
+            "state": "IN-MH",
+            "regional_office_code": "EIC-RO-MUMBAI",
+        },
+    )
     assert issuing_elsewhere.status_code == 403
     assert issuing_elsewhere.json()["error"]["code"] == "AGENCY_FORBIDDEN"
 
@@ -448,12 +639,12 @@ def test_an_agency_admin_sees_only_its_own_offices(stack):
 def test_the_emailed_link_opens_a_page_that_sets_the_password(behind_proxy, stack):
     base, mailbox = stack
     assert forgot(base, "admin", "admin@example.in").status_code == 202  # the admin has no email
-    page = requests.get(f"{base}/reset-password", params={"token": '"><script>x</script>'},
-                        timeout=10)
+    page = requests.get(f"{base}/reset-password", params={"token": '"><script>x</script>'}, timeout=10)
     assert page.status_code == 200 and page.headers["Content-Type"].startswith("text/html")
     assert "<script>x" not in page.text and "&#34;&gt;&lt;script&gt;" in page.text
     assert "form-action 'self'" in page.headers["Content-Security-Policy"]
-    refused = requests.post(f"{base}/reset-password", timeout=10,
-                            data={"token": "not-a-token", "new_password": "a-good-passw0rd"})
+    refused = requests.post(
+        f"{base}/reset-password", timeout=10, data={"token": "not-a-token", "new_password": "a-good-passw0rd"}
+    )
     assert refused.status_code == 400 and "expired" in refused.text
     assert login(base, "admin", ADMIN_PASSWORD)

@@ -2,6 +2,7 @@
 and the platform's real outbox relay: by its binding alone it receives its own agency's events, and
 none of another agency's; what is published while it is down waits for it; a repeated delivery is
 handled once."""
+
 import ast
 import json
 import subprocess
@@ -41,8 +42,7 @@ class Platform:
             engine = make_engine(database_url(service))
             self.engines.append(engine)
             self.factories[service] = sessionmaker(engine, expire_on_commit=False)
-            self.relays[service] = OutboxRelay(service, self.factories[service], amqp_uri,
-                                               eventlet.spawn)
+            self.relays[service] = OutboxRelay(service, self.factories[service], amqp_uri, eventlet.spawn)
 
     def emit(self, service, event_type, data) -> dict:
         uow = UnitOfWork(service, self.factories[service], lambda: None)
@@ -60,33 +60,53 @@ class Platform:
     def relay_again(self, service, event_id):
         """What a relay does after dying between publishing a row and marking it published."""
         with self.factories[service]() as session:
-            session.execute(update(OutboxRecord).where(OutboxRecord.event_id == event_id)
-                            .values(published_at=None, claimed_by=None, claimed_until=None))
+            session.execute(
+                update(OutboxRecord)
+                .where(OutboxRecord.event_id == event_id)
+                .values(published_at=None, claimed_by=None, claimed_until=None)
+            )
             session.commit()
         self.relay()
 
     # The events, with the fields their producers fill.
     @staticmethod
     def _application(agency, n):
-        return {"application_id": str(uuid.uuid4()),
-                "application_number": f"{agency}/2026/013/{n:07d}A", "iec": "AAACM1234F",
-                "agency_code": agency, "issuing_office_code": OFFICES[agency]}
+        return {
+            "application_id": str(uuid.uuid4()),
+            "application_number": f"{agency}/2026/013/{n:07d}A",
+            "iec": "AAACM1234F",
+            "agency_code": agency,
+            "issuing_office_code": OFFICES[agency],
+        }
 
     def application_submitted(self, agency, n):
-        return self.emit("application", "application_submitted",
-                         {**self._application(agency, n), "agreement_code": "013"})
+        return self.emit(
+            "application", "application_submitted", {**self._application(agency, n), "agreement_code": "013"}
+        )
 
     def discrepancy_raised(self, agency, n):
-        return self.emit("application", "discrepancy_raised",
-                         {**self._application(agency, n), "comment": "The invoice is not signed."})
+        return self.emit(
+            "application",
+            "discrepancy_raised",
+            {**self._application(agency, n), "comment": "The invoice is not signed."},
+        )
 
     def certificate_issued(self, agency, n):
         number = f"{agency}/2026/013/{n:07d}A"
-        return self.emit("certificate", "certificate_issued", {
-            "certificate_id": str(uuid.uuid4()), "certificate_number": number,
-            "application_id": str(uuid.uuid4()), "iec": "AAACM1234F", "sha256": "ab" * 32,
-            "url": f"http://127.0.0.1:8000/api/v1/verify?number={number}", "agency_code": agency,
-            "issuing_office_code": OFFICES[agency]})
+        return self.emit(
+            "certificate",
+            "certificate_issued",
+            {
+                "certificate_id": str(uuid.uuid4()),
+                "certificate_number": number,
+                "application_id": str(uuid.uuid4()),
+                "iec": "AAACM1234F",
+                "sha256": "ab" * 32,
+                "url": f"http://127.0.0.1:8000/api/v1/verify?number={number}",
+                "agency_code": agency,
+                "issuing_office_code": OFFICES[agency],
+            },
+        )
 
     def close(self):
         for relay in self.relays.values():
@@ -114,13 +134,19 @@ def broker_account(amqp_uri):
 
     def make(configure, write, read):
         user, password = f"agency-{uuid.uuid4().hex[:10]}", uuid.uuid4().hex
-        requests.put(f"{api}/users/{user}", auth=(admin, admin_password), timeout=10,
-                     json={"password": password, "tags": ""}).raise_for_status()
+        requests.put(
+            f"{api}/users/{user}",
+            auth=(admin, admin_password),
+            timeout=10,
+            json={"password": password, "tags": ""},
+        ).raise_for_status()
         made.append(user)
-        requests.put(f"{api}/permissions/{quote(vhost, safe='')}/{user}",
-                     auth=(admin, admin_password), timeout=10,
-                     json={"configure": configure, "write": write, "read": read},
-                     ).raise_for_status()
+        requests.put(
+            f"{api}/permissions/{quote(vhost, safe='')}/{user}",
+            auth=(admin, admin_password),
+            timeout=10,
+            json={"configure": configure, "write": write, "read": read},
+        ).raise_for_status()
         return f"amqp://{user}:{password}@{host}:{port}/{quote(vhost, safe='')}"
 
     yield make
@@ -134,8 +160,7 @@ def consume(amqp_uri, agency, limit=None, wait=15, **kwargs):
     handled, stop = [], threading.Event()
     timer = eventlet.spawn_after(wait, stop.set)
     try:
-        counts = agency_consumer.run(amqp_uri, agency, handled.append, stop_event=stop,
-                                     limit=limit, **kwargs)
+        counts = agency_consumer.run(amqp_uri, agency, handled.append, stop_event=stop, limit=limit, **kwargs)
     finally:
         timer.cancel()
     return handled, counts
@@ -155,11 +180,12 @@ def test_each_agency_receives_exactly_its_own_events_by_its_binding(platform_eve
         for agency in OFFICES:
             agency_consumer.declare_topology(conn.channel(), agency)
 
-    mpeda = [platform_events.application_submitted("MPEDA", 1),
-             platform_events.discrepancy_raised("MPEDA", 1),
-             platform_events.certificate_issued("MPEDA", 1)]
-    eic = [platform_events.application_submitted("EIC", 2),
-           platform_events.certificate_issued("EIC", 2)]
+    mpeda = [
+        platform_events.application_submitted("MPEDA", 1),
+        platform_events.discrepancy_raised("MPEDA", 1),
+        platform_events.certificate_issued("MPEDA", 1),
+    ]
+    eic = [platform_events.application_submitted("EIC", 2), platform_events.certificate_issued("EIC", 2)]
     platform_events.relay()
 
     # Routed by the broker alone, before any consumer code runs.
@@ -169,7 +195,10 @@ def test_each_agency_receives_exactly_its_own_events_by_its_binding(platform_eve
     got, counts = consume(amqp_uri, "MPEDA", limit=3)
     assert ids(got) == ids(mpeda)
     assert {e["event_type"] for e in got} == {
-        "application_submitted", "discrepancy_raised", "certificate_issued"}
+        "application_submitted",
+        "discrepancy_raised",
+        "certificate_issued",
+    }
     assert all(e["agency_code"] == "MPEDA" for e in got)
     assert counts == {"received": 3, "handled": 3, "duplicates": 0, "rejected": 0}
 
@@ -183,12 +212,12 @@ def test_each_agency_receives_exactly_its_own_events_by_its_binding(platform_eve
     assert consume(amqp_uri, "MPEDA", wait=1)[0] == []
 
 
-def test_events_published_while_the_consumer_is_down_arrive_when_it_starts(
-        platform_events, amqp_uri):
+def test_events_published_while_the_consumer_is_down_arrive_when_it_starts(platform_events, amqp_uri):
     stop, handled = threading.Event(), []
     # The agency's system runs (its first start declares the queue) and handles a live event.
-    running = eventlet.spawn(agency_consumer.run, amqp_uri, "MPEDA", handled.append,
-                             stop_event=stop, poll_seconds=0.1)
+    running = eventlet.spawn(
+        agency_consumer.run, amqp_uri, "MPEDA", handled.append, stop_event=stop, poll_seconds=0.1
+    )
     deadline = eventlet.Timeout(15)
     try:
         while True:
@@ -208,9 +237,11 @@ def test_events_published_while_the_consumer_is_down_arrive_when_it_starts(
     assert ids(handled) == [live["event_id"]]
 
     # It is down while the platform goes on.
-    while_down = [platform_events.certificate_issued("MPEDA", 1),
-                  platform_events.application_submitted("EIC", 2),
-                  platform_events.application_submitted("MPEDA", 3)]
+    while_down = [
+        platform_events.certificate_issued("MPEDA", 1),
+        platform_events.application_submitted("EIC", 2),
+        platform_events.application_submitted("MPEDA", 3),
+    ]
     platform_events.relay()
 
     got, counts = consume(amqp_uri, "MPEDA", limit=2)
@@ -236,16 +267,18 @@ def test_an_unreadable_message_is_parked_not_lost(platform_events, amqp_uri):
     with Connection(amqp_uri) as conn:
         agency_consumer.declare_topology(conn.channel(), "MPEDA")
         conn.Producer().publish(
-            b"not json", exchange=Exchange("application.events", type="topic", durable=True),
-            routing_key="application_submitted", content_type="application/json",
-            headers={"agency_code": "MPEDA"})
+            b"not json",
+            exchange=Exchange("application.events", type="topic", durable=True),
+            routing_key="application_submitted",
+            content_type="application/json",
+            headers={"agency_code": "MPEDA"},
+        )
     got, counts = consume(amqp_uri, "MPEDA", limit=1)
     assert got == [] and counts["rejected"] == 1
     assert waiting(amqp_uri, "agency.MPEDA.events.rejected") == 1
 
 
-def test_an_agency_declares_its_own_topology_with_least_privilege(
-        platform_events, amqp_uri, broker_account):
+def test_an_agency_declares_its_own_topology_with_least_privilege(platform_events, amqp_uri, broker_account):
     """docs/events.md: configure and write on its own names, read on the platform's two
     exchanges, which the platform has declared already (--declare own)."""
     with Connection(amqp_uri) as conn:
@@ -264,7 +297,8 @@ def test_an_agency_declares_its_own_topology_with_least_privilege(
 
 
 def test_with_the_topology_declared_by_the_operator_an_agency_sees_nothing_else(
-        platform_events, amqp_uri, broker_account):
+    platform_events, amqp_uri, broker_account
+):
     """docs/events.md, Isolation: a binding selects events but does not authorize anything; an
     account that may only read its own queue cannot bind another to see other agencies'."""
     with Connection(amqp_uri) as conn:  # the operator, once, when the agency joins
@@ -290,15 +324,30 @@ def test_with_the_topology_declared_by_the_operator_an_agency_sees_nothing_else(
 def test_the_command_prints_one_json_line_per_event(platform_events, amqp_uri):
     with Connection(amqp_uri) as conn:
         agency_consumer.declare_topology(conn.channel(), "EIC", "eic-system")
-    sent = [platform_events.application_submitted("EIC", 1),
-            platform_events.application_submitted("MPEDA", 2),
-            platform_events.certificate_issued("EIC", 1)]
+    sent = [
+        platform_events.application_submitted("EIC", 1),
+        platform_events.application_submitted("MPEDA", 2),
+        platform_events.certificate_issued("EIC", 1),
+    ]
     platform_events.relay()
 
     done = subprocess.run(
-        [sys.executable, str(EXAMPLE), "--amqp", amqp_uri, "--agency", "EIC",
-         "--queue", "eic-system", "--limit", "2"],
-        capture_output=True, text=True, timeout=60)
+        [
+            sys.executable,
+            str(EXAMPLE),
+            "--amqp",
+            amqp_uri,
+            "--agency",
+            "EIC",
+            "--queue",
+            "eic-system",
+            "--limit",
+            "2",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()
     assert len(lines) == 2

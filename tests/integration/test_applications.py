@@ -1,6 +1,7 @@
 """CoO applications over HTTP against real services: drafts, documents signed with the DSC,
 submission with the DSC over the canonical payload, numbers under concurrency, lists, Excel export,
 and that no other exporter reaches any of it."""
+
 import base64
 import io
 import os
@@ -28,12 +29,15 @@ def minimal_pdf(text="Commercial invoice MSF/2026/118") -> bytes:
 
     writer = PdfFileWriter()
     stream = generic.StreamObject(stream_data=f"BT /F1 12 Tf 72 720 Td ({text}) Tj ET".encode())
-    page = generic.DictionaryObject({
-        generic.NameObject("/Type"): generic.NameObject("/Page"),
-        generic.NameObject("/MediaBox"): generic.ArrayObject(
-            [generic.NumberObject(n) for n in (0, 0, 595, 842)]),
-        generic.NameObject("/Contents"): writer.add_object(stream),
-    })
+    page = generic.DictionaryObject(
+        {
+            generic.NameObject("/Type"): generic.NameObject("/Page"),
+            generic.NameObject("/MediaBox"): generic.ArrayObject(
+                [generic.NumberObject(n) for n in (0, 0, 595, 842)]
+            ),
+            generic.NameObject("/Contents"): writer.add_object(stream),
+        }
+    )
     writer.insert_page(page)
     out = io.BytesIO()
     writer.write(out)
@@ -58,11 +62,25 @@ def world(platform, smtp_mailbox, tmp_path, platform_env):
     admin = login(base, "admin", ADMIN_PASSWORD)
     auth = {"Authorization": f"Bearer {admin}"}
     with open(HS2022, "rb") as f:
-        assert requests.post(f"{base}/api/v1/admin/reference/hs", headers=auth, timeout=60,
-                             files={"file": ("hs2022.csv", f, "text/csv")}).status_code == 200
-    rate = requests.post(f"{base}/api/v1/admin/exchange-rates", headers=auth, timeout=10, json={
-        "currency": "USD", "valid_from": (date.today() - timedelta(days=90)).isoformat(),
-        "rate": USD_RATE})
+        assert (
+            requests.post(
+                f"{base}/api/v1/admin/reference/hs",
+                headers=auth,
+                timeout=60,
+                files={"file": ("hs2022.csv", f, "text/csv")},
+            ).status_code
+            == 200
+        )
+    rate = requests.post(
+        f"{base}/api/v1/admin/exchange-rates",
+        headers=auth,
+        timeout=10,
+        json={
+            "currency": "USD",
+            "valid_from": (date.today() - timedelta(days=90)).isoformat(),
+            "rate": USD_RATE,
+        },
+    )
     assert rate.status_code == 201, rate.text
     token, dsc = registered_exporter(base, smtp_mailbox, tmp_path, platform_env)
     return {"base": base, "token": token, "dsc": dsc, "tmp": tmp_path, "var": platform_env}
@@ -73,14 +91,18 @@ def call(world, method, path, token=None, **kwargs):
     return requests.request(method, world["base"] + path, headers=headers, timeout=30, **kwargs)
 
 
-def upload(world, application_id, content, *, kind="invoice", sign=True, dsc=None,
-           name="invoice.pdf"):
+def upload(world, application_id, content, *, kind="invoice", sign=True, dsc=None, name="invoice.pdf"):
     cert, key = dsc or world["dsc"]
     data = {"kind": kind}
     if sign:
         data["signature"] = base64.b64encode(openssl_sign(content, cert, key, world["tmp"])).decode()
-    return call(world, "POST", f"/api/v1/applications/{application_id}/documents",
-                files={"file": (name, content, "application/pdf")}, data=data)
+    return call(
+        world,
+        "POST",
+        f"/api/v1/applications/{application_id}/documents",
+        files={"file": (name, content, "application/pdf")},
+        data=data,
+    )
 
 
 def signature_for(world, application_id, dsc=None, payload=None) -> str:
@@ -91,13 +113,11 @@ def signature_for(world, application_id, dsc=None, payload=None) -> str:
 
 
 def post_submit(world, application_id, signature):
-    return call(world, "POST", f"/api/v1/applications/{application_id}/submit",
-                json={"signature": signature})
+    return call(world, "POST", f"/api/v1/applications/{application_id}/submit", json={"signature": signature})
 
 
 def submit(world, application_id, dsc=None, payload=None):
-    return post_submit(world, application_id,
-                       signature_for(world, application_id, dsc=dsc, payload=payload))
+    return post_submit(world, application_id, signature_for(world, application_id, dsc=dsc, payload=payload))
 
 
 def ready_draft(world, **overrides):
@@ -121,8 +141,7 @@ def test_draft_to_submission_with_number_history_and_evidence(world):
     year = datetime.now(ZoneInfo("Asia/Kolkata")).year  # numbers use India's year
     assert body["number"] == f"MPEDA/{year}/013/0000001A"
     history = call(world, "GET", f"/api/v1/applications/{application_id}/history").json()["items"]
-    assert [(h["from"], h["to"]) for h in history] == [(None, "draft"),
-                                                       ("draft", "pending_payment")]
+    assert [(h["from"], h["to"]) for h in history] == [(None, "draft"), ("draft", "pending_payment")]
     assert all(h["actor"] == IEC for h in history)
     # no more edits once submitted
     edit = call(world, "PUT", f"/api/v1/applications/{application_id}", json=application_body())
@@ -139,7 +158,8 @@ def test_draft_to_submission_with_number_history_and_evidence(world):
 def test_the_aifta_rvc_threshold(world):
     failing = application_body()
     failing["products"][0]["raw_materials"][1].update(
-        {"unit_cif_value": "116.67", "quantity": "6000", "total_cif_value": "700020.00"})
+        {"unit_cif_value": "116.67", "quantity": "6000", "total_cif_value": "700020.00"}
+    )
     application_id = ready_draft(world, products=failing["products"])
     check = call(world, "GET", f"/api/v1/applications/{application_id}/origin-check").json()
     assert check["products"][0]["meets"] is False
@@ -183,10 +203,13 @@ def test_document_refusals(world):
     # a valid PDF with the signature of another valid PDF
     cert, key = world["dsc"]
     other_signature = openssl_sign(minimal_pdf("another invoice"), cert, key, world["tmp"])
-    mismatch = call(world, "POST", f"/api/v1/applications/{path}/documents",
-                    files={"file": ("x.pdf", minimal_pdf(), "application/pdf")},
-                    data={"kind": "invoice",
-                          "signature": base64.b64encode(other_signature).decode()})
+    mismatch = call(
+        world,
+        "POST",
+        f"/api/v1/applications/{path}/documents",
+        files={"file": ("x.pdf", minimal_pdf(), "application/pdf")},
+        data={"kind": "invoice", "signature": base64.b64encode(other_signature).decode()},
+    )
     assert mismatch.status_code == 422
     assert mismatch.json()["error"]["code"] == "DSC_SIGNATURE_INVALID"
     assert call(world, "GET", f"/api/v1/applications/{path}").json()["documents"] == []
@@ -196,8 +219,9 @@ def test_fifty_concurrent_submissions_get_fifty_consecutive_numbers(world):
     ids = [ready_draft(world) for _ in range(50)]
     pool = eventlet.GreenPool(50)
     results = list(pool.imap(lambda i: submit(world, i), ids))
-    assert [r.status_code for r in results] == [200] * 50, [r.text for r in results
-                                                           if r.status_code != 200][:3]
+    assert [r.status_code for r in results] == [200] * 50, [r.text for r in results if r.status_code != 200][
+        :3
+    ]
     numbers = sorted(r.json()["number"] for r in results)
     year = datetime.now(ZoneInfo("Asia/Kolkata")).year  # numbers use India's year
     assert numbers == [f"MPEDA/{year}/013/{n:07d}A" for n in range(1, 51)]
@@ -205,8 +229,7 @@ def test_fifty_concurrent_submissions_get_fifty_consecutive_numbers(world):
 
 def test_lists_filters_and_excel_export(world):
     first = call(world, "POST", "/api/v1/applications", json=application_body()).json()
-    call(world, "POST", "/api/v1/applications",
-         json={"kind": "non_preferential", "agency_code": "EIC"})
+    call(world, "POST", "/api/v1/applications", json={"kind": "non_preferential", "agency_code": "EIC"})
     drafts = call(world, "GET", "/api/v1/applications", params={"agency": "MPEDA"}).json()
     assert [a["id"] for a in drafts["items"]] == [first["id"]] and drafts["total"] == 1
     bad = call(world, "GET", "/api/v1/applications", params={"status": "lost"})
@@ -220,28 +243,32 @@ def test_lists_filters_and_excel_export(world):
 
 def test_another_exporter_reaches_nothing(world, smtp_mailbox):
     application_id = ready_draft(world)
-    document_id = call(world, "GET", f"/api/v1/applications/{application_id}").json()[
-        "documents"][0]["id"]
+    document_id = call(world, "GET", f"/api/v1/applications/{application_id}").json()["documents"][0]["id"]
     # a second exporter, Sundaram Textiles, registered like the first
     from tests.exporters import register_other_exporter
 
     other = register_other_exporter(world, smtp_mailbox)
-    for method, path, *body in [("GET", f"/api/v1/applications/{application_id}"),
-                         ("PUT", f"/api/v1/applications/{application_id}"),
-                         ("DELETE", f"/api/v1/applications/{application_id}"),
-                         ("POST", f"/api/v1/applications/{application_id}/clone"),
-                         ("GET", f"/api/v1/applications/{application_id}/history"),
-                         ("GET", f"/api/v1/applications/{application_id}/signing-payload"),
-                         ("GET", f"/api/v1/applications/{application_id}/origin-check"),
-                         ("POST", f"/api/v1/applications/{application_id}/submit",
-                          {"signature": "AAAA"}),
-                         ("GET", f"/api/v1/applications/{application_id}/documents/{document_id}")]:
-        response = call(world, method, path, token=other,
-                        json=body[0] if body else application_body())
+    for method, path, *body in [
+        ("GET", f"/api/v1/applications/{application_id}"),
+        ("PUT", f"/api/v1/applications/{application_id}"),
+        ("DELETE", f"/api/v1/applications/{application_id}"),
+        ("POST", f"/api/v1/applications/{application_id}/clone"),
+        ("GET", f"/api/v1/applications/{application_id}/history"),
+        ("GET", f"/api/v1/applications/{application_id}/signing-payload"),
+        ("GET", f"/api/v1/applications/{application_id}/origin-check"),
+        ("POST", f"/api/v1/applications/{application_id}/submit", {"signature": "AAAA"}),
+        ("GET", f"/api/v1/applications/{application_id}/documents/{document_id}"),
+    ]:
+        response = call(world, method, path, token=other, json=body[0] if body else application_body())
         assert response.status_code == 404, (method, path, response.status_code)
-    sneaky_upload = call(world, "POST", f"/api/v1/applications/{application_id}/documents",
-                         token=other, files={"file": ("x.pdf", minimal_pdf(), "application/pdf")},
-                         data={"kind": "invoice", "signature": "AAAA"})
+    sneaky_upload = call(
+        world,
+        "POST",
+        f"/api/v1/applications/{application_id}/documents",
+        token=other,
+        files={"file": ("x.pdf", minimal_pdf(), "application/pdf")},
+        data={"kind": "invoice", "signature": "AAAA"},
+    )
     assert sneaky_upload.status_code == 404
     assert call(world, "GET", "/api/v1/applications", token=other).json()["total"] == 0
     export = call(world, "GET", "/api/v1/applications/export.xlsx", token=other)
@@ -249,8 +276,7 @@ def test_another_exporter_reaches_nothing(world, smtp_mailbox):
     assert call(world, "GET", f"/api/v1/applications/{application_id}").status_code == 200
 
 
-def test_officers_of_the_issuing_office_read_submitted_applications_and_documents(world,
-                                                                                   smtp_mailbox):
+def test_officers_of_the_issuing_office_read_submitted_applications_and_documents(world, smtp_mailbox):
     import re
 
     from tests.conftest import mail_text
@@ -258,11 +284,24 @@ def test_officers_of_the_issuing_office_read_submitted_applications_and_document
     application_id = ready_draft(world)
     admin = login(world["base"], "admin", ADMIN_PASSWORD)
     officers = {}
-    for username, office, email in (("kochi.officer", "MPEDA-KOCHI", "kochi@mpeda.gov.in"),
-                                    ("chennai.officer", "MPEDA-CHENNAI", "chennai@mpeda.gov.in")):
-        made = call(world, "POST", "/api/v1/admin/officers", token=admin, json={
-            "username": username, "name": username, "email": email, "mobile": "+919847000123",
-            "agency_code": "MPEDA", "issuing_office_code": office})
+    for username, office, email in (
+        ("kochi.officer", "MPEDA-KOCHI", "kochi@mpeda.gov.in"),
+        ("chennai.officer", "MPEDA-CHENNAI", "chennai@mpeda.gov.in"),
+    ):
+        made = call(
+            world,
+            "POST",
+            "/api/v1/admin/officers",
+            token=admin,
+            json={
+                "username": username,
+                "name": username,
+                "email": email,
+                "mobile": "+919847000123",
+                "agency_code": "MPEDA",
+                "issuing_office_code": office,
+            },
+        )
         assert made.status_code == 201, made.text
         mail = smtp_mailbox.wait_for(lambda m, e=email: e in m["To"].lower())[0]
         password = re.search(r"Password:\s*(\S+)", mail_text(mail)).group(1)
@@ -278,8 +317,7 @@ def test_officers_of_the_issuing_office_read_submitted_applications_and_document
     assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF-")
     assert pdf.headers["X-Content-SHA256"] == document["sha256"]
     assert call(world, "GET", path, token=officers["MPEDA-CHENNAI"]).status_code == 404
-    assert call(world, "PUT", path, token=officers["MPEDA-KOCHI"],
-                json=application_body()).status_code == 403
+    assert call(world, "PUT", path, token=officers["MPEDA-KOCHI"], json=application_body()).status_code == 403
 
 
 def _product(**changes):
@@ -298,28 +336,48 @@ TOMORROW = (date.today() + timedelta(days=1)).isoformat()
 LAST_WEEK = (date.today() - timedelta(days=7)).isoformat()
 
 
-@pytest.mark.parametrize("overrides, path, fragment", [
-    ({"products": _product(hs_code="030698")}, "products[0].hs_code", "not in the HS"),
-    ({"importer": {"name": "Acme", "country": "US", "address": "NY"}}, "importer.country",
-     "not a partner"),
-    ({"importer": {"name": "Acme", "country": "XX", "address": "?"}}, "importer.country",
-     "ISO 3166"),
-    ({"invoice": {"number": "X-1", "date": TOMORROW}}, "invoice.date", "future"),
-    ({"transport": {"mode": "sea", "vessel_or_flight": "MSC ANNA", "port_of_loading": "Cochin",
-                    "port_of_discharge": "HCMC", "departure_date": LAST_WEEK}},
-     "transport.departure_date", ""),
-    ({"products": _material(total_cif_value="500000.00")},
-     "products[0].raw_materials[1].total_cif_value", ""),
-    ({"products": _product(fob_inr="900000.00")}, "products[0].fob_inr", ""),
-    ({"products": _product(unit="XYZ")}, "products[0].unit", "unit list"),
-    ({"products": _product(preference_criterion="CC")}, "products[0].preference_criterion",
-     "not a criterion of AIFTA"),
-    ({"products": _material(origin_country="ZZ")},
-     "products[0].raw_materials[1].origin_country", ""),
-    ({"branch_id": "B7"}, "branch_id", "not one of your registered branches"),
-    ({"issuing_office_code": "EIC-MUMBAI"}, "issuing_office_code", ""),
-    ({"kind": "non_preferential"}, "agreement_code", "names no agreement"),
-])
+@pytest.mark.parametrize(
+    "overrides, path, fragment",
+    [
+        ({"products": _product(hs_code="030698")}, "products[0].hs_code", "not in the HS"),
+        (
+            {"importer": {"name": "Acme", "country": "US", "address": "NY"}},
+            "importer.country",
+            "not a partner",
+        ),
+        ({"importer": {"name": "Acme", "country": "XX", "address": "?"}}, "importer.country", "ISO 3166"),
+        ({"invoice": {"number": "X-1", "date": TOMORROW}}, "invoice.date", "future"),
+        (
+            {
+                "transport": {
+                    "mode": "sea",
+                    "vessel_or_flight": "MSC ANNA",
+                    "port_of_loading": "Cochin",
+                    "port_of_discharge": "HCMC",
+                    "departure_date": LAST_WEEK,
+                }
+            },
+            "transport.departure_date",
+            "",
+        ),
+        (
+            {"products": _material(total_cif_value="500000.00")},
+            "products[0].raw_materials[1].total_cif_value",
+            "",
+        ),
+        ({"products": _product(fob_inr="900000.00")}, "products[0].fob_inr", ""),
+        ({"products": _product(unit="XYZ")}, "products[0].unit", "unit list"),
+        (
+            {"products": _product(preference_criterion="CC")},
+            "products[0].preference_criterion",
+            "not a criterion of AIFTA",
+        ),
+        ({"products": _material(origin_country="ZZ")}, "products[0].raw_materials[1].origin_country", ""),
+        ({"branch_id": "B7"}, "branch_id", "not one of your registered branches"),
+        ({"issuing_office_code": "EIC-MUMBAI"}, "issuing_office_code", ""),
+        ({"kind": "non_preferential"}, "agreement_code", "names no agreement"),
+    ],
+)
 def test_each_rule_names_its_field_path_and_changes_nothing(world, overrides, path, fragment):
     application_id = ready_draft(world, **overrides)
     refused = submit(world, application_id)
@@ -355,10 +413,10 @@ def test_the_same_document_sent_twice_is_kept_once(world):
     draft = call(world, "POST", "/api/v1/applications", json=application_body()).json()
     content = minimal_pdf()
     first = upload(world, draft["id"], content)
-    again = upload(world, draft["id"], content)              # a retried request
+    again = upload(world, draft["id"], content)  # a retried request
     assert first.status_code == again.status_code == 201
     assert again.json()["id"] == first.json()["id"]
     packing = upload(world, draft["id"], content, kind="packing_list")
-    assert packing.json()["id"] != first.json()["id"]        # another kind is another document
+    assert packing.json()["id"] != first.json()["id"]  # another kind is another document
     documents = call(world, "GET", f"/api/v1/applications/{draft['id']}").json()["documents"]
     assert len(documents) == 2

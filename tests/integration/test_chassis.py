@@ -1,5 +1,6 @@
 """The chassis against a real RabbitMQ: outbox, inbox, retries and dead letters, RPC deadlines,
 correlation ids."""
+
 import json
 import time
 
@@ -22,12 +23,17 @@ from services.chassis.models import InboxRecord, OutboxRecord
 from services.chassis.rpc import TimedRpcProxy
 from services.contracts.events import make_event
 
-EXPORTER = {"iec": "ABCDE12345", "name": "Sea Foods Pvt Ltd", "email": "exports@seafoods.in",
-            "mobile": "+919876543210"}
+EXPORTER = {
+    "iec": "ABCDE12345",
+    "name": "Sea Foods Pvt Ltd",
+    "email": "exports@seafoods.in",
+    "mobile": "+919876543210",
+}
 
 
 class Registration(ServiceBase):
     """Stands in for the registration service: one method that emits an event and can fail after."""
+
     name = "registration"
 
     @rpc
@@ -38,7 +44,7 @@ class Registration(ServiceBase):
         return payload["event_id"]
 
 
-handled = []          # effects of the probe handler, observed by the tests
+handled = []  # effects of the probe handler, observed by the tests
 handler_fails = {"on": False}
 
 
@@ -50,8 +56,9 @@ class Notification(ServiceBase):
         if handler_fails["on"]:
             raise RuntimeError("mail server down")
         # The effect commits with the inbox row: that is what "once" is about.
-        self.db.session.execute(text("INSERT INTO probe_effect (event_id) VALUES (:e)"),
-                                {"e": str(event["event_id"])})
+        self.db.session.execute(
+            text("INSERT INTO probe_effect (event_id) VALUES (:e)"), {"e": str(event["event_id"])}
+        )
         handled.append(str(event["event_id"]))
 
 
@@ -91,8 +98,12 @@ def migrated(request, platform_env):
 def listen(amqp_uri, source="registration"):
     """An outside consumer's durable queue bound to a service's events, as an agency would bind."""
     conn = Connection(amqp_uri)
-    queue = Queue(f"probe-{source}", Exchange(f"{source}.events", type="topic", durable=True),
-                  routing_key="#", durable=True)
+    queue = Queue(
+        f"probe-{source}",
+        Exchange(f"{source}.events", type="topic", durable=True),
+        routing_key="#",
+        durable=True,
+    )
     queue(conn.default_channel).declare()
     return conn, queue
 
@@ -118,15 +129,14 @@ def rows(platform_env, service, model):
         engine.dispose()
 
 
-def test_event_is_published_only_when_its_transaction_commits(
-        migrated, run_services, rpc_client, amqp_uri):
+def test_event_is_published_only_when_its_transaction_commits(migrated, run_services, rpc_client, amqp_uri):
     conn, queue = listen(amqp_uri)
     run_services(Registration)
     client = rpc_client(correlation_id="corr-123")
 
     with pytest.raises(RemoteError, match="refused after the event was recorded"):
         client.registration.register(fail_after_emit=True)
-    assert received(conn, queue, wait=1.5) == []          # > 2 relay polls: nothing went out
+    assert received(conn, queue, wait=1.5) == []  # > 2 relay polls: nothing went out
     assert rows(migrated, "registration", OutboxRecord) == 0
 
     event_id = client.registration.register()
@@ -135,7 +145,7 @@ def test_event_is_published_only_when_its_transaction_commits(
     event = events[0]
     assert event["event_type"] == "exporter_registered" and event["version"] == 1
     assert event["iec"] == EXPORTER["iec"]
-    assert event["correlation_id"] == "corr-123"           # travelled from the caller's context
+    assert event["correlation_id"] == "corr-123"  # travelled from the caller's context
     assert rows(migrated, "registration", OutboxRecord) == 1
 
 
@@ -145,9 +155,12 @@ def test_redelivered_event_has_its_effect_once(migrated, run_services, amqp_uri)
     with Connection(amqp_uri) as conn:
         producer = conn.Producer()
         for _ in range(3):  # at-least-once delivery: the broker hands over the same event again
-            producer.publish(payload, exchange=Exchange("registration.events", type="topic",
-                                                        durable=True),
-                             routing_key="exporter_registered", serializer="json")
+            producer.publish(
+                payload,
+                exchange=Exchange("registration.events", type="topic", durable=True),
+                routing_key="exporter_registered",
+                serializer="json",
+            )
     deadline = time.time() + 5
     while time.time() < deadline and not handled:
         eventlet.sleep(0.05)
@@ -166,7 +179,9 @@ def test_contract_breaking_event_goes_straight_to_dead_letters(migrated, run_ser
         conn.Producer().publish(
             {"event_type": "exporter_registered", "version": 1, "iec": "bad"},
             exchange=Exchange("registration.events", type="topic", durable=True),
-            routing_key="exporter_registered", serializer="json")
+            routing_key="exporter_registered",
+            serializer="json",
+        )
     dead = wait_for_dead_letters(amqp_uri, 1)
     assert dead[0]["attempts"] == 1 and "contract" in dead[0]["error"]
     assert handled == []
@@ -182,18 +197,20 @@ def wait_for_dead_letters(amqp_uri, count, wait=10):
     raise AssertionError(f"expected {count} dead letters, found {dlq.list_dead_letters(amqp_uri)}")
 
 
-def test_failing_handler_is_retried_then_dead_lettered_and_replay_reruns_it(
-        migrated, run_services, amqp_uri):
+def test_failing_handler_is_retried_then_dead_lettered_and_replay_reruns_it(migrated, run_services, amqp_uri):
     handler_fails["on"] = True
     run_services(Notification)
     payload = make_event("registration", "exporter_registered", EXPORTER, "corr-2")
     with Connection(amqp_uri) as conn:
-        conn.Producer().publish(payload, exchange=Exchange("registration.events", type="topic",
-                                                           durable=True),
-                                routing_key="exporter_registered", serializer="json")
+        conn.Producer().publish(
+            payload,
+            exchange=Exchange("registration.events", type="topic", durable=True),
+            routing_key="exporter_registered",
+            serializer="json",
+        )
     dead = wait_for_dead_letters(amqp_uri, 1)
     assert len(dead) == 1
-    assert dead[0]["attempts"] == 3                          # the first try and two retries
+    assert dead[0]["attempts"] == 3  # the first try and two retries
     assert dead[0]["event_id"] == payload["event_id"]
     assert "mail server down" in dead[0]["error"]
     assert dead[0]["queue"].endswith("--notification.on_exporter_registered")
@@ -207,7 +224,7 @@ def test_failing_handler_is_retried_then_dead_lettered_and_replay_reruns_it(
     assert unknown.exit_code != 0 and "not found: no-such-id" in unknown.output
     assert len(dlq.list_dead_letters(amqp_uri)) == 1
 
-    handler_fails["on"] = False                              # the operator fixed the cause
+    handler_fails["on"] = False  # the operator fixed the cause
     replayed = CliRunner().invoke(opencoo, ["dlq", "replay", dead[0]["id"]])
     assert replayed.exit_code == 0 and "replayed 1 dead letter" in replayed.output
     deadline = time.time() + 5
@@ -217,16 +234,15 @@ def test_failing_handler_is_retried_then_dead_lettered_and_replay_reruns_it(
     assert dlq.list_dead_letters(amqp_uri) == []
 
 
-def test_rpc_to_a_stopped_service_times_out_within_the_configured_time(
-        migrated, run_services, rpc_client):
+def test_rpc_to_a_stopped_service_times_out_within_the_configured_time(migrated, run_services, rpc_client):
     signing = run_services(Signing)
     run_services(Caller)
     client = rpc_client()
     assert client.certificate.ask_signing()["service"] == "signing"
 
-    signing.stop()                                           # its queue stays, nobody consumes
+    signing.stop()  # its queue stays, nobody consumes
     started = time.time()
-    with pytest.raises(RpcTimeout) as raised:                # the caller sees our own error class
+    with pytest.raises(RpcTimeout) as raised:  # the caller sees our own error class
         client.certificate.ask_signing()
     elapsed = time.time() - started
     assert isinstance(raised.value, RpcTimeout)  # 504 at the gateway

@@ -1,4 +1,5 @@
 """Development PKI (cli/devpki.py): dev CA, JWT keys, SoftHSM2 token and agency keys on it."""
+
 import datetime as dt
 import hashlib
 import os
@@ -29,9 +30,11 @@ def var(tmp_path, monkeypatch):
 def _snapshot(folder):
     """Bytes and mtimes of our files. SoftHSM's own token files are left out: the library
     rewrites them on every login, whatever we do; the token's objects are counted instead."""
-    return {p: (p.read_bytes(), p.stat().st_mtime_ns)
-            for p in sorted(folder.rglob("*"))
-            if p.is_file() and not p.name.endswith(".lock") and "tokens" not in p.parts}
+    return {
+        p: (p.read_bytes(), p.stat().st_mtime_ns)
+        for p in sorted(folder.rglob("*"))
+        if p.is_file() and not p.name.endswith(".lock") and "tokens" not in p.parts
+    }
 
 
 def _mode(path):
@@ -39,8 +42,9 @@ def _mode(path):
 
 
 def _verify_issued_by(cert, issuer):
-    issuer.public_key().verify(cert.signature, cert.tbs_certificate_bytes,
-                               ec.ECDSA(cert.signature_hash_algorithm))
+    issuer.public_key().verify(
+        cert.signature, cert.tbs_certificate_bytes, ec.ECDSA(cert.signature_hash_algorithm)
+    )
     assert cert.issuer == issuer.subject
 
 
@@ -51,8 +55,7 @@ def test_dev_ca_is_a_self_signed_ca(var):
     cert = x509.load_pem_x509_certificate(cert_path.read_bytes())
     key = serialization.load_pem_private_key(key_path.read_bytes(), password=None)
     assert isinstance(key, ec.EllipticCurvePrivateKey) and key.curve.name == "secp256r1"
-    assert cert.subject.get_attributes_for_oid(x509.NameOID.COMMON_NAME)[0].value == \
-        "OpenCoO Development CA"
+    assert cert.subject.get_attributes_for_oid(x509.NameOID.COMMON_NAME)[0].value == "OpenCoO Development CA"
     bc = cert.extensions.get_extension_for_class(x509.BasicConstraints)
     assert bc.critical and bc.value.ca and bc.value.path_length == 1
     ku = cert.extensions.get_extension_for_class(x509.KeyUsage).value
@@ -71,8 +74,10 @@ def test_dev_ca_is_a_self_signed_ca(var):
 def test_issue_certificate_chains_to_dev_ca(var):
     key = ec.generate_private_key(ec.SECP256R1())
     cert = devpki.issue_certificate(
-        var, {"CN": "Asha Exports Pvt Ltd", "O": "Asha Exports", "C": "IN",
-              "emailAddress": "asha@example.in"}, key.public_key())
+        var,
+        {"CN": "Asha Exports Pvt Ltd", "O": "Asha Exports", "C": "IN", "emailAddress": "asha@example.in"},
+        key.public_key(),
+    )
     ca = x509.load_pem_x509_certificate((var / "pki" / "dev-ca.pem").read_bytes())
     cert.verify_directly_issued_by(ca)
     ku = cert.extensions.get_extension_for_class(x509.KeyUsage).value
@@ -91,8 +96,9 @@ def test_issue_certificate_chains_to_dev_ca(var):
     ca_file = var / "pki" / "dev-ca.pem"
     leaf = var / "leaf.pem"
     leaf.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    out = subprocess.run(["openssl", "verify", "-CAfile", str(ca_file), str(leaf)],
-                         capture_output=True, text=True)
+    out = subprocess.run(
+        ["openssl", "verify", "-CAfile", str(ca_file), str(leaf)], capture_output=True, text=True
+    )
     assert out.returncode == 0, out.stdout + out.stderr
 
 
@@ -100,10 +106,10 @@ def test_jwt_keys_sign_and_verify(var):
     priv, pub = devpki.ensure_jwt_keys(var)
     assert priv == var / "keys" / "jwt-ed25519.pem" and pub == var / "keys" / "jwt-ed25519.pub.pem"
     assert _mode(priv) == 0o600
-    token = jwt.encode({"sub": "u1", "aud": "opencoo", "iss": "opencoo"}, priv.read_bytes(),
-                       algorithm="EdDSA")
-    claims = jwt.decode(token, pub.read_bytes(), algorithms=["EdDSA"], audience="opencoo",
-                        issuer="opencoo")
+    token = jwt.encode(
+        {"sub": "u1", "aud": "opencoo", "iss": "opencoo"}, priv.read_bytes(), algorithm="EdDSA"
+    )
+    claims = jwt.decode(token, pub.read_bytes(), algorithms=["EdDSA"], audience="opencoo", issuer="opencoo")
     assert claims["sub"] == "u1"
     before = _snapshot(var)
     assert devpki.ensure_jwt_keys(var) == (priv, pub)
@@ -122,8 +128,12 @@ def test_token_created_with_softhsm(var):
     assert _mode(pin_file) == 0o600 and pin_file.read_text().strip() == info.pin
     assert devpki.softhsm_env(var) == {"SOFTHSM2_CONF": str(conf)}
 
-    out = subprocess.run(["softhsm2-util", "--show-slots"], capture_output=True, text=True,
-                         env=dict(os.environ, SOFTHSM2_CONF=str(conf)))
+    out = subprocess.run(
+        ["softhsm2-util", "--show-slots"],
+        capture_output=True,
+        text=True,
+        env=dict(os.environ, SOFTHSM2_CONF=str(conf)),
+    )
     assert out.returncode == 0 and "opencoo-agencies" in out.stdout
     tokens_before = sorted(p.name for p in (var / "softhsm2" / "tokens").iterdir())
     assert len(tokens_before) == 1
@@ -143,8 +153,12 @@ def test_token_from_environment_is_not_created(var, monkeypatch):
     monkeypatch.setenv("OPENCOO_PKCS11_TOKEN", "prod-token")
     monkeypatch.setenv("OPENCOO_PKCS11_PIN", "9999")
     info = devpki.ensure_token(var)
-    assert (info.module, info.label, info.pin, info.conf) == \
-        ("/opt/hsm/libvendor.so", "prod-token", "9999", None)
+    assert (info.module, info.label, info.pin, info.conf) == (
+        "/opt/hsm/libvendor.so",
+        "prod-token",
+        "9999",
+        None,
+    )
     assert not (var / "softhsm2").exists()
 
 
@@ -159,8 +173,10 @@ def test_pin_from_environment(var, monkeypatch):
 
 def test_agency_subject():
     assert devpki.agency_subject("Export Inspection Council") == {
-        "C": "IN", "O": "Export Inspection Council",
-        "CN": "Export Inspection Council Certificate of Origin Signing"}
+        "C": "IN",
+        "O": "Export Inspection Council",
+        "CN": "Export Inspection Council Certificate of Origin Signing",
+    }
     long_name = "X" * 70
     subject = devpki.agency_subject(long_name)
     assert subject["CN"] == "X" * 64 and subject["O"] == "X" * 64
@@ -178,11 +194,15 @@ def test_agency_key_on_token(var, tmp_path):
     ca = x509.load_pem_x509_certificate((var / "pki" / "dev-ca.pem").read_bytes())
     _verify_issued_by(cert, ca)
     cert.verify_directly_issued_by(ca)
-    assert cert.subject.get_attributes_for_oid(x509.NameOID.ORGANIZATION_NAME)[0].value == \
-        "Federation of Indian Export Organisations"
+    assert (
+        cert.subject.get_attributes_for_oid(x509.NameOID.ORGANIZATION_NAME)[0].value
+        == "Federation of Indian Export Organisations"
+    )
     # "<name> Certificate of Origin Signing" would pass the 64-character CN limit here
-    assert cert.subject.get_attributes_for_oid(x509.NameOID.COMMON_NAME)[0].value == \
-        "Federation of Indian Export Organisations CoO Signing"
+    assert (
+        cert.subject.get_attributes_for_oid(x509.NameOID.COMMON_NAME)[0].value
+        == "Federation of Indian Export Organisations CoO Signing"
+    )
     assert cert.subject.get_attributes_for_oid(x509.NameOID.COUNTRY_NAME)[0].value == "IN"
 
     lib = pkcs11.lib(info.module)
@@ -196,8 +216,9 @@ def test_agency_key_on_token(var, tmp_path):
         # (pyHanko: PKCS11Signer(..., use_raw_mechanism=True))
         digest = hashlib.sha256(data).digest()
         raw_sig = priv.sign(digest, mechanism=Mechanism.ECDSA)
-        certs = list(session.get_objects({Attribute.CLASS: ObjectClass.CERTIFICATE,
-                                          Attribute.LABEL: "agency-FIEO"}))
+        certs = list(
+            session.get_objects({Attribute.CLASS: ObjectClass.CERTIFICATE, Attribute.LABEL: "agency-FIEO"})
+        )
         assert len(certs) == 1
         assert bytes(certs[0][Attribute.VALUE]) == cert.public_bytes(serialization.Encoding.DER)
         assert bytes(certs[0][Attribute.ID]) == priv.id
@@ -206,17 +227,32 @@ def test_agency_key_on_token(var, tmp_path):
     cert.public_key().verify(der_sig, data, ec.ECDSA(hashes.SHA256()))
     (tmp_path / "data.bin").write_bytes(data)
     (tmp_path / "sig.der").write_bytes(der_sig)
-    (tmp_path / "pub.pem").write_bytes(cert.public_key().public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo))
-    out = subprocess.run(["openssl", "dgst", "-sha256", "-verify", str(tmp_path / "pub.pem"),
-                          "-signature", str(tmp_path / "sig.der"), str(tmp_path / "data.bin")],
-                         capture_output=True, text=True)
+    (tmp_path / "pub.pem").write_bytes(
+        cert.public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+    )
+    out = subprocess.run(
+        [
+            "openssl",
+            "dgst",
+            "-sha256",
+            "-verify",
+            str(tmp_path / "pub.pem"),
+            "-signature",
+            str(tmp_path / "sig.der"),
+            str(tmp_path / "data.bin"),
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert out.returncode == 0 and "Verified OK" in out.stdout, out.stdout + out.stderr
 
     # second call: no new key, no new certificate, files untouched
     before = _snapshot(var / "pki")
-    assert devpki.ensure_agency_key(var, info, "FIEO", "Federation of Indian Export Organisations") \
-        == cert_path
+    assert (
+        devpki.ensure_agency_key(var, info, "FIEO", "Federation of Indian Export Organisations") == cert_path
+    )
     assert _snapshot(var / "pki") == before
     with token.open(user_pin=info.pin) as session:
         for cls in (ObjectClass.PRIVATE_KEY, ObjectClass.PUBLIC_KEY, ObjectClass.CERTIFICATE):
@@ -228,17 +264,28 @@ def test_agency_key_on_token(var, tmp_path):
     devpki.ensure_agency_key(var, info, "FIEO", "Federation of Indian Export Organisations")
     again = x509.load_pem_x509_certificate(cert_path.read_bytes())
     assert again.public_key().public_bytes(
-        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo) == \
-        cert.public_key().public_bytes(serialization.Encoding.DER,
-                                       serialization.PublicFormat.SubjectPublicKeyInfo)
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    ) == cert.public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
     with token.open(user_pin=info.pin) as session:
-        assert len(list(session.get_objects({Attribute.CLASS: ObjectClass.PRIVATE_KEY,
-                                             Attribute.LABEL: "agency-FIEO"}))) == 1
+        assert (
+            len(
+                list(
+                    session.get_objects(
+                        {Attribute.CLASS: ObjectClass.PRIVATE_KEY, Attribute.LABEL: "agency-FIEO"}
+                    )
+                )
+            )
+            == 1
+        )
 
 
 def test_ensure_all_summary_and_idempotence(var):
-    agencies = [("FIEO", "Federation of Indian Export Organisations"),
-                ("EIC", "Export Inspection Council of India")]
+    agencies = [
+        ("FIEO", "Federation of Indian Export Organisations"),
+        ("EIC", "Export Inspection Council of India"),
+    ]
     summary = devpki.ensure_all(var, agencies)
     assert summary["ca_cert"] == str(var / "pki" / "dev-ca.pem")
     assert summary["jwt_private_key"] == str(var / "keys" / "jwt-ed25519.pem")
@@ -252,22 +299,36 @@ def test_ensure_all_summary_and_idempotence(var):
     assert devpki.ensure_all(var, agencies) == summary
     assert _snapshot(var) == before
     from pkcs11 import Attribute, ObjectClass
+
     with agency_token.open_token_session(devpki.ensure_token(var)) as session:
         for code, _ in agencies:
             for cls in (ObjectClass.PRIVATE_KEY, ObjectClass.PUBLIC_KEY, ObjectClass.CERTIFICATE):
-                assert len(list(session.get_objects({Attribute.CLASS: cls,
-                                                     Attribute.LABEL: f"agency-{code}"}))) == 1
+                assert (
+                    len(list(session.get_objects({Attribute.CLASS: cls, Attribute.LABEL: f"agency-{code}"})))
+                    == 1
+                )
 
 
 def test_concurrent_processes_make_one_of_everything(var):
-    code = ("import sys; from pathlib import Path; from cli import devpki; "
-            "print(devpki.ensure_all(Path(sys.argv[1]), [('FIEO', 'FIEO')])['agency_certs']['FIEO'])")
+    code = (
+        "import sys; from pathlib import Path; from cli import devpki; "
+        "print(devpki.ensure_all(Path(sys.argv[1]), [('FIEO', 'FIEO')])['agency_certs']['FIEO'])"
+    )
     env = {k: v for k, v in os.environ.items() if not k.startswith("OPENCOO_PKCS11")}
     env.pop("SOFTHSM2_CONF", None)
     import sys
-    procs = [subprocess.Popen([sys.executable, "-c", code, str(var)], cwd=os.getcwd(), env=env,
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-             for _ in range(4)]
+
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", code, str(var)],
+            cwd=os.getcwd(),
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(4)
+    ]
     for p in procs:
         out, err = p.communicate(timeout=120)
         assert p.returncode == 0, err
@@ -275,9 +336,10 @@ def test_concurrent_processes_make_one_of_everything(var):
     info = devpki.ensure_token(var)
     with agency_token.open_token_session(info) as session:
         from pkcs11 import Attribute, ObjectClass
+
         for cls in (ObjectClass.PRIVATE_KEY, ObjectClass.CERTIFICATE):
-            assert len(list(session.get_objects({Attribute.CLASS: cls,
-                                                 Attribute.LABEL: "agency-FIEO"}))) == 1
+            assert len(list(session.get_objects({Attribute.CLASS: cls, Attribute.LABEL: "agency-FIEO"}))) == 1
     ca = x509.load_pem_x509_certificate((var / "pki" / "dev-ca.pem").read_bytes())
-    x509.load_pem_x509_certificate((var / "pki" / "agency-FIEO.pem").read_bytes()) \
-        .verify_directly_issued_by(ca)
+    x509.load_pem_x509_certificate((var / "pki" / "agency-FIEO.pem").read_bytes()).verify_directly_issued_by(
+        ca
+    )

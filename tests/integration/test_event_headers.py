@@ -1,5 +1,6 @@
 """The outbox relay publishes every event with headers naming it (docs/events.md), beside the JSON
 body and under the event type as routing key, so consumers can bind by them."""
+
 import json
 import time
 
@@ -14,11 +15,20 @@ from services.chassis.database import UnitOfWork, make_engine
 from services.chassis.migrations import upgrade
 from services.chassis.outbox import OutboxRelay, event_headers
 
-SUBMITTED = {"application_id": "app-1", "application_number": "MPEDA/2026/013/0000066A",
-             "iec": "AAACM1234F", "agreement_code": "013", "agency_code": "MPEDA",
-             "issuing_office_code": "MPEDA-KOCHI"}
-EXPORTER = {"iec": "AAACM1234F", "name": "Malabar Sea Foods", "email": "exports@malabar.in",
-            "mobile": "+919847012345"}
+SUBMITTED = {
+    "application_id": "app-1",
+    "application_number": "MPEDA/2026/013/0000066A",
+    "iec": "AAACM1234F",
+    "agreement_code": "013",
+    "agency_code": "MPEDA",
+    "issuing_office_code": "MPEDA-KOCHI",
+}
+EXPORTER = {
+    "iec": "AAACM1234F",
+    "name": "Malabar Sea Foods",
+    "email": "exports@malabar.in",
+    "mobile": "+919847012345",
+}
 
 
 @pytest.fixture
@@ -31,10 +41,8 @@ def outbox(platform_env, amqp_uri):
         if service not in relays:
             upgrade(service)
             engines[service] = make_engine(database_url(service))
-            relays[service] = OutboxRelay(service, sessionmaker(engines[service]), amqp_uri,
-                                          eventlet.spawn)
-        uow = UnitOfWork(service, sessionmaker(engines[service], expire_on_commit=False),
-                         lambda: None)
+            relays[service] = OutboxRelay(service, sessionmaker(engines[service]), amqp_uri, eventlet.spawn)
+        uow = UnitOfWork(service, sessionmaker(engines[service], expire_on_commit=False), lambda: None)
         payload = uow.emit(event_type, data)
         uow.commit()
         uow.close()
@@ -85,21 +93,22 @@ def test_published_events_carry_headers_naming_them(outbox, amqp_uri):
     assert first.delivery_info["exchange"] == "application.events"
     assert first.delivery_info["routing_key"] == "application_submitted"  # still the event type
     assert first.headers == {
-        "event_type": "application_submitted", "version": 1, "source": "application",
-        "agency_code": "MPEDA", "issuing_office_code": "MPEDA-KOCHI",
+        "event_type": "application_submitted",
+        "version": 1,
+        "source": "application",
+        "agency_code": "MPEDA",
+        "issuing_office_code": "MPEDA-KOCHI",
         "nameko.correlation_id": "corr-42",
     }
     assert first.properties["message_id"] == submitted["event_id"]
-    assert first.properties["delivery_mode"] == 2                      # still persistent
+    assert first.properties["delivery_mode"] == 2  # still persistent
 
     # An event without an agency has no agency headers (and no correlation header without one).
     assert json.loads(second.body) == registered
     assert second.delivery_info["routing_key"] == "exporter_registered"
-    assert second.headers == {"event_type": "exporter_registered", "version": 1,
-                              "source": "registration"}
+    assert second.headers == {"event_type": "exporter_registered", "version": 1, "source": "registration"}
 
 
 def test_headers_are_taken_only_from_non_empty_string_fields():
     payload = {"event_type": "x", "version": 2, "agency_code": "", "issuing_office_code": None}
-    assert event_headers("application", payload) == {"event_type": "x", "version": 2,
-                                                     "source": "application"}
+    assert event_headers("application", payload) == {"event_type": "x", "version": 2, "source": "application"}

@@ -3,6 +3,7 @@ discrepancy -> the exporter's edit (numbered fields frozen) -> resubmission with
 approval and rejection with their events, one decision when two officers click at once, who may
 do what, turnaround statistics, self-certification of approved exporters, and the certificate's
 number coming back on issue."""
+
 import json
 import uuid
 
@@ -18,8 +19,10 @@ from tests.staff import make_staff
 
 QUEUE = "/api/v1/officer/applications"
 CHENNAI = {"regional_office_code": "MPEDA-RO-CHENNAI", "issuing_office_code": "MPEDA-CHENNAI"}
-IKCEPA = {"agreement_code": "002",
-          "importer": {"name": "Busan Marine Foods Co.", "country": "KR", "address": "Busan"}}
+IKCEPA = {
+    "agreement_code": "002",
+    "importer": {"name": "Busan Marine Foods Co.", "country": "KR", "address": "Busan"},
+}
 
 
 def paid(world, until=("submitted",), **overrides) -> str:
@@ -48,15 +51,20 @@ def history(world, application_id, token=None) -> list[tuple]:
 
 def events(event_type, application_id) -> list[dict]:
     """The application service's outbox: what it announced about this application."""
-    found = [json.loads(p) if isinstance(p, str) else p for (p,) in rows(
-        "application", "select payload from outbox where event_type = :t order by id",
-        t=event_type)]
+    found = [
+        json.loads(p) if isinstance(p, str) else p
+        for (p,) in rows(
+            "application", "select payload from outbox where event_type = :t order by id", t=event_type
+        )
+    ]
     return [p for p in found if p["application_id"] == application_id]
 
 
 def officers(world, smtp_mailbox):
-    return (make_staff(world["base"], smtp_mailbox, "kochi.officer", office="MPEDA-KOCHI"),
-            make_staff(world["base"], smtp_mailbox, "chennai.officer", office="MPEDA-CHENNAI"))
+    return (
+        make_staff(world["base"], smtp_mailbox, "kochi.officer", office="MPEDA-KOCHI"),
+        make_staff(world["base"], smtp_mailbox, "chennai.officer", office="MPEDA-CHENNAI"),
+    )
 
 
 def test_the_queue_decisions_and_who_may_decide(world, smtp_mailbox):
@@ -85,17 +93,24 @@ def test_the_queue_decisions_and_who_may_decide(world, smtp_mailbox):
     assert call(world, "GET", f"/api/v1/applications/{first}", token=kochi).status_code == 200
 
     # Bodies: a reason is required, not blank, at most 2000 characters; so are remarks' limits.
-    for decision, body in (("reject", {}), ("reject", {"reason": "   "}),
-                           ("reject", {"reason": "x" * 2001}),
-                           ("approve", {"remarks": "x" * 2001})):
+    for decision, body in (
+        ("reject", {}),
+        ("reject", {"reason": "   "}),
+        ("reject", {"reason": "x" * 2001}),
+        ("approve", {"remarks": "x" * 2001}),
+    ):
         refused = decide(world, kochi, first, decision, body)
         assert refused.status_code == 400, (decision, body, refused.text)
     assert status_of(world, first) == "submitted"
 
     # Two officers' clicks at once: one decision, one 409.
     pool = eventlet.GreenPool(2)
-    answers = list(pool.imap(lambda body: decide(world, kochi, second, "approve", body),
-                             [{"remarks": "Checked against the invoice."}, None]))
+    answers = list(
+        pool.imap(
+            lambda body: decide(world, kochi, second, "approve", body),
+            [{"remarks": "Checked against the invoice."}, None],
+        )
+    )
     assert sorted(a.status_code for a in answers) == [200, 409], [a.text for a in answers]
     conflict = next(a for a in answers if a.status_code == 409)
     assert conflict.json()["error"]["code"] == "APPLICATION_NOT_PENDING"
@@ -105,22 +120,28 @@ def test_the_queue_decisions_and_who_may_decide(world, smtp_mailbox):
 
     rejected = decide(world, kochi, first, "reject", {"reason": "Origin not established."})
     assert rejected.status_code == 200 and rejected.json()["status"] == "rejected"
-    for decision, body in (("reject", {"reason": "again"}), ("approve", None),
-                           ("discrepancy", {"comment": "too late"})):
+    for decision, body in (
+        ("reject", {"reason": "again"}),
+        ("approve", None),
+        ("discrepancy", {"comment": "too late"}),
+    ):
         late = decide(world, kochi, first, decision, body)
-        assert late.status_code == 409 and late.json()["error"]["code"] == \
-            "APPLICATION_NOT_PENDING"
+        assert late.status_code == 409 and late.json()["error"]["code"] == "APPLICATION_NOT_PENDING"
     assert decide(world, kochi, unpaid, "approve").status_code == 409
     assert queue(world, kochi) == []
 
-    assert history(world, first)[-2:] == [("pending_payment", "submitted", "payment"),
-                                          ("submitted", "rejected", "kochi.officer")]
+    assert history(world, first)[-2:] == [
+        ("pending_payment", "submitted", "payment"),
+        ("submitted", "rejected", "kochi.officer"),
+    ]
     [event] = events("application_rejected", first)
-    assert (event["reason"], event["agency_code"], event["issuing_office_code"]) == \
-        ("Origin not established.", "MPEDA", "MPEDA-KOCHI")
+    assert (event["reason"], event["agency_code"], event["issuing_office_code"]) == (
+        "Origin not established.",
+        "MPEDA",
+        "MPEDA-KOCHI",
+    )
     [event] = events("application_approved", second)
-    assert (event["officer"], event["application_number"]) == \
-        ("kochi.officer", approved["number"])
+    assert (event["officer"], event["application_number"]) == ("kochi.officer", approved["number"])
 
     # Turnaround: counts per office (the hours are exact in tests/unit/test_examination.py).
     stats = call(world, "GET", "/api/v1/admin/stats", token=admin)
@@ -128,14 +149,14 @@ def test_the_queue_decisions_and_who_may_decide(world, smtp_mailbox):
     by_office = {o["issuing_office_code"]: o for o in stats.json()["offices"]}
     assert (by_office["MPEDA-KOCHI"]["waiting"], by_office["MPEDA-KOCHI"]["decided"]) == (0, 2)
     assert by_office["MPEDA-KOCHI"]["turnaround_median_hours"] >= 0
-    assert (by_office["MPEDA-CHENNAI"]["waiting"], by_office["MPEDA-CHENNAI"]["decided"]) == \
-        (1, 0)
+    assert (by_office["MPEDA-CHENNAI"]["waiting"], by_office["MPEDA-CHENNAI"]["decided"]) == (1, 0)
     assert by_office["MPEDA-CHENNAI"]["turnaround_p90_hours"] is None
     eic_admin = make_staff(world["base"], smtp_mailbox, "eic.admin", agency="EIC")
     assert call(world, "GET", "/api/v1/admin/stats", token=eic_admin).json()["offices"] == []
     for days in ("0", "367", "soon"):
-        assert call(world, "GET", "/api/v1/admin/stats", token=admin,
-                    params={"days": days}).status_code == 400
+        assert (
+            call(world, "GET", "/api/v1/admin/stats", token=admin, params={"days": days}).status_code == 400
+        )
     assert call(world, "GET", "/api/v1/admin/stats").status_code == 403  # the exporter
 
 
@@ -145,18 +166,26 @@ def test_discrepancy_edit_and_resubmission_with_the_dsc(world, smtp_mailbox):
     path = f"/api/v1/applications/{application_id}"
     for body in ({}, {"comment": ""}, {"comment": "x" * 2001}):
         assert decide(world, kochi, application_id, "discrepancy", body).status_code == 400
-    sent_back = decide(world, kochi, application_id, "discrepancy",
-                       {"comment": "The invoice date differs from the invoice."})
+    sent_back = decide(
+        world, kochi, application_id, "discrepancy", {"comment": "The invoice date differs from the invoice."}
+    )
     assert sent_back.status_code == 200 and sent_back.json()["status"] == "discrepancy"
     assert queue(world, kochi) == []
     [event] = events("discrepancy_raised", application_id)
-    assert (event["comment"], event["iec"], event["issuing_office_code"]) == \
-        ("The invoice date differs from the invoice.", IEC, "MPEDA-KOCHI")
+    assert (event["comment"], event["iec"], event["issuing_office_code"]) == (
+        "The invoice date differs from the invoice.",
+        IEC,
+        "MPEDA-KOCHI",
+    )
 
     # What the number was given for stays; the rest may be corrected.
     before = call(world, "GET", path).json()
-    for field, value in (("issuing_office_code", "MPEDA-ALAPPUZHA"), ("agreement_code", "002"),
-                         ("branch_id", "B2"), ("kind", "non_preferential")):
+    for field, value in (
+        ("issuing_office_code", "MPEDA-ALAPPUZHA"),
+        ("agreement_code", "002"),
+        ("branch_id", "B2"),
+        ("kind", "non_preferential"),
+    ):
         frozen = call(world, "PUT", path, json=dict(before["form"], **{field: value}))
         assert frozen.status_code == 422, frozen.text
         assert frozen.json()["error"]["code"] == "APPLICATION_FIELD_FROZEN"
@@ -165,8 +194,7 @@ def test_discrepancy_edit_and_resubmission_with_the_dsc(world, smtp_mailbox):
     corrected = dict(before["form"], invoice=dict(before["form"]["invoice"], number="MSF/2026/119"))
     edited = call(world, "PUT", path, json=corrected)
     assert edited.status_code == 200 and edited.json()["status"] == "discrepancy"
-    assert call(world, "POST", f"{path}/resubmit", token=kochi,
-                json={"signature": "AAAA"}).status_code == 403
+    assert call(world, "POST", f"{path}/resubmit", token=kochi, json={"signature": "AAAA"}).status_code == 403
 
     signature = signature_for(world, application_id)  # over the new payload
     resubmitted = call(world, "POST", f"{path}/resubmit", json={"signature": signature})
@@ -177,12 +205,18 @@ def test_discrepancy_edit_and_resubmission_with_the_dsc(world, smtp_mailbox):
     again = call(world, "POST", f"{path}/resubmit", json={"signature": signature})
     assert again.status_code == 200  # a retried request: nothing new
     assert queue(world, kochi) == [application_id]
-    assert rows("application", "select count(*) from submission_evidence "
-                "where application_id = :id", id=application_id) == [(2,)]
+    assert rows(
+        "application",
+        "select count(*) from submission_evidence where application_id = :id",
+        id=application_id,
+    ) == [(2,)]
     assert history(world, application_id) == [
-        (None, "draft", IEC), ("draft", "pending_payment", IEC),
-        ("pending_payment", "submitted", "payment"), ("submitted", "discrepancy", "kochi.officer"),
-        ("discrepancy", "submitted", IEC)]
+        (None, "draft", IEC),
+        ("draft", "pending_payment", IEC),
+        ("pending_payment", "submitted", "payment"),
+        ("submitted", "discrepancy", "kochi.officer"),
+        ("discrepancy", "submitted", IEC),
+    ]
     [event] = events("application_resubmitted", application_id)
     assert event["application_number"] == before["number"]
     assert (event["agency_code"], event["issuing_office_code"]) == ("MPEDA", "MPEDA-KOCHI")
@@ -201,9 +235,11 @@ def test_self_certified_exporters_are_approved_on_payment_for_post_audit(world, 
 
     assert call(world, "POST", flags, token=eic_admin, json=flag).status_code == 403
     assert call(world, "POST", flags, json=flag).status_code == 403  # the exporter itself
-    for bad, code in (({"iec": "AAAAA0000A", "agency_code": "MPEDA"}, 422),
-                      ({"iec": IEC, "agency_code": "NOPE"}, 422),
-                      ({"iec": "short", "agency_code": "MPEDA"}, 400)):
+    for bad, code in (
+        ({"iec": "AAAAA0000A", "agency_code": "MPEDA"}, 422),
+        ({"iec": IEC, "agency_code": "NOPE"}, 422),
+        ({"iec": "short", "agency_code": "MPEDA"}, 400),
+    ):
         assert call(world, "POST", flags, token=admin, json=bad).status_code == code, bad
     made = call(world, "POST", flags, token=mpeda_admin, json=flag)
     assert made.status_code == 201 and made.json()["flagged_by"] == "mpeda.admin"
@@ -218,7 +254,8 @@ def test_self_certified_exporters_are_approved_on_payment_for_post_audit(world, 
     assert (view["decided_by"], view["post_audit"]) == ("self-certification", True)
     assert history(world, approved_at_once)[2:4] == [
         ("pending_payment", "submitted", "payment"),
-        ("submitted", "approved", "self-certification")]
+        ("submitted", "approved", "self-certification"),
+    ]
     [submitted] = events("application_submitted", approved_at_once)
     [approval] = events("application_approved", approved_at_once)
     assert submitted["agreement_code"] == "002" and approval["officer"] == "self-certification"
@@ -227,19 +264,31 @@ def test_self_certified_exporters_are_approved_on_payment_for_post_audit(world, 
     assert queue(world, kochi, post_audit="true") == [approved_at_once]
 
     # A duplicate or an in-lieu of the self-certified certificate still goes to an officer.
-    certificate = wait_until(lambda: next((c for c in call(world, "GET", "/api/v1/certificates")
-                                          .json()["items"]
-                                          if c["application_id"] == approved_at_once), None),
-                             what="the self-certified certificate")
-    for kind, extra in (("duplicate", {}), ("in_lieu", {"form": json.dumps(
-            {"exporter_comments": "Consignee's address corrected."})})):
-        requested = call(world, "POST", f"/api/v1/certificates/{certificate['id']}/duplicates",
-                         data={"kind": kind, "reason": "Original lost in transit.", **extra})
+    certificate = wait_until(
+        lambda: next(
+            (
+                c
+                for c in call(world, "GET", "/api/v1/certificates").json()["items"]
+                if c["application_id"] == approved_at_once
+            ),
+            None,
+        ),
+        what="the self-certified certificate",
+    )
+    for kind, extra in (
+        ("duplicate", {}),
+        ("in_lieu", {"form": json.dumps({"exporter_comments": "Consignee's address corrected."})}),
+    ):
+        requested = call(
+            world,
+            "POST",
+            f"/api/v1/certificates/{certificate['id']}/duplicates",
+            data={"kind": kind, "reason": "Original lost in transit.", **extra},
+        )
         assert requested.status_code == 201, requested.text
         request_id = requested.json()["id"]
         sandbox_pay(world, request_id)
-        wait_until(lambda r=request_id: status_of(world, r) == "submitted",
-                   what=f"{kind} submitted")
+        wait_until(lambda r=request_id: status_of(world, r) == "submitted", what=f"{kind} submitted")
         assert events("application_approved", request_id) == []
         assert request_id in queue(world, kochi)
         assert request_id not in queue(world, kochi, post_audit="true")
@@ -260,24 +309,42 @@ def test_the_issued_certificate_number_comes_back_once(world, smtp_mailbox, amqp
     view = call(world, "GET", f"/api/v1/applications/{application_id}").json()
     assert view["certificate_number"] == view["number"]
     changes = call(world, "GET", f"/api/v1/applications/{application_id}/history").json()["items"]
-    assert (changes[-1]["from"], changes[-1]["to"], changes[-1]["actor"]) == \
-        ("approved", "issued", "certificate")
+    assert (changes[-1]["from"], changes[-1]["to"], changes[-1]["actor"]) == (
+        "approved",
+        "issued",
+        "certificate",
+    )
     assert view["certificate_number"] in changes[-1]["comment"]
 
     # Another announcement for the same application (a replay, a second issuance) changes nothing.
     handled = rows("application", "select count(*) from inbox")[0][0]
-    event = make_event("certificate", "certificate_issued", {
-        "certificate_id": str(uuid.uuid4()), "certificate_number": "MPEDA/OTHER",
-        "application_id": application_id, "iec": IEC, "sha256": "ab" * 32,
-        "url": f"{world['base']}/api/v1/verify?number=MPEDA%2FOTHER", "agency_code": "MPEDA",
-        "issuing_office_code": "MPEDA-KOCHI"}, "replay")
+    event = make_event(
+        "certificate",
+        "certificate_issued",
+        {
+            "certificate_id": str(uuid.uuid4()),
+            "certificate_number": "MPEDA/OTHER",
+            "application_id": application_id,
+            "iec": IEC,
+            "sha256": "ab" * 32,
+            "url": f"{world['base']}/api/v1/verify?number=MPEDA%2FOTHER",
+            "agency_code": "MPEDA",
+            "issuing_office_code": "MPEDA-KOCHI",
+        },
+        "replay",
+    )
     with Connection(amqp_uri) as conn:
-        conn.Producer().publish(event, exchange=Exchange("certificate.events", type="topic",
-                                                         durable=True),
-                                routing_key="certificate_issued", serializer="json")
-    wait_until(lambda: rows("application", "select count(*) from inbox")[0][0] > handled,
-               what="the replay handled")
+        conn.Producer().publish(
+            event,
+            exchange=Exchange("certificate.events", type="topic", durable=True),
+            routing_key="certificate_issued",
+            serializer="json",
+        )
+    wait_until(
+        lambda: rows("application", "select count(*) from inbox")[0][0] > handled, what="the replay handled"
+    )
     after = call(world, "GET", f"/api/v1/applications/{application_id}").json()
     assert (after["status"], after["certificate_number"]) == ("issued", view["certificate_number"])
-    assert len(call(world, "GET", f"/api/v1/applications/{application_id}/history"
-                    ).json()["items"]) == len(changes)
+    assert len(call(world, "GET", f"/api/v1/applications/{application_id}/history").json()["items"]) == len(
+        changes
+    )

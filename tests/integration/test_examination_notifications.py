@@ -6,6 +6,7 @@ Real services on a real broker: registration (the exporter's contacts), certific
 certificate whose PDF is in the blob store; its internal ``certificate_file`` RPC) and
 notification; a real SMTP server (aiosmtpd) and the local HTTP SMS endpoint. The events are
 published with kombu as the application and certificate services would."""
+
 import base64
 import hashlib
 import uuid
@@ -41,12 +42,15 @@ PUBLIC_URL = "https://coo.example.in"
 APPLICATION_ID = "5c2d9a40-7e1b-4f63-8a0d-2b9e4c6f1a37"
 NUMBER = "MPEDA/2026/013/0000071A"
 APPLICATION_URL = f"{PUBLIC_URL}/applications/{APPLICATION_ID}"
-COMMENT = ("Invoice INV/118 gives FOB USD 12,012 but item 1 says USD 12,210 & the HS code 030617 "
-           "<differs> from the packing list.\nAttach the corrected invoice, signed with your DSC.")
+COMMENT = (
+    "Invoice INV/118 gives FOB USD 12,012 but item 1 says USD 12,210 & the HS code 030617 "
+    "<differs> from the packing list.\nAttach the corrected invoice, signed with your DSC."
+)
 REASON = "The goods are not originating: RVC 22% of FOB < 35% required under AIFTA."
 
 
 # --- harness ----------------------------------------------------------------------------------
+
 
 @pytest.fixture
 def world(platform_env, monkeypatch, run_services, rpc_client, smtp_mailbox, sms_endpoint):
@@ -66,8 +70,9 @@ def world(platform_env, monkeypatch, run_services, rpc_client, smtp_mailbox, sms
 def certificate_pdf(number: str) -> bytes:
     """A real PDF (WeasyPrint, as the certificate service renders), unsigned: signing is the
     signing service's business and tests/integration/test_certificates.py's."""
-    return render_pdf(f"<h1>Certificate of Origin</h1><p>No. {number}</p>"
-                      f"<p>Exporter: {EXPORTER_NAME} (IEC {IEC})</p>")
+    return render_pdf(
+        f"<h1>Certificate of Origin</h1><p>No. {number}</p><p>Exporter: {EXPORTER_NAME} (IEC {IEC})</p>"
+    )
 
 
 def register_certificate(number: str = NUMBER, application_id: str = APPLICATION_ID) -> dict:
@@ -79,27 +84,51 @@ def register_certificate(number: str = NUMBER, application_id: str = APPLICATION
     certificate_id = str(uuid.uuid4())
     engine = make_engine(database_url("certificate"))
     with Session(engine) as session:
-        session.add(Certificate(
-            id=certificate_id, number=number, application_id=application_id, iec=IEC,
-            exporter_name=EXPORTER_NAME, importer_country="VN", agreement_code="013",
-            agency_code="MPEDA", issuing_office_code="MPEDA-KOCHI", kind="original",
-            original_number=None, sha256=sha256, size=len(pdf), status="valid",
-            issued_at=utcnow(), issued_by="anil.nair"))
+        session.add(
+            Certificate(
+                id=certificate_id,
+                number=number,
+                application_id=application_id,
+                iec=IEC,
+                exporter_name=EXPORTER_NAME,
+                importer_country="VN",
+                agreement_code="013",
+                agency_code="MPEDA",
+                issuing_office_code="MPEDA-KOCHI",
+                kind="original",
+                original_number=None,
+                sha256=sha256,
+                size=len(pdf),
+                status="valid",
+                issued_at=utcnow(),
+                issued_by="anil.nair",
+            )
+        )
         session.commit()
     engine.dispose()
-    return {"certificate_id": certificate_id, "certificate_number": number,
-            "application_id": application_id, "iec": IEC, "sha256": sha256,
-            "url": verify_url(number), "agency_code": "MPEDA",
-            "issuing_office_code": "MPEDA-KOCHI", "pdf": pdf}
+    return {
+        "certificate_id": certificate_id,
+        "certificate_number": number,
+        "application_id": application_id,
+        "iec": IEC,
+        "sha256": sha256,
+        "url": verify_url(number),
+        "agency_code": "MPEDA",
+        "issuing_office_code": "MPEDA-KOCHI",
+        "pdf": pdf,
+    }
 
 
 def publish(amqp_uri, source, payload, times=1):
     with Connection(amqp_uri) as conn:
         producer = conn.Producer()
         for _ in range(times):
-            producer.publish(payload, exchange=Exchange(f"{source}.events", type="topic",
-                                                        durable=True),
-                             routing_key=payload["event_type"], serializer="json")
+            producer.publish(
+                payload,
+                exchange=Exchange(f"{source}.events", type="topic", durable=True),
+                routing_key=payload["event_type"],
+                serializer="json",
+            )
     return payload
 
 
@@ -109,9 +138,19 @@ def issued_event(certificate: dict, correlation_id=None, **over) -> dict:
 
 
 def examination_event(event_type, **data):
-    return make_event("application", event_type, {
-        "application_id": APPLICATION_ID, "application_number": NUMBER, "iec": IEC,
-        "agency_code": "MPEDA", "issuing_office_code": "MPEDA-KOCHI", **data}, "corr-exam")
+    return make_event(
+        "application",
+        event_type,
+        {
+            "application_id": APPLICATION_ID,
+            "application_number": NUMBER,
+            "iec": IEC,
+            "agency_code": "MPEDA",
+            "issuing_office_code": "MPEDA-KOCHI",
+            **data,
+        },
+        "corr-exam",
+    )
 
 
 def mails_about(world, text):
@@ -139,16 +178,16 @@ def sent_total(client, kind):
 
 # --- discrepancy and rejection ----------------------------------------------------------------
 
+
 def test_a_discrepancy_reaches_the_exporter_with_the_comment_and_the_link(world, amqp_uri):
     publish(amqp_uri, "application", examination_event("discrepancy_raised", comment=COMMENT))
 
-    [mail] = world["mailbox"].wait_for(lambda m: f"discrepancy in application {NUMBER}"
-                                       in subject(m))
+    [mail] = world["mailbox"].wait_for(lambda m: f"discrepancy in application {NUMBER}" in subject(m))
     assert mail["To"] == EXPORTER_EMAIL
     assert subject(mail) == f"OpenCoO: discrepancy in application {NUMBER}"
     text = mail_text(mail)
     assert f"Dear {EXPORTER_NAME}," in text
-    assert COMMENT in text                                # whole, with its line break
+    assert COMMENT in text  # whole, with its line break
     assert APPLICATION_URL in text
     html = html_of(mail)
     assert "&lt;differs&gt;" in html and "USD 12,210 &amp; the HS code" in html
@@ -157,8 +196,9 @@ def test_a_discrepancy_reaches_the_exporter_with_the_comment_and_the_link(world,
 
     [sms] = wait_until(lambda: sms_about(world, NUMBER), what="the SMS")
     assert sms["to"] == EXPORTER_MOBILE
-    assert sms["text"].startswith(f"OpenCoO: application {NUMBER} was returned with a "
-                                  'discrepancy: "Invoice INV/118')
+    assert sms["text"].startswith(
+        f'OpenCoO: application {NUMBER} was returned with a discrepancy: "Invoice INV/118'
+    )
     assert sms["text"].endswith(f"Correct and resubmit at {APPLICATION_URL}")
     assert "None" not in sms["text"] and "\n" not in sms["text"]
     assert len(sms["text"]) <= 160 + len(APPLICATION_URL)
@@ -179,16 +219,17 @@ def test_a_rejection_reaches_the_exporter_with_the_reason(world, amqp_uri):
     assert "RVC 22% of FOB &lt; 35%" in html_of(mail)
 
     [sms] = wait_until(lambda: sms_about(world, NUMBER), what="the SMS")
-    assert sms == {"to": EXPORTER_MOBILE,
-                   "text": f"OpenCoO: application {NUMBER} was rejected. Reason: The goods are "
-                           "not originating: RVC 22% of FOB < 35% required under… "
-                           + APPLICATION_URL}
+    assert sms == {
+        "to": EXPORTER_MOBILE,
+        "text": f"OpenCoO: application {NUMBER} was rejected. Reason: The goods are "
+        "not originating: RVC 22% of FOB < 35% required under… " + APPLICATION_URL,
+    }
 
 
 # --- the issued certificate -------------------------------------------------------------------
 
-def test_the_certificate_email_carries_the_signed_pdf_and_the_sms_the_verify_link(
-        world, amqp_uri):
+
+def test_the_certificate_email_carries_the_signed_pdf_and_the_sms_the_verify_link(world, amqp_uri):
     certificate = register_certificate()
     event = publish(amqp_uri, "certificate", issued_event(certificate, "corr-cert"))
 
@@ -199,8 +240,7 @@ def test_the_certificate_email_carries_the_signed_pdf_and_the_sms_the_verify_lin
     assert f"Dear {EXPORTER_NAME}," in text
     assert "attached to this email as MPEDA-2026-013-0000071A.pdf" in text
     assert certificate["url"] in text and APPLICATION_URL in text
-    assert certificate["url"] == (f"{PUBLIC_URL}/api/v1/verify?number="
-                                  "MPEDA%2F2026%2F013%2F0000071A")
+    assert certificate["url"] == (f"{PUBLIC_URL}/api/v1/verify?number=MPEDA%2F2026%2F013%2F0000071A")
 
     [attachment] = attachments_of(mail)
     assert attachment.get_content_type() == "application/pdf"
@@ -212,17 +252,23 @@ def test_the_certificate_email_carries_the_signed_pdf_and_the_sms_the_verify_lin
 
     [sms] = wait_until(lambda: sms_about(world, NUMBER), what="the SMS")
     assert sms["to"] == EXPORTER_MOBILE
-    assert sms["text"] == (f"OpenCoO: Certificate of Origin {NUMBER} (IEC {IEC}) is issued; the "
-                           f"signed PDF is in your email. Verify: {certificate['url']}")
+    assert sms["text"] == (
+        f"OpenCoO: Certificate of Origin {NUMBER} (IEC {IEC}) is issued; the "
+        f"signed PDF is in your email. Verify: {certificate['url']}"
+    )
 
     # The stored message refers to the file by its hash; the SMS has none.
     client = world["client"]
     wait_until(lambda: sent_total(client, "certificate_issued") == 2, what="both sent")
-    stored = {m["channel"]: m for m in
-              client.notification.messages(kind="certificate_issued")["items"]}
+    stored = {m["channel"]: m for m in client.notification.messages(kind="certificate_issued")["items"]}
     assert stored["email"]["attachments"] == [
-        {"filename": "MPEDA-2026-013-0000071A.pdf", "content_type": "application/pdf",
-         "sha256": event["sha256"], "size": len(certificate["pdf"])}]
+        {
+            "filename": "MPEDA-2026-013-0000071A.pdf",
+            "content_type": "application/pdf",
+            "sha256": event["sha256"],
+            "size": len(certificate["pdf"]),
+        }
+    ]
     assert stored["sms"]["attachments"] == []
     assert {m["correlation_id"] for m in stored.values()} == {"corr-cert"}
 
@@ -232,15 +278,14 @@ def test_the_same_certificate_event_twice_sends_one_email_and_one_sms(world, amq
     publish(amqp_uri, "certificate", issued_event(certificate), times=2)
     client = world["client"]
     wait_until(lambda: sent_total(client, "certificate_issued") >= 2, what="the messages sent")
-    eventlet.sleep(1.5)                                   # the twin delivery is handled too
+    eventlet.sleep(1.5)  # the twin delivery is handled too
     assert len(mails_about(world, NUMBER)) == 1
     assert len(sms_about(world, NUMBER)) == 1
     assert client.notification.messages(kind="certificate_issued")["total"] == 2
     assert dlq.list_dead_letters(amqp_uri) == []
 
 
-def test_a_file_that_does_not_match_the_event_is_never_mailed_and_the_event_dead_letters(
-        world, amqp_uri):
+def test_a_file_that_does_not_match_the_event_is_never_mailed_and_the_event_dead_letters(world, amqp_uri):
     certificate = register_certificate()
     wrong = hashlib.sha256(b"another certificate altogether").hexdigest()
     payload = publish(amqp_uri, "certificate", issued_event(certificate, sha256=wrong))
@@ -249,7 +294,7 @@ def test_a_file_that_does_not_match_the_event_is_never_mailed_and_the_event_dead
     [letter] = wait_until(lambda: dlq.list_dead_letters(amqp_uri), what="a dead letter")
     assert letter["event_id"] == payload["event_id"]
     assert letter["event_type"] == "certificate_issued"
-    assert letter["attempts"] == 3                        # the first try and two retries
+    assert letter["attempts"] == 3  # the first try and two retries
     assert letter["queue"].endswith("--notification.on_certificate_issued")
     assert "AttachmentMismatch" in letter["error"] and wrong in letter["error"]
     assert certificate["sha256"] in letter["error"]
@@ -260,8 +305,7 @@ def test_a_file_that_does_not_match_the_event_is_never_mailed_and_the_event_dead
 
 def test_an_unknown_certificate_sends_nothing_and_dead_letters(world, amqp_uri):
     certificate = register_certificate()
-    publish(amqp_uri, "certificate",
-            issued_event(certificate, certificate_id=str(uuid.uuid4())))
+    publish(amqp_uri, "certificate", issued_event(certificate, certificate_id=str(uuid.uuid4())))
     [letter] = wait_until(lambda: dlq.list_dead_letters(amqp_uri), what="a dead letter")
     assert letter["attempts"] == 3 and "CERTIFICATE_NOT_FOUND" in letter["error"]
     eventlet.sleep(0.5)
@@ -269,6 +313,7 @@ def test_an_unknown_certificate_sends_nothing_and_dead_letters(world, amqp_uri):
 
 
 # --- certificate's certificate_file -----------------------------------------------------------
+
 
 def test_certificate_file_gives_the_registered_pdf_by_id(world):
     certificate = register_certificate()

@@ -1,6 +1,7 @@
 """Exporter-side signing (cli/dsc.py): `opencoo dev make-dsc` and `opencoo sign` (architecture §4).
 
 The detached CMS signatures are checked with an outside tool (`openssl cms -verify`)."""
+
 import base64
 import os
 import stat
@@ -55,7 +56,7 @@ def ok(*args):
 
 
 def fields(output: str) -> dict:
-    """"key: value" and "SOFTHSM2_CONF=value" lines of make-dsc's output."""
+    """ "key: value" and "SOFTHSM2_CONF=value" lines of make-dsc's output."""
     out = {}
     for line in output.splitlines():
         if line.startswith("SOFTHSM2_CONF="):
@@ -71,14 +72,34 @@ def make_dsc(*extra, iec=IEC, name="Asha Rao"):
 
 
 def openssl_verify(sig: Path, content: Path, ca: Path):
-    return subprocess.run(["openssl", "cms", "-verify", "-binary", "-inform", "DER",
-                           "-in", str(sig), "-content", str(content), "-CAfile", str(ca),
-                           "-purpose", "any", "-out", os.devnull], capture_output=True, text=True)
+    return subprocess.run(
+        [
+            "openssl",
+            "cms",
+            "-verify",
+            "-binary",
+            "-inform",
+            "DER",
+            "-in",
+            str(sig),
+            "-content",
+            str(content),
+            "-CAfile",
+            str(ca),
+            "-purpose",
+            "any",
+            "-out",
+            os.devnull,
+        ],
+        capture_output=True,
+        text=True,
+    )
 
 
 def token_session(made: dict):
-    info = agency_token.TokenInfo(module=made["module"], label=made["token"], pin=made["PIN"],
-                            conf=made["conf"])
+    info = agency_token.TokenInfo(
+        module=made["module"], label=made["token"], pin=made["PIN"], conf=made["conf"]
+    )
     return agency_token.open_token_session(info, rw=True)
 
 
@@ -101,16 +122,16 @@ def test_make_dsc_on_softhsm_then_sign_verifies_with_openssl(var, tmp_path, monk
     assert isinstance(cert.public_key(), rsa.RSAPublicKey) and cert.public_key().key_size == 2048
     ca_path = var / "pki" / "dev-ca.pem"
     cert.verify_directly_issued_by(x509.load_pem_x509_certificate(ca_path.read_bytes()))
-    out = subprocess.run(["openssl", "verify", "-CAfile", str(ca_path), str(cert_path)],
-                         capture_output=True, text=True)
+    out = subprocess.run(
+        ["openssl", "verify", "-CAfile", str(ca_path), str(cert_path)], capture_output=True, text=True
+    )
     assert out.returncode == 0, out.stdout + out.stderr
 
     # sign as an exporter would, SOFTHSM2_CONF not exported: taken from OPENCOO_VAR
     monkeypatch.delenv("SOFTHSM2_CONF", raising=False)
     document = tmp_path / "invoice.pdf"
     document.write_bytes(DOCUMENT)
-    result = ok("sign", "--module", made["module"], "--token", made["token"], "--pin", made["PIN"],
-                document)
+    result = ok("sign", "--module", made["module"], "--token", made["token"], "--pin", made["PIN"], document)
     sig = tmp_path / "invoice.pdf.p7s"
     assert sig.is_file() and str(sig) in result.output
     assert os.environ["SOFTHSM2_CONF"] == str(conf)
@@ -129,7 +150,7 @@ def test_make_dsc_on_softhsm_then_sign_verifies_with_openssl(var, tmp_path, monk
     assert info["content_type"].native == "signed_data"
     signed_data = info["content"]
     assert signed_data["encap_content_info"]["content_type"].native == "data"
-    assert signed_data["encap_content_info"]["content"].native is None      # detached
+    assert signed_data["encap_content_info"]["content"].native is None  # detached
     (signer_info,) = signed_data["signer_infos"]
     assert signer_info["digest_algorithm"]["algorithm"].native == "sha256"
     attrs = {a["type"].native for a in signer_info["signed_attrs"]}
@@ -138,20 +159,39 @@ def test_make_dsc_on_softhsm_then_sign_verifies_with_openssl(var, tmp_path, monk
     assert len(certs) == 2
     assert {c.chosen.dump() for c in signed_data["certificates"]} == {
         cert.public_bytes(serialization.Encoding.DER),
-        x509.load_pem_x509_certificate(ca_path.read_bytes()).public_bytes(
-            serialization.Encoding.DER)}
+        x509.load_pem_x509_certificate(ca_path.read_bytes()).public_bytes(serialization.Encoding.DER),
+    }
 
     # --base64: what the API takes, on stdout
-    result = ok("sign", "--module", made["module"], "--token", made["token"], "--pin", made["PIN"],
-                "--base64", document)
+    result = ok(
+        "sign",
+        "--module",
+        made["module"],
+        "--token",
+        made["token"],
+        "--pin",
+        made["PIN"],
+        "--base64",
+        document,
+    )
     b64_sig = tmp_path / "from-base64.p7s"
     b64_sig.write_bytes(base64.b64decode(result.stdout.strip(), validate=True))
     assert openssl_verify(b64_sig, document, ca_path).returncode == 0
     # --out
     other = tmp_path / "sig" / "custom.der"
     other.parent.mkdir()
-    ok("sign", "--module", made["module"], "--token", made["token"], "--pin", made["PIN"],
-       "--out", other, document)
+    ok(
+        "sign",
+        "--module",
+        made["module"],
+        "--token",
+        made["token"],
+        "--pin",
+        made["PIN"],
+        "--out",
+        other,
+        document,
+    )
     assert openssl_verify(other, document, ca_path).returncode == 0
 
 
@@ -171,8 +211,10 @@ def test_private_key_stays_on_the_token(var):
         with pytest.raises(pkcs11.AttributeSensitive):
             key[Attribute.PRIME_1]
         # the certificate is on the token too, with the key's label and id, beside the dev CA
-        token_certs = {c[Attribute.LABEL]: (bytes(c[Attribute.ID]), bytes(c[Attribute.VALUE]))
-                       for c in session.get_objects({Attribute.CLASS: ObjectClass.CERTIFICATE})}
+        token_certs = {
+            c[Attribute.LABEL]: (bytes(c[Attribute.ID]), bytes(c[Attribute.VALUE]))
+            for c in session.get_objects({Attribute.CLASS: ObjectClass.CERTIFICATE})
+        }
     cert = x509.load_pem_x509_certificate(Path(made["certificate"]).read_bytes())
     assert token_certs["dsc"] == (b"dsc", cert.public_bytes(serialization.Encoding.DER))
     assert set(token_certs) == {"dsc", "dev-ca"}
@@ -184,15 +226,14 @@ def test_second_make_dsc_reuses_the_key_and_refuses_another_director(var, tmp_pa
 
     first = make_dsc()
     cert_bytes = Path(first["certificate"]).read_bytes()
-    again = make_dsc()   # no --pin: the PIN of the token made earlier is remembered
+    again = make_dsc()  # no --pin: the PIN of the token made earlier is remembered
     assert again == first
     assert Path(again["certificate"]).read_bytes() == cert_bytes
     tokens = sorted(p.name for p in (var / "softhsm2" / "tokens").iterdir())
     assert len(tokens) == 1
     with token_session(first) as session:
         for cls in (ObjectClass.PRIVATE_KEY, ObjectClass.PUBLIC_KEY, ObjectClass.CERTIFICATE):
-            assert len(list(session.get_objects({Attribute.CLASS: cls,
-                                                 Attribute.LABEL: "dsc"}))) == 1, cls
+            assert len(list(session.get_objects({Attribute.CLASS: cls, Attribute.LABEL: "dsc"}))) == 1, cls
 
     # the certificate file lost: re-issued for the same key
     Path(first["certificate"]).unlink()
@@ -212,14 +253,12 @@ def test_second_make_dsc_reuses_the_key_and_refuses_another_director(var, tmp_pa
     assert len(list((var / "softhsm2" / "tokens").iterdir())) == 2
     document = tmp_path / "doc.bin"
     document.write_bytes(DOCUMENT)
-    ok("sign", "--module", second["module"], "--token", second["token"], "--pin", "246810",
-       document)
+    ok("sign", "--module", second["module"], "--token", second["token"], "--pin", "246810", document)
     signer = cms.ContentInfo.load((tmp_path / "doc.bin.p7s").read_bytes())
     sid = signer["content"]["signer_infos"][0]["sid"].chosen
     ravi = x509.load_pem_x509_certificate(Path(second["certificate"]).read_bytes())
     assert sid["serial_number"].native == ravi.serial_number
-    assert openssl_verify(tmp_path / "doc.bin.p7s", document,
-                          var / "pki" / "dev-ca.pem").returncode == 0
+    assert openssl_verify(tmp_path / "doc.bin.p7s", document, var / "pki" / "dev-ca.pem").returncode == 0
 
 
 def test_p12_mode_works_with_openssl_cms_sign(var, tmp_path):
@@ -231,7 +270,7 @@ def test_p12_mode_works_with_openssl_cms_sign(var, tmp_path):
     assert Path(made["private key"]) == key_path.resolve()
     assert stat.S_IMODE(key_path.stat().st_mode) == 0o600
     assert stat.S_IMODE(p12_path.stat().st_mode) == 0o600
-    assert not (var / "softhsm2").exists()       # no token in this mode
+    assert not (var / "softhsm2").exists()  # no token in this mode
 
     key, cert, extra = pkcs12.load_key_and_certificates(p12_path.read_bytes(), b"s3cret")
     ca = x509.load_pem_x509_certificate((var / "pki" / "dev-ca.pem").read_bytes())
@@ -244,18 +283,38 @@ def test_p12_mode_works_with_openssl_cms_sign(var, tmp_path):
     document = tmp_path / "invoice.pdf"
     document.write_bytes(DOCUMENT)
     sig = tmp_path / "invoice.pdf.p7s"
-    signed = subprocess.run(["openssl", "cms", "-sign", "-binary", "-outform", "DER",
-                             "-md", "sha256", "-in", str(document), "-out", str(sig),
-                             "-signer", str(cert_path), "-inkey", str(key_path)],
-                            capture_output=True, text=True)
+    signed = subprocess.run(
+        [
+            "openssl",
+            "cms",
+            "-sign",
+            "-binary",
+            "-outform",
+            "DER",
+            "-md",
+            "sha256",
+            "-in",
+            str(document),
+            "-out",
+            str(sig),
+            "-signer",
+            str(cert_path),
+            "-inkey",
+            str(key_path),
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert signed.returncode == 0, signed.stderr
-    assert cms.ContentInfo.load(sig.read_bytes())["content"]["encap_content_info"]["content"] \
-        .native is None
+    assert cms.ContentInfo.load(sig.read_bytes())["content"]["encap_content_info"]["content"].native is None
     verified = openssl_verify(sig, document, var / "pki" / "dev-ca.pem")
     assert verified.returncode == 0, verified.stderr
     # openssl reads the PKCS#12 too (and signs with it)
-    pem = subprocess.run(["openssl", "pkcs12", "-in", str(p12_path), "-passin", "pass:s3cret",
-                          "-nodes"], capture_output=True, text=True)
+    pem = subprocess.run(
+        ["openssl", "pkcs12", "-in", str(p12_path), "-passin", "pass:s3cret", "-nodes"],
+        capture_output=True,
+        text=True,
+    )
     assert pem.returncode == 0 and "PRIVATE KEY" in pem.stdout, pem.stderr
 
     # without a password
@@ -279,8 +338,7 @@ def test_wrong_pin_and_unknown_token_are_clean_errors(var, tmp_path):
     document = tmp_path / "doc.txt"
     document.write_bytes(DOCUMENT)
     wrong = "0000" if made["PIN"] != "0000" else "1111"
-    result = run("sign", "--module", made["module"], "--token", made["token"], "--pin", wrong,
-                 document)
+    result = run("sign", "--module", made["module"], "--token", made["token"], "--pin", wrong, document)
     assert result.exit_code == 1
     assert f"wrong PIN for token '{made['token']}'" in result.output
     assert not (tmp_path / "doc.txt.p7s").exists()
@@ -288,20 +346,31 @@ def test_wrong_pin_and_unknown_token_are_clean_errors(var, tmp_path):
     result = run("dev", "make-dsc", "--iec", IEC, "--name", "Asha Rao", "--pin", wrong)
     assert result.exit_code == 1 and "wrong PIN" in result.output
 
-    result = run("sign", "--module", made["module"], "--token", "no-such-token", "--pin", "1234",
-                 document)
+    result = run("sign", "--module", made["module"], "--token", "no-such-token", "--pin", "1234", document)
     assert result.exit_code == 1
     assert "no token labelled 'no-such-token'" in result.output and made["token"] in result.output
 
-    result = run("sign", "--module", made["module"], "--token", made["token"], "--pin",
-                 made["PIN"], "--key-label", "nope", document)
-    assert result.exit_code == 1 and "no private key labelled 'nope'" in result.output \
+    result = run(
+        "sign",
+        "--module",
+        made["module"],
+        "--token",
+        made["token"],
+        "--pin",
+        made["PIN"],
+        "--key-label",
+        "nope",
+        document,
+    )
+    assert (
+        result.exit_code == 1
+        and "no private key labelled 'nope'" in result.output
         and "'dsc'" in result.output
+    )
 
     # the right PIN still works afterwards (the failed attempts locked nothing)
     ok("sign", "--module", made["module"], "--token", made["token"], "--pin", made["PIN"], document)
-    assert openssl_verify(tmp_path / "doc.txt.p7s", document,
-                          var / "pki" / "dev-ca.pem").returncode == 0
+    assert openssl_verify(tmp_path / "doc.txt.p7s", document, var / "pki" / "dev-ca.pem").returncode == 0
 
 
 def test_ec_key_and_several_keys_on_a_token(var, tmp_path):
@@ -314,12 +383,17 @@ def test_ec_key_and_several_keys_on_a_token(var, tmp_path):
     made = make_dsc()
     with token_session(made) as session:
         pub, _priv = session.generate_keypair(
-            KeyType.EC, store=True, label="ec-sign", id=b"ec1", mechanism=Mechanism.EC_KEY_PAIR_GEN,
+            KeyType.EC,
+            store=True,
+            label="ec-sign",
+            id=b"ec1",
+            mechanism=Mechanism.EC_KEY_PAIR_GEN,
             public_template={Attribute.EC_PARAMS: encode_named_curve_parameters("secp256r1")},
-            private_template={Attribute.SIGN: True, Attribute.SENSITIVE: True,
-                              Attribute.EXTRACTABLE: False})
-        ec_cert = devpki.issue_certificate(var, {"C": "IN", "OU": IEC, "CN": "Asha Rao"},
-                                           agency_token.token_public_key(pub))
+            private_template={Attribute.SIGN: True, Attribute.SENSITIVE: True, Attribute.EXTRACTABLE: False},
+        )
+        ec_cert = devpki.issue_certificate(
+            var, {"C": "IN", "OU": IEC, "CN": "Asha Rao"}, agency_token.token_public_key(pub)
+        )
         attrs = decode_x509_certificate(ec_cert.public_bytes(serialization.Encoding.DER))
         # a certificate found by CKA_ID alone (another label)
         attrs.update({Attribute.LABEL: "Asha Rao EC", Attribute.ID: b"ec1", Attribute.TOKEN: True})
@@ -330,22 +404,25 @@ def test_ec_key_and_several_keys_on_a_token(var, tmp_path):
     common = ["sign", "--module", made["module"], "--token", made["token"], "--pin", made["PIN"]]
     result = run(*common, document)
     assert result.exit_code == 1
-    assert "several private keys" in result.output and "'dsc'" in result.output \
-        and "'ec-sign'" in result.output and "--key-label" in result.output
+    assert (
+        "several private keys" in result.output
+        and "'dsc'" in result.output
+        and "'ec-sign'" in result.output
+        and "--key-label" in result.output
+    )
 
     ok(*common, "--key-label", "ec-sign", document)
     sig = tmp_path / "doc.txt.p7s"
     signed_data = cms.ContentInfo.load(sig.read_bytes())["content"]
-    assert signed_data["signer_infos"][0]["sid"].chosen["serial_number"].native == \
-        ec_cert.serial_number
+    assert signed_data["signer_infos"][0]["sid"].chosen["serial_number"].native == ec_cert.serial_number
     assert openssl_verify(sig, document, var / "pki" / "dev-ca.pem").returncode == 0
 
     # the Python API, with the RSA key chosen by label
-    der = dsc.sign_detached(DOCUMENT, module=made["module"], token_label=made["token"],
-                            pin=made["PIN"], key_label="dsc")
+    der = dsc.sign_detached(
+        DOCUMENT, module=made["module"], token_label=made["token"], pin=made["PIN"], key_label="dsc"
+    )
     (tmp_path / "api.p7s").write_bytes(der)
-    assert openssl_verify(tmp_path / "api.p7s", document,
-                          var / "pki" / "dev-ca.pem").returncode == 0
+    assert openssl_verify(tmp_path / "api.p7s", document, var / "pki" / "dev-ca.pem").returncode == 0
 
 
 def test_sign_in_a_fresh_process_finds_the_softhsm_conf(var, tmp_path):
@@ -353,13 +430,29 @@ def test_sign_in_a_fresh_process_finds_the_softhsm_conf(var, tmp_path):
     made = make_dsc()
     document = tmp_path / "doc.txt"
     document.write_bytes(DOCUMENT)
-    env = {k: v for k, v in os.environ.items()
-           if k != "SOFTHSM2_CONF" and not k.startswith("OPENCOO_PKCS11")}
+    env = {k: v for k, v in os.environ.items() if k != "SOFTHSM2_CONF" and not k.startswith("OPENCOO_PKCS11")}
     env["OPENCOO_VAR"] = str(var)
-    proc = subprocess.run([sys.executable, "-m", "cli.main", "sign", "--module", made["module"],
-                           "--token", made["token"], "--pin", made["PIN"], "--base64",
-                           str(document)], cwd=ROOT, env=env, capture_output=True, text=True,
-                          timeout=120)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "cli.main",
+            "sign",
+            "--module",
+            made["module"],
+            "--token",
+            made["token"],
+            "--pin",
+            made["PIN"],
+            "--base64",
+            str(document),
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 0, proc.stderr
     sig = tmp_path / "fresh.p7s"
     sig.write_bytes(base64.b64decode(proc.stdout.strip(), validate=True))
@@ -369,11 +462,26 @@ def test_sign_in_a_fresh_process_finds_the_softhsm_conf(var, tmp_path):
     env["SOFTHSM2_CONF"] = made["conf"]
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
-    proc = subprocess.run([sys.executable, "-m", "cli.main", "sign", "--module", made["module"],
-                           "--token", made["token"], "--pin", made["PIN"], str(document)],
-                          cwd=elsewhere, env={**env, "PYTHONPATH": str(ROOT)}, capture_output=True,
-                          text=True, timeout=120)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "cli.main",
+            "sign",
+            "--module",
+            made["module"],
+            "--token",
+            made["token"],
+            "--pin",
+            made["PIN"],
+            str(document),
+        ],
+        cwd=elsewhere,
+        env={**env, "PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 0, proc.stderr
-    assert openssl_verify(tmp_path / "doc.txt.p7s", document,
-                          var / "pki" / "dev-ca.pem").returncode == 0
-    assert list(elsewhere.iterdir()) == []     # signing made no data folder where it ran
+    assert openssl_verify(tmp_path / "doc.txt.p7s", document, var / "pki" / "dev-ca.pem").returncode == 0
+    assert list(elsewhere.iterdir()) == []  # signing made no data folder where it ran

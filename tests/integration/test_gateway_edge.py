@@ -1,6 +1,7 @@
 """The gateway's edge as a client on the internet meets it: request lines and headers too long
 for any honest client answered in JSON, the headers that keep a browser from being turned against
 its user, and connections an attacker opens and leaves silent or idle."""
+
 import json
 import re
 import socket
@@ -36,20 +37,25 @@ def answer_of(received: bytes) -> tuple[int, dict, dict]:
 
 
 def test_a_request_line_too_long_is_answered_414_in_json(base):
-    status, headers, body = answer_of(raw(base, b"GET /api/v1/" + b"a" * 9000 +
-                                          b" HTTP/1.1\r\nHost: x\r\n\r\n"))
+    status, headers, body = answer_of(
+        raw(base, b"GET /api/v1/" + b"a" * 9000 + b" HTTP/1.1\r\nHost: x\r\n\r\n")
+    )
     assert status == 414 and body["error"]["code"] == "URI_TOO_LONG"
     assert headers["Content-Type"] == "application/json"
     assert headers["X-Content-Type-Options"] == "nosniff"
 
 
-@pytest.mark.parametrize("headers", [
-    b"X-Big: " + b"a" * 9000 + b"\r\n",                               # one line too long
-    b"".join(b"X-Many-%d: %s\r\n" % (i, b"a" * 4000) for i in range(20)),  # all together
-])
+@pytest.mark.parametrize(
+    "headers",
+    [
+        b"X-Big: " + b"a" * 9000 + b"\r\n",  # one line too long
+        b"".join(b"X-Many-%d: %s\r\n" % (i, b"a" * 4000) for i in range(20)),  # all together
+    ],
+)
 def test_headers_too_large_are_answered_431_in_json(base, headers):
-    status, answer_headers, body = answer_of(raw(
-        base, b"GET /health HTTP/1.1\r\nHost: x\r\n" + headers + b"\r\n"))
+    status, answer_headers, body = answer_of(
+        raw(base, b"GET /health HTTP/1.1\r\nHost: x\r\n" + headers + b"\r\n")
+    )
     assert status == 431 and body["error"]["code"] == "HEADERS_TOO_LARGE"
     assert answer_headers["Connection"] == "close"
     # and the gateway goes on answering others
@@ -57,10 +63,13 @@ def test_headers_too_large_are_answered_431_in_json(base, headers):
 
 
 def test_every_answer_carries_the_browser_protections(base):
-    answers = [requests.get(f"{base}/api/v1/reference/agreements", timeout=10),
-               requests.get(f"{base}/api/v1/nowhere", timeout=10),
-               requests.post(f"{base}/api/v1/auth/login", data=b"{", timeout=10,
-                             headers={"Content-Type": "application/json"})]
+    answers = [
+        requests.get(f"{base}/api/v1/reference/agreements", timeout=10),
+        requests.get(f"{base}/api/v1/nowhere", timeout=10),
+        requests.post(
+            f"{base}/api/v1/auth/login", data=b"{", timeout=10, headers={"Content-Type": "application/json"}
+        ),
+    ]
     for answer in answers:
         assert answer.headers["X-Content-Type-Options"] == "nosniff", answer.url
         assert answer.headers["Referrer-Policy"] == "no-referrer"
@@ -74,21 +83,25 @@ def test_the_documentation_page_runs_only_scripts_served_by_us(base):
     page = requests.get(f"{base}/api/docs", timeout=10)
     assert page.status_code == 200
     policy = page.headers["Content-Security-Policy"]
-    assert "script-src 'self'" in policy and "unsafe-inline'" not in policy.split(
-        "script-src")[1].split(";")[0]
+    assert (
+        "script-src 'self'" in policy and "unsafe-inline'" not in policy.split("script-src")[1].split(";")[0]
+    )
     assert "frame-ancestors 'none'" in policy
     scripts = re.findall(r"<script([^>]*)>(.*?)</script>", page.text, re.S)
-    assert scripts and all('src="/' in attributes and not body.strip()
-                           for attributes, body in scripts), scripts
+    assert scripts and all('src="/' in attributes and not body.strip() for attributes, body in scripts), (
+        scripts
+    )
     for source in re.findall(r'<script src="([^"]+)"', page.text):
         script = requests.get(f"{base}{source}", timeout=10)
-        assert script.status_code == 200 and script.headers["Content-Type"].startswith(
-            "text/javascript"), source
+        assert script.status_code == 200 and script.headers["Content-Type"].startswith("text/javascript"), (
+            source
+        )
 
 
 def test_the_page_a_qr_code_opens_runs_no_script_and_posts_nowhere(base):
-    page = requests.get(f"{base}/api/v1/verify", params={"number": "X"}, timeout=10,
-                        headers={"Accept": "text/html"})
+    page = requests.get(
+        f"{base}/api/v1/verify", params={"number": "X"}, timeout=10, headers={"Accept": "text/html"}
+    )
     assert page.headers["Content-Type"].startswith("text/html")
     policy = page.headers["Content-Security-Policy"]
     assert "form-action 'none'" in policy and "frame-ancestors 'none'" in policy
@@ -108,8 +121,7 @@ def test_silent_connections_are_dropped_and_cannot_hold_the_gateway(tight, platf
     dropped (eventlet waits for a request line as long as for an idle keep-alive connection)."""
     base = platform()
     address = urlsplit(base)
-    silent = [socket.create_connection((address.hostname, address.port), timeout=10)
-              for _ in range(2)]
+    silent = [socket.create_connection((address.hostname, address.port), timeout=10) for _ in range(2)]
     try:
         eventlet.sleep(0.2)
         started = time.monotonic()

@@ -2,6 +2,7 @@
 the public verification and uploaded as supporting documents. Each file is answered within its
 bound with a clear answer (a 422 naming what was refused, or a verdict of not valid), nothing
 is stored, and a certificate of ours still verifies after them."""
+
 import time
 
 import pytest
@@ -25,8 +26,9 @@ def bounded(platform_env, monkeypatch):  # after platform_env, whose RPC timeout
 
 def post_verify(base, content: bytes):
     started = time.monotonic()
-    answer = requests.post(f"{base}/api/v1/verify", timeout=60,
-                           files={"file": ("c.pdf", content, "application/pdf")})
+    answer = requests.post(
+        f"{base}/api/v1/verify", timeout=60, files={"file": ("c.pdf", content, "application/pdf")}
+    )
     return answer, time.monotonic() - started
 
 
@@ -44,8 +46,7 @@ def test_a_hostile_file_posted_to_verify_is_answered_within_its_bound(bounded, w
         assert not verdict["matches_registry"] and verdict["signature"]["problem"]
 
 
-def test_the_reports_file_is_refused_at_once_and_nothing_waits_behind_it(bounded, world,
-                                                                         officer):
+def test_the_reports_file_is_refused_at_once_and_nothing_waits_behind_it(bounded, world, officer):
     """The 365-byte file of the report, then a certificate of ours, which still verifies."""
     answer, took = post_verify(world["base"], hostile_pdfs.xref_stream_size())
     assert answer.status_code == 422 and "/Size of 2,147,483,647" in answer.text
@@ -56,9 +57,20 @@ def test_the_reports_file_is_refused_at_once_and_nothing_waits_behind_it(bounded
     assert answer.status_code == 200 and answer.json()["valid"], answer.text
 
 
-@pytest.mark.parametrize("name", ["xref-stream-size", "huge-count", "content-bomb",
-                                  "object-stream-bomb", "deep-arrays", "reference-loop",
-                                  "prev-loop", "signature-field-kids", "signature-deep-cms"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "xref-stream-size",
+        "huge-count",
+        "content-bomb",
+        "object-stream-bomb",
+        "deep-arrays",
+        "reference-loop",
+        "prev-loop",
+        "signature-field-kids",
+        "signature-deep-cms",
+    ],
+)
 def test_a_hostile_document_upload_is_refused_and_nothing_is_stored(bounded, world, name):
     application_id = ready_draft(world)
     before = rows("application", "select count(*) from document")
@@ -103,7 +115,9 @@ def test_verification_answers_busy_rather_than_queueing_behind_an_attack(world, 
     assert set(codes) <= {200, 422, 429, 503}, codes
     busy = [a for a in answers if a.status_code == 503]
     assert busy, "eight slow files never filled the queue"
-    assert all(a.json()["error"]["code"] == "VERIFICATION_BUSY" and
-               int(a.headers["Retry-After"]) > 0 for a in busy)
-    wait_until(lambda: post_verify(world["base"], slow)[0].status_code != 503,
-               timeout=60, what="the queue drained")
+    assert all(
+        a.json()["error"]["code"] == "VERIFICATION_BUSY" and int(a.headers["Retry-After"]) > 0 for a in busy
+    )
+    wait_until(
+        lambda: post_verify(world["base"], slow)[0].status_code != 503, timeout=60, what="the queue drained"
+    )

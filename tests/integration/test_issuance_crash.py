@@ -8,6 +8,7 @@ it is asked to sign a certificate it signs, then SIGKILLs the certificate proces
 registered, with the `application_approved` delivery unacked. Started again, it gets the event
 redelivered and must issue the certificate once, with one `certificate_issued`.
 """
+
 import os
 import signal
 import subprocess
@@ -27,16 +28,15 @@ from tests.staff import make_staff
 
 ROOT = Path(__file__).resolve().parents[2]
 NAMEKO = Path(sys.executable).parent / "nameko"
-APPROVALS_HANDLED = ("select count(*) from inbox "
-                     "where handler like '%.on_application_approved'")
+APPROVALS_HANDLED = "select count(*) from inbox where handler like '%.on_application_approved'"
 
 
 class KillingSigningService(SigningService):
     """SigningService whose first certificate signature kills ``victim`` before it answers."""
 
-    victim = None          # the certificate process (subprocess.Popen), set by the test
-    signed = 0             # how many certificates it signed
-    killed_after = None    # which signature the kill followed
+    victim = None  # the certificate process (subprocess.Popen), set by the test
+    signed = 0  # how many certificates it signed
+    killed_after = None  # which signature the kill followed
 
     @rpc  # an override is an entrypoint only when decorated again
     def sign_certificate(self, agency_code, pdf_b64, reason=None, location=None):
@@ -61,9 +61,12 @@ class CertificateProcess:
     def start(self):
         with open(self.log, "ab") as out:
             self.process = subprocess.Popen(
-                [str(NAMEKO), "run", "--config", "deploy/nameko.yaml",
-                 "services.certificate.service"],
-                cwd=ROOT, env=dict(os.environ), stdout=out, stderr=subprocess.STDOUT)
+                [str(NAMEKO), "run", "--config", "deploy/nameko.yaml", "services.certificate.service"],
+                cwd=ROOT,
+                env=dict(os.environ),
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
         return self.process
 
     def kill(self):
@@ -87,6 +90,7 @@ def certificate_process(tmp_path):
 def wait_for_certificate_service(base, process, timeout=60):
     """Until the gateway's health check reaches the certificate process (its consumers, the
     application_approved queue among them, are up by then)."""
+
     def up():
         assert process.process.poll() is None, process.text[-4000:]
         try:
@@ -94,6 +98,7 @@ def wait_for_certificate_service(base, process, timeout=60):
         except requests.RequestException:
             return False
         return health["services"]["certificate"]["status"] == "ok"
+
     wait_until(up, timeout=timeout, what=f"the certificate process\n{process.text[-2000:]}")
 
 
@@ -104,24 +109,40 @@ def crash_world(platform, smtp_mailbox, tmp_path, platform_env, certificate_proc
     from tests.exporters import registered_exporter
 
     KillingSigningService.signed, KillingSigningService.killed_after = 0, None
-    base = platform("registration", "application", "payment", "notification", "verification",
-                    KillingSigningService)
+    base = platform(
+        "registration", "application", "payment", "notification", "verification", KillingSigningService
+    )
     certificate_process.start()
     admin = {"Authorization": f"Bearer {login(base, 'admin', ADMIN_PASSWORD)}"}
     with open(HS2022, "rb") as f:
-        assert requests.post(f"{base}/api/v1/admin/reference/hs", headers=admin, timeout=60,
-                             files={"file": ("hs2022.csv", f, "text/csv")}).status_code == 200
-    rate = requests.post(f"{base}/api/v1/admin/exchange-rates", headers=admin, timeout=10, json={
-        "currency": "USD", "valid_from": (date.today() - timedelta(days=90)).isoformat(),
-        "rate": USD_RATE})
+        assert (
+            requests.post(
+                f"{base}/api/v1/admin/reference/hs",
+                headers=admin,
+                timeout=60,
+                files={"file": ("hs2022.csv", f, "text/csv")},
+            ).status_code
+            == 200
+        )
+    rate = requests.post(
+        f"{base}/api/v1/admin/exchange-rates",
+        headers=admin,
+        timeout=10,
+        json={
+            "currency": "USD",
+            "valid_from": (date.today() - timedelta(days=90)).isoformat(),
+            "rate": USD_RATE,
+        },
+    )
     assert rate.status_code == 201, rate.text
     token, dsc = registered_exporter(base, smtp_mailbox, tmp_path, platform_env)
     wait_for_certificate_service(base, certificate_process)
     return {"base": base, "token": token, "dsc": dsc, "tmp": tmp_path, "var": platform_env}
 
 
-def test_certificate_process_killed_mid_issuance_issues_exactly_once(crash_world, smtp_mailbox,
-                                                                     certificate_process):
+def test_certificate_process_killed_mid_issuance_issues_exactly_once(
+    crash_world, smtp_mailbox, certificate_process
+):
     world = crash_world
     officer = make_staff(world["base"], smtp_mailbox, "kochi.officer", office="MPEDA-KOCHI")
     application_id = pending_application(world)
@@ -130,8 +151,13 @@ def test_certificate_process_killed_mid_issuance_issues_exactly_once(crash_world
 
     first = certificate_process.process
     KillingSigningService.victim = first
-    approved = call(world, "POST", f"/api/v1/officer/applications/{application_id}/approve",
-                    token=officer, json={"remarks": "Checked against the invoice."})
+    approved = call(
+        world,
+        "POST",
+        f"/api/v1/officer/applications/{application_id}/approve",
+        token=officer,
+        json={"remarks": "Checked against the invoice."},
+    )
     assert approved.status_code == 200, approved.text
 
     # The certificate process dies right after its PDF was signed, before anything is stored.
@@ -144,31 +170,39 @@ def test_certificate_process_killed_mid_issuance_issues_exactly_once(crash_world
 
     # Started again, it gets the unacked approval back and issues the certificate once.
     certificate_process.start()
-    wait_until(lambda: rows("certificate", "select count(*) from certificate") == [(1,)],
-               timeout=90, what=f"the certificate\n{certificate_process.text[-3000:]}")
+    wait_until(
+        lambda: rows("certificate", "select count(*) from certificate") == [(1,)],
+        timeout=90,
+        what=f"the certificate\n{certificate_process.text[-3000:]}",
+    )
     wait_until(lambda: status_of(world, application_id) == "issued", timeout=30, what="issued")
     assert KillingSigningService.signed == 2  # signed again by the new process, not reused
 
     [(number, sha256, status)] = rows(
-        "certificate", "select number, sha256, status from certificate where application_id = :a",
-        a=application_id)
+        "certificate",
+        "select number, sha256, status from certificate where application_id = :a",
+        a=application_id,
+    )
     assert status == "valid" and number == approved.json()["number"]
-    assert rows("certificate", "select count(*) from outbox where event_type = "
-                "'certificate_issued'") == [(1,)]
+    assert rows("certificate", "select count(*) from outbox where event_type = 'certificate_issued'") == [
+        (1,)
+    ]
     assert rows("certificate", APPROVALS_HANDLED) == [(1,)]
     # the application heard of it once: approved -> issued, once
     history = call(world, "GET", f"/api/v1/applications/{application_id}/history").json()["items"]
     assert [(h["from"], h["to"]) for h in history].count(("approved", "issued")) == 1
 
-    verified = requests.get(f"{world['base']}/api/v1/verify", params={"number": number},
-                            timeout=10)
+    verified = requests.get(f"{world['base']}/api/v1/verify", params={"number": number}, timeout=10)
     assert verified.status_code == 200, verified.text
     assert (verified.json()["status"], verified.json()["sha256"]) == ("valid", sha256)
     [listed] = call(world, "GET", "/api/v1/certificates").json()["items"]
     pdf = call(world, "GET", f"/api/v1/certificates/{listed['id']}.pdf")
     assert pdf.status_code == 200 and pdf.headers["X-Content-SHA256"] == sha256
-    verdict = requests.post(f"{world['base']}/api/v1/verify", timeout=60,
-                            files={"file": ("c.pdf", pdf.content, "application/pdf")}).json()
+    verdict = requests.post(
+        f"{world['base']}/api/v1/verify",
+        timeout=60,
+        files={"file": ("c.pdf", pdf.content, "application/pdf")},
+    ).json()
     assert verdict["valid"] and verdict["matches_registry"], verdict
 
     # Nothing left over: no dead letters, no handler failing, the second process still running.

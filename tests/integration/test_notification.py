@@ -2,6 +2,7 @@
 with AUTH, implicit TLS) and a real HTTP SMS endpoint: events become stored messages, the
 dispatcher delivers them, retries with backoff, redacts passwords once delivered, and operators
 list the delivery log over RPC."""
+
 import datetime
 import email
 import ipaddress
@@ -33,16 +34,27 @@ from services.notification.models import Message
 from services.notification.service import NotificationService
 from tests.conftest import free_port, wait_until
 
-PASSWORD = "Xy7#kP2q<&>Lm9"   # has characters HTML escapes, so both bodies' forms are checked
-CREDENTIALS = {"username": "ABCDE12345", "role": "exporter", "name": "Sea Foods Pvt Ltd",
-               "email": "exports@seafoods.in", "mobile": "+919876543210",
-               "password": PASSWORD, "reason": "registration"}
-EXPORTER = {"iec": "ABCDE12345", "name": "Sea Foods Pvt Ltd", "email": "exports@seafoods.in",
-            "mobile": "98765 43210"}
+PASSWORD = "Xy7#kP2q<&>Lm9"  # has characters HTML escapes, so both bodies' forms are checked
+CREDENTIALS = {
+    "username": "ABCDE12345",
+    "role": "exporter",
+    "name": "Sea Foods Pvt Ltd",
+    "email": "exports@seafoods.in",
+    "mobile": "+919876543210",
+    "password": PASSWORD,
+    "reason": "registration",
+}
+EXPORTER = {
+    "iec": "ABCDE12345",
+    "name": "Sea Foods Pvt Ltd",
+    "email": "exports@seafoods.in",
+    "mobile": "98765 43210",
+}
 SMTP_USER, SMTP_PASSWORD = "mailer", "s3cret/pa ss"
 
 
 # --- harness ----------------------------------------------------------------------------------
+
 
 @pytest.fixture
 def env(platform_env, monkeypatch):
@@ -60,12 +72,13 @@ def publish(amqp_uri, event_type, data=None, payload=None, times=1):
     with Connection(amqp_uri) as conn:
         producer = conn.Producer()
         for _ in range(times):
-            producer.publish(payload, exchange=Exchange("registration.events", type="topic",
-                                                        durable=True),
-                             routing_key=event_type, serializer="json")
+            producer.publish(
+                payload,
+                exchange=Exchange("registration.events", type="topic", durable=True),
+                routing_key=event_type,
+                serializer="json",
+            )
     return payload
-
-
 
 
 def listed(client, **filters):
@@ -97,12 +110,13 @@ def bodies(msg):
 
 class Collector:
     def __init__(self):
-        self.messages = []     # (envelope, session) per message received
+        self.messages = []  # (envelope, session) per message received
 
     async def handle_DATA(self, server, session, envelope):
         # STARTTLS sets session.ssl; with implicit TLS the transport itself is TLS.
-        session.encrypted = (session.ssl is not None
-                             or server.transport.get_extra_info("ssl_object") is not None)
+        session.encrypted = (
+            session.ssl is not None or server.transport.get_extra_info("ssl_object") is not None
+        )
         self.messages.append((envelope, session))
         return "250 OK"
 
@@ -112,8 +126,11 @@ class Collector:
 
 
 def authenticator(server, session, envelope, mechanism, auth_data):
-    ok = (isinstance(auth_data, LoginPassword) and auth_data.login == SMTP_USER.encode()
-          and auth_data.password == SMTP_PASSWORD.encode())
+    ok = (
+        isinstance(auth_data, LoginPassword)
+        and auth_data.login == SMTP_USER.encode()
+        and auth_data.password == SMTP_PASSWORD.encode()
+    )
     return AuthResult(success=ok)
 
 
@@ -130,13 +147,22 @@ def smtp_server():
         collector = Collector()
         kwargs = {}
         if mode == "starttls":
-            kwargs = dict(tls_context=tls.server_context(), require_starttls=True,
-                          auth_required=True, authenticator=authenticator)
+            kwargs = dict(
+                tls_context=tls.server_context(),
+                require_starttls=True,
+                auth_required=True,
+                authenticator=authenticator,
+            )
         elif mode == "smtps":
-            kwargs = dict(ssl_context=tls.server_context(), auth_required=True,
-                          authenticator=authenticator, auth_require_tls=False)
-        controller = Controller(collector, hostname="127.0.0.1", port=port or free_port(),
-                                server_hostname="localhost", **kwargs)
+            kwargs = dict(
+                ssl_context=tls.server_context(),
+                auth_required=True,
+                authenticator=authenticator,
+                auth_require_tls=False,
+            )
+        controller = Controller(
+            collector, hostname="127.0.0.1", port=port or free_port(), server_hostname="localhost", **kwargs
+        )
         controller.start()
         controllers.append(controller)
         collector.port = controller.port
@@ -160,43 +186,64 @@ class Tls:
         now = datetime.datetime.now(datetime.timezone.utc)
         ca_key = ec.generate_private_key(ec.SECP256R1())
         ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "OpenCoO test mail CA")])
-        ca = (x509.CertificateBuilder().subject_name(ca_name).issuer_name(ca_name)
-              .public_key(ca_key.public_key()).serial_number(x509.random_serial_number())
-              .not_valid_before(now - datetime.timedelta(minutes=5))
-              .not_valid_after(now + datetime.timedelta(days=1))
-              .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-              .add_extension(x509.KeyUsage(digital_signature=False, content_commitment=False,
-                                           key_encipherment=False, data_encipherment=False,
-                                           key_agreement=False, key_cert_sign=True,
-                                           crl_sign=True, encipher_only=False,
-                                           decipher_only=False), critical=True)
-              .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()),
-                             critical=False)
-              .sign(ca_key, hashes.SHA256()))
+        ca = (
+            x509.CertificateBuilder()
+            .subject_name(ca_name)
+            .issuer_name(ca_name)
+            .public_key(ca_key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(minutes=5))
+            .not_valid_after(now + datetime.timedelta(days=1))
+            .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+            .add_extension(
+                x509.KeyUsage(
+                    digital_signature=False,
+                    content_commitment=False,
+                    key_encipherment=False,
+                    data_encipherment=False,
+                    key_agreement=False,
+                    key_cert_sign=True,
+                    crl_sign=True,
+                    encipher_only=False,
+                    decipher_only=False,
+                ),
+                critical=True,
+            )
+            .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False)
+            .sign(ca_key, hashes.SHA256())
+        )
         key = ec.generate_private_key(ec.SECP256R1())
-        cert = (x509.CertificateBuilder()
-                .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")]))
-                .issuer_name(ca_name).public_key(key.public_key())
-                .serial_number(x509.random_serial_number())
-                .not_valid_before(now - datetime.timedelta(minutes=5))
-                .not_valid_after(now + datetime.timedelta(days=1))
-                .add_extension(x509.SubjectAlternativeName([
-                    x509.DNSName("localhost"),
-                    x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
-                .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-                .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]),
-                               critical=False)
-                .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(
-                    ca_key.public_key()), critical=False)
-                .sign(ca_key, hashes.SHA256()))
+        cert = (
+            x509.CertificateBuilder()
+            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")]))
+            .issuer_name(ca_name)
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(minutes=5))
+            .not_valid_after(now + datetime.timedelta(days=1))
+            .add_extension(
+                x509.SubjectAlternativeName(
+                    [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
+                ),
+                critical=False,
+            )
+            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+            .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+            .add_extension(
+                x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False
+            )
+            .sign(ca_key, hashes.SHA256())
+        )
         self.ca_file = folder / "mail-ca.pem"
         self.ca_file.write_bytes(ca.public_bytes(serialization.Encoding.PEM))
         self.cert_file = folder / "mail-server.pem"
         self.cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
         self.key_file = folder / "mail-server.key"
-        self.key_file.write_bytes(key.private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption()))
+        self.key_file.write_bytes(
+            key.private_bytes(
+                serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+            )
+        )
 
     def server_context(self):
         import ssl
@@ -221,8 +268,9 @@ def sms_gateway():
         def do_POST(self):
             length = int(self.headers.get("Content-Length", 0))
             body = self.rfile.read(length)
-            received.append({"path": self.path, "content_type": self.headers["Content-Type"],
-                             "json": json.loads(body)})
+            received.append(
+                {"path": self.path, "content_type": self.headers["Content-Type"], "json": json.loads(body)}
+            )
             status = statuses.pop(0) if statuses else 200
             reply = json.dumps({"ok": status == 200}).encode()
             self.send_response(status)
@@ -246,8 +294,10 @@ def sms_gateway():
 
 # --- delivery ---------------------------------------------------------------------------------
 
+
 def test_credentials_email_over_starttls_with_auth_then_password_is_redacted(
-        env, run_services, rpc_client, amqp_uri, smtp_server, tls):
+    env, run_services, rpc_client, amqp_uri, smtp_server, tls
+):
     server = smtp_server("starttls", tls=tls)
     env.setenv("OPENCOO_SMTP_URL", f"smtp://{SMTP_USER}:s3cret%2Fpa%20ss@localhost:{server.port}")
     env.setenv("OPENCOO_SMTP_CA", str(tls.ca_file))
@@ -257,7 +307,7 @@ def test_credentials_email_over_starttls_with_auth_then_password_is_redacted(
     event = publish(amqp_uri, "credentials_issued", CREDENTIALS)
     wait_until(lambda: server.messages, what="the credentials email")
     envelope, session = server.messages[0]
-    assert session.ssl is not None and session.authenticated   # STARTTLS, then AUTH
+    assert session.ssl is not None and session.authenticated  # STARTTLS, then AUTH
     assert envelope.rcpt_tos == ["exports@seafoods.in"]
     assert envelope.mail_from == "no-reply@opencoo.local"
     mail = server.parsed[0]
@@ -270,8 +320,9 @@ def test_credentials_email_over_starttls_with_auth_then_password_is_redacted(
     assert "Xy7#kP2q&lt;&amp;&gt;Lm9" in html and PASSWORD not in html
     assert "https://coo.example.in/" in text and "change it after you log in" in text
 
-    item = wait_until(lambda: [m for m in listed(client) if m["status"] == "sent"],
-                    what="the message marked sent")[0]
+    item = wait_until(
+        lambda: [m for m in listed(client) if m["status"] == "sent"], what="the message marked sent"
+    )[0]
     assert item["kind"] == "credentials" and item["channel"] == "email"
     assert item["event_id"] == event["event_id"] and item["correlation_id"] == "corr-notify"
     assert item["attempts"] == 1 and [a["ok"] for a in item["delivery_attempts"]] == [True]
@@ -284,7 +335,8 @@ def test_credentials_email_over_starttls_with_auth_then_password_is_redacted(
 
 
 def test_exporter_registered_sends_an_sms_and_no_second_email(
-        env, run_services, rpc_client, amqp_uri, smtp_server, sms_gateway):
+    env, run_services, rpc_client, amqp_uri, smtp_server, sms_gateway
+):
     server = smtp_server("plain")
     env.setenv("OPENCOO_SMTP_URL", f"smtp://127.0.0.1:{server.port}")
     env.setenv("OPENCOO_SMS_URL", sms_gateway.url)
@@ -296,15 +348,17 @@ def test_exporter_registered_sends_an_sms_and_no_second_email(
     sms = sms_gateway.received[0]
     assert sms["content_type"] == "application/json" and sms["path"] == "/v1/sms?api_key=k3y"
     assert set(sms["json"]) == {"to", "text"}
-    assert sms["json"]["to"] == "+919876543210"                 # E.164 from "98765 43210"
-    assert sms["json"]["text"].startswith(
-        "OpenCoO: IEC ABCDE12345 (Sea Foods Pvt Ltd) is registered")
+    assert sms["json"]["to"] == "+919876543210"  # E.164 from "98765 43210"
+    assert sms["json"]["text"].startswith("OpenCoO: IEC ABCDE12345 (Sea Foods Pvt Ltd) is registered")
 
     item = wait_until(lambda: listed(client, status="sent"), what="the SMS marked sent")[0]
     assert (item["kind"], item["channel"], item["recipient"]) == (
-        "exporter_registered", "sms", "+919876543210")
+        "exporter_registered",
+        "sms",
+        "+919876543210",
+    )
     assert item["subject"] is None and item["body_html"] is None
-    assert item["secret_redacted"] is False                     # it carried no secret
+    assert item["secret_redacted"] is False  # it carried no secret
     eventlet.sleep(0.5)
     # The credentials email (its own event) is the exporter's confirmation by email.
     assert len(sms_gateway.received) == 1 and server.messages == []
@@ -314,8 +368,7 @@ def test_exporter_registered_sends_an_sms_and_no_second_email(
 @pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")
 def test_smtps_with_auth(env, run_services, rpc_client, amqp_uri, smtp_server, tls):
     server = smtp_server("smtps", tls=tls)
-    env.setenv("OPENCOO_SMTP_URL",
-               f"smtps://{SMTP_USER}:s3cret%2Fpa%20ss@127.0.0.1:{server.port}")
+    env.setenv("OPENCOO_SMTP_URL", f"smtps://{SMTP_USER}:s3cret%2Fpa%20ss@127.0.0.1:{server.port}")
     env.setenv("OPENCOO_SMTP_CA", str(tls.ca_file))
     run_services(NotificationService)
 
@@ -327,8 +380,7 @@ def test_smtps_with_auth(env, run_services, rpc_client, amqp_uri, smtp_server, t
     wait_until(lambda: listed(rpc_client(), status="sent"), what="the message marked sent")
 
 
-def test_the_same_event_delivered_twice_gives_one_email(
-        env, run_services, rpc_client, amqp_uri, smtp_server):
+def test_the_same_event_delivered_twice_gives_one_email(env, run_services, rpc_client, amqp_uri, smtp_server):
     server = smtp_server("plain")
     env.setenv("OPENCOO_SMTP_URL", f"smtp://127.0.0.1:{server.port}")
     env.setenv("OPENCOO_MAIL_FROM", "DGFT CoO Desk <coo@dgft.example.in>")
@@ -337,17 +389,16 @@ def test_the_same_event_delivered_twice_gives_one_email(
 
     publish(amqp_uri, "credentials_issued", CREDENTIALS, times=3)
     wait_until(lambda: listed(client, status="sent"), what="the message marked sent")
-    eventlet.sleep(1.0)                                   # > 1 dispatcher poll
+    eventlet.sleep(1.0)  # > 1 dispatcher poll
     assert len(server.messages) == 1
     envelope, session = server.messages[0]
-    assert not session.encrypted                          # plain smtp://: no STARTTLS offered
+    assert not session.encrypted  # plain smtp://: no STARTTLS offered
     assert envelope.mail_from == "coo@dgft.example.in"
     assert server.parsed[0]["From"] == "DGFT CoO Desk <coo@dgft.example.in>"
     assert client.notification.messages()["total"] == 1
 
 
-def test_tls_is_verified_and_required_when_asked(
-        env, run_services, rpc_client, amqp_uri, smtp_server, tls):
+def test_tls_is_verified_and_required_when_asked(env, run_services, rpc_client, amqp_uri, smtp_server, tls):
     env.setenv("OPENCOO_DELIVERY_RETRY_DELAYS", "0.1")
     run_services(NotificationService)
     client = rpc_client()
@@ -365,31 +416,35 @@ def test_tls_is_verified_and_required_when_asked(
     plain = smtp_server("plain")
     env.setenv("OPENCOO_SMTP_URL", f"smtp+starttls://127.0.0.1:{plain.port}")
     publish(amqp_uri, "credentials_issued", {**CREDENTIALS, "email": "other@seafoods.in"})
-    failed = wait_until(lambda: listed(client, status="failed", recipient="other@seafoods.in"),
-                      what="failure")[0]
+    failed = wait_until(
+        lambda: listed(client, status="failed", recipient="other@seafoods.in"), what="failure"
+    )[0]
     assert "does not offer STARTTLS" in failed["last_error"] and plain.messages == []
 
     # A password in the URL is never sent over a connection without TLS.
     env.setenv("OPENCOO_SMTP_URL", f"smtp://{SMTP_USER}:x@127.0.0.1:{plain.port}")
     publish(amqp_uri, "credentials_issued", {**CREDENTIALS, "email": "third@seafoods.in"})
-    failed = wait_until(lambda: listed(client, status="failed", recipient="third@seafoods.in"),
-                      what="failure")[0]
+    failed = wait_until(
+        lambda: listed(client, status="failed", recipient="third@seafoods.in"), what="failure"
+    )[0]
     assert "refusing to send the SMTP password unencrypted" in failed["last_error"]
     assert plain.messages == []
 
 
 def test_smtp_down_is_retried_with_backoff_and_sent_once_it_is_up(
-        env, run_services, rpc_client, amqp_uri, smtp_server):
+    env, run_services, rpc_client, amqp_uri, smtp_server
+):
     delays = [0.3, 0.6, 1.2, 2.4, 4.8]
     env.setenv("OPENCOO_DELIVERY_RETRY_DELAYS", ",".join(map(str, delays)))
-    port = free_port()                                    # nothing listens there yet
+    port = free_port()  # nothing listens there yet
     env.setenv("OPENCOO_SMTP_URL", f"smtp://127.0.0.1:{port}")
     run_services(NotificationService)
     client = rpc_client()
 
     publish(amqp_uri, "credentials_issued", CREDENTIALS)
-    pending = wait_until(lambda: [m for m in listed(client) if m["attempts"] >= 1],
-                       what="a failed first attempt")[0]
+    pending = wait_until(
+        lambda: [m for m in listed(client) if m["attempts"] >= 1], what="a failed first attempt"
+    )[0]
     assert pending["status"] == "pending" and "ConnectionRefusedError" in pending["last_error"]
     assert pending["next_attempt_at"] > pending["delivery_attempts"][0]["attempted_at"]
     # Not yet delivered: the password is still stored (for the next try) but never shown.
@@ -408,7 +463,8 @@ def test_smtp_down_is_retried_with_backoff_and_sent_once_it_is_up(
 
 
 def test_after_all_retries_it_is_failed_and_an_operator_can_retry_it(
-        env, run_services, rpc_client, amqp_uri, smtp_server):
+    env, run_services, rpc_client, amqp_uri, smtp_server
+):
     port = free_port()
     env.setenv("OPENCOO_SMTP_URL", f"smtp://127.0.0.1:{port}")
     run_services(NotificationService)
@@ -416,17 +472,19 @@ def test_after_all_retries_it_is_failed_and_an_operator_can_retry_it(
 
     publish(amqp_uri, "credentials_issued", CREDENTIALS)
     failed = wait_until(lambda: listed(client, status="failed"), what="the message failed")[0]
-    assert failed["attempts"] == 3                        # the first try and two retries
+    assert failed["attempts"] == 3  # the first try and two retries
     assert [a["ok"] for a in failed["delivery_attempts"]] == [False, False, False]
-    assert failed["last_error"].startswith(f"SMTP 127.0.0.1:{port} (opportunistic TLS): "
-                                           "ConnectionRefusedError")
+    assert failed["last_error"].startswith(
+        f"SMTP 127.0.0.1:{port} (opportunistic TLS): ConnectionRefusedError"
+    )
     assert failed["next_attempt_at"] is None and failed["secret_redacted"] is False
-    times = [datetime.datetime.fromisoformat(a["attempted_at"].rstrip("Z"))
-             for a in failed["delivery_attempts"]]
+    times = [
+        datetime.datetime.fromisoformat(a["attempted_at"].rstrip("Z")) for a in failed["delivery_attempts"]
+    ]
     assert (times[1] - times[0]).total_seconds() >= 0.19
     assert (times[2] - times[1]).total_seconds() >= 0.39
     eventlet.sleep(1.0)
-    assert only(client)["attempts"] == 3                  # no more tries on its own
+    assert only(client)["attempts"] == 3  # no more tries on its own
 
     server = smtp_server("plain", port=port)
     again = client.notification.retry(failed["id"])
@@ -450,8 +508,9 @@ def test_sms_gateway_error_is_retried(env, run_services, rpc_client, amqp_uri, s
     client = rpc_client()
 
     publish(amqp_uri, "exporter_registered", EXPORTER)
-    sms = wait_until(lambda: [m for m in listed(client, status="sent") if m["channel"] == "sms"],
-                   what="the SMS sent")[0]
+    sms = wait_until(
+        lambda: [m for m in listed(client, status="sent") if m["channel"] == "sms"], what="the SMS sent"
+    )[0]
     assert [a["ok"] for a in sms["delivery_attempts"]] == [False, True]
     error = sms["delivery_attempts"][0]["error"]
     assert "answered 503" in error and "k3y" not in error
@@ -460,8 +519,10 @@ def test_sms_gateway_error_is_retried(env, run_services, rpc_client, amqp_uri, s
 
 # --- without servers: the mail drop and the SMS log ------------------------------------------
 
+
 def test_without_urls_mail_goes_to_eml_files_and_sms_to_a_log(
-        env, platform_env, run_services, rpc_client, amqp_uri):
+    env, platform_env, run_services, rpc_client, amqp_uri
+):
     run_services(NotificationService)
     client = rpc_client()
 
@@ -469,11 +530,11 @@ def test_without_urls_mail_goes_to_eml_files_and_sms_to_a_log(
     publish(amqp_uri, "credentials_issued", CREDENTIALS)
     mail_dir, sms_log = platform_env / "mail", platform_env / "sms.log"
     files = wait_until(lambda: sorted(mail_dir.glob("*.eml")), what="the .eml file")
-    assert [p for p in mail_dir.iterdir() if p.suffix != ".eml"] == []   # no temporary left
+    assert [p for p in mail_dir.iterdir() if p.suffix != ".eml"] == []  # no temporary left
     [path] = files
     creds = parse(path.read_bytes())
     assert creds["Subject"] == "OpenCoO: your password for IEC ABCDE12345"
-    assert b"\r\n" in path.read_bytes()                                  # RFC 5322 line ends
+    assert b"\r\n" in path.read_bytes()  # RFC 5322 line ends
     assert creds.get_content_type() == "multipart/alternative"
     assert f"Password: {PASSWORD}" in bodies(creds)[0]
     assert creds["To"] == "exports@seafoods.in" and creds["Date"] and creds["Message-ID"]
@@ -483,8 +544,7 @@ def test_without_urls_mail_goes_to_eml_files_and_sms_to_a_log(
     assert len(lines) == 1 and lines[0]["to"] == "+919876543210"
     assert "IEC ABCDE12345" in lines[0]["text"]
 
-    wait_until(lambda: client.notification.messages(status="sent")["total"] == 2,
-             what="both messages sent")
+    wait_until(lambda: client.notification.messages(status="sent")["total"] == 2, what="both messages sent")
     creds_item = only(client, kind="credentials")
     assert creds_item["secret_redacted"] is True
     # <UTC timestamp>-<message id>.eml
@@ -493,28 +553,50 @@ def test_without_urls_mail_goes_to_eml_files_and_sms_to_a_log(
 
 # --- for operators ----------------------------------------------------------------------------
 
-def test_messages_rpc_lists_with_attempts_filters_and_pages(
-        env, run_services, rpc_client, amqp_uri):
+
+def test_messages_rpc_lists_with_attempts_filters_and_pages(env, run_services, rpc_client, amqp_uri):
     run_services(NotificationService)
     client = rpc_client()
     publish(amqp_uri, "exporter_registered", EXPORTER)
     publish(amqp_uri, "credentials_issued", CREDENTIALS)
-    publish(amqp_uri, "credentials_issued",
-            {**CREDENTIALS, "username": "officer.kochi", "role": "officer",
-             "email": "officer@mpeda.example.in", "reason": "staff_account"})
+    publish(
+        amqp_uri,
+        "credentials_issued",
+        {
+            **CREDENTIALS,
+            "username": "officer.kochi",
+            "role": "officer",
+            "email": "officer@mpeda.example.in",
+            "reason": "staff_account",
+        },
+    )
     wait_until(lambda: client.notification.messages(status="sent")["total"] == 3, what="3 sent")
 
     page = client.notification.messages()
     assert page["page"] == 1 and page["per_page"] == 50 and page["total"] == 3
     item = page["items"][0]
-    assert set(item) >= {"id", "kind", "channel", "recipient", "subject", "body_text",
-                         "body_html", "status", "attempts", "next_attempt_at", "last_error",
-                         "created_at", "sent_at", "event_id", "correlation_id",
-                         "secret_redacted", "delivery_attempts"}
-    assert all(len(m["delivery_attempts"]) == 1 and m["delivery_attempts"][0]["ok"]
-               for m in page["items"])
+    assert set(item) >= {
+        "id",
+        "kind",
+        "channel",
+        "recipient",
+        "subject",
+        "body_text",
+        "body_html",
+        "status",
+        "attempts",
+        "next_attempt_at",
+        "last_error",
+        "created_at",
+        "sent_at",
+        "event_id",
+        "correlation_id",
+        "secret_redacted",
+        "delivery_attempts",
+    }
+    assert all(len(m["delivery_attempts"]) == 1 and m["delivery_attempts"][0]["ok"] for m in page["items"])
     created = [m["created_at"] for m in page["items"]]
-    assert created == sorted(created, reverse=True)          # newest first
+    assert created == sorted(created, reverse=True)  # newest first
 
     officer = only(client, recipient="officer@mpeda.example.in")
     assert officer["subject"] == "OpenCoO: your officer account"
@@ -541,24 +623,29 @@ def test_messages_rpc_lists_with_attempts_filters_and_pages(
 
 # --- several processes of the service ---------------------------------------------------------
 
+
 @pytest.mark.parametrize("database", ["sqlite", "postgresql"])
 def test_two_dispatchers_never_send_a_message_twice(
-        database, request, env, run_services, rpc_client, amqp_uri, smtp_server):
+    database, request, env, run_services, rpc_client, amqp_uri, smtp_server
+):
     if database == "postgresql":
         request.getfixturevalue("postgres_databases")
         upgrade("notification")
-    env.setenv("OPENCOO_DELIVERY_POLL", "0.05")           # both look all the time
+    env.setenv("OPENCOO_DELIVERY_POLL", "0.05")  # both look all the time
     server = smtp_server("plain")
     env.setenv("OPENCOO_SMTP_URL", f"smtp://127.0.0.1:{server.port}")
     run_services(NotificationService)
-    run_services(NotificationService)                     # competing consumers and dispatchers
+    run_services(NotificationService)  # competing consumers and dispatchers
     client = rpc_client()
 
     count = 30
     for i in range(count):
         publish(amqp_uri, "credentials_issued", {**CREDENTIALS, "email": f"exporter{i}@example.in"})
-    wait_until(lambda: client.notification.messages(status="sent")["total"] == count,
-             timeout=30, what="every message sent")
+    wait_until(
+        lambda: client.notification.messages(status="sent")["total"] == count,
+        timeout=30,
+        what="every message sent",
+    )
     eventlet.sleep(0.5)
     ids = [mail["Message-ID"] for mail in server.parsed]
     assert len(ids) == count and len(set(ids)) == count

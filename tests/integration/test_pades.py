@@ -3,6 +3,7 @@
 (services.verification.pades_validation) and by an independent validator, poppler's ``pdfsig``,
 which trusts the dev CA through a throwaway NSS database; then the signing service's RPCs against
 a real RabbitMQ."""
+
 import base64
 import datetime as dt
 import io
@@ -44,8 +45,10 @@ REASON, LOCATION = "Certificate of origin issued", "Kochi"
 
 def pki_agency_certificates() -> dict:
     """SHA-256 (hex) -> agency of the certificates in var/pki (without the token's)."""
-    return {trust.parse_certificates(path.read_bytes())[0].sha256.hex(): path.stem[len("agency-"):]
-            for path in (config.var_dir() / "pki").glob("agency-*.pem")}
+    return {
+        trust.parse_certificates(path.read_bytes())[0].sha256.hex(): path.stem[len("agency-") :]
+        for path in (config.var_dir() / "pki").glob("agency-*.pem")
+    }
 
 
 def validate(pdf: bytes, anchors=None, agency_certificates=None) -> dict:
@@ -53,8 +56,10 @@ def validate(pdf: bytes, anchors=None, agency_certificates=None) -> dict:
     anchors, and var/pki's agency certificates unless told."""
     anchors = trust.trust_anchors() if anchors is None else anchors
     return pades_validation.validate(
-        pdf, [anchor.dump() for anchor in anchors],
-        pki_agency_certificates() if agency_certificates is None else agency_certificates)
+        pdf,
+        [anchor.dump() for anchor in anchors],
+        pki_agency_certificates() if agency_certificates is None else agency_certificates,
+    )
 
 
 # --------------------------------------------------------------------------------------------------
@@ -64,8 +69,12 @@ def validate(pdf: bytes, anchors=None, agency_certificates=None) -> dict:
 @pytest.fixture
 def pki(platform_env, monkeypatch):
     """The dev CA, the token and the MPEDA and FIEO keys in this test's data folder."""
-    for name in ("OPENCOO_PKCS11_MODULE", "OPENCOO_PKCS11_TOKEN", "OPENCOO_PKCS11_PIN",
-                 "OPENCOO_TRUST_ANCHORS"):
+    for name in (
+        "OPENCOO_PKCS11_MODULE",
+        "OPENCOO_PKCS11_TOKEN",
+        "OPENCOO_PKCS11_PIN",
+        "OPENCOO_TRUST_ANCHORS",
+    ):
         monkeypatch.delenv(name, raising=False)
     # devpki sets SOFTHSM2_CONF process-wide; make monkeypatch restore it after the test
     monkeypatch.setenv("SOFTHSM2_CONF", str(platform_env / "unused.conf"))
@@ -146,16 +155,29 @@ def nssdb(pki, tmp_path):
     ca_pem = pki["ca_cert"]
     certutil = shutil.which("certutil")
     if certutil:
-        subprocess.run([certutil, "-N", "-d", f"sql:{folder}", "--empty-password"], check=True,
-                       capture_output=True, timeout=60)
-        subprocess.run([certutil, "-A", "-d", f"sql:{folder}", "-n", "opencoo-dev-ca",
-                        "-t", "C,C,C", "-i", ca_pem], check=True, capture_output=True, timeout=60)
+        subprocess.run(
+            [certutil, "-N", "-d", f"sql:{folder}", "--empty-password"],
+            check=True,
+            capture_output=True,
+            timeout=60,
+        )
+        subprocess.run(
+            [certutil, "-A", "-d", f"sql:{folder}", "-n", "opencoo-dev-ca", "-t", "C,C,C", "-i", ca_pem],
+            check=True,
+            capture_output=True,
+            timeout=60,
+        )
     else:
         der = tmp_path / "dev-ca.der"
-        der.write_bytes(x509.load_pem_x509_certificate(open(ca_pem, "rb").read())
-                        .public_bytes(serialization.Encoding.DER))
-        made = subprocess.run([sys.executable, "-c", _NSSDB_SCRIPT, str(folder), str(der)],
-                              capture_output=True, text=True, timeout=60)
+        der.write_bytes(
+            x509.load_pem_x509_certificate(open(ca_pem, "rb").read()).public_bytes(serialization.Encoding.DER)
+        )
+        made = subprocess.run(
+            [sys.executable, "-c", _NSSDB_SCRIPT, str(folder), str(der)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
         assert made.returncode == 0, made.stderr
     return f"sql:{folder}"
 
@@ -189,13 +211,18 @@ def with_annotation(pdf: bytes) -> bytes:
     """``pdf`` plus an incremental update adding a text annotation to page 1."""
     writer = IncrementalPdfFileWriter(BytesIO(pdf))
     page = writer.root["/Pages"]["/Kids"][0].get_object()
-    annot = writer.add_object(generic.DictionaryObject({
-        generic.NameObject("/Type"): generic.NameObject("/Annot"),
-        generic.NameObject("/Subtype"): generic.NameObject("/Text"),
-        generic.NameObject("/Rect"): generic.ArrayObject(
-            [generic.NumberObject(v) for v in (10, 10, 50, 50)]),
-        generic.NameObject("/Contents"): generic.TextStringObject("origin: somewhere else"),
-    }))
+    annot = writer.add_object(
+        generic.DictionaryObject(
+            {
+                generic.NameObject("/Type"): generic.NameObject("/Annot"),
+                generic.NameObject("/Subtype"): generic.NameObject("/Text"),
+                generic.NameObject("/Rect"): generic.ArrayObject(
+                    [generic.NumberObject(v) for v in (10, 10, 50, 50)]
+                ),
+                generic.NameObject("/Contents"): generic.TextStringObject("origin: somewhere else"),
+            }
+        )
+    )
     raw = page.raw_get("/Annots") if "/Annots" in page else None
     if isinstance(raw, generic.IndirectObject):
         raw.get_object().append(annot)
@@ -212,8 +239,7 @@ def with_annotation(pdf: bytes) -> bytes:
 # signing, and the two validators
 
 
-def test_signed_pdf_is_valid_for_pdfsig_and_for_validate(pki, signed_pdf, plain_pdf, nssdb,
-                                                         tmp_path):
+def test_signed_pdf_is_valid_for_pdfsig_and_for_validate(pki, signed_pdf, plain_pdf, nssdb, tmp_path):
     assert signed_pdf.startswith(plain_pdf)  # an incremental update of the original
     report = pdfsig(signed_pdf, tmp_path, nssdb)
     assert report["Signature Validation"] == "Signature is Valid."
@@ -230,13 +256,20 @@ def test_signed_pdf_is_valid_for_pdfsig_and_for_validate(pki, signed_pdf, plain_
 
     result = validate(signed_pdf)
     assert result == {
-        "signed": True, "signature_valid": True, "intact": True, "trusted": True,
+        "signed": True,
+        "signature_valid": True,
+        "intact": True,
+        "trusted": True,
         "covers_whole_file": True,
         "signer_subject": f"CN={MPEDA_NAME} CoO Signing,O={MPEDA_NAME},C=IN",
-        "signer_organization": MPEDA_NAME, "agency_code": "MPEDA",
-        "signed_at": result["signed_at"], "problem": None}
+        "signer_organization": MPEDA_NAME,
+        "agency_code": "MPEDA",
+        "signed_at": result["signed_at"],
+        "problem": None,
+    }
     signed_at = dt.datetime.strptime(result["signed_at"], "%Y-%m-%dT%H:%M:%SZ").replace(
-        tzinfo=dt.timezone.utc)
+        tzinfo=dt.timezone.utc
+    )
     assert abs(signed_at - dt.datetime.now(dt.timezone.utc)) < dt.timedelta(minutes=5)
 
     # PAdES B-B: the chain is embedded, reason and location are in the signature dictionary
@@ -258,7 +291,7 @@ def test_each_agency_signs_with_its_own_key(signer, plain_pdf):
 
 def test_a_changed_byte_breaks_the_signature(signed_pdf, nssdb, tmp_path):
     producer = signed_pdf.index(b"/Producer")
-    for index in (11, producer + 12):   # the header's binary comment; the producer's name
+    for index in (11, producer + 12):  # the header's binary comment; the producer's name
         changed = flip(signed_pdf, index)
         result = validate(changed)
         assert result["signed"] and not result["intact"] and not result["signature_valid"]
@@ -270,8 +303,8 @@ def test_a_changed_byte_in_the_signature_value_breaks_it(signed_pdf):
     embedded = PdfFileReader(BytesIO(signed_pdf)).embedded_signatures[0]
     value = embedded.signer_info["signature"].native
     start = signed_pdf.lower().index(value.hex().encode()) + 10  # /Contents is written in hex
-    digit = b"1" if signed_pdf[start:start + 1] == b"0" else b"0"
-    result = validate(signed_pdf[:start] + digit + signed_pdf[start + 1:])
+    digit = b"1" if signed_pdf[start : start + 1] == b"0" else b"0"
+    result = validate(signed_pdf[:start] + digit + signed_pdf[start + 1 :])
     assert result["signed"] and not result["intact"] and not result["signature_valid"]
     assert result["problem"] == "the signature value does not verify with the signer's certificate"
 
@@ -289,39 +322,65 @@ def test_untrusted_signer(pki, plain_pdf, nssdb, tmp_path):
     """Signed by a key from a throwaway CA, even one claiming the agency's name."""
     ca_cert, ca_key = make_ca("Not The Dev CA")
     key = make_key()
-    subject = x509.Name([x509.NameAttribute(NameOID.COUNTRY_NAME, "IN"),
-                         x509.NameAttribute(NameOID.ORGANIZATION_NAME, MPEDA_NAME),
-                         x509.NameAttribute(NameOID.COMMON_NAME, f"{MPEDA_NAME} CoO Signing")])
+    subject = x509.Name(
+        [
+            x509.NameAttribute(NameOID.COUNTRY_NAME, "IN"),
+            x509.NameAttribute(NameOID.ORGANIZATION_NAME, MPEDA_NAME),
+            x509.NameAttribute(NameOID.COMMON_NAME, f"{MPEDA_NAME} CoO Signing"),
+        ]
+    )
     now = dt.datetime.now(dt.timezone.utc)
-    cert = (x509.CertificateBuilder().subject_name(subject).issuer_name(ca_cert.subject)
-            .public_key(key.public_key()).serial_number(x509.random_serial_number())
-            .not_valid_before(now - dt.timedelta(days=1))
-            .not_valid_after(now + dt.timedelta(days=30))
-            .add_extension(x509.KeyUsage(
-                digital_signature=True, content_commitment=True, key_encipherment=False,
-                data_encipherment=False, key_agreement=False, key_cert_sign=False,
-                crl_sign=False, encipher_only=False, decipher_only=False), critical=True)
-            .sign(ca_key, hashes.SHA256()))
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(ca_cert.subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(days=1))
+        .not_valid_after(now + dt.timedelta(days=30))
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=True,
+                content_commitment=True,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                key_cert_sign=False,
+                crl_sign=False,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )
+        .sign(ca_key, hashes.SHA256())
+    )
 
     def asn1(c):
         return asn1_x509.Certificate.load(c.public_bytes(serialization.Encoding.DER))
 
     impostor = signers.SimpleSigner(
         signing_cert=asn1(cert),
-        signing_key=asn1_keys.PrivateKeyInfo.load(key.private_bytes(
-            serialization.Encoding.DER, serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption())),
-        cert_registry=SimpleCertificateStore.from_certs([asn1(ca_cert)]))
-    meta = signers.PdfSignatureMetadata(field_name="OpenCoO", md_algorithm="sha256",
-                                        subfilter=fields.SigSeedSubFilter.PADES)
-    out = run_to_completion(signers.PdfSigner(meta, impostor).async_sign_pdf(
-        IncrementalPdfFileWriter(BytesIO(plain_pdf)), output=BytesIO()))
+        signing_key=asn1_keys.PrivateKeyInfo.load(
+            key.private_bytes(
+                serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+            )
+        ),
+        cert_registry=SimpleCertificateStore.from_certs([asn1(ca_cert)]),
+    )
+    meta = signers.PdfSignatureMetadata(
+        field_name="OpenCoO", md_algorithm="sha256", subfilter=fields.SigSeedSubFilter.PADES
+    )
+    out = run_to_completion(
+        signers.PdfSigner(meta, impostor).async_sign_pdf(
+            IncrementalPdfFileWriter(BytesIO(plain_pdf)), output=BytesIO()
+        )
+    )
     signed = out.getvalue()
 
     result = validate(signed)
     assert result["signed"] and result["intact"] and result["covers_whole_file"]
     assert result["trusted"] is False and result["signature_valid"] is False
-    assert result["agency_code"] is None   # the name is the agency's, the certificate is not
+    assert result["agency_code"] is None  # the name is the agency's, the certificate is not
     assert result["signer_organization"] == MPEDA_NAME
     assert "not from a trusted authority" in result["problem"]
     assert "Not The Dev CA" in result["problem"]
@@ -333,8 +392,9 @@ def test_untrusted_signer(pki, plain_pdf, nssdb, tmp_path):
     assert validate(signed, anchors=[])["trusted"] is False
 
 
-@pytest.mark.parametrize("data", [b"", b"garbage", b"%PDF-1.7\nnot really a PDF\n%%EOF\n",
-                                  os.urandom(2048), None, "a string"])
+@pytest.mark.parametrize(
+    "data", [b"", b"garbage", b"%PDF-1.7\nnot really a PDF\n%%EOF\n", os.urandom(2048), None, "a string"]
+)
 def test_garbage_is_not_signed(pki, data):
     result = validate(data)
     assert result["signed"] is False and result["signature_valid"] is False
@@ -367,16 +427,16 @@ def test_agency_without_certificate_is_unknown(signer, pki, plain_pdf, platform_
     from pkcs11 import Attribute, ObjectClass
 
     with agency_token.open_token_session(devpki.ensure_token(platform_env), rw=True) as session:
-        for obj in session.get_objects({Attribute.CLASS: ObjectClass.CERTIFICATE,
-                                        Attribute.LABEL: "agency-FIEO"}):
+        for obj in session.get_objects(
+            {Attribute.CLASS: ObjectClass.CERTIFICATE, Attribute.LABEL: "agency-FIEO"}
+        ):
             obj.destroy()
     agency_token.agency_cert_path(platform_env, "FIEO").unlink()
     with pytest.raises(pades.AgencyKeyUnknown, match="no certificate"):
         signer.sign(plain_pdf, "FIEO", reason=REASON, location=LOCATION)
 
 
-def test_a_trusted_certificate_calling_itself_an_agency_is_no_agency(pki, plain_pdf, platform_env,
-                                                                     tmp_path):
+def test_a_trusted_certificate_calling_itself_an_agency_is_no_agency(pki, plain_pdf, platform_env, tmp_path):
     """A DSC from a trusted authority with the subject OU=agency-MPEDA (the token's key label)
     signs validly, but it is not MPEDA's certificate: no agency."""
     from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
@@ -384,19 +444,22 @@ def test_a_trusted_certificate_calling_itself_an_agency_is_no_agency(pki, plain_
 
     from tests.pki import make_dsc
 
-    cert, key = make_dsc(platform_env, tmp_path / "mallory", "AAACM4821K", "Mallory",
-                         subject_iec="agency-MPEDA")
+    cert, key = make_dsc(
+        platform_env, tmp_path / "mallory", "AAACM4821K", "Mallory", subject_iec="agency-MPEDA"
+    )
     out = io.BytesIO()
-    signers.sign_pdf(IncrementalPdfFileWriter(io.BytesIO(plain_pdf)),
-                     signers.PdfSignatureMetadata(field_name=pades.FIELD_NAME),
-                     signer=signers.SimpleSigner.load(str(key), str(cert)), output=out)
+    signers.sign_pdf(
+        IncrementalPdfFileWriter(io.BytesIO(plain_pdf)),
+        signers.PdfSignatureMetadata(field_name=pades.FIELD_NAME),
+        signer=signers.SimpleSigner.load(str(key), str(cert)),
+        output=out,
+    )
     result = validate(out.getvalue())
     assert result["signature_valid"] and "OU=agency-MPEDA" in result["signer_subject"]
     assert result["agency_code"] is None
 
 
-def test_the_tokens_certificate_names_its_agency_without_the_file(signer, plain_pdf,
-                                                                  platform_env):
+def test_the_tokens_certificate_names_its_agency_without_the_file(signer, plain_pdf, platform_env):
     """An agency certificate kept only on the token (no var/pki/agency-FIEO.pem) is FIEO's."""
     agency_token.agency_cert_path(platform_env, "FIEO").unlink()
     signed = signer.sign(plain_pdf, "FIEO", reason=REASON, location=LOCATION)
@@ -406,8 +469,9 @@ def test_the_tokens_certificate_names_its_agency_without_the_file(signer, plain_
     assert validate(signed)["agency_code"] is None  # var/pki's alone: no FIEO there
 
 
-def test_an_agency_added_to_a_running_token_verifies_after_a_while(signer, plain_pdf,
-                                                                   platform_env, monkeypatch):
+def test_an_agency_added_to_a_running_token_verifies_after_a_while(
+    signer, plain_pdf, platform_env, monkeypatch
+):
     assert sorted(signer.agency_certificates().values()) == ["FIEO", "MPEDA"]
     devpki.ensure_all(platform_env, AGENCIES + [("EIC", "Export Inspection Council of India")])
     agency_token.agency_cert_path(platform_env, "EIC").unlink()  # on the token only
@@ -430,11 +494,9 @@ def test_no_token_set_up(platform_env, monkeypatch, plain_pdf):
 def test_survives_a_reinitialised_token_library(signer, pki, plain_pdf):
     import pkcs11
 
-    assert validate(signer.sign(plain_pdf, "MPEDA", reason=REASON,
-                                      location=LOCATION))["signature_valid"]
-    pkcs11.lib(pki["pkcs11_module"]).reinitialize()   # every session and handle is gone
-    assert validate(signer.sign(plain_pdf, "MPEDA", reason=REASON,
-                                      location=LOCATION))["signature_valid"]
+    assert validate(signer.sign(plain_pdf, "MPEDA", reason=REASON, location=LOCATION))["signature_valid"]
+    pkcs11.lib(pki["pkcs11_module"]).reinitialize()  # every session and handle is gone
+    assert validate(signer.sign(plain_pdf, "MPEDA", reason=REASON, location=LOCATION))["signature_valid"]
     assert signer.sessions_opened == 2
 
 
@@ -450,8 +512,10 @@ def test_threads_share_the_signer(signer, plain_pdf):
         barrier.wait()
         return [signer.sign(plain_pdf, code, reason=REASON, location=LOCATION) for _ in range(3)]
 
-    threads = [original_threading.Thread(target=lambda c=c: results.append(work(c)))
-               for c in ("MPEDA", "FIEO", "MPEDA", "FIEO")]
+    threads = [
+        original_threading.Thread(target=lambda c=c: results.append(work(c)))
+        for c in ("MPEDA", "FIEO", "MPEDA", "FIEO")
+    ]
     for t in threads:
         t.start()
     for t in threads:
@@ -507,10 +571,13 @@ def test_rpc_refusals(signing, plain_pdf):
 
 def test_rpc_concurrent_signing(signing, pki, rpc_client, plain_pdf):
     """Two green threads, each with its own client, signing at the same time."""
+
     def sign_three(code):
         client = rpc_client().signing
-        return code, [base64.b64decode(client.sign_certificate(code, b64(plain_pdf), REASON,
-                                                               LOCATION)) for _ in range(3)]
+        return code, [
+            base64.b64decode(client.sign_certificate(code, b64(plain_pdf), REASON, LOCATION))
+            for _ in range(3)
+        ]
 
     threads = [eventlet.spawn(sign_three, code) for code in ("MPEDA", "FIEO")]
     for thread in threads:

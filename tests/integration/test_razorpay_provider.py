@@ -1,5 +1,6 @@
 """The Razorpay adapter against a fake Razorpay over real HTTPS (tests/fake_razorpay.py): basic
 auth, amounts in paise, status mapping, failures reported as ProviderUnavailable, TLS verified."""
+
 import time
 
 import pytest
@@ -16,15 +17,21 @@ def server(tmp_path):
 
 
 def provider_for(server, **overrides):
-    settings = dict(api_base=server.api_base, key_id=server.key_id,
-                    key_secret=server.key_secret, webhook_secret=server.webhook_secret,
-                    ca_bundle=str(server.ca_path), timeout=5)
+    settings = dict(
+        api_base=server.api_base,
+        key_id=server.key_id,
+        key_secret=server.key_secret,
+        webhook_secret=server.webhook_secret,
+        ca_bundle=str(server.ca_path),
+        timeout=5,
+    )
     return RazorpayProvider(**{**settings, **overrides})
 
 
 def create(provider, payment_id="pay-123", amount=39200):
-    return provider.create_order(payment_id, amount, "INR", "MPEDA issue fee",
-                                 "https://coo.example.in/applications/7/paid")
+    return provider.create_order(
+        payment_id, amount, "INR", "MPEDA issue fee", "https://coo.example.in/applications/7/paid"
+    )
 
 
 def test_create_order_makes_a_payment_link(server):
@@ -35,9 +42,14 @@ def test_create_order_makes_a_payment_link(server):
     assert (sent["method"], sent["path"]) == ("POST", "/v1/payment_links")
     assert sent["auth"] == (server.key_id, server.key_secret)
     expires = sent["json"].pop("expire_by")
-    assert sent["json"] == {"amount": 39200, "currency": "INR", "reference_id": "pay-123",
-                            "description": "MPEDA issue fee", "callback_method": "get",
-                            "callback_url": "https://coo.example.in/applications/7/paid"}
+    assert sent["json"] == {
+        "amount": 39200,
+        "currency": "INR",
+        "reference_id": "pay-123",
+        "description": "MPEDA issue fee",
+        "callback_method": "get",
+        "callback_url": "https://coo.example.in/applications/7/paid",
+    }
     assert 30 * 60 < expires - time.time() <= 35 * 60  # expires soon after the reuse window
 
 
@@ -47,8 +59,13 @@ def test_status_goes_from_pending_to_paid(server):
     assert provider.fetch_status(order.order_id).state == "pending"
     payment_id = server.pay(order.order_id)["payments"][0]["payment_id"]
     status = provider.fetch_status(order.order_id)
-    assert (status.order_id, status.state, status.amount_paise, status.currency,
-            status.provider_payment_id) == (order.order_id, "paid", 70800, "INR", payment_id)
+    assert (
+        status.order_id,
+        status.state,
+        status.amount_paise,
+        status.currency,
+        status.provider_payment_id,
+    ) == (order.order_id, "paid", 70800, "INR", payment_id)
 
 
 def test_an_expired_link_is_a_failure(server):
@@ -121,6 +138,10 @@ def test_a_webhook_from_the_server_parses_as_paid(server):
     order = create(provider, amount=39200)
     server.pay(order.order_id)
     status = provider.parse_callback(*server.webhook_body(order.order_id))
-    assert (status.order_id, status.state, status.amount_paise, status.currency) \
-        == (order.order_id, "paid", 39200, "INR")
+    assert (status.order_id, status.state, status.amount_paise, status.currency) == (
+        order.order_id,
+        "paid",
+        39200,
+        "INR",
+    )
     assert status.provider_payment_id == server.links[order.order_id]["payments"][0]["payment_id"]

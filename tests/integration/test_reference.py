@@ -1,5 +1,6 @@
 """Reference data over HTTP: agreements, organisation, units, countries, currencies, and the HS
 nomenclature loaded by the CLI and by an admin's upload."""
+
 import os
 
 import pytest
@@ -30,8 +31,7 @@ def test_agreements_carry_codes_partners_forms_criteria_and_thresholds(base):
     assert aifta["short_name"] == "AIFTA" and aifta["certificate_form"] == "Form AI"
     assert aifta["value_content_threshold"] == 35
     assert aifta["value_content_tariff_shift"] == "CTSH"
-    assert set(aifta["partner_countries"]) == {"BN", "KH", "ID", "LA", "MY", "MM", "PH", "SG",
-                                               "TH", "VN"}
+    assert set(aifta["partner_countries"]) == {"BN", "KH", "ID", "LA", "MY", "MM", "PH", "SG", "TH", "VN"}
     assert "WO" in aifta["preference_criteria"]
     assert get(base, "/api/v1/reference/agreements/013").json() == aifta
 
@@ -50,8 +50,12 @@ def test_agencies_with_regional_and_issuing_offices_and_states(base):
         offices = [o for r in agencies[code]["regional_offices"] for o in r["issuing_offices"]]
         assert len(offices) >= 2, code
         assert all(o["state"].startswith("IN-") for o in offices)
-    kochi = [o for r in agencies["MPEDA"]["regional_offices"] for o in r["issuing_offices"]
-             if o["code"] == "MPEDA-KOCHI"]
+    kochi = [
+        o
+        for r in agencies["MPEDA"]["regional_offices"]
+        for o in r["issuing_offices"]
+        if o["code"] == "MPEDA-KOCHI"
+    ]
     assert kochi and kochi[0]["state"] == "IN-KL"
 
 
@@ -70,8 +74,12 @@ def test_before_a_nomenclature_is_loaded_codes_are_checked_for_form_and_chapter_
     answer = get(base, "/api/v1/reference/hs/0306").json()
     assert answer["verified"] is False and "form and chapter only" in answer["note"]
     assert answer["kind"] == "heading"
-    for bad, why in [("7701", "chapter 77"), ("12345", "5 digits"), ("03x6", "only digits"),
-                     ("9999", "chapter 99")]:
+    for bad, why in [
+        ("7701", "chapter 77"),
+        ("12345", "5 digits"),
+        ("03x6", "only digits"),
+        ("9999", "chapter 99"),
+    ]:
         response = get(base, f"/api/v1/reference/hs/{bad}")
         assert response.status_code == 400, bad
         assert response.json()["error"]["code"] == "HS_CODE_INVALID"
@@ -107,8 +115,10 @@ def test_cli_import_loads_the_whole_hs2022_file(base):
 def test_cli_refuses_a_broken_file_and_changes_nothing(base, tmp_path):
     assert CliRunner().invoke(opencoo, ["reference", "import-hs", HS2022]).exit_code == 0
     broken = tmp_path / "broken.csv"
-    broken.write_text("section,hscode,description,parent,level\nI,01,Animals,TOTAL,2\n"
-                      "I,0101,Horses,01,4\nI,01x1,Bad,01,4\nI,020101,Orphan,0201,6\n")
+    broken.write_text(
+        "section,hscode,description,parent,level\nI,01,Animals,TOTAL,2\n"
+        "I,0101,Horses,01,4\nI,01x1,Bad,01,4\nI,020101,Orphan,0201,6\n"
+    )
     result = CliRunner().invoke(opencoo, ["reference", "import-hs", str(broken)])
     assert result.exit_code != 0
     assert "line 4" in result.output and "nothing was imported" in result.output
@@ -118,8 +128,12 @@ def test_cli_refuses_a_broken_file_and_changes_nothing(base, tmp_path):
 
 def upload(base, token, content, name="hs.csv"):
     headers = {"Authorization": f"Bearer {token}"} if token else {}
-    return requests.post(f"{base}/api/v1/admin/reference/hs", headers=headers, timeout=60,
-                         files={"file": (name, content, "text/csv")})
+    return requests.post(
+        f"{base}/api/v1/admin/reference/hs",
+        headers=headers,
+        timeout=60,
+        files={"file": (name, content, "text/csv")},
+    )
 
 
 def test_admin_uploads_a_nomenclature(base):
@@ -133,8 +147,7 @@ def test_admin_uploads_a_nomenclature(base):
 
 def test_upload_refusals_change_nothing(base):
     token = login(base, "admin", ADMIN_PASSWORD)
-    small = b"section,hscode,description,parent,level\nI,01,Animals; live,TOTAL,2\n" \
-            b"I,0101,Horses,01,4\n"
+    small = b"section,hscode,description,parent,level\nI,01,Animals; live,TOTAL,2\nI,0101,Horses,01,4\n"
     assert upload(base, token, small).status_code == 200
 
     assert upload(base, None, small).status_code == 401
@@ -145,14 +158,18 @@ def test_upload_refusals_change_nothing(base):
     assert broken.json()["error"]["fields"]["file"][0].startswith("line 1")
     not_utf8 = upload(base, token, b"\xff\xfe\x00s")  # a file not valid, as a broken one
     assert not_utf8.status_code == 422 and not_utf8.json()["error"]["code"] == "HS_FILE_INVALID"
-    no_file = requests.post(f"{base}/api/v1/admin/reference/hs", timeout=10,
-                            headers={"Authorization": f"Bearer {token}"}, data={"x": "1"})
+    no_file = requests.post(
+        f"{base}/api/v1/admin/reference/hs",
+        timeout=10,
+        headers={"Authorization": f"Bearer {token}"},
+        data={"x": "1"},
+    )
     assert no_file.status_code == 400 and "file" in no_file.json()["error"]["fields"]
     too_big = upload(base, token, b"x" * (5 * 1024 * 1024 + 1))
     assert too_big.status_code == 413
 
     status = get(base, "/api/v1/reference/hs").json()
-    assert status["codes"] == 2                      # still the small file, whole
+    assert status["codes"] == 2  # still the small file, whole
     assert get(base, "/api/v1/reference/hs/0101").json()["description"] == "Horses"
 
 
@@ -165,9 +182,12 @@ def test_exchange_rates_start_today_or_later_but_a_currencys_first_may_reach_bac
     today = today_in_india()
 
     def rate(currency, start, value="83.25"):
-        return requests.post(f"{base}/api/v1/admin/exchange-rates", headers=admin, timeout=10,
-                             json={"currency": currency, "valid_from": start.isoformat(),
-                                   "rate": value})
+        return requests.post(
+            f"{base}/api/v1/admin/exchange-rates",
+            headers=admin,
+            timeout=10,
+            json={"currency": currency, "valid_from": start.isoformat(), "rate": value},
+        )
 
     for start in (today - timedelta(days=367), today.replace(year=1, month=1, day=1)):
         refused = rate("EUR", start)
@@ -179,6 +199,7 @@ def test_exchange_rates_start_today_or_later_but_a_currencys_first_may_reach_bac
         assert refused.status_code == 422 and "valid_from" in refused.json()["error"]["fields"]
     assert rate("EUR", today, "90.10").status_code == 201
     assert rate("EUR", today + timedelta(days=7), "91").status_code == 201
-    listed = requests.get(f"{base}/api/v1/admin/exchange-rates", headers=admin, timeout=10,
-                          params={"currency": "EUR"}).json()["items"]
+    listed = requests.get(
+        f"{base}/api/v1/admin/exchange-rates", headers=admin, timeout=10, params={"currency": "EUR"}
+    ).json()["items"]
     assert [r["rate"] for r in listed] == ["91", "90.10", "83.25"]

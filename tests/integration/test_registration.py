@@ -1,6 +1,7 @@
 """Exporter registration with IEC and DSC, login, passwords and staff accounts, over HTTP against
 real services (registration, signing, notification) on a real broker, with a real SMTP server.
 Every refusal is checked to have created nothing: no exporter, no account, no event."""
+
 import base64
 import json
 import re
@@ -27,8 +28,11 @@ def stack(platform, smtp_mailbox):
 def events(amqp_uri):
     """An outside consumer of registration's events, bound before anything happens."""
     conn = Connection(amqp_uri)
-    queue = Queue("test-registration-events", Exchange("registration.events", type="topic",
-                                                       durable=True), routing_key="#")
+    queue = Queue(
+        "test-registration-events",
+        Exchange("registration.events", type="topic", durable=True),
+        routing_key="#",
+    )
     queue(conn.default_channel).declare()
 
     def drain():
@@ -56,7 +60,7 @@ def test_the_whole_registration_walk(stack, tmp_path, platform_env, events):
     record = requests.get(f"{base}/api/v1/iec/{IEC}", timeout=10).json()
     assert record["name"] == "Malabar Sea Foods Private Limited"
     assert record["directors"] == ["Ravi Kumar", "Anita Menon"]
-    assert record["email"].startswith("ex") and "*" in record["email"]   # masked for anyone
+    assert record["email"].startswith("ex") and "*" in record["email"]  # masked for anyone
     assert "pan" not in record and record["registered"] is False
 
     response = register(base, form(base, tmp_path, platform_env))
@@ -66,11 +70,15 @@ def test_the_whole_registration_walk(stack, tmp_path, platform_env, events):
     mail = mailbox.wait_for(lambda m: "exports@malabarseafoods.in" in m["To"].lower())[0]
     password = re.search(r"[Pp]assword:\s*(\S+)", mail_text(mail)).group(1)
     token = login(base, IEC, password)
-    for method, path in (("GET", "/api/v1/admin/officers"), ("POST", "/api/v1/admin/agencies"),
-                         ("POST", "/api/v1/admin/reference/hs")):
-        refused = requests.request(method, base + path, timeout=10,
-                                   headers={"Authorization": f"Bearer {token}"})
-        assert refused.status_code == 403, path     # an exporter token on admin APIs
+    for method, path in (
+        ("GET", "/api/v1/admin/officers"),
+        ("POST", "/api/v1/admin/agencies"),
+        ("POST", "/api/v1/admin/reference/hs"),
+    ):
+        refused = requests.request(
+            method, base + path, timeout=10, headers={"Authorization": f"Bearer {token}"}
+        )
+        assert refused.status_code == 403, path  # an exporter token on admin APIs
     published = events()
     assert {e["event_type"] for e in published} == {"exporter_registered", "credentials_issued"}
     registered = next(e for e in published if e["event_type"] == "exporter_registered")
@@ -78,22 +86,21 @@ def test_the_whole_registration_walk(stack, tmp_path, platform_env, events):
     assert requests.get(f"{base}/api/v1/iec/{IEC}", timeout=10).json()["registered"] is True
     # the password left with its event and is not kept in registration's outbox
     db = sqlite3.connect(platform_env / "db" / "registration.sqlite3")
-    kept = [json.loads(p) for (p,) in db.execute(
-        "select payload from outbox where event_type = 'credentials_issued'")]
+    kept = [
+        json.loads(p)
+        for (p,) in db.execute("select payload from outbox where event_type = 'credentials_issued'")
+    ]
     assert [k["password"] for k in kept] == ["[scrubbed]"]
-    assert password not in (platform_env / "db" / "registration.sqlite3").read_bytes().decode(
-        "latin-1")
+    assert password not in (platform_env / "db" / "registration.sqlite3").read_bytes().decode("latin-1")
 
-    again = requests.post(f"{base}/api/v1/registrations/challenge", json={"iec": IEC},
-                          timeout=10)
+    again = requests.post(f"{base}/api/v1/registrations/challenge", json={"iec": IEC}, timeout=10)
     assert again.status_code == 409 and again.json()["error"]["code"] == "IEC_ALREADY_REGISTERED"
 
 
-def test_an_iec_registers_once_even_with_a_challenge_taken_before(stack, tmp_path,
-                                                                    platform_env):
+def test_an_iec_registers_once_even_with_a_challenge_taken_before(stack, tmp_path, platform_env):
     base, _ = stack
     first = form(base, tmp_path, platform_env)
-    second = form(base, tmp_path / "second", platform_env)       # challenge taken before
+    second = form(base, tmp_path / "second", platform_env)  # challenge taken before
     assert register(base, first).status_code == 201
     again = register(base, second)
     assert again.status_code == 409
@@ -102,16 +109,26 @@ def test_an_iec_registers_once_even_with_a_challenge_taken_before(stack, tmp_pat
 
 def test_a_sez_branch_and_an_aeo_number(stack, tmp_path, platform_env):
     base, _ = stack
-    body = form(base, tmp_path, platform_env,
-                branches=[{"branch_id": "B1", "gstin": GSTIN_KL},
-                          {"branch_id": "B2", "in_sez": True, "state": "IN-MH"}],
-                aeo_number="INAAACM4821K1F123")
+    body = form(
+        base,
+        tmp_path,
+        platform_env,
+        branches=[
+            {"branch_id": "B1", "gstin": GSTIN_KL},
+            {"branch_id": "B2", "in_sez": True, "state": "IN-MH"},
+        ],
+        aeo_number="INAAACM4821K1F123",
+    )
     response = register(base, body)
     assert response.status_code == 201, response.text
     assert response.json()["aeo_number"] == "INAAACM4821K1F123"
-    assert response.json()["branches"][1] == {"branch_id": "B2", "gstin": None, "in_sez": True,
-                                              "state": "IN-MH",
-                                              "address": "Sewri, Mumbai 400015"}
+    assert response.json()["branches"][1] == {
+        "branch_id": "B2",
+        "gstin": None,
+        "in_sez": True,
+        "state": "IN-MH",
+        "address": "Sewri, Mumbai 400015",
+    }
 
 
 def dsc_case(platform_env, tmp_path, kind):
@@ -129,15 +146,19 @@ def dsc_case(platform_env, tmp_path, kind):
     raise ValueError(kind)
 
 
-@pytest.mark.parametrize("kind, code", [
-    ("expired", "DSC_EXPIRED"), ("not_yet_valid", "DSC_NOT_YET_VALID"),
-    ("untrusted", "DSC_UNTRUSTED"), ("other_iec", "DSC_IEC_MISMATCH"),
-    ("not_director", "DSC_SIGNER_NOT_DIRECTOR"),
-])
+@pytest.mark.parametrize(
+    "kind, code",
+    [
+        ("expired", "DSC_EXPIRED"),
+        ("not_yet_valid", "DSC_NOT_YET_VALID"),
+        ("untrusted", "DSC_UNTRUSTED"),
+        ("other_iec", "DSC_IEC_MISMATCH"),
+        ("not_director", "DSC_SIGNER_NOT_DIRECTOR"),
+    ],
+)
 def test_each_dsc_refusal_creates_nothing(stack, tmp_path, platform_env, events, kind, code):
     base, _ = stack
-    response = register(base, form(base, tmp_path, platform_env,
-                                   dsc=dsc_case(platform_env, tmp_path, kind)))
+    response = register(base, form(base, tmp_path, platform_env, dsc=dsc_case(platform_env, tmp_path, kind)))
     assert response.status_code == 422, response.text
     assert response.json()["error"]["code"] == code
     nothing_created(base, platform_env, events)
@@ -148,8 +169,7 @@ def test_a_signature_over_other_data_is_invalid(stack, tmp_path, platform_env, e
     body = form(base, tmp_path, platform_env)
     cert, key = make_dsc(platform_env, tmp_path / "dsc2", IEC, DIRECTOR)
     body["dsc"]["certificate"] = cert.read_text()
-    body["dsc"]["signature"] = base64.b64encode(
-        openssl_sign(b"not the nonce", cert, key, tmp_path)).decode()
+    body["dsc"]["signature"] = base64.b64encode(openssl_sign(b"not the nonce", cert, key, tmp_path)).decode()
     response = register(base, body)
     assert response.json()["error"]["code"] == "DSC_SIGNATURE_INVALID"
     nothing_created(base, platform_env, events)
@@ -178,8 +198,10 @@ def test_a_challenge_is_single_use_and_expires(stack, tmp_path, platform_env, ev
 
     fresh = form(base, tmp_path, platform_env, dsc=(good_cert, good_key))
     db = sqlite3.connect(platform_env / "db" / "registration.sqlite3")
-    db.execute("update registration_challenge set expires_at = '2000-01-01 00:00:00' "
-               "where id = ?", (fresh["dsc"]["challenge_id"],))
+    db.execute(
+        "update registration_challenge set expires_at = '2000-01-01 00:00:00' where id = ?",
+        (fresh["dsc"]["challenge_id"],),
+    )
     db.commit()
     assert register(base, fresh).json()["error"]["code"] == "CHALLENGE_EXPIRED"
     unknown = form(base, tmp_path, platform_env, dsc=(good_cert, good_key))
@@ -188,32 +210,68 @@ def test_a_challenge_is_single_use_and_expires(stack, tmp_path, platform_env, ev
     nothing_created(base, platform_env, events)
 
 
-@pytest.mark.parametrize("overrides, status, code, field", [
-    ({"mobile": "+919999999999"}, 422, "CONTACT_MISMATCH", "mobile"),
-    ({"email": "someone@else.in"}, 422, "CONTACT_MISMATCH", "email"),
-    ({"declaration_accepted": False}, 422, "DECLARATION_NOT_ACCEPTED", "declaration_accepted"),
-    ({"branches": [{"branch_id": "B1", "gstin": GSTIN_KL}]}, 422, "BRANCHES_INVALID", "branches"),
-    ({"branches": [{"branch_id": "B1", "gstin": "32AAACM4821K1ZQ"},
-                   {"branch_id": "B2", "gstin": GSTIN_MH}]}, 422, "BRANCHES_INVALID",
-     "branches[0].gstin"),
-    ({"branches": [{"branch_id": "B1", "gstin": "33AABCS7319Q1ZX"},
-                   {"branch_id": "B2", "gstin": GSTIN_MH}]}, 422, "BRANCHES_INVALID",
-     "branches[0].gstin"),
-    ({"branches": [{"branch_id": "B1", "gstin": GSTIN_KL},
-                   {"branch_id": "B2", "in_sez": True}]}, 422, "BRANCHES_INVALID",
-     "branches[1].state"),
-    ({"branches": [{"branch_id": "B1", "gstin": GSTIN_KL}, {"branch_id": "B2"}]}, 422,
-     "BRANCHES_INVALID", "branches[1]"),
-    ({"branches": [{"branch_id": "B1", "gstin": GSTIN_KL}, {"branch_id": "B2", "gstin": GSTIN_MH},
-                   {"branch_id": "B9", "gstin": GSTIN_MH}]}, 422, "BRANCHES_INVALID",
-     "branches[2].branch_id"),
-    ({"aeo_number": "INAABCS7319Q1F123"}, 422, "AEO_INVALID", "aeo_number"),
-    ({"aeo_number": "AEO-123"}, 422, "AEO_INVALID", "aeo_number"),
-    ({"declaration_accepted": "yes"}, 400, "VALIDATION_ERROR", "declaration_accepted"),
-    ({"branches": "B1"}, 400, "VALIDATION_ERROR", "branches"),
-])
+@pytest.mark.parametrize(
+    "overrides, status, code, field",
+    [
+        ({"mobile": "+919999999999"}, 422, "CONTACT_MISMATCH", "mobile"),
+        ({"email": "someone@else.in"}, 422, "CONTACT_MISMATCH", "email"),
+        ({"declaration_accepted": False}, 422, "DECLARATION_NOT_ACCEPTED", "declaration_accepted"),
+        ({"branches": [{"branch_id": "B1", "gstin": GSTIN_KL}]}, 422, "BRANCHES_INVALID", "branches"),
+        (
+            {
+                "branches": [
+                    {"branch_id": "B1", "gstin": "32AAACM4821K1ZQ"},
+                    {"branch_id": "B2", "gstin": GSTIN_MH},
+                ]
+            },
+            422,
+            "BRANCHES_INVALID",
+            "branches[0].gstin",
+        ),
+        (
+            {
+                "branches": [
+                    {"branch_id": "B1", "gstin": "33AABCS7319Q1ZX"},
+                    {"branch_id": "B2", "gstin": GSTIN_MH},
+                ]
+            },
+            422,
+            "BRANCHES_INVALID",
+            "branches[0].gstin",
+        ),
+        (
+            {"branches": [{"branch_id": "B1", "gstin": GSTIN_KL}, {"branch_id": "B2", "in_sez": True}]},
+            422,
+            "BRANCHES_INVALID",
+            "branches[1].state",
+        ),
+        (
+            {"branches": [{"branch_id": "B1", "gstin": GSTIN_KL}, {"branch_id": "B2"}]},
+            422,
+            "BRANCHES_INVALID",
+            "branches[1]",
+        ),
+        (
+            {
+                "branches": [
+                    {"branch_id": "B1", "gstin": GSTIN_KL},
+                    {"branch_id": "B2", "gstin": GSTIN_MH},
+                    {"branch_id": "B9", "gstin": GSTIN_MH},
+                ]
+            },
+            422,
+            "BRANCHES_INVALID",
+            "branches[2].branch_id",
+        ),
+        ({"aeo_number": "INAABCS7319Q1F123"}, 422, "AEO_INVALID", "aeo_number"),
+        ({"aeo_number": "AEO-123"}, 422, "AEO_INVALID", "aeo_number"),
+        ({"declaration_accepted": "yes"}, 400, "VALIDATION_ERROR", "declaration_accepted"),
+        ({"branches": "B1"}, 400, "VALIDATION_ERROR", "branches"),
+    ],
+)
 def test_each_form_refusal_names_its_field_and_creates_nothing(
-        stack, tmp_path, platform_env, events, overrides, status, code, field):
+    stack, tmp_path, platform_env, events, overrides, status, code, field
+):
     base, _ = stack
     response = register(base, form(base, tmp_path, platform_env, **overrides))
     assert response.status_code == status, response.text
@@ -225,18 +283,19 @@ def test_each_form_refusal_names_its_field_and_creates_nothing(
     nothing_created(base, platform_env, events)
 
 
-@pytest.mark.parametrize("iec, status, code", [
-    ("ZZZZZ9999Z", 404, "IEC_UNKNOWN"), ("short", 400, "IEC_INVALID"),
-    ("AAACM4821K!", 400, "IEC_INVALID")])
+@pytest.mark.parametrize(
+    "iec, status, code",
+    [("ZZZZZ9999Z", 404, "IEC_UNKNOWN"), ("short", 400, "IEC_INVALID"), ("AAACM4821K!", 400, "IEC_INVALID")],
+)
 def test_unknown_and_malformed_iecs(stack, iec, status, code):
     base, _ = stack
     assert requests.get(f"{base}/api/v1/iec/{iec}", timeout=10).json()["error"]["code"] == code
-    response = requests.post(f"{base}/api/v1/registrations/challenge", json={"iec": iec},
-                             timeout=10)
+    response = requests.post(f"{base}/api/v1/registrations/challenge", json={"iec": iec}, timeout=10)
     assert response.status_code == status and response.json()["error"]["code"] == code
 
 
 # --- the IEC directory over HTTP -------------------------------------------------------------
+
 
 class DirectoryServer:
     def __init__(self, records):
@@ -299,8 +358,7 @@ def test_the_iec_directory_over_http_and_its_outage(http_directory, platform):
 
 def test_iec_lookups_are_rate_limited(stack):
     base, _ = stack
-    statuses = [requests.get(f"{base}/api/v1/iec/{IEC}", timeout=10).status_code
-                for _ in range(31)]
+    statuses = [requests.get(f"{base}/api/v1/iec/{IEC}", timeout=10).status_code for _ in range(31)]
     assert statuses[:30] == [200] * 30
     assert statuses[30] == 429
     limited = requests.get(f"{base}/api/v1/iec/{IEC}", timeout=10)

@@ -1,6 +1,7 @@
 """Approving a duplicate or an in-lieu request on a real SQLite database, without the broker: it
 is refused while its original is not valid in the registry, or while another in-lieu of the same
 original is approved and about to supersede it (the registry would then issue nothing from it)."""
+
 import uuid
 
 import pytest
@@ -12,8 +13,7 @@ from services.chassis.errors import Conflict
 from tests.application_fixtures import valid_application
 
 ORIGINAL = "MPEDA/2026/013/0000001A"
-OFFICER = {"username": "kochi.officer", "role": "officer", "agency": "MPEDA",
-           "office": "MPEDA-KOCHI"}
+OFFICER = {"username": "kochi.officer", "role": "officer", "agency": "MPEDA", "office": "MPEDA-KOCHI"}
 
 
 @pytest.fixture
@@ -24,11 +24,23 @@ def uow(unit_of_work):
 def add(uow, status, number, request_kind=None, original_id=None) -> str:
     now = utcnow()
     application = Application(
-        id=str(uuid.uuid4()), iec="AAACM4821K", status=status, kind="preferential",
-        agreement_code="013", agency_code="MPEDA", issuing_office_code="MPEDA-KOCHI",
-        number=number, data=valid_application(), created_at=now, updated_at=now,
-        submitted_at=now, paid_at=now, request_kind=request_kind,
-        original_application_id=original_id, original_number=ORIGINAL if request_kind else None)
+        id=str(uuid.uuid4()),
+        iec="AAACM4821K",
+        status=status,
+        kind="preferential",
+        agreement_code="013",
+        agency_code="MPEDA",
+        issuing_office_code="MPEDA-KOCHI",
+        number=number,
+        data=valid_application(),
+        created_at=now,
+        updated_at=now,
+        submitted_at=now,
+        paid_at=now,
+        request_kind=request_kind,
+        original_application_id=original_id,
+        original_number=ORIGINAL if request_kind else None,
+    )
     uow.session.add(application)
     uow.commit()
     return application.id

@@ -2,6 +2,7 @@
 gateway answers from the route's one declaration (its `x-roles`), before it reads the body. A
 role the route does not name gets 403 ROLE_FORBIDDEN whatever it sends, no token 401, a role it
 names never 401/403 for its role, and nothing answers 500."""
+
 import re
 
 import pytest
@@ -32,8 +33,12 @@ def test_every_route_answers_each_role_as_it_declares(everyone):
             anonymous = requests.request(method, url, timeout=30, **send)
             assert anonymous.status_code == 401, (method, path, anonymous.text)
             for role, token in role_tokens.items():
-                answer = requests.request(method, url, timeout=30, **{
-                    **send, "headers": {**send["headers"], "Authorization": f"Bearer {token}"}})
+                answer = requests.request(
+                    method,
+                    url,
+                    timeout=30,
+                    **{**send, "headers": {**send["headers"], "Authorization": f"Bearer {token}"}},
+                )
                 where = (method, path, role, answer.status_code, answer.text[:200])
                 assert answer.status_code < 500, where
                 code = answer.json()["error"]["code"] if answer.status_code >= 400 else None

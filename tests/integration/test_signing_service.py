@@ -1,6 +1,7 @@
 """The signing service's verification RPCs against a real RabbitMQ, with detached CMS signatures
 made by the real ``openssl cms -sign`` over a server nonce, by DSCs from a test CA the service
 trusts through OPENCOO_TRUST_ANCHORS."""
+
 import base64
 import datetime as dt
 import secrets
@@ -52,11 +53,30 @@ def sign(tmp_path):
         files["cert"].write_text(pem(cert))
         files["key"].write_text(pem(key))
         files["data"].write_bytes(data)
-        subprocess.run(["openssl", "cms", "-sign", "-binary", "-outform", "DER",
-                        "-in", str(files["data"]), "-signer", str(files["cert"]),
-                        "-inkey", str(files["key"]), "-out", str(files["sig"]), *options],
-                       check=True, capture_output=True, timeout=60)
+        subprocess.run(
+            [
+                "openssl",
+                "cms",
+                "-sign",
+                "-binary",
+                "-outform",
+                "DER",
+                "-in",
+                str(files["data"]),
+                "-signer",
+                str(files["cert"]),
+                "-inkey",
+                str(files["key"]),
+                "-out",
+                str(files["sig"]),
+                *options,
+            ],
+            check=True,
+            capture_output=True,
+            timeout=60,
+        )
         return files["sig"].read_bytes()
+
     return make
 
 
@@ -86,24 +106,27 @@ def test_openssl_signature_verifies_and_any_changed_byte_fails(signing, test_ca,
     assert result["digest_algorithm"] == "sha256"
     assert result["serial_number"] == format(cert.serial_number, "x")
     signed_at = dt.datetime.strptime(result["signed_at"], "%Y-%m-%dT%H:%M:%SZ").replace(
-        tzinfo=dt.timezone.utc)
+        tzinfo=dt.timezone.utc
+    )
     assert abs(signed_at - dt.datetime.now(dt.timezone.utc)) < dt.timedelta(minutes=5)
 
-    for i in range(len(nonce)):                       # every byte of the data
+    for i in range(len(nonce)):  # every byte of the data
         changed = bytearray(nonce)
         changed[i] ^= 0x01
-        error = refused(lambda c=changed: signing.verify_signature(b64(bytes(c)), b64(signature),
-                                                                   IEC, DIRECTORS),
-                        "DSC_SIGNATURE_INVALID")
+        error = refused(
+            lambda c=changed: signing.verify_signature(b64(bytes(c)), b64(signature), IEC, DIRECTORS),
+            "DSC_SIGNATURE_INVALID",
+        )
         assert "digest mismatch" in error.message
 
-    start, end = signature_value_span(signature)      # bytes inside the signature value
+    start, end = signature_value_span(signature)  # bytes inside the signature value
     for i in sorted({start, start + 1, (start + end) // 2, end - 2, end - 1}):
         changed = bytearray(signature)
         changed[i] ^= 0x80
-        refused(lambda c=changed: signing.verify_signature(b64(nonce), b64(bytes(c)), IEC,
-                                                           DIRECTORS),
-                "DSC_SIGNATURE_INVALID")
+        refused(
+            lambda c=changed: signing.verify_signature(b64(nonce), b64(bytes(c)), IEC, DIRECTORS),
+            "DSC_SIGNATURE_INVALID",
+        )
 
 
 @pytest.mark.parametrize("kind", ["rsa", "ec"])
@@ -114,48 +137,57 @@ def test_signature_without_signed_attributes_verifies(signing, test_ca, sign, ki
     result = signing.verify_signature(b64(nonce), b64(signature), IEC, DIRECTORS)
     assert result["signed_at"] is None and result["common_name"] == DIRECTOR
     changed = bytes([nonce[0] ^ 1]) + nonce[1:]
-    refused(lambda: signing.verify_signature(b64(changed), b64(signature), IEC, DIRECTORS),
-            "DSC_SIGNATURE_INVALID")
+    refused(
+        lambda: signing.verify_signature(b64(changed), b64(signature), IEC, DIRECTORS),
+        "DSC_SIGNATURE_INVALID",
+    )
 
 
 def test_dsc_of_another_iec(signing, test_ca, sign):
     cert, key = make_dsc(test_ca, iec="ZZZZZ99999")
     signature = sign(cert, key, b"nonce-1")
-    error = refused(lambda: signing.verify_signature(b64(b"nonce-1"), b64(signature), IEC,
-                                                     DIRECTORS), "DSC_IEC_MISMATCH")
+    error = refused(
+        lambda: signing.verify_signature(b64(b"nonce-1"), b64(signature), IEC, DIRECTORS), "DSC_IEC_MISMATCH"
+    )
     assert IEC in error.message
 
 
 def test_expired_dsc(signing, test_ca, sign):
-    cert, key = make_dsc(test_ca, not_before=NOW - dt.timedelta(days=400),
-                         not_after=NOW - dt.timedelta(days=1))
-    signature = sign(cert, key, b"nonce-2")          # openssl signs with an expired certificate
-    refused(lambda: signing.verify_signature(b64(b"nonce-2"), b64(signature), IEC, DIRECTORS),
-            "DSC_EXPIRED")
+    cert, key = make_dsc(
+        test_ca, not_before=NOW - dt.timedelta(days=400), not_after=NOW - dt.timedelta(days=1)
+    )
+    signature = sign(cert, key, b"nonce-2")  # openssl signs with an expired certificate
+    refused(lambda: signing.verify_signature(b64(b"nonce-2"), b64(signature), IEC, DIRECTORS), "DSC_EXPIRED")
 
 
 def test_signer_not_a_director_and_untrusted_issuer(signing, test_ca, sign):
     cert, key = make_dsc(test_ca, common_name="Mohan Das")
     signature = sign(cert, key, b"nonce-3")
-    refused(lambda: signing.verify_signature(b64(b"nonce-3"), b64(signature), IEC, DIRECTORS),
-            "DSC_SIGNER_NOT_DIRECTOR")
+    refused(
+        lambda: signing.verify_signature(b64(b"nonce-3"), b64(signature), IEC, DIRECTORS),
+        "DSC_SIGNER_NOT_DIRECTOR",
+    )
     # without directors the holder is not checked
-    assert signing.verify_signature(b64(b"nonce-3"), b64(signature), IEC)["common_name"] == \
-        "Mohan Das"
+    assert signing.verify_signature(b64(b"nonce-3"), b64(signature), IEC)["common_name"] == "Mohan Das"
 
     stranger = make_ca("Not Trusted CA")
     cert, key = make_dsc(stranger)
     signature = sign(cert, key, b"nonce-4")
-    refused(lambda: signing.verify_signature(b64(b"nonce-4"), b64(signature), IEC, DIRECTORS),
-            "DSC_UNTRUSTED")
+    refused(
+        lambda: signing.verify_signature(b64(b"nonce-4"), b64(signature), IEC, DIRECTORS), "DSC_UNTRUSTED"
+    )
 
 
 def test_garbage_is_an_invalid_signature_not_a_fault(signing):
     for garbage in (b"garbage", b"", secrets.token_bytes(300), b"\x30\x82\xff\xff"):
-        refused(lambda g=garbage: signing.verify_signature(b64(b"nonce"), b64(g), IEC, DIRECTORS),
-                "DSC_SIGNATURE_INVALID")
-    refused(lambda: signing.verify_signature(b64(b"nonce"), "%%% not base64 %%%", IEC, DIRECTORS),
-            "DSC_SIGNATURE_INVALID")
+        refused(
+            lambda g=garbage: signing.verify_signature(b64(b"nonce"), b64(g), IEC, DIRECTORS),
+            "DSC_SIGNATURE_INVALID",
+        )
+    refused(
+        lambda: signing.verify_signature(b64(b"nonce"), "%%% not base64 %%%", IEC, DIRECTORS),
+        "DSC_SIGNATURE_INVALID",
+    )
     with pytest.raises(BadRequest) as exc:
         signing.verify_signature("%%% not base64 %%%", b64(b"sig"), IEC, DIRECTORS)
     assert "data_b64" in exc.value.fields

@@ -2,6 +2,7 @@
 (architecture §4): application.application_submitted on a real broker, the notification service asking
 the real registration service for the contacts, a real SMTP server (aiosmtpd) and a local HTTP SMS
 endpoint. Also registration's internal ``office_contacts`` RPC that it relies on."""
+
 from datetime import datetime
 
 import eventlet
@@ -26,26 +27,22 @@ IEC = "AAACM4821K"
 EXPORTER_NAME = "Malabar Sea Foods Private Limited"
 EXPORTER_EMAIL = "exports@malabarseafoods.in"
 EXPORTER_MOBILE = "+919847012345"
-OFFICE_NAME = "MPEDA Head Office, Kochi"          # MPEDA-KOCHI in the seeded organisation
+OFFICE_NAME = "MPEDA Head Office, Kochi"  # MPEDA-KOCHI in the seeded organisation
 NUMBER = "MPEDA/2026/013/0000066A"
 APPLICATION_ID = "0b7e2f64-3c51-4d8a-9a55-6f1d2e7c9b10"
 # (username, name, email, mobile, office); the last two must never hear of the application.
 OFFICERS = [
     ("anil.nair", "Anil Nair", "anil.nair@mpeda.example.in", "+91 94000 00001", "MPEDA-KOCHI"),
-    ("beena.joseph", "Beena Joseph", "beena.joseph@mpeda.example.in", "9400000002",
-     "MPEDA-KOCHI"),
-    ("chennai.officer", "Kavitha Raman", "kavitha@mpeda.example.in", "+919400000003",
-     "MPEDA-CHENNAI"),
-    ("retired.officer", "Mohan Das", "mohan.das@mpeda.example.in", "+919400000004",
-     "MPEDA-KOCHI"),
+    ("beena.joseph", "Beena Joseph", "beena.joseph@mpeda.example.in", "9400000002", "MPEDA-KOCHI"),
+    ("chennai.officer", "Kavitha Raman", "kavitha@mpeda.example.in", "+919400000003", "MPEDA-CHENNAI"),
+    ("retired.officer", "Mohan Das", "mohan.das@mpeda.example.in", "+919400000004", "MPEDA-KOCHI"),
 ]
-KOCHI = {"anil.nair@mpeda.example.in": "+919400000001",
-         "beena.joseph@mpeda.example.in": "+919400000002"}
-NOBODY_ELSE = {"kavitha@mpeda.example.in", "+919400000003", "mohan.das@mpeda.example.in",
-               "+919400000004"}
+KOCHI = {"anil.nair@mpeda.example.in": "+919400000001", "beena.joseph@mpeda.example.in": "+919400000002"}
+NOBODY_ELSE = {"kavitha@mpeda.example.in", "+919400000003", "mohan.das@mpeda.example.in", "+919400000004"}
 
 
 # --- harness ----------------------------------------------------------------------------------
+
 
 def registration_session():
     engine = make_engine(database_url("registration"))
@@ -57,12 +54,22 @@ def add_exporter():
     tests/integration/test_registration.py's business)."""
     engine, session = registration_session()
     with session:
-        session.add(Exporter(
-            iec=IEC, name=EXPORTER_NAME, pan="AAACM4821K", email=EXPORTER_EMAIL,
-            mobile=EXPORTER_MOBILE, address="Willingdon Island, Kochi", state="IN-KL",
-            dsc_subject=f"CN=Ravi Kumar,serialNumber=IEC{IEC}", dsc_fingerprint="ab" * 32,
-            dsc_not_after=datetime(2030, 1, 1), directors=[{"name": "Ravi Kumar"}],
-            registered_at=utcnow()))
+        session.add(
+            Exporter(
+                iec=IEC,
+                name=EXPORTER_NAME,
+                pan="AAACM4821K",
+                email=EXPORTER_EMAIL,
+                mobile=EXPORTER_MOBILE,
+                address="Willingdon Island, Kochi",
+                state="IN-KL",
+                dsc_subject=f"CN=Ravi Kumar,serialNumber=IEC{IEC}",
+                dsc_fingerprint="ab" * 32,
+                dsc_not_after=datetime(2030, 1, 1),
+                directors=[{"name": "Ravi Kumar"}],
+                registered_at=utcnow(),
+            )
+        )
         session.commit()
     engine.dispose()
 
@@ -89,33 +96,40 @@ def world(platform_env, monkeypatch, run_services, rpc_client, smtp_mailbox, sms
     run_services(RegistrationService, NotificationService)
     client = rpc_client()
     for username, name, email, mobile, office in OFFICERS:
-        client.registration.create_staff(ADMIN, "officer", username, name, email, mobile,
-                                         "MPEDA", office)
+        client.registration.create_staff(ADMIN, "officer", username, name, email, mobile, "MPEDA", office)
     deactivate("retired.officer")
     # The officers' own credentials emails (credentials_issued) are out of the way first.
-    smtp_mailbox.wait_for(lambda m: "OpenCoO: your officer account" in subject(m)
-                          and "mohan.das" in m["To"])
+    smtp_mailbox.wait_for(lambda m: "OpenCoO: your officer account" in subject(m) and "mohan.das" in m["To"])
     return {"client": client, "mailbox": smtp_mailbox, "sms": sms_endpoint}
 
 
 def submitted(**over):
-    return {"application_id": APPLICATION_ID, "application_number": NUMBER, "iec": IEC,
-            "agreement_code": "013", "agency_code": "MPEDA", "issuing_office_code": "MPEDA-KOCHI",
-            **over}
+    return {
+        "application_id": APPLICATION_ID,
+        "application_number": NUMBER,
+        "iec": IEC,
+        "agreement_code": "013",
+        "agency_code": "MPEDA",
+        "issuing_office_code": "MPEDA-KOCHI",
+        **over,
+    }
 
 
 def publish(amqp_uri, payload, times=1):
     with Connection(amqp_uri) as conn:
         producer = conn.Producer()
         for _ in range(times):
-            producer.publish(payload, exchange=Exchange("application.events", type="topic",
-                                                        durable=True),
-                             routing_key=payload["event_type"], serializer="json")
+            producer.publish(
+                payload,
+                exchange=Exchange("application.events", type="topic", durable=True),
+                routing_key=payload["event_type"],
+                serializer="json",
+            )
     return payload
 
 
 def subject(mail) -> str:
-    return " ".join(str(mail["Subject"]).split())       # unfolded
+    return " ".join(str(mail["Subject"]).split())  # unfolded
 
 
 def about(number):
@@ -127,25 +141,27 @@ def sms_about(world, number):
     return [s for s in world["sms"].received if number in s["text"]]
 
 
-
-
 def sent_total(client, kind):
     return client.notification.messages(kind=kind, status="sent")["total"]
 
 
 # --- the messages -----------------------------------------------------------------------------
 
-def test_exporter_and_each_active_officer_of_the_office_get_an_email_and_an_sms(
-        world, amqp_uri):
+
+def test_exporter_and_each_active_officer_of_the_office_get_an_email_and_an_sms(world, amqp_uri):
     mailbox, client = world["mailbox"], world["client"]
     publish(amqp_uri, make_event("application", "application_submitted", submitted(), "corr-sub"))
 
-    wait_until(lambda: len([m for m in mailbox.messages() if about(NUMBER)(m)]) >= 3,
-             what="three emails about the application")
+    wait_until(
+        lambda: len([m for m in mailbox.messages() if about(NUMBER)(m)]) >= 3,
+        what="three emails about the application",
+    )
     wait_until(lambda: len(sms_about(world, NUMBER)) >= 3, what="three SMS about the application")
-    wait_until(lambda: sent_total(client, "application_submitted")
-             + sent_total(client, "application_received") == 6, what="six messages sent")
-    eventlet.sleep(1.0)                                   # > 1 dispatcher poll: nothing more
+    wait_until(
+        lambda: sent_total(client, "application_submitted") + sent_total(client, "application_received") == 6,
+        what="six messages sent",
+    )
+    eventlet.sleep(1.0)  # > 1 dispatcher poll: nothing more
     mails = [m for m in mailbox.messages() if about(NUMBER)(m)]
     texts = sms_about(world, NUMBER)
 
@@ -161,9 +177,11 @@ def test_exporter_and_each_active_officer_of_the_office_get_an_email_and_an_sms(
     assert f"{PUBLIC_URL}/applications/{APPLICATION_ID}" in body
     assert "preferential (scheme 013) Certificate of Origin" in body
     [exporter_sms] = [s["text"] for s in texts if s["to"] == EXPORTER_MOBILE]
-    assert exporter_sms == (f"OpenCoO: application {NUMBER} (IEC {IEC}) was submitted to "
-                            f"{OFFICE_NAME}. Track it at {PUBLIC_URL}/applications/"
-                            f"{APPLICATION_ID}")
+    assert exporter_sms == (
+        f"OpenCoO: application {NUMBER} (IEC {IEC}) was submitted to "
+        f"{OFFICE_NAME}. Track it at {PUBLIC_URL}/applications/"
+        f"{APPLICATION_ID}"
+    )
 
     for address, mobile in KOCHI.items():
         mail = by_to[address]
@@ -172,8 +190,9 @@ def test_exporter_and_each_active_officer_of_the_office_get_an_email_and_an_sms(
         assert f"{PUBLIC_URL}/officer/applications/{APPLICATION_ID}" in body
         assert f"waiting in the queue of {OFFICE_NAME}" in body
         [text] = [s["text"] for s in texts if s["to"] == mobile]
-        assert text.startswith(f"OpenCoO: new application {NUMBER} from {EXPORTER_NAME} "
-                               f"(IEC {IEC}) is waiting in your queue")
+        assert text.startswith(
+            f"OpenCoO: new application {NUMBER} from {EXPORTER_NAME} (IEC {IEC}) is waiting in your queue"
+        )
         assert text.endswith(f"{PUBLIC_URL}/officer/applications/{APPLICATION_ID}")
     assert "Dear Anil Nair," in mail_text(by_to["anil.nair@mpeda.example.in"])
 
@@ -181,39 +200,42 @@ def test_exporter_and_each_active_officer_of_the_office_get_an_email_and_an_sms(
     everyone = {m["To"] for m in mails} | {s["to"] for s in texts}
     assert everyone.isdisjoint(NOBODY_ELSE)
     stored = client.notification.messages(per_page=200)["items"]
-    assert {m["recipient"] for m in stored if m["kind"].startswith("application_")}.isdisjoint(
-        NOBODY_ELSE)
-    assert all(m["correlation_id"] == "corr-sub" for m in stored
-               if m["kind"].startswith("application_"))
+    assert {m["recipient"] for m in stored if m["kind"].startswith("application_")}.isdisjoint(NOBODY_ELSE)
+    assert all(m["correlation_id"] == "corr-sub" for m in stored if m["kind"].startswith("application_"))
 
 
 def test_the_officers_of_the_office_hear_that_a_corrected_application_is_back(world, amqp_uri):
     mailbox, client = world["mailbox"], world["client"]
     resubmitted = {k: v for k, v in submitted().items() if k != "agreement_code"}
     publish(amqp_uri, make_event("application", "application_resubmitted", resubmitted, "c-re"))
-    wait_until(lambda: sent_total(client, "application_resubmitted") == 4,
-               what="an email and an SMS to each active Kochi officer")
-    eventlet.sleep(1.0)                                   # > 1 dispatcher poll: nothing more
+    wait_until(
+        lambda: sent_total(client, "application_resubmitted") == 4,
+        what="an email and an SMS to each active Kochi officer",
+    )
+    eventlet.sleep(1.0)  # > 1 dispatcher poll: nothing more
     mails = [m for m in mailbox.messages() if about(NUMBER)(m)]
     assert sorted(m["To"] for m in mails) == sorted(KOCHI)  # not the exporter, nobody else
     assert sorted(s["to"] for s in sms_about(world, NUMBER)) == sorted(KOCHI.values())
     for mail in mails:
-        assert subject(mail) == (f"OpenCoO: application {NUMBER} from {EXPORTER_NAME} ({IEC}) "
-                                 "resubmitted")
+        assert subject(mail) == (f"OpenCoO: application {NUMBER} from {EXPORTER_NAME} ({IEC}) resubmitted")
         body = " ".join(mail_text(mail).split())
         assert f"back in the queue of {OFFICE_NAME}" in body
         assert f"{PUBLIC_URL}/officer/applications/{APPLICATION_ID}" in body
-    assert all(s["text"].endswith(f"{PUBLIC_URL}/officer/applications/{APPLICATION_ID}")
-               for s in sms_about(world, NUMBER))
+    assert all(
+        s["text"].endswith(f"{PUBLIC_URL}/officer/applications/{APPLICATION_ID}")
+        for s in sms_about(world, NUMBER)
+    )
 
 
 def test_the_same_event_delivered_twice_sends_each_message_once(world, amqp_uri):
     mailbox, client = world["mailbox"], world["client"]
     payload = make_event("application", "application_submitted", submitted(), "corr-twice")
     publish(amqp_uri, payload, times=2)
-    wait_until(lambda: sent_total(client, "application_submitted")
-             + sent_total(client, "application_received") >= 6, what="the messages sent")
-    eventlet.sleep(1.5)                                   # the twin delivery is handled too
+    wait_until(
+        lambda: sent_total(client, "application_submitted") + sent_total(client, "application_received") >= 6,
+        what="the messages sent",
+    )
+    eventlet.sleep(1.5)  # the twin delivery is handled too
     assert len([m for m in mailbox.messages() if about(NUMBER)(m)]) == 3
     assert len(sms_about(world, NUMBER)) == 3
     assert client.notification.messages(kind="application_submitted")["total"] == 2
@@ -223,8 +245,15 @@ def test_the_same_event_delivered_twice_sends_each_message_once(world, amqp_uri)
 
 def test_a_non_preferential_application_names_no_agreement(world, amqp_uri):
     number = "MPEDA/2026/000/0000007A"
-    publish(amqp_uri, make_event("application", "application_submitted",
-                                 submitted(agreement_code=None, application_number=number), None))
+    publish(
+        amqp_uri,
+        make_event(
+            "application",
+            "application_submitted",
+            submitted(agreement_code=None, application_number=number),
+            None,
+        ),
+    )
     [mail] = world["mailbox"].wait_for(lambda m: about(number)(m) and m["To"] == EXPORTER_EMAIL)
     body = " ".join(mail_text(mail).split())
     assert "a non-preferential Certificate of Origin" in body and "None" not in body
@@ -232,13 +261,15 @@ def test_a_non_preferential_application_names_no_agreement(world, amqp_uri):
     assert all("None" not in s["text"] for s in sms_about(world, number))
 
 
-def test_an_unknown_office_sends_nothing_and_the_event_is_dead_lettered_not_lost(
-        world, amqp_uri):
+def test_an_unknown_office_sends_nothing_and_the_event_is_dead_lettered_not_lost(world, amqp_uri):
     mailbox, client = world["mailbox"], world["client"]
     number = "MPEDA/2026/013/0000099A"
-    payload = make_event("application", "application_submitted",
-                         submitted(application_number=number,
-                                   issuing_office_code="MPEDA-NEWPORT"), None)
+    payload = make_event(
+        "application",
+        "application_submitted",
+        submitted(application_number=number, issuing_office_code="MPEDA-NEWPORT"),
+        None,
+    )
     publish(amqp_uri, payload)
 
     # Retried (OPENCOO_EVENT_RETRY_DELAYS has two delays in tests), then dead-lettered.
@@ -246,7 +277,7 @@ def test_an_unknown_office_sends_nothing_and_the_event_is_dead_lettered_not_lost
     [letter] = dead
     assert letter["event_id"] == payload["event_id"]
     assert letter["event_type"] == "application_submitted"
-    assert letter["attempts"] == 3                        # the first try and two retries
+    assert letter["attempts"] == 3  # the first try and two retries
     assert "ISSUING_OFFICE_UNKNOWN" in letter["error"] and "MPEDA-NEWPORT" in letter["error"]
     assert letter["queue"].endswith("--notification.on_application_submitted")
     eventlet.sleep(1.0)
@@ -257,25 +288,41 @@ def test_an_unknown_office_sends_nothing_and_the_event_is_dead_lettered_not_lost
     assert client.notification.messages(kind="application_received")["total"] == 0
 
     # The operator adds the office and an officer, then replays the event: it is all delivered.
-    client.registration.create_issuing_office(ADMIN, "MPEDA-RO-CHENNAI", "MPEDA-NEWPORT",
-                                              "MPEDA Newport", "IN-TN")
-    client.registration.create_staff(ADMIN, "officer", "newport.officer", "Selvi Murugan",
-                                     "selvi@mpeda.example.in", "+919400000005", "MPEDA",
-                                     "MPEDA-NEWPORT")
+    client.registration.create_issuing_office(
+        ADMIN, "MPEDA-RO-CHENNAI", "MPEDA-NEWPORT", "MPEDA Newport", "IN-TN"
+    )
+    client.registration.create_staff(
+        ADMIN,
+        "officer",
+        "newport.officer",
+        "Selvi Murugan",
+        "selvi@mpeda.example.in",
+        "+919400000005",
+        "MPEDA",
+        "MPEDA-NEWPORT",
+    )
     assert [r["event_id"] for r in dlq.replay(amqp_uri)] == [payload["event_id"]]
     found = mailbox.wait_for(lambda m: about(number)(m) and "selvi" in m["To"])
     assert subject(found[0]).startswith(f"OpenCoO: new application {number}")
     wait_until(lambda: len(sms_about(world, number)) == 2, what="the SMS after replay")
     assert {s["to"] for s in sms_about(world, number)} == {EXPORTER_MOBILE, "+919400000005"}
-    assert [m["To"] for m in mailbox.messages() if about(number)(m) and
-            m["To"] == EXPORTER_EMAIL] == [EXPORTER_EMAIL]
+    assert [m["To"] for m in mailbox.messages() if about(number)(m) and m["To"] == EXPORTER_EMAIL] == [
+        EXPORTER_EMAIL
+    ]
     assert dlq.list_dead_letters(amqp_uri) == []
 
 
 def test_an_unregistered_iec_sends_nothing_and_is_dead_lettered(world, amqp_uri):
     number = "MPEDA/2026/013/0000100A"
-    publish(amqp_uri, make_event("application", "application_submitted",
-                                 submitted(application_number=number, iec="ZZZZZ99999"), None))
+    publish(
+        amqp_uri,
+        make_event(
+            "application",
+            "application_submitted",
+            submitted(application_number=number, iec="ZZZZZ99999"),
+            None,
+        ),
+    )
     [letter] = wait_until(lambda: dlq.list_dead_letters(amqp_uri), what="a dead letter")
     assert letter["attempts"] == 3 and "EXPORTER_UNKNOWN" in letter["error"]
     eventlet.sleep(0.5)
@@ -285,18 +332,38 @@ def test_an_unregistered_iec_sends_nothing_and_is_dead_lettered(world, amqp_uri)
 
 # --- registration's office_contacts -----------------------------------------------------------
 
+
 def test_office_contacts_lists_the_active_officers_of_that_office_only(world):
     client = world["client"]
-    client.registration.create_staff(ADMIN, "agency_admin", "mpeda.admin", "Agency Admin",
-                                     "admin@mpeda.example.in", "+919400000009", "MPEDA")
+    client.registration.create_staff(
+        ADMIN,
+        "agency_admin",
+        "mpeda.admin",
+        "Agency Admin",
+        "admin@mpeda.example.in",
+        "+919400000009",
+        "MPEDA",
+    )
     contacts = client.registration.office_contacts("MPEDA-KOCHI")
-    assert contacts["office"] == {"code": "MPEDA-KOCHI", "name": OFFICE_NAME, "state": "IN-KL",
-                                  "agency_code": "MPEDA"}
+    assert contacts["office"] == {
+        "code": "MPEDA-KOCHI",
+        "name": OFFICE_NAME,
+        "state": "IN-KL",
+        "agency_code": "MPEDA",
+    }
     assert contacts["officers"] == [
-        {"username": "anil.nair", "name": "Anil Nair", "email": "anil.nair@mpeda.example.in",
-         "mobile": "+919400000001"},
-        {"username": "beena.joseph", "name": "Beena Joseph",
-         "email": "beena.joseph@mpeda.example.in", "mobile": "+919400000002"},
+        {
+            "username": "anil.nair",
+            "name": "Anil Nair",
+            "email": "anil.nair@mpeda.example.in",
+            "mobile": "+919400000001",
+        },
+        {
+            "username": "beena.joseph",
+            "name": "Beena Joseph",
+            "email": "beena.joseph@mpeda.example.in",
+            "mobile": "+919400000002",
+        },
     ]
     chennai = client.registration.office_contacts("MPEDA-CHENNAI")
     assert [o["username"] for o in chennai["officers"]] == ["chennai.officer"]
@@ -304,31 +371,33 @@ def test_office_contacts_lists_the_active_officers_of_that_office_only(world):
     with pytest.raises(NotFound) as unknown:
         client.registration.office_contacts("MPEDA-NOWHERE")
     assert unknown.value.code == "ISSUING_OFFICE_UNKNOWN"
-    with pytest.raises(NotFound):                         # a regional office is no issuing office
+    with pytest.raises(NotFound):  # a regional office is no issuing office
         client.registration.office_contacts("MPEDA-RO-KOCHI")
 
 
 # --- registration's certificate_parties -------------------------------------------------------
 
+
 def test_certificate_parties_names_the_exporter_the_agency_and_its_office(world):
     client = world["client"]
     parties = client.registration.certificate_parties(IEC, "MPEDA", "MPEDA-KOCHI")
     assert parties["exporter"] == client.registration.exporter(IEC)
-    assert parties["agency"] == {"code": "MPEDA",
-                                 "name": "Marine Products Export Development Authority"}
+    assert parties["agency"] == {"code": "MPEDA", "name": "Marine Products Export Development Authority"}
     office = parties["office"]
-    assert (office["code"], office["name"], office["state"]) == ("MPEDA-KOCHI", OFFICE_NAME,
-                                                                 "IN-KL")
+    assert (office["code"], office["name"], office["state"]) == ("MPEDA-KOCHI", OFFICE_NAME, "IN-KL")
     assert office["address"] and office["gstin"].startswith("32")
 
 
-@pytest.mark.parametrize("agency, office", [
-    ("EIC", "MPEDA-KOCHI"),            # another agency's office
-    ("MPEDA", "MPEDA-NOWHERE"),
-    ("MPEDA", "MPEDA-RO-KOCHI"),       # a regional office is no issuing office
-    ("MPEDA", None),                   # a draft that names no office yet
-    ("NOSUCH", "MPEDA-KOCHI"),
-])
+@pytest.mark.parametrize(
+    "agency, office",
+    [
+        ("EIC", "MPEDA-KOCHI"),  # another agency's office
+        ("MPEDA", "MPEDA-NOWHERE"),
+        ("MPEDA", "MPEDA-RO-KOCHI"),  # a regional office is no issuing office
+        ("MPEDA", None),  # a draft that names no office yet
+        ("NOSUCH", "MPEDA-KOCHI"),
+    ],
+)
 def test_certificate_parties_refuses_an_office_the_agency_does_not_have(world, agency, office):
     with pytest.raises(RuleViolation) as refused:
         world["client"].registration.certificate_parties(IEC, agency, office)

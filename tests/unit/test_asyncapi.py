@@ -2,6 +2,7 @@
 without regenerating it fails here), valid against the AsyncAPI 3.0.0 JSON schema published by
 the AsyncAPI Initiative (validated by jsonschema, not by us), and every example valid by its own
 payload schema."""
+
 import importlib.util
 import json
 from pathlib import Path
@@ -35,8 +36,10 @@ def test_every_event_of_the_contracts_is_a_message_with_a_valid_example():
     document = json.loads(DOCUMENT.read_text())
     messages = document["components"]["messages"]
     assert {(m["name"], m["title"].rsplit(" v", 1)[1]) for m in messages.values()} == {
-        (event_type, str(version)) for (_, event_type), versions in events.EVENTS.items()
-        for version in versions}
+        (event_type, str(version))
+        for (_, event_type), versions in events.EVENTS.items()
+        for version in versions
+    }
     for (source, event_type), versions in events.EVENTS.items():
         for version in versions:
             example = messages[f"{event_type}.v{version}"]["examples"][0]["payload"]

@@ -1,4 +1,5 @@
 """The content-addressed blob store: plain file system, no broker, no database."""
+
 import hashlib
 import os
 
@@ -74,10 +75,24 @@ def test_unknown_blob_is_not_found(store):
     assert e.value.code == "BLOB_UNKNOWN"
 
 
-@pytest.mark.parametrize("name", [
-    "../../etc/passwd", "/etc/passwd", SHA[:63], SHA + "0", SHA[:62] + "/.", "g" * 64,
-    "..", "", f"{SHA[:2]}/{SHA[2:4]}/{SHA}", SHA + "\n", None, 123, b"0" * 64,
-])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "../../etc/passwd",
+        "/etc/passwd",
+        SHA[:63],
+        SHA + "0",
+        SHA[:62] + "/.",
+        "g" * 64,
+        "..",
+        "",
+        f"{SHA[:2]}/{SHA[2:4]}/{SHA}",
+        SHA + "\n",
+        None,
+        123,
+        b"0" * 64,
+    ],
+)
 def test_names_that_are_not_sha256_hex_never_reach_the_file_system(store, tmp_path, name):
     (tmp_path / "secret").write_bytes(b"secret")
     assert store.exists(name) is False
@@ -109,13 +124,13 @@ def test_a_failed_write_leaves_neither_blob_nor_temporary_file(store, monkeypatc
 def test_the_file_is_fsynced_before_it_is_renamed(store, monkeypatch):
     events = []
     real_fsync, real_replace = os.fsync, os.replace
-    monkeypatch.setattr(blobs_module.os, "fsync",
-                        lambda fd: (events.append("fsync"), real_fsync(fd)))
-    monkeypatch.setattr(blobs_module.os, "replace",
-                        lambda a, b: (events.append("replace"), real_replace(a, b)))
+    monkeypatch.setattr(blobs_module.os, "fsync", lambda fd: (events.append("fsync"), real_fsync(fd)))
+    monkeypatch.setattr(
+        blobs_module.os, "replace", lambda a, b: (events.append("replace"), real_replace(a, b))
+    )
     store.put(DATA)
     assert events.index("fsync") < events.index("replace")
-    assert "fsync" in events[events.index("replace"):]  # the folder, after the rename
+    assert "fsync" in events[events.index("replace") :]  # the folder, after the rename
 
 
 def test_default_root_is_blobs_in_the_data_folder(tmp_path, monkeypatch):

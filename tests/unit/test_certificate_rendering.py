@@ -2,6 +2,7 @@
 number at the top, the goods, QR and verification URL, markings, draft watermark, escaping and
 pagination. The PDFs are rendered once per module (two threads, as tpool workers would) and read
 back with pdftotext / pdfinfo."""
+
 import copy
 import re
 import subprocess
@@ -30,26 +31,53 @@ def verify_url(number: str) -> str:
     return f"{PUBLIC}/api/v1/verify?number={quote(number, safe='')}"
 
 
-EXPORTER = {"iec": IEC, "name": "Malabar Sea Foods Pvt Ltd",
-            "address": "Willingdon Island\nKochi 682003, Kerala"}
-OFFICE = {"code": "MPEDA-KOCHI", "name": "MPEDA Kochi", "state": "IN-KL",
-          "address": "MPEDA House, Panampilly Avenue\nKochi 682036"}
+EXPORTER = {
+    "iec": IEC,
+    "name": "Malabar Sea Foods Pvt Ltd",
+    "address": "Willingdon Island\nKochi 682003, Kerala",
+}
+OFFICE = {
+    "code": "MPEDA-KOCHI",
+    "name": "MPEDA Kochi",
+    "state": "IN-KL",
+    "address": "MPEDA House, Panampilly Avenue\nKochi 682036",
+}
 AGENCY = {"code": "MPEDA", "name": "Marine Products Export Development Authority"}
-SHRIMPS = {"hs_code": "030617", "description": "Frozen vannamei shrimps, headless, shell-on",
-           "quantity": "12000", "unit": "KGS", "fob_currency": "USD", "fob_value": "12012.00",
-           "marks_and_numbers": "MSF/VN/118/1-600", "packages": "600 cartons",
-           "preference_criterion": "RVC 40% + CTSH"}
+SHRIMPS = {
+    "hs_code": "030617",
+    "description": "Frozen vannamei shrimps, headless, shell-on",
+    "quantity": "12000",
+    "unit": "KGS",
+    "fob_currency": "USD",
+    "fob_value": "12012.00",
+    "marks_and_numbers": "MSF/VN/118/1-600",
+    "packages": "600 cartons",
+    "preference_criterion": "RVC 40% + CTSH",
+}
 
 
 def application(**form_changes) -> dict:
     form = valid_application()
     form.update(form_changes)
-    return {"id": "app-1", "number": NUMBER, "iec": IEC, "status": "approved", "form": form,
-            "submitted_at": "2026-11-24T05:30:00Z"}
+    return {
+        "id": "app-1",
+        "number": NUMBER,
+        "iec": IEC,
+        "status": "approved",
+        "form": form,
+        "submitted_at": "2026-11-24T05:30:00Z",
+    }
 
 
-def view(code: str | None = "013", *, number: str = NUMBER, country: str | None = None,
-         products: list | None = None, exporter: dict = EXPORTER, **changes) -> dict:
+def view(
+    code: str | None = "013",
+    *,
+    number: str = NUMBER,
+    country: str | None = None,
+    products: list | None = None,
+    exporter: dict = EXPORTER,
+    **changes,
+) -> dict:
     app = application()
     if country:
         app["form"]["importer"]["country"] = country
@@ -58,15 +86,28 @@ def view(code: str | None = "013", *, number: str = NUMBER, country: str | None 
     if "shipment_timing" in changes:
         app["form"]["shipment_timing"] = changes.pop("shipment_timing")
     agreement = agreement_as_dict(agreement_by_code(code)) if code else None
-    options = {"number": number, "issued_on": "2026-11-25", "officer": "Anitha Menon",
-               "remarks": "", "marking": None, "verify_url": verify_url(number), **changes}
+    options = {
+        "number": number,
+        "issued_on": "2026-11-25",
+        "officer": "Anitha Menon",
+        "remarks": "",
+        "marking": None,
+        "verify_url": verify_url(number),
+        **changes,
+    }
     return certificate_view(app, agreement, OFFICE, AGENCY, exporter, **options)
 
 
 def products(count: int) -> list:
-    return [{**SHRIMPS, "hs_code": f"0306{i:04d}", "description": f"Shrimp lot {i:03d} "
-             + "frozen, peeled and deveined, block frozen in master cartons " * (i % 4)}
-            for i in range(count)]
+    return [
+        {
+            **SHRIMPS,
+            "hs_code": f"0306{i:04d}",
+            "description": f"Shrimp lot {i:03d} "
+            + "frozen, peeled and deveined, block frozen in master cartons " * (i % 4),
+        }
+        for i in range(count)
+    ]
 
 
 DUPLICATE = f"{NUMBER}/00000001"
@@ -82,8 +123,7 @@ CASES = {
     "gstp": (view("004", country="BR", issued_on=None, officer=None), True),
     "gsp": (view("006", country="DE", remarks="Checked at <dock> & port"), False),
     "safta": (view("101", country="BD", shipment_timing="after"), False),
-    "nonpref": (view(None, country="US",
-                     exporter={**EXPORTER, "name": "Malabar <b>&</b> Foods"}), False),
+    "nonpref": (view(None, country="US", exporter={**EXPORTER, "name": "Malabar <b>&</b> Foods"}), False),
     "many": (view("013", products=products(60)), True),
 }
 
@@ -97,13 +137,22 @@ TITLES = {
     "safta": ["Agreement on South Asian Free Trade Area", "SAFTA Certificate of Origin"],
     "nonpref": ["Certificate of Origin", "(Non-preferential)"],
 }
-COUNTRIES = {"aifta": "Viet Nam", "ikcepa": "Republic of Korea", "sapta": "Nepal", "apta": "China",
-             "gstp": "Brazil", "gsp": "Germany", "safta": "Bangladesh", "nonpref": "United States"}
+COUNTRIES = {
+    "aifta": "Viet Nam",
+    "ikcepa": "Republic of Korea",
+    "sapta": "Nepal",
+    "apta": "China",
+    "gstp": "Brazil",
+    "gsp": "Germany",
+    "safta": "Bangladesh",
+    "nonpref": "United States",
+}
 
 
 def _pdftotext(data: bytes) -> str:
-    return subprocess.run(["pdftotext", "-", "-"], input=data, capture_output=True,
-                          check=True).stdout.decode()
+    return subprocess.run(
+        ["pdftotext", "-", "-"], input=data, capture_output=True, check=True
+    ).stdout.decode()
 
 
 def _flat(text: str) -> str:
@@ -115,8 +164,9 @@ def _watermarks(data: bytes) -> list[int]:
     """How many diagonal "DRAFT" watermarks each page shows. pdftotext gives rotated text one
     letter a line, in order with -raw, so the letters are joined; "DRAFT — not valid" in the
     certification box is not a watermark."""
-    raw = subprocess.run(["pdftotext", "-raw", "-", "-"], input=data, capture_output=True,
-                         check=True).stdout.decode()
+    raw = subprocess.run(
+        ["pdftotext", "-raw", "-", "-"], input=data, capture_output=True, check=True
+    ).stdout.decode()
     pages = [re.sub(r"\s", "", page) for page in raw.rstrip("\f").split("\f")]
     return [page.count("DRAFT") - page.count("DRAFT—notvalid") for page in pages]
 
@@ -129,8 +179,9 @@ def _pages(data: bytes) -> int:
 @pytest.fixture(scope="module")
 def pdfs():
     with ThreadPoolExecutor(max_workers=2) as pool:
-        futures = {name: pool.submit(render_certificate, cert, draft=draft)
-                   for name, (cert, draft) in CASES.items()}
+        futures = {
+            name: pool.submit(render_certificate, cert, draft=draft) for name, (cert, draft) in CASES.items()
+        }
         return {name: future.result() for name, future in futures.items()}
 
 
@@ -144,6 +195,7 @@ def _lines(text: str) -> list[str]:
 
 
 # --- forms, titles, number ----------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("name", sorted(TITLES))
 def test_title_names_the_form_and_the_importing_country(texts, name):
@@ -184,20 +236,34 @@ def test_box_order_differs_by_form():
 
 # --- content ------------------------------------------------------------------------------------
 
+
 def test_aifta_certificate_shows_the_application(texts):
     text = _flat(texts["aifta"])
-    for shown in ("Malabar Sea Foods Pvt Ltd", "Willingdon Island", "IEC: AAACM4821K",
-                  "Saigon Seafood Trading JSC", "12 Nguyen Hue, District 1, Ho Chi Minh City",
-                  "MSC ANNA V.123", "Port of loading: Cochin",
-                  "Port of discharge: Ho Chi Minh City", "Departure date: 09 Mar 2026",
-                  "MSF/2026/118 dated 01 Mar 2026", "HS code: 030617", "RVC",
-                  "12,000 KGS", "FOB USD 12,012.00",
-                  "Kochi, 24 Nov 2026", "Ravi Kumar, Director, Malabar Sea Foods Pvt Ltd",
-                  "Goods available at: Willingdon Island, Kochi. Grounds of origin: Farmed and",
-                  "MPEDA Kochi, 25 Nov 2026", "Officer: Anitha Menon",
-                  "Digitally signed by Marine Products Export Development Authority",
-                  "600 cartons; Frozen vannamei shrimps, headless,", "600 cartons of 20 kg",
-                  "Vessel's name / aircraft etc.: MSC ANNA V.123 (sea)"):
+    for shown in (
+        "Malabar Sea Foods Pvt Ltd",
+        "Willingdon Island",
+        "IEC: AAACM4821K",
+        "Saigon Seafood Trading JSC",
+        "12 Nguyen Hue, District 1, Ho Chi Minh City",
+        "MSC ANNA V.123",
+        "Port of loading: Cochin",
+        "Port of discharge: Ho Chi Minh City",
+        "Departure date: 09 Mar 2026",
+        "MSF/2026/118 dated 01 Mar 2026",
+        "HS code: 030617",
+        "RVC",
+        "12,000 KGS",
+        "FOB USD 12,012.00",
+        "Kochi, 24 Nov 2026",
+        "Ravi Kumar, Director, Malabar Sea Foods Pvt Ltd",
+        "Goods available at: Willingdon Island, Kochi. Grounds of origin: Farmed and",
+        "MPEDA Kochi, 25 Nov 2026",
+        "Officer: Anitha Menon",
+        "Digitally signed by Marine Products Export Development Authority",
+        "600 cartons; Frozen vannamei shrimps, headless,",
+        "600 cartons of 20 kg",
+        "Vessel's name / aircraft etc.: MSC ANNA V.123 (sea)",
+    ):
         assert shown in text, shown
     assert "MSF/VN/118/1-600" in text.replace("/ ", "/")  # the cell may wrap after a slash
     assert "for the goods exported to Viet Nam." in text  # the declaration names the country
@@ -220,8 +286,13 @@ def test_tariff_item_column_for_south_asian_forms(texts):
 
 
 def test_origin_criterion_is_shown_as_given():
-    cert = view("013", products=[{**SHRIMPS, "preference_criterion": "RVC 40% + CTSH"},
-                                 {**SHRIMPS, "preference_criterion": "WO"}])
+    cert = view(
+        "013",
+        products=[
+            {**SHRIMPS, "preference_criterion": "RVC 40% + CTSH"},
+            {**SHRIMPS, "preference_criterion": "WO"},
+        ],
+    )
     html = certificate_html(cert)
     assert "RVC 40% + CTSH" in html and ">WO<" in html
 
@@ -245,6 +316,7 @@ def test_exporter_text_is_escaped(texts):
 
 # --- QR and verification URL --------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("name", ["aifta", "ikcepa"])
 def test_qr_encodes_the_verify_url_which_is_printed(texts, name):
     cert = CASES[name][0]
@@ -256,6 +328,7 @@ def test_qr_encodes_the_verify_url_which_is_printed(texts, name):
 
 
 # --- markings -----------------------------------------------------------------------------------
+
 
 def test_duplicate_marking_only_when_set(texts):
     assert "DUPLICATE" in _lines(texts["ikcepa"])
@@ -270,7 +343,7 @@ def test_in_lieu_marking_only_when_set(texts):
 def test_issued_retrospectively_only_after_shipment(texts):
     text = _flat(texts["safta"])
     assert "ISSUED RETROSPECTIVELY" in _lines(texts["safta"])
-    box4 = text[text.index("4. For official use"):text.index("ISSUED RETROSPECTIVELY")]
+    box4 = text[text.index("4. For official use") : text.index("ISSUED RETROSPECTIVELY")]
     assert "5. " not in box4 and "Preferential treatment given" in box4
     assert all("RETROSPECTIVELY" not in texts[name] for name in TITLES if name != "safta")
 
@@ -285,6 +358,7 @@ def test_draft_is_watermarked_on_every_page_and_not_certified(texts, pdfs):
 
 
 # --- pagination ---------------------------------------------------------------------------------
+
 
 def test_sixty_products_paginate_with_the_header_repeated(texts, pdfs):
     pages = _pages(pdfs["many"])
@@ -302,12 +376,16 @@ def test_sixty_products_paginate_with_the_header_repeated(texts, pdfs):
 
 # --- input ----------------------------------------------------------------------------------------
 
+
 def test_certificate_view_is_built_from_the_application():
     cert = view("013")
     form = valid_application()
-    assert cert["agreement"] == {"code": "013", "short_name": "AIFTA",
-                                 "name": agreement_by_code("013").name,
-                                 "certificate_form": "Form AI"}
+    assert cert["agreement"] == {
+        "code": "013",
+        "short_name": "AIFTA",
+        "name": agreement_by_code("013").name,
+        "certificate_form": "Form AI",
+    }
     assert cert["exporter"] == EXPORTER
     assert cert["importer"] == form["importer"]
     assert cert["transport"] == form["transport"]
@@ -327,12 +405,34 @@ def test_certificate_view_is_built_from_the_application():
 def test_declaration_date_is_the_submission_day_in_india():
     app = application()
     app["submitted_at"] = "2026-11-24T20:00:00Z"  # 01:30 on the 25th in India
-    cert = certificate_view(app, None, OFFICE, AGENCY, EXPORTER, number=NUMBER, issued_on=None,
-                            officer=None, remarks=None, marking=None, verify_url=verify_url(NUMBER))
+    cert = certificate_view(
+        app,
+        None,
+        OFFICE,
+        AGENCY,
+        EXPORTER,
+        number=NUMBER,
+        issued_on=None,
+        officer=None,
+        remarks=None,
+        marking=None,
+        verify_url=verify_url(NUMBER),
+    )
     assert cert["declared_on"] == "2026-11-25"
     app["submitted_at"] = None
-    cert = certificate_view(app, None, OFFICE, AGENCY, EXPORTER, number=NUMBER, issued_on=None,
-                            officer=None, remarks=None, marking=None, verify_url=verify_url(NUMBER))
+    cert = certificate_view(
+        app,
+        None,
+        OFFICE,
+        AGENCY,
+        EXPORTER,
+        number=NUMBER,
+        issued_on=None,
+        officer=None,
+        remarks=None,
+        marking=None,
+        verify_url=verify_url(NUMBER),
+    )
     assert cert["declared_on"] is None and cert["remarks"] == ""
     assert "Kochi</p>" in certificate_html(cert, draft=True)  # place without a date
 
@@ -344,13 +444,16 @@ def test_country_names():
     assert country_name("XX") == "XX"
 
 
-@pytest.mark.parametrize("change, message", [
-    ({"products": []}, "1 to 100 products"),
-    ({"products": [SHRIMPS] * 101}, "1 to 100 products"),
-    ({"issued_on": None}, "issued_on and officer"),
-    ({"officer": None}, "issued_on and officer"),
-    ({"marking": "COPY"}, "marking"),
-])
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        ({"products": []}, "1 to 100 products"),
+        ({"products": [SHRIMPS] * 101}, "1 to 100 products"),
+        ({"issued_on": None}, "issued_on and officer"),
+        ({"officer": None}, "issued_on and officer"),
+        ({"marking": "COPY"}, "marking"),
+    ],
+)
 def test_incomplete_certificate_is_refused(change, message):
     cert = copy.deepcopy(CASES["aifta"][0])
     cert.update(change)

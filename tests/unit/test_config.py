@@ -1,4 +1,5 @@
 """Configuration of docs/architecture.md §3 read from the environment."""
+
 from services.chassis import config
 
 
@@ -17,8 +18,13 @@ def test_database_url_template_and_per_service_override(monkeypatch):
 
 
 def test_defaults_and_overrides(monkeypatch):
-    for name in ("OPENCOO_AMQP_URI", "OPENCOO_HTTP", "OPENCOO_PUBLIC_URL",
-                 "OPENCOO_EVENT_RETRY_DELAYS", "OPENCOO_RPC_TIMEOUT"):
+    for name in (
+        "OPENCOO_AMQP_URI",
+        "OPENCOO_HTTP",
+        "OPENCOO_PUBLIC_URL",
+        "OPENCOO_EVENT_RETRY_DELAYS",
+        "OPENCOO_RPC_TIMEOUT",
+    ):
         monkeypatch.delenv(name, raising=False)
     assert config.amqp_uri() == "amqp://guest:guest@127.0.0.1:5672/"
     assert config.http_address() == "127.0.0.1:8000"

@@ -1,5 +1,6 @@
 """Event contracts: every event of docs/events.md exists, validates what producers send and refuses
 what consumers could not read."""
+
 import uuid
 
 import pytest
@@ -11,46 +12,110 @@ from services.contracts import events
 AGENCY = ("agency_code", "issuing_office_code")
 DESIGN_EVENTS = {
     ("registration", "exporter_registered"): {"iec", "name", "email", "mobile"},
-    ("registration", "credentials_issued"): {"username", "role", "name", "email", "mobile",
-                                             "password", "reason"},
+    ("registration", "credentials_issued"): {
+        "username",
+        "role",
+        "name",
+        "email",
+        "mobile",
+        "password",
+        "reason",
+    },
     ("registration", "credentials_changed"): {"username", "credentials_version"},
-    ("registration", "password_reset_requested"): {"username", "name", "email", "link",
-                                                   "expires_in_minutes"},
-    ("registration", "login_failures_alert"): {"username", "name", "email", "failures",
-                                               "addresses", "window_minutes"},
-    ("application", "application_submitted"): {"application_id", "application_number", "iec",
-                                               "agreement_code", "agency_code",
-                                               "issuing_office_code"},
-    ("application", "discrepancy_raised"): {"application_id", "application_number", "iec",
-                                            "comment", *AGENCY},
-    ("application", "application_resubmitted"): {"application_id", "application_number", "iec",
-                                                 *AGENCY},
-    ("application", "application_approved"): {"application_id", "application_number", "iec",
-                                              "officer", *AGENCY},
-    ("application", "application_rejected"): {"application_id", "application_number", "iec",
-                                              "reason", *AGENCY},
-    ("payment", "payment_completed"): {"payment_id", "application_id", "amount_paise", "cgst",
-                                       "sgst", "igst", "total"},
+    ("registration", "password_reset_requested"): {"username", "name", "email", "link", "expires_in_minutes"},
+    ("registration", "login_failures_alert"): {
+        "username",
+        "name",
+        "email",
+        "failures",
+        "addresses",
+        "window_minutes",
+    },
+    ("application", "application_submitted"): {
+        "application_id",
+        "application_number",
+        "iec",
+        "agreement_code",
+        "agency_code",
+        "issuing_office_code",
+    },
+    ("application", "discrepancy_raised"): {
+        "application_id",
+        "application_number",
+        "iec",
+        "comment",
+        *AGENCY,
+    },
+    ("application", "application_resubmitted"): {"application_id", "application_number", "iec", *AGENCY},
+    ("application", "application_approved"): {
+        "application_id",
+        "application_number",
+        "iec",
+        "officer",
+        *AGENCY,
+    },
+    ("application", "application_rejected"): {
+        "application_id",
+        "application_number",
+        "iec",
+        "reason",
+        *AGENCY,
+    },
+    ("payment", "payment_completed"): {
+        "payment_id",
+        "application_id",
+        "amount_paise",
+        "cgst",
+        "sgst",
+        "igst",
+        "total",
+    },
     ("payment", "payment_failed"): {"payment_id", "application_id", "reason"},
-    ("certificate", "certificate_issued"): {"certificate_id", "certificate_number",
-                                            "application_id", "iec", "sha256", "url", *AGENCY},
-    ("certificate", "certificate_revoked"): {"certificate_id", "certificate_number", "reason",
-                                             *AGENCY},
+    ("certificate", "certificate_issued"): {
+        "certificate_id",
+        "certificate_number",
+        "application_id",
+        "iec",
+        "sha256",
+        "url",
+        *AGENCY,
+    },
+    ("certificate", "certificate_revoked"): {"certificate_id", "certificate_number", "reason", *AGENCY},
 }
 ENVELOPE = {"event_id", "event_type", "version", "occurred_at", "correlation_id"}
 
 SAMPLES = {
-    "iec": "AAACM1234F", "name": "Malabar Sea Foods", "email": "exports@malabar.in",
-    "mobile": "+919847012345", "application_id": "a-1",
-    "application_number": "MPEDA/2026/013/0000066A", "agreement_code": "013",
-    "agency_code": "MPEDA", "issuing_office_code": "MPEDA-KOCHI", "comment": "invoice unsigned",
-    "officer": "officer1", "payment_id": "p-1",
-    "amount_paise": 35000, "cgst": 2100, "sgst": 2100, "igst": 0, "total": 39200,
-    "certificate_id": "c-1", "certificate_number": "MPEDA/2026/013/0000066A",
-    "sha256": "ab" * 32, "username": "AAACM1234F", "role": "exporter", "password": "s3cret",
-    "reason": "registration", "url": "http://127.0.0.1:8000/api/v1/verify?number=X",
-    "credentials_version": 2, "link": "http://127.0.0.1:8000/reset-password?token=t",
-    "expires_in_minutes": 30, "failures": 5, "addresses": 3, "window_minutes": 15,
+    "iec": "AAACM1234F",
+    "name": "Malabar Sea Foods",
+    "email": "exports@malabar.in",
+    "mobile": "+919847012345",
+    "application_id": "a-1",
+    "application_number": "MPEDA/2026/013/0000066A",
+    "agreement_code": "013",
+    "agency_code": "MPEDA",
+    "issuing_office_code": "MPEDA-KOCHI",
+    "comment": "invoice unsigned",
+    "officer": "officer1",
+    "payment_id": "p-1",
+    "amount_paise": 35000,
+    "cgst": 2100,
+    "sgst": 2100,
+    "igst": 0,
+    "total": 39200,
+    "certificate_id": "c-1",
+    "certificate_number": "MPEDA/2026/013/0000066A",
+    "sha256": "ab" * 32,
+    "username": "AAACM1234F",
+    "role": "exporter",
+    "password": "s3cret",
+    "reason": "registration",
+    "url": "http://127.0.0.1:8000/api/v1/verify?number=X",
+    "credentials_version": 2,
+    "link": "http://127.0.0.1:8000/reset-password?token=t",
+    "expires_in_minutes": 30,
+    "failures": 5,
+    "addresses": 3,
+    "window_minutes": 15,
 }
 
 
@@ -83,26 +148,40 @@ def test_producers_cannot_publish_what_breaks_the_contract():
     with pytest.raises(ValidationError, match="Unknown field"):
         events.make_event("registration", "exporter_registered", {**good, "extra": 1}, None)
     with pytest.raises(ValidationError, match="amount_paise"):
-        events.make_event("payment", "payment_completed",
-                          {**{f: SAMPLES[f] for f in DESIGN_EVENTS[("payment", "payment_completed")]},
-                           "amount_paise": -1}, None)
+        events.make_event(
+            "payment",
+            "payment_completed",
+            {**{f: SAMPLES[f] for f in DESIGN_EVENTS[("payment", "payment_completed")]}, "amount_paise": -1},
+            None,
+        )
     with pytest.raises(events.UnknownEvent):
         events.make_event("registration", "exporter_deleted", {}, None)
 
 
 def test_consumers_tolerate_added_fields_but_not_missing_ones_or_unknown_versions():
-    payload = events.make_event("application", "application_resubmitted",
-                                {"application_id": "a", "application_number": "n",
-                                 "iec": "AAACM1234F", "agency_code": "MPEDA",
-                                 "issuing_office_code": "MPEDA-KOCHI"},
-                                None)
+    payload = events.make_event(
+        "application",
+        "application_resubmitted",
+        {
+            "application_id": "a",
+            "application_number": "n",
+            "iec": "AAACM1234F",
+            "agency_code": "MPEDA",
+            "issuing_office_code": "MPEDA-KOCHI",
+        },
+        None,
+    )
     assert "added_later" not in events.parse_event(
-        "application", "application_resubmitted", {**payload, "added_later": True})
+        "application", "application_resubmitted", {**payload, "added_later": True}
+    )
     with pytest.raises(events.UnknownEvent):
         events.parse_event("application", "application_resubmitted", {**payload, "version": 2})
     with pytest.raises(ValidationError):
-        events.parse_event("application", "application_resubmitted",
-                           {k: v for k, v in payload.items() if k != "application_id"})
+        events.parse_event(
+            "application",
+            "application_resubmitted",
+            {k: v for k, v in payload.items() if k != "application_id"},
+        )
     with pytest.raises(ValidationError):
         events.parse_event("application", "application_approved", payload)  # wrong type
     with pytest.raises(ValidationError):

@@ -1,6 +1,7 @@
 """The deployment files (docker-compose.yml, deploy/Dockerfile, deploy/postgres-init.sql) are read
 as text and YAML: no Docker is needed. They must agree with DESIGN.md §1 (one process per service,
 one database each) and §3 (configuration only through OPENCOO_* variables)."""
+
 import re
 import shlex
 from pathlib import Path
@@ -19,9 +20,19 @@ DESIGN = ROOT.parent / "shared" / "DESIGN.md"
 
 # DESIGN.md §3.
 DESIGN_VARIABLES = {
-    "OPENCOO_AMQP_URI", "OPENCOO_DB_URL", "OPENCOO_VAR", "OPENCOO_HTTP", "OPENCOO_PUBLIC_URL",
-    "OPENCOO_IEC_DIRECTORY", "OPENCOO_TRUST_ANCHORS", "OPENCOO_PKCS11_MODULE", "OPENCOO_PKCS11_TOKEN",
-    "OPENCOO_PKCS11_PIN", "OPENCOO_SMTP_URL", "OPENCOO_SMS_URL", "OPENCOO_PAYMENT_PROVIDER",
+    "OPENCOO_AMQP_URI",
+    "OPENCOO_DB_URL",
+    "OPENCOO_VAR",
+    "OPENCOO_HTTP",
+    "OPENCOO_PUBLIC_URL",
+    "OPENCOO_IEC_DIRECTORY",
+    "OPENCOO_TRUST_ANCHORS",
+    "OPENCOO_PKCS11_MODULE",
+    "OPENCOO_PKCS11_TOKEN",
+    "OPENCOO_PKCS11_PIN",
+    "OPENCOO_SMTP_URL",
+    "OPENCOO_SMS_URL",
+    "OPENCOO_PAYMENT_PROVIDER",
     "OPENCOO_ADMIN_PASSWORD",
 }
 PER_SERVICE_DB = {f"OPENCOO_DB_URL_{name.upper()}" for name in DATABASE_SERVICES}
@@ -86,8 +97,8 @@ def test_design_table_still_names_the_allowed_variables():
     if not DESIGN.exists():
         pytest.skip("shared/DESIGN.md is not beside the project")
     text = DESIGN.read_text()
-    section = text[text.index("## 3."):]
-    section = section[:section.index("\n## ", 1)]
+    section = text[text.index("## 3.") :]
+    section = section[: section.index("\n## ", 1)]
     named = set(re.findall(r"`(OPENCOO_[A-Z0-9_]+)", section))
     assert DESIGN_VARIABLES <= named, DESIGN_VARIABLES - named
 
@@ -155,8 +166,9 @@ def test_every_opencoo_container_shares_the_data_volume(compose, services):
         mounts = [str(v) for v in services[name].get("volumes", [])]
         assert "opencoo-var:/var/lib/opencoo" in mounts, (name, mounts)
         assert environment(services[name]).get("OPENCOO_VAR") == "/var/lib/opencoo"
-    assert any(str(v).startswith("pgdata:/var/lib/postgresql/data")
-               for v in services["postgres"].get("volumes", []))
+    assert any(
+        str(v).startswith("pgdata:/var/lib/postgresql/data") for v in services["postgres"].get("volumes", [])
+    )
 
 
 def test_environment_uses_only_design_variables(services):
@@ -213,10 +225,10 @@ def test_postgres_init_script_makes_one_database_per_service(services):
 def test_dockerfile_installs_the_lock_then_the_project_without_deps():
     instructions = dockerfile_instructions()
     runs = [args for instr, args in instructions if instr == "RUN"]
-    lock_installs = [i for i, args in enumerate(runs)
-                     if re.search(r"pip install\b[^&;]*-r\s+\S*requirements\.lock", args)]
-    project_installs = [i for i, args in enumerate(runs)
-                        if re.search(r"pip install\b[^&;]*--no-deps", args)]
+    lock_installs = [
+        i for i, args in enumerate(runs) if re.search(r"pip install\b[^&;]*-r\s+\S*requirements\.lock", args)
+    ]
+    project_installs = [i for i, args in enumerate(runs) if re.search(r"pip install\b[^&;]*--no-deps", args)]
     assert lock_installs, "deploy/Dockerfile must pip install -r requirements.lock"
     assert project_installs, "deploy/Dockerfile must install the project with --no-deps"
     assert min(lock_installs) < max(project_installs)
@@ -234,8 +246,15 @@ def test_dockerfile_runtime_shape():
     assert workdirs and workdirs[-1] == "/app"
     assert any(instr == "CMD" for instr, _ in instructions)
     apt = " ".join(args for instr, args in instructions if instr == "RUN" and "apt-get install" in args)
-    for package in ("softhsm2", "libpango-1.0-0", "libpangoft2-1.0-0", "libharfbuzz0b",
-                    "fonts-dejavu-core", "poppler-utils", "openssl"):
+    for package in (
+        "softhsm2",
+        "libpango-1.0-0",
+        "libpangoft2-1.0-0",
+        "libharfbuzz0b",
+        "fonts-dejavu-core",
+        "poppler-utils",
+        "openssl",
+    ):
         assert package in shlex.split(apt), package
     # deploy/nameko.yaml is read relative to /app.
     assert re.search(r"^COPY\s+deploy\s", text, re.MULTILINE)
@@ -250,5 +269,4 @@ def test_signing_token_defaults_to_the_one_init_makes(services):
             value = env.get(key)
             assert value in (None, "", f"${{{key}:-}}", f"${{{key}}}"), (name, key, value)
     env_lines = [args for instr, args in dockerfile_instructions() if instr == "ENV"]
-    assert not any("OPENCOO_PKCS11_MODULE" in args or "OPENCOO_PKCS11_TOKEN" in args
-                   for args in env_lines)
+    assert not any("OPENCOO_PKCS11_MODULE" in args or "OPENCOO_PKCS11_TOKEN" in args for args in env_lines)

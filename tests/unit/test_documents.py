@@ -3,6 +3,7 @@
 The PDFs are made here: by pyHanko's writer, and by hand (to reach an exact size and to build
 broken files). Plain Python: no broker, no database.
 """
+
 import hashlib
 import io
 import os
@@ -23,11 +24,16 @@ ZIP_HEAD = b"PK\x03\x04\x14\x00\x06\x00\x08\x00\x00\x00!\x00"
 def pyhanko_pdf(pages=1, password=None) -> bytes:
     writer = PdfFileWriter()
     for _ in range(pages):
-        writer.insert_page(generic.DictionaryObject({
-            pdf_name("/Type"): pdf_name("/Page"),
-            pdf_name("/MediaBox"): generic.ArrayObject(
-                [generic.NumberObject(n) for n in (0, 0, 595, 842)]),
-        }))
+        writer.insert_page(
+            generic.DictionaryObject(
+                {
+                    pdf_name("/Type"): pdf_name("/Page"),
+                    pdf_name("/MediaBox"): generic.ArrayObject(
+                        [generic.NumberObject(n) for n in (0, 0, 595, 842)]
+                    ),
+                }
+            )
+        )
     if password is not None:
         writer.encrypt(password)
     out = io.BytesIO()
@@ -39,8 +45,10 @@ def hand_pdf(pages=1, comment=b"", count=None, prev_loop=False) -> bytes:
     """A minimal PDF 1.4 with a classic cross-reference table; ``comment`` pads the file."""
     kids = " ".join(f"{3 + i} 0 R" for i in range(pages))
     count = pages if count is None else count
-    objects = [b"<< /Type /Catalog /Pages 2 0 R >>",
-               f"<< /Type /Pages /Kids [{kids}] /Count {count} >>".encode()]
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        f"<< /Type /Pages /Kids [{kids}] /Count {count} >>".encode(),
+    ]
     objects += [b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] >>"] * pages
     out = bytearray(b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n")
     if comment:
@@ -53,8 +61,7 @@ def hand_pdf(pages=1, comment=b"", count=None, prev_loop=False) -> bytes:
     out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
     out += b"".join(b"%010d 00000 n \n" % o for o in offsets)
     prev = b" /Prev %d" % xref if prev_loop else b""
-    out += b"trailer\n<< /Size %d /Root 1 0 R%s >>\nstartxref\n%d\n%%%%EOF\n" % (
-        len(objects) + 1, prev, xref)
+    out += b"trailer\n<< /Size %d /Root 1 0 R%s >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, prev, xref)
     return bytes(out)
 
 
@@ -77,6 +84,7 @@ def refused(data, filename="invoice.pdf", error=RuleViolation):
 
 # --- kinds ----------------------------------------------------------------------------------------
 
+
 def test_document_kinds():
     assert DOCUMENT_KINDS == ("invoice", "packing_list", "bill_of_lading", "other")
 
@@ -98,10 +106,14 @@ def test_other_kinds_are_refused_with_the_allowed_list(kind):
 
 # --- good PDFs ------------------------------------------------------------------------------------
 
+
 def test_a_pdf_made_by_pyhanko_is_accepted_with_its_page_count():
     data = pyhanko_pdf(pages=3)
     assert check_pdf(data, "invoice.pdf") == {
-        "pages": 3, "size": len(data), "sha256": hashlib.sha256(data).hexdigest()}
+        "pages": 3,
+        "size": len(data),
+        "sha256": hashlib.sha256(data).hexdigest(),
+    }
 
 
 def test_a_hand_written_minimal_pdf_is_accepted():
@@ -117,6 +129,7 @@ def test_the_filename_does_not_matter():
 
 # --- size -----------------------------------------------------------------------------------------
 
+
 def test_max_document_bytes_is_two_mebibytes():
     assert MAX_DOCUMENT_BYTES == 2 * 1024 * 1024
 
@@ -125,7 +138,10 @@ def test_exactly_two_mebibytes_passes():
     data = pdf_of_size(MAX_DOCUMENT_BYTES)
     assert len(data) == MAX_DOCUMENT_BYTES
     assert check_pdf(data, "invoice.pdf") == {
-        "pages": 1, "size": MAX_DOCUMENT_BYTES, "sha256": hashlib.sha256(data).hexdigest()}
+        "pages": 1,
+        "size": MAX_DOCUMENT_BYTES,
+        "sha256": hashlib.sha256(data).hexdigest(),
+    }
 
 
 def test_two_mebibytes_and_one_byte_is_too_large():
@@ -147,11 +163,15 @@ def test_an_empty_file_is_refused():
 
 # --- not a PDF ------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("data, named", [
-    (PNG_HEAD + os.urandom(100), "PNG"),
-    (JPEG_HEAD + os.urandom(100), "JPEG"),
-    (ZIP_HEAD + os.urandom(100), "ZIP"),
-])
+
+@pytest.mark.parametrize(
+    "data, named",
+    [
+        (PNG_HEAD + os.urandom(100), "PNG"),
+        (JPEG_HEAD + os.urandom(100), "JPEG"),
+        (ZIP_HEAD + os.urandom(100), "ZIP"),
+    ],
+)
 def test_a_renamed_image_or_archive_is_named(data, named):
     error = refused(data, filename="invoice.pdf")
     assert error.code == "DOCUMENT_NOT_PDF" and isinstance(error, RuleViolation)
@@ -166,15 +186,18 @@ def test_anything_not_starting_with_the_pdf_magic_is_refused(data):
     assert "is not a PDF" in error.message
 
 
-@pytest.mark.parametrize("data", [
-    b"%PDF-",
-    b"%PDF-1.7\n" + bytes(range(256)) * 20,
-    b"%PDF-1.4\n%%EOF\n",
-    b"%PDF-1.4\nstartxref\n999999999\n%%EOF\n",
-    b"%PDF-1.4\nstartxref\n-5\n%%EOF\n",
-    b"%PDF-1.4\n1 0 obj " + b"[" * 100_000 + b"\nendobj\ntrailer <</Root 1 0 R>>\n%%EOF",
-], ids=["magic-only", "binary-noise", "no-xref", "bad-startxref", "negative-startxref",
-        "deep-nesting"])
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"%PDF-",
+        b"%PDF-1.7\n" + bytes(range(256)) * 20,
+        b"%PDF-1.4\n%%EOF\n",
+        b"%PDF-1.4\nstartxref\n999999999\n%%EOF\n",
+        b"%PDF-1.4\nstartxref\n-5\n%%EOF\n",
+        b"%PDF-1.4\n1 0 obj " + b"[" * 100_000 + b"\nendobj\ntrailer <</Root 1 0 R>>\n%%EOF",
+    ],
+    ids=["magic-only", "binary-noise", "no-xref", "bad-startxref", "negative-startxref", "deep-nesting"],
+)
 def test_bytes_after_the_magic_that_do_not_parse_are_refused(data):
     error = refused(data)
     assert error.code == "DOCUMENT_NOT_PDF"
@@ -217,6 +240,7 @@ def test_a_pdf_without_pages_is_refused_as_empty():
 
 
 # --- encryption -----------------------------------------------------------------------------------
+
 
 def test_a_password_protected_pdf_is_refused():
     error = refused(pyhanko_pdf(password="secret"))

@@ -2,6 +2,7 @@
 
 The helpers at the top (make_key, make_ca, make_dsc, pem) are also used by the signing service's
 integration test."""
+
 import datetime as dt
 import subprocess
 
@@ -37,33 +38,57 @@ def _name(attrs):
 def make_ca(common_name="Test Root CA", issuer=None, path_length=None, key=None):
     """A CA certificate and its key: self-signed, or issued by ``issuer`` = (cert, key)."""
     key = key or make_key()
-    subject = _name([(NameOID.COUNTRY_NAME, "IN"), (NameOID.ORGANIZATION_NAME, "Test PKI"),
-                     (NameOID.COMMON_NAME, common_name)])
+    subject = _name(
+        [
+            (NameOID.COUNTRY_NAME, "IN"),
+            (NameOID.ORGANIZATION_NAME, "Test PKI"),
+            (NameOID.COMMON_NAME, common_name),
+        ]
+    )
     issuer_cert, issuer_key = issuer or (None, key)
-    builder = (x509.CertificateBuilder()
-               .subject_name(subject)
-               .issuer_name(issuer_cert.subject if issuer_cert else subject)
-               .public_key(key.public_key())
-               .serial_number(x509.random_serial_number())
-               .not_valid_before(NOW - 30 * DAY)
-               .not_valid_after(NOW + 3650 * DAY)
-               .add_extension(x509.BasicConstraints(ca=True, path_length=path_length),
-                              critical=True)
-               .add_extension(x509.KeyUsage(
-                   digital_signature=False, content_commitment=False, key_encipherment=False,
-                   data_encipherment=False, key_agreement=False, key_cert_sign=True, crl_sign=True,
-                   encipher_only=False, decipher_only=False), critical=True)
-               .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()),
-                              critical=False))
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(issuer_cert.subject if issuer_cert else subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(NOW - 30 * DAY)
+        .not_valid_after(NOW + 3650 * DAY)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=path_length), critical=True)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=False,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                key_cert_sign=True,
+                crl_sign=True,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+    )
     if issuer_cert is not None:
         builder = builder.add_extension(
-            x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer_key.public_key()),
-            critical=False)
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer_key.public_key()), critical=False
+        )
     return builder.sign(issuer_key, hashes.SHA256()), key
 
 
-def make_dsc(ca, common_name=DIRECTOR, iec=IEC, *, key=None, key_usage="signing",
-             not_before=None, not_after=None, extra_attrs=()):
+def make_dsc(
+    ca,
+    common_name=DIRECTOR,
+    iec=IEC,
+    *,
+    key=None,
+    key_usage="signing",
+    not_before=None,
+    not_after=None,
+    extra_attrs=(),
+):
     """An exporter's DSC issued by ``ca`` = (cert, key): the IEC as serialNumber (None: no IEC)."""
     ca_cert, ca_key = ca
     key = key or make_key()
@@ -73,32 +98,44 @@ def make_dsc(ca, common_name=DIRECTOR, iec=IEC, *, key=None, key_usage="signing"
     attrs += list(extra_attrs)
     attrs.append((NameOID.COMMON_NAME, common_name))
     signing = key_usage == "signing"
-    builder = (x509.CertificateBuilder()
-               .subject_name(_name(attrs))
-               .issuer_name(ca_cert.subject)
-               .public_key(key.public_key())
-               .serial_number(x509.random_serial_number())
-               .not_valid_before(not_before or NOW - DAY)
-               .not_valid_after(not_after or NOW + 365 * DAY)
-               .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-               .add_extension(x509.KeyUsage(
-                   digital_signature=signing, content_commitment=signing, key_encipherment=False,
-                   data_encipherment=False, key_agreement=False, key_cert_sign=not signing,
-                   crl_sign=False, encipher_only=False, decipher_only=False), critical=True)
-               .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.EMAIL_PROTECTION]),
-                              critical=False)
-               .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()),
-                              critical=False)
-               .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(
-                   ca_key.public_key()), critical=False))
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(_name(attrs))
+        .issuer_name(ca_cert.subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(not_before or NOW - DAY)
+        .not_valid_after(not_after or NOW + 365 * DAY)
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=signing,
+                content_commitment=signing,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                key_cert_sign=not signing,
+                crl_sign=False,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.EMAIL_PROTECTION]), critical=False)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+        .add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False
+        )
+    )
     return builder.sign(ca_key, hashes.SHA256()), key
 
 
 def pem(obj) -> str:
     if isinstance(obj, x509.Certificate):
         return obj.public_bytes(serialization.Encoding.PEM).decode()
-    return obj.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                             serialization.NoEncryption()).decode()
+    return obj.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
 
 
 # --------------------------------------------------------------------------------------------------
@@ -156,8 +193,7 @@ def test_der_and_rsa_certificates_pass(ca):
 BROKEN_PEM = "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n"
 
 
-@pytest.mark.parametrize("garbage", ["", "not a certificate", BROKEN_PEM,
-                                     b"\x30\x03\x02\x01\x01", None, 42])
+@pytest.mark.parametrize("garbage", ["", "not a certificate", BROKEN_PEM, b"\x30\x03\x02\x01\x01", None, 42])
 def test_malformed(ca, garbage):
     with pytest.raises(RuleViolation) as exc:
         dsc.verify_dsc(garbage, IEC, [DIRECTOR])
@@ -193,10 +229,19 @@ def test_untrusted_issuer(ca):
 
 def test_untrusted_self_signed(ca):
     key = make_key()
-    cert, _ = make_dsc((x509.CertificateBuilder().subject_name(_name(
-        [(NameOID.COMMON_NAME, DIRECTOR)])).issuer_name(_name([(NameOID.COMMON_NAME, DIRECTOR)]))
-        .public_key(key.public_key()).serial_number(1).not_valid_before(NOW - DAY)
-        .not_valid_after(NOW + DAY).sign(key, hashes.SHA256()), key))
+    cert, _ = make_dsc(
+        (
+            x509.CertificateBuilder()
+            .subject_name(_name([(NameOID.COMMON_NAME, DIRECTOR)]))
+            .issuer_name(_name([(NameOID.COMMON_NAME, DIRECTOR)]))
+            .public_key(key.public_key())
+            .serial_number(1)
+            .not_valid_before(NOW - DAY)
+            .not_valid_after(NOW + DAY)
+            .sign(key, hashes.SHA256()),
+            key,
+        )
+    )
     with pytest.raises(RuleViolation) as exc:
         dsc.verify_dsc(pem(cert), IEC, [DIRECTOR])
     assert code_of(exc) == "DSC_UNTRUSTED"
@@ -226,8 +271,7 @@ def test_iec_mismatch(ca):
 
 
 def test_iec_must_equal_an_attribute_not_be_part_of_one(ca):
-    cert, _ = make_dsc(ca, iec=None, extra_attrs=[(NameOID.ORGANIZATIONAL_UNIT_NAME,
-                                                     f"Branch {IEC}")])
+    cert, _ = make_dsc(ca, iec=None, extra_attrs=[(NameOID.ORGANIZATIONAL_UNIT_NAME, f"Branch {IEC}")])
     with pytest.raises(RuleViolation) as exc:
         dsc.verify_dsc(pem(cert), IEC, [DIRECTOR])
     assert code_of(exc) == "DSC_IEC_MISMATCH"
@@ -273,15 +317,18 @@ def test_director_names_are_normalised(ca):
     assert dsc.verify_dsc(pem(cert), IEC, ["Dr. R.avi  kumar"])
 
 
-@pytest.mark.parametrize("raw, expected", [
-    ("Shri  ravi KUMAR.", "ravi kumar"),
-    ("Dr.Ravi Kumar", "ravi kumar"),
-    ("MRS. Sunita   Rao", "sunita rao"),
-    ("Smt Shri Sunita Rao", "sunita rao"),
-    ("Anita Kumari", "anita kumari"),      # a surname, not an honorific
-    ("Kumari Anita", "anita"),
-    ("Dr", "dr"),                          # never emptied
-])
+@pytest.mark.parametrize(
+    "raw, expected",
+    [
+        ("Shri  ravi KUMAR.", "ravi kumar"),
+        ("Dr.Ravi Kumar", "ravi kumar"),
+        ("MRS. Sunita   Rao", "sunita rao"),
+        ("Smt Shri Sunita Rao", "sunita rao"),
+        ("Anita Kumari", "anita kumari"),  # a surname, not an honorific
+        ("Kumari Anita", "anita"),
+        ("Dr", "dr"),  # never emptied
+    ],
+)
 def test_normalise_name(raw, expected):
     assert dsc.normalise_name(raw) == expected
 
@@ -337,24 +384,43 @@ def openssl_sign(tmp_path, cert, key, data: bytes, *options) -> bytes:
     (tmp_path / "signer.pem").write_text(pem(cert))
     (tmp_path / "signer.key").write_text(pem(key))
     (tmp_path / "data.bin").write_bytes(data)
-    subprocess.run(["openssl", "cms", "-sign", "-binary", "-outform", "DER",
-                    "-in", str(tmp_path / "data.bin"), "-signer", str(tmp_path / "signer.pem"),
-                    "-inkey", str(tmp_path / "signer.key"), "-out", str(tmp_path / "sig.der"),
-                    *options], check=True, capture_output=True)
+    subprocess.run(
+        [
+            "openssl",
+            "cms",
+            "-sign",
+            "-binary",
+            "-outform",
+            "DER",
+            "-in",
+            str(tmp_path / "data.bin"),
+            "-signer",
+            str(tmp_path / "signer.pem"),
+            "-inkey",
+            str(tmp_path / "signer.key"),
+            "-out",
+            str(tmp_path / "sig.der"),
+            *options,
+        ],
+        check=True,
+        capture_output=True,
+    )
     return (tmp_path / "sig.der").read_bytes()
 
 
-@pytest.mark.parametrize("options, digest", [
-    ((), "sha256"),
-    (("-md", "sha512", "-keyopt", "rsa_padding_mode:pss"), "sha512"),
-    (("-md", "sha384", "-noattr"), "sha384"),
-    (("-keyid",), "sha256"),                   # signer named by subject key identifier
-])
+@pytest.mark.parametrize(
+    "options, digest",
+    [
+        ((), "sha256"),
+        (("-md", "sha512", "-keyopt", "rsa_padding_mode:pss"), "sha512"),
+        (("-md", "sha384", "-noattr"), "sha384"),
+        (("-keyid",), "sha256"),  # signer named by subject key identifier
+    ],
+)
 def test_rsa_signatures(ca, tmp_path, options, digest):
     cert, key = make_dsc(ca, key=make_key("rsa"))
     data = b"nonce-4f1c2a"
-    result = dsc.verify_signature(data, openssl_sign(tmp_path, cert, key, data, *options),
-                                  IEC, [DIRECTOR])
+    result = dsc.verify_signature(data, openssl_sign(tmp_path, cert, key, data, *options), IEC, [DIRECTOR])
     assert result["digest_algorithm"] == digest
     assert result["common_name"] == DIRECTOR
     assert (result["signed_at"] is None) == ("-noattr" in options)
@@ -376,8 +442,7 @@ def test_signature_with_chain_in_cms(ca, tmp_path):
     with pytest.raises(RuleViolation) as exc:
         dsc.verify_signature(b"nonce", without, IEC, [DIRECTOR])
     assert code_of(exc) == "DSC_UNTRUSTED"
-    with_chain = openssl_sign(tmp_path, cert, key, b"nonce", "-certfile",
-                              str(tmp_path / "chain.pem"))
+    with_chain = openssl_sign(tmp_path, cert, key, b"nonce", "-certfile", str(tmp_path / "chain.pem"))
     assert dsc.verify_signature(b"nonce", with_chain, IEC, [DIRECTOR])
 
 

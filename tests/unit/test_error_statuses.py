@@ -1,5 +1,6 @@
 """Domain errors carry a code and a message; the gateway's one table says what each becomes in
 HTTP. Plain Python."""
+
 import ast
 from pathlib import Path
 
@@ -11,11 +12,22 @@ from services.chassis import errors
 ROOT = Path(__file__).resolve().parents[2]
 
 
-@pytest.mark.parametrize("error, status", [
-    (errors.BadRequest, 400), (errors.Unauthorized, 401), (errors.Forbidden, 403),
-    (errors.NotFound, 404), (errors.Conflict, 409), (errors.PayloadTooLarge, 413),
-    (errors.UnsupportedMediaType, 415), (errors.RuleViolation, 422), (errors.RateLimited, 429),
-    (errors.ServiceUnavailable, 503), (errors.RpcTimeout, 504)])
+@pytest.mark.parametrize(
+    "error, status",
+    [
+        (errors.BadRequest, 400),
+        (errors.Unauthorized, 401),
+        (errors.Forbidden, 403),
+        (errors.NotFound, 404),
+        (errors.Conflict, 409),
+        (errors.PayloadTooLarge, 413),
+        (errors.UnsupportedMediaType, 415),
+        (errors.RuleViolation, 422),
+        (errors.RateLimited, 429),
+        (errors.ServiceUnavailable, 503),
+        (errors.RpcTimeout, 504),
+    ],
+)
 def test_each_domain_error_has_its_status_in_the_one_table(error, status):
     assert http_status(error("message", code="SOME_CODE")) == status
 
@@ -35,7 +47,7 @@ def test_a_subclass_takes_its_parents_status():
 
 def test_the_errors_module_knows_nothing_of_nameko():
     tree = ast.parse((ROOT / "services" / "chassis" / "errors.py").read_text())
-    imported = {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)} | \
-        {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import)
-         for alias in node.names}
+    imported = {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)} | {
+        alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names
+    }
     assert not {name for name in imported if name and name.startswith("nameko")}

@@ -1,6 +1,7 @@
 """docs/events.md is what docs/gen_events.py makes of the event contracts today: every event, its
 fields, headers and a valid example. A contract change without `python docs/gen_events.py` fails
 here."""
+
 import importlib.util
 import json
 import re
@@ -24,7 +25,8 @@ def gen():
 def test_committed_document_is_what_the_generator_makes(gen):
     committed = gen.DOC.read_text(encoding="utf-8")
     assert gen.render(committed) == committed, (
-        "docs/events.md is stale: run python docs/gen_events.py and commit the result")
+        "docs/events.md is stale: run python docs/gen_events.py and commit the result"
+    )
     assert gen.main(["--check"]) == 0
 
 
@@ -65,7 +67,12 @@ def test_a_new_field_without_example_or_description_stops_the_generator(gen, mon
 
 def test_the_document_shows_the_headers_the_relay_sets(gen):
     committed = gen.DOC.read_text(encoding="utf-8")
-    line = re.search(r"Exchange `certificate.events`, routing key `certificate_issued`, "
-                     r"headers (.*)\.\n", committed).group(1)
-    assert line == ('`event_type: "certificate_issued"`, `version: 1`, `source: "certificate"`, '
-                    '`agency_code: "MPEDA"`, `issuing_office_code: "MPEDA-KOCHI"`')
+    line = re.search(
+        r"Exchange `certificate.events`, routing key `certificate_issued`, "
+        r"headers (.*)\.\n",
+        committed,
+    ).group(1)
+    assert line == (
+        '`event_type: "certificate_issued"`, `version: 1`, `source: "certificate"`, '
+        '`agency_code: "MPEDA"`, `issuing_office_code: "MPEDA-KOCHI"`'
+    )

@@ -1,4 +1,5 @@
 """Fee schedule and GST split (architecture §4 "Fees"). Plain Python."""
+
 from datetime import date
 from decimal import Decimal
 
@@ -7,6 +8,7 @@ import pytest
 from services.payment.fees import SERVICES, Fee, OrderSummary, fee_in_force, gst_split, is_intra_state
 
 # --- the manuals' cases -------------------------------------------------------
+
 
 def test_mpeda_issue_intra_state():
     s = gst_split(35000, Decimal("12"), "IN-KL", "IN-KL")
@@ -36,10 +38,16 @@ def test_an_sez_unit_pays_igst_in_any_state():
 
 def test_as_dict():
     assert gst_split(35000, Decimal("12"), "IN-KL", "IN-KL").as_dict() == {
-        "base": 35000, "cgst": 2100, "sgst": 2100, "igst": 0, "total": 39200}
+        "base": 35000,
+        "cgst": 2100,
+        "sgst": 2100,
+        "igst": 0,
+        "total": 39200,
+    }
 
 
 # --- rounding -----------------------------------------------------------------
+
 
 def test_rounding_below_half_intra_and_above_half_inter():
     # 333 paise at 5%: CGST = SGST = 8.325 -> 8 each; IGST = 16.65 -> 17.
@@ -77,8 +85,8 @@ def test_zero_rate_and_zero_base():
 
 # --- state comparison ---------------------------------------------------------
 
-@pytest.mark.parametrize("exporter, office", [("in-kl", "IN-KL"), ("IN-KL", "in-kl"),
-                                               ("In-Kl", " IN-KL ")])
+
+@pytest.mark.parametrize("exporter, office", [("in-kl", "IN-KL"), ("IN-KL", "in-kl"), ("In-Kl", " IN-KL ")])
 def test_state_comparison_is_case_insensitive(exporter, office):
     s = gst_split(35000, Decimal("12"), exporter, office)
     assert (s.cgst, s.sgst, s.igst) == (2100, 2100, 0)
@@ -86,16 +94,20 @@ def test_state_comparison_is_case_insensitive(exporter, office):
 
 # --- bad inputs ---------------------------------------------------------------
 
-@pytest.mark.parametrize("base, rate, exp, off", [
-    (-1, Decimal("12"), "IN-KL", "IN-KL"),
-    (35000, Decimal("-0.01"), "IN-KL", "IN-KL"),
-    (35000, Decimal("28.01"), "IN-KL", "IN-KL"),
-    (35000, Decimal("NaN"), "IN-KL", "IN-KL"),
-    (35000, 12.0, "IN-KL", "IN-KL"),
-    (350.0, Decimal("12"), "IN-KL", "IN-KL"),
-    (35000, Decimal("12"), "", "IN-KL"),
-    (35000, Decimal("12"), "IN-KL", None),
-])
+
+@pytest.mark.parametrize(
+    "base, rate, exp, off",
+    [
+        (-1, Decimal("12"), "IN-KL", "IN-KL"),
+        (35000, Decimal("-0.01"), "IN-KL", "IN-KL"),
+        (35000, Decimal("28.01"), "IN-KL", "IN-KL"),
+        (35000, Decimal("NaN"), "IN-KL", "IN-KL"),
+        (35000, 12.0, "IN-KL", "IN-KL"),
+        (350.0, Decimal("12"), "IN-KL", "IN-KL"),
+        (35000, Decimal("12"), "", "IN-KL"),
+        (35000, Decimal("12"), "IN-KL", None),
+    ],
+)
 def test_bad_inputs_raise_value_error(base, rate, exp, off):
     with pytest.raises(ValueError):
         gst_split(base, rate, exp, off)
@@ -106,21 +118,31 @@ def test_rate_bounds_inclusive():
     assert gst_split(100, 0, "IN-KL", "IN-TN").igst == 0
 
 
-@pytest.mark.parametrize("kwargs", [
-    dict(service="reissue"),
-    dict(base_paise=-100),
-    dict(gst_rate_percent=Decimal("29")),
-    dict(valid_from=date(2024, 1, 2), valid_to=date(2024, 1, 1)),
-])
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        dict(service="reissue"),
+        dict(base_paise=-100),
+        dict(gst_rate_percent=Decimal("29")),
+        dict(valid_from=date(2024, 1, 2), valid_to=date(2024, 1, 1)),
+    ],
+)
 def test_bad_fee_raises_value_error(kwargs):
-    args = dict(agency_code="MPEDA", service="issue", base_paise=35000,
-                gst_rate_percent=Decimal("12"), valid_from=date(2024, 1, 1), valid_to=None)
+    args = dict(
+        agency_code="MPEDA",
+        service="issue",
+        base_paise=35000,
+        gst_rate_percent=Decimal("12"),
+        valid_from=date(2024, 1, 1),
+        valid_to=None,
+    )
     args.update(kwargs)
     with pytest.raises(ValueError):
         Fee(**args)
 
 
 # --- fee schedule -------------------------------------------------------------
+
 
 def _fee(agency, service, base, rate, start, end=None):
     return Fee(agency, service, base, Decimal(rate), start, end)

@@ -1,5 +1,6 @@
 """The form at its limits: amounts too large for the decimal context, the RVC just under a
 threshold, and codes longer than their columns."""
+
 from decimal import Decimal
 
 import pytest
@@ -28,9 +29,14 @@ def test_an_agreement_code_is_three_characters():
 def test_the_exact_rvc_decides_not_the_rounded_figure():
     product = form.load_draft(valid_application())["products"][0]
     # FOB 1,000,000 with non-originating CIF 650,050 gives RVC 34.995%: shown as 35.00, fails.
-    product["raw_materials"] = [dict(product["raw_materials"][1],
-                                     total_cif_value=Decimal("650050.00"),
-                                     quantity=Decimal("1"), unit_cif_value=Decimal("650050.00"))]
+    product["raw_materials"] = [
+        dict(
+            product["raw_materials"][1],
+            total_cif_value=Decimal("650050.00"),
+            quantity=Decimal("1"),
+            unit_cif_value=Decimal("650050.00"),
+        )
+    ]
     result = origin.product_origin(product, agreement_by_code("013"))
     assert result["meets"] is False
     assert "below the 35% required by AIFTA" in result["message"]

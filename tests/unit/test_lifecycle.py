@@ -1,5 +1,6 @@
 """The application lifecycle's table: every status reachable, every move's event a contract, who
 makes each, and the drawing in docs/architecture.md made from the table. Plain Python."""
+
 import importlib.util
 from pathlib import Path
 
@@ -29,12 +30,15 @@ def test_every_announced_move_is_an_application_event_of_the_contracts():
     assert announced == {event for source, event in events.EVENTS if source == "application"}
 
 
-@pytest.mark.parametrize("actor, mover", [
-    ({"username": "AAACM4821K", "role": "exporter"}, Mover.EXPORTER),
-    ({"username": "kochi.officer", "role": "officer"}, Mover.OFFICER),
-    ({"username": "payment", "role": "system"}, Mover.PAYMENT),
-    ({"username": "self-certification", "role": "system"}, Mover.SELF_CERTIFICATION),
-])
+@pytest.mark.parametrize(
+    "actor, mover",
+    [
+        ({"username": "AAACM4821K", "role": "exporter"}, Mover.EXPORTER),
+        ({"username": "kochi.officer", "role": "officer"}, Mover.OFFICER),
+        ({"username": "payment", "role": "system"}, Mover.PAYMENT),
+        ({"username": "self-certification", "role": "system"}, Mover.SELF_CERTIFICATION),
+    ],
+)
 def test_who_an_actor_moves_as(actor, mover):
     assert mover_of(actor) is mover
 
@@ -48,8 +52,7 @@ def test_a_move_made_by_the_wrong_mover_is_refused_before_anything_is_written():
 
 
 def test_the_drawing_in_the_design_document_is_the_table():
-    spec = importlib.util.spec_from_file_location("gen_architecture",
-                                                  ROOT / "docs" / "gen_architecture.py")
+    spec = importlib.util.spec_from_file_location("gen_architecture", ROOT / "docs" / "gen_architecture.py")
     generator = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(generator)
     text = (ROOT / "docs" / "architecture.md").read_text()

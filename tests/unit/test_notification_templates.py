@@ -1,5 +1,6 @@
 """Message templates: every kind renders on its channels, HTML is autoescaped, text is not, and
 the wording carries what the recipient needs."""
+
 import uuid
 
 import pytest
@@ -14,73 +15,115 @@ from services.notification.rendering import KINDS, UnknownTemplate, render
 HOSTILE = 'Sea <script>alert("x")</script> & Sons'
 
 CONTEXTS = {
-    "credentials": {"name": "Sea Foods Pvt Ltd", "username": "ABCDE12345",
-                    "password": "Xy7#kP2q<&>Lm9", "role": "exporter", "role_label": "exporter",
-                    "reason": "registration", "login_url": "https://coo.example.in/"},
-    "password_reset": {"name": "Sea Foods Pvt Ltd", "username": "ABCDE12345",
-                       "link": "https://coo.example.in/reset-password?token=Zx8v0Qm3l4W0s2c1",
-                       "expires_in_minutes": 30},
-    "login_failures_alert": {"name": "Sea Foods Pvt Ltd", "username": "ABCDE12345",
-                             "failures": 7, "addresses": 5, "window_minutes": 15,
-                             "login_url": "https://coo.example.in/"},
-    "exporter_registered": {"iec": "ABCDE12345", "name": "Sea Foods Pvt Ltd",
-                            "login_url": "https://coo.example.in/"},
+    "credentials": {
+        "name": "Sea Foods Pvt Ltd",
+        "username": "ABCDE12345",
+        "password": "Xy7#kP2q<&>Lm9",
+        "role": "exporter",
+        "role_label": "exporter",
+        "reason": "registration",
+        "login_url": "https://coo.example.in/",
+    },
+    "password_reset": {
+        "name": "Sea Foods Pvt Ltd",
+        "username": "ABCDE12345",
+        "link": "https://coo.example.in/reset-password?token=Zx8v0Qm3l4W0s2c1",
+        "expires_in_minutes": 30,
+    },
+    "login_failures_alert": {
+        "name": "Sea Foods Pvt Ltd",
+        "username": "ABCDE12345",
+        "failures": 7,
+        "addresses": 5,
+        "window_minutes": 15,
+        "login_url": "https://coo.example.in/",
+    },
+    "exporter_registered": {
+        "iec": "ABCDE12345",
+        "name": "Sea Foods Pvt Ltd",
+        "login_url": "https://coo.example.in/",
+    },
     "application_submitted": {
-        "name": "Sea Foods Pvt Ltd", "iec": "ABCDE12345",
-        "application_number": "MPEDA/2026/013/0000066A", "agency_code": "MPEDA",
-        "office_name": "MPEDA Head Office, Kochi", "certificate": "preferential (scheme 013)",
-        "url": "https://coo.example.in/applications/7d0f6a52-5b6e-4c1e-9d3a-0c5f2b1e9a11"},
-    "application_received": {
-        "name": "Anil Nair", "exporter_name": "Sea Foods Pvt Ltd", "iec": "ABCDE12345",
+        "name": "Sea Foods Pvt Ltd",
+        "iec": "ABCDE12345",
         "application_number": "MPEDA/2026/013/0000066A",
-        "office_name": "MPEDA Head Office, Kochi", "certificate": "preferential (scheme 013)",
-        "url": "https://coo.example.in/officer/applications/"
-               "7d0f6a52-5b6e-4c1e-9d3a-0c5f2b1e9a11"},
-    "application_resubmitted": {
-        "name": "Anil Nair", "exporter_name": "Sea Foods Pvt Ltd", "iec": "ABCDE12345",
+        "agency_code": "MPEDA",
+        "office_name": "MPEDA Head Office, Kochi",
+        "certificate": "preferential (scheme 013)",
+        "url": "https://coo.example.in/applications/7d0f6a52-5b6e-4c1e-9d3a-0c5f2b1e9a11",
+    },
+    "application_received": {
+        "name": "Anil Nair",
+        "exporter_name": "Sea Foods Pvt Ltd",
+        "iec": "ABCDE12345",
         "application_number": "MPEDA/2026/013/0000066A",
         "office_name": "MPEDA Head Office, Kochi",
-        "url": "https://coo.example.in/officer/applications/"
-               "7d0f6a52-5b6e-4c1e-9d3a-0c5f2b1e9a11"},
+        "certificate": "preferential (scheme 013)",
+        "url": "https://coo.example.in/officer/applications/7d0f6a52-5b6e-4c1e-9d3a-0c5f2b1e9a11",
+    },
+    "application_resubmitted": {
+        "name": "Anil Nair",
+        "exporter_name": "Sea Foods Pvt Ltd",
+        "iec": "ABCDE12345",
+        "application_number": "MPEDA/2026/013/0000066A",
+        "office_name": "MPEDA Head Office, Kochi",
+        "url": "https://coo.example.in/officer/applications/7d0f6a52-5b6e-4c1e-9d3a-0c5f2b1e9a11",
+    },
     "discrepancy_raised": {
-        "name": "Sea Foods Pvt Ltd", "iec": "ABCDE12345",
-        "application_number": "MPEDA/2026/013/0000066A", "agency_code": "MPEDA",
-        "comment": "The invoice value does not match the FOB value in item 2.\n"
-                   "Attach the corrected invoice.",
-        "url": "https://coo.example.in/applications/7d0f6a52-5b6e-4c1e-9d3a-0c5f2b1e9a11"},
+        "name": "Sea Foods Pvt Ltd",
+        "iec": "ABCDE12345",
+        "application_number": "MPEDA/2026/013/0000066A",
+        "agency_code": "MPEDA",
+        "comment": "The invoice value does not match the FOB value in item 2.\nAttach the corrected invoice.",
+        "url": "https://coo.example.in/applications/7d0f6a52-5b6e-4c1e-9d3a-0c5f2b1e9a11",
+    },
     "application_rejected": {
-        "name": "Sea Foods Pvt Ltd", "iec": "ABCDE12345",
-        "application_number": "MPEDA/2026/013/0000066A", "agency_code": "MPEDA",
+        "name": "Sea Foods Pvt Ltd",
+        "iec": "ABCDE12345",
+        "application_number": "MPEDA/2026/013/0000066A",
+        "agency_code": "MPEDA",
         "reason": "The goods do not meet the AIFTA origin criterion (RVC 22% < 35%).",
-        "url": "https://coo.example.in/applications/7d0f6a52-5b6e-4c1e-9d3a-0c5f2b1e9a11"},
+        "url": "https://coo.example.in/applications/7d0f6a52-5b6e-4c1e-9d3a-0c5f2b1e9a11",
+    },
     "certificate_issued": {
-        "name": "Sea Foods Pvt Ltd", "iec": "ABCDE12345",
-        "certificate_number": "MPEDA/2026/013/0000066A", "agency_code": "MPEDA",
+        "name": "Sea Foods Pvt Ltd",
+        "iec": "ABCDE12345",
+        "certificate_number": "MPEDA/2026/013/0000066A",
+        "agency_code": "MPEDA",
         "filename": "MPEDA-2026-013-0000066A.pdf",
         "url": "https://coo.example.in/api/v1/verify?number=MPEDA%2F2026%2F013%2F0000066A",
-        "application_url": "https://coo.example.in/applications/"
-                           "7d0f6a52-5b6e-4c1e-9d3a-0c5f2b1e9a11"},
+        "application_url": "https://coo.example.in/applications/7d0f6a52-5b6e-4c1e-9d3a-0c5f2b1e9a11",
+    },
 }
 # The link each kind carries, and the context key that holds the exporter's name.
-LINKS = {kind: context.get("url", context.get("link", context.get("login_url")))
-         for kind, context in CONTEXTS.items()}
-EXPORTER_NAME_KEY = {"application_received": "exporter_name",
-                     "application_resubmitted": "exporter_name"}
+LINKS = {
+    kind: context.get("url", context.get("link", context.get("login_url")))
+    for kind, context in CONTEXTS.items()
+}
+EXPORTER_NAME_KEY = {"application_received": "exporter_name", "application_resubmitted": "exporter_name"}
 # Messages that do not name their recipient: the exporter's own SMS about its application.
-NAMELESS = {("application_submitted", "sms"), ("discrepancy_raised", "sms"),
-            ("application_rejected", "sms"), ("certificate_issued", "sms")}
+NAMELESS = {
+    ("application_submitted", "sms"),
+    ("discrepancy_raised", "sms"),
+    ("application_rejected", "sms"),
+    ("certificate_issued", "sms"),
+}
 
 
 def test_every_kind_has_a_context_here():
     assert set(KINDS) == set(CONTEXTS)
-    assert KINDS == {"credentials": ("email",), "exporter_registered": ("sms",),
-                     "password_reset": ("email",), "login_failures_alert": ("email",),
-                     "application_submitted": ("email", "sms"),
-                     "application_received": ("email", "sms"),
-                     "application_resubmitted": ("email", "sms"),
-                     "discrepancy_raised": ("email", "sms"),
-                     "application_rejected": ("email", "sms"),
-                     "certificate_issued": ("email", "sms")}
+    assert KINDS == {
+        "credentials": ("email",),
+        "exporter_registered": ("sms",),
+        "password_reset": ("email",),
+        "login_failures_alert": ("email",),
+        "application_submitted": ("email", "sms"),
+        "application_received": ("email", "sms"),
+        "application_resubmitted": ("email", "sms"),
+        "discrepancy_raised": ("email", "sms"),
+        "application_rejected": ("email", "sms"),
+        "certificate_issued": ("email", "sms"),
+    }
 
 
 @pytest.mark.parametrize("kind,channel", [(k, c) for k, cs in KINDS.items() for c in cs])
@@ -104,8 +147,7 @@ def test_every_kind_renders_on_its_channels(kind, channel):
 
 @pytest.mark.parametrize("kind,channel", [(k, c) for k, cs in KINDS.items() for c in cs])
 def test_html_is_autoescaped_and_text_is_not(kind, channel):
-    rendered = render(kind, channel, {**CONTEXTS[kind],
-                                      EXPORTER_NAME_KEY.get(kind, "name"): HOSTILE})
+    rendered = render(kind, channel, {**CONTEXTS[kind], EXPORTER_NAME_KEY.get(kind, "name"): HOSTILE})
     assert (HOSTILE in rendered.text) is ((kind, channel) not in NAMELESS)
     if rendered.html is not None:
         assert "<script>" not in rendered.html
@@ -124,14 +166,16 @@ def test_credentials_say_username_password_and_to_change_it():
     assert "Xy7#kP2q" not in rendered.subject
 
 
-@pytest.mark.parametrize("reason,subject,phrase", [
-    ("registration", "OpenCoO: your password for IEC ABCDE12345", "registration of your Import"),
-    ("password_reset", "OpenCoO: your new password", "The old password no longer"),
-    ("staff_account", "OpenCoO: your officer account", "OpenCoO officer account has been opened"),
-])
+@pytest.mark.parametrize(
+    "reason,subject,phrase",
+    [
+        ("registration", "OpenCoO: your password for IEC ABCDE12345", "registration of your Import"),
+        ("password_reset", "OpenCoO: your new password", "The old password no longer"),
+        ("staff_account", "OpenCoO: your officer account", "OpenCoO officer account has been opened"),
+    ],
+)
 def test_credentials_wording_follows_the_reason(reason, subject, phrase):
-    context = {**CONTEXTS["credentials"], "reason": reason, "role": "officer",
-               "role_label": "officer"}
+    context = {**CONTEXTS["credentials"], "reason": reason, "role": "officer", "role_label": "officer"}
     rendered = render("credentials", "email", context)
     assert rendered.subject == subject
     assert phrase in " ".join(rendered.text.split())
@@ -159,8 +203,7 @@ def test_unknown_kind_or_channel():
 
 # --- the submission messages ------------------------------------------------------------------
 
-SUBMISSION_KINDS = [(k, c) for k in ("application_submitted", "application_received")
-                    for c in KINDS[k]]
+SUBMISSION_KINDS = [(k, c) for k in ("application_submitted", "application_received") for c in KINDS[k]]
 
 
 @pytest.mark.parametrize("kind,channel", SUBMISSION_KINDS)
@@ -180,24 +223,29 @@ def test_submission_messages_carry_number_office_and_link(kind, channel):
 
 def test_submitted_names_the_office_to_the_exporter():
     email = render("application_submitted", "email", CONTEXTS["application_submitted"])
-    assert email.subject == ("OpenCoO: application MPEDA/2026/013/0000066A submitted to "
-                             "MPEDA Head Office, Kochi")
+    assert email.subject == (
+        "OpenCoO: application MPEDA/2026/013/0000066A submitted to MPEDA Head Office, Kochi"
+    )
     sms = render("application_submitted", "sms", CONTEXTS["application_submitted"])
-    assert sms.text == ("OpenCoO: application MPEDA/2026/013/0000066A (IEC ABCDE12345) was "
-                        "submitted to MPEDA Head Office, Kochi. Track it at "
-                        + LINKS["application_submitted"])
+    assert sms.text == (
+        "OpenCoO: application MPEDA/2026/013/0000066A (IEC ABCDE12345) was "
+        "submitted to MPEDA Head Office, Kochi. Track it at " + LINKS["application_submitted"]
+    )
 
 
 def test_received_names_the_exporter_and_its_iec_to_the_officer():
     context = CONTEXTS["application_received"]
     email = render("application_received", "email", context)
-    assert email.subject == ("OpenCoO: new application MPEDA/2026/013/0000066A from "
-                             "Sea Foods Pvt Ltd (ABCDE12345)")
+    assert email.subject == (
+        "OpenCoO: new application MPEDA/2026/013/0000066A from Sea Foods Pvt Ltd (ABCDE12345)"
+    )
     assert "waiting in the queue of MPEDA Head Office, Kochi" in " ".join(email.text.split())
     assert "Dear Anil Nair," in email.html
     sms = render("application_received", "sms", context)
-    assert sms.text.startswith("OpenCoO: new application MPEDA/2026/013/0000066A from Sea Foods "
-                               "Pvt Ltd (IEC ABCDE12345) is waiting in your queue")
+    assert sms.text.startswith(
+        "OpenCoO: new application MPEDA/2026/013/0000066A from Sea Foods "
+        "Pvt Ltd (IEC ABCDE12345) is waiting in your queue"
+    )
 
 
 @pytest.mark.parametrize("kind,channel", SUBMISSION_KINDS)
@@ -226,6 +274,7 @@ def test_submission_templates_need_every_field(kind):
 
 # --- recording them (an in-memory database, no broker) ----------------------------------------
 
+
 @pytest.fixture
 def session(monkeypatch):
     monkeypatch.setenv("OPENCOO_PUBLIC_URL", "https://coo.example.in/")
@@ -237,18 +286,30 @@ def session(monkeypatch):
 
 
 APPLICATION_ID = "7d0f6a52-5b6e-4c1e-9d3a-0c5f2b1e9a11"
-EXPORTER = {"iec": "ABCDE12345", "name": "Sea <Foods> & Sons", "email": "exports@seafoods.in",
-            "mobile": "+919876543210", "state": "IN-KL"}
-OFFICE = {"code": "MPEDA-KOCHI", "name": "MPEDA Head Office, Kochi", "state": "IN-KL",
-          "agency_code": "MPEDA"}
+EXPORTER = {
+    "iec": "ABCDE12345",
+    "name": "Sea <Foods> & Sons",
+    "email": "exports@seafoods.in",
+    "mobile": "+919876543210",
+    "state": "IN-KL",
+}
+OFFICE = {"code": "MPEDA-KOCHI", "name": "MPEDA Head Office, Kochi", "state": "IN-KL", "agency_code": "MPEDA"}
 
 
 def submitted(**over):
-    return {"event_id": str(uuid.uuid4()), "event_type": "application_submitted", "version": 1,
-            "correlation_id": "corr-1", "application_id": APPLICATION_ID,
-            "application_number": "MPEDA/2026/013/0000066A", "iec": "ABCDE12345",
-            "agreement_code": "013", "agency_code": "MPEDA", "issuing_office_code": "MPEDA-KOCHI",
-            **over}
+    return {
+        "event_id": str(uuid.uuid4()),
+        "event_type": "application_submitted",
+        "version": 1,
+        "correlation_id": "corr-1",
+        "application_id": APPLICATION_ID,
+        "application_number": "MPEDA/2026/013/0000066A",
+        "iec": "ABCDE12345",
+        "agreement_code": "013",
+        "agency_code": "MPEDA",
+        "issuing_office_code": "MPEDA-KOCHI",
+        **over,
+    }
 
 
 def officer(username, email, mobile):
@@ -256,11 +317,14 @@ def officer(username, email, mobile):
 
 
 def test_submission_records_exporter_and_each_officer_separately(session):
-    contacts = {"office": OFFICE, "officers": [
-        officer("anil", "anil@mpeda.example.in", "+919400000001"),
-        officer("beena", "beena@mpeda.example.in", None),          # no mobile: email only
-        officer("chacko", "anil@mpeda.example.in", "09400000001"),  # shares anil's addresses
-    ]}
+    contacts = {
+        "office": OFFICE,
+        "officers": [
+            officer("anil", "anil@mpeda.example.in", "+919400000001"),
+            officer("beena", "beena@mpeda.example.in", None),  # no mobile: email only
+            officer("chacko", "anil@mpeda.example.in", "09400000001"),  # shares anil's addresses
+        ],
+    }
     event = submitted()
     recorded = messages.record_application_submitted(session, event, EXPORTER, contacts)
     session.commit()
@@ -277,15 +341,17 @@ def test_submission_records_exporter_and_each_officer_separately(session):
     assert f"https://coo.example.in/applications/{APPLICATION_ID}" in exporter_sms.body_text
     assert "Sea &lt;Foods&gt; &amp; Sons" in anil_email.body_html
     assert "Dear Beena," in beena_email.body_text
-    assert (f"https://coo.example.in/officer/applications/{APPLICATION_ID}"
-            in beena_email.body_text)
+    assert f"https://coo.example.in/officer/applications/{APPLICATION_ID}" in beena_email.body_text
     assert "MPEDA Head Office, Kochi" in exporter_email.subject
 
 
 def test_non_preferential_submission_names_no_agreement(session):
     [email, sms] = messages.record_application_submitted(
-        session, submitted(agreement_code=None, application_number="MPEDA/2026/000/0000001A"),
-        EXPORTER, {"office": OFFICE, "officers": []})
+        session,
+        submitted(agreement_code=None, application_number="MPEDA/2026/000/0000001A"),
+        EXPORTER,
+        {"office": OFFICE, "officers": []},
+    )
     assert "non-preferential Certificate of Origin" in " ".join(email.body_text.split())
     for text in (email.subject, email.body_text, email.body_html, sms.body_text):
         assert "None" not in text and "MPEDA/2026/000/0000001A" in text
@@ -293,8 +359,9 @@ def test_non_preferential_submission_names_no_agreement(session):
 
 # --- the examination and certificate messages -------------------------------------------------
 
-EXAMINATION_KINDS = [(k, c) for k in ("discrepancy_raised", "application_rejected",
-                                      "certificate_issued") for c in KINDS[k]]
+EXAMINATION_KINDS = [
+    (k, c) for k in ("discrepancy_raised", "application_rejected", "certificate_issued") for c in KINDS[k]
+]
 # The officer's free text each kind carries (the certificate email carries none).
 FREE_TEXT = {"discrepancy_raised": "comment", "application_rejected": "reason"}
 VERIFY_URL = CONTEXTS["certificate_issued"]["url"]
@@ -320,19 +387,22 @@ def test_discrepancy_email_has_the_whole_comment_and_the_link():
     context = CONTEXTS["discrepancy_raised"]
     email = render("discrepancy_raised", "email", context)
     assert email.subject == "OpenCoO: discrepancy in application MPEDA/2026/013/0000066A"
-    assert context["comment"] in email.text                   # whole, line breaks kept
+    assert context["comment"] in email.text  # whole, line breaks kept
     assert "Attach the corrected invoice." in email.html
     assert f'<a href="{APPLICATION_URL}">' in email.html
-    assert "white-space: pre-wrap" in email.html               # its line breaks show in HTML too
+    assert "white-space: pre-wrap" in email.html  # its line breaks show in HTML too
 
 
 def test_discrepancy_sms_quotes_the_start_of_the_comment():
     sms = render("discrepancy_raised", "sms", CONTEXTS["discrepancy_raised"])
-    assert sms.text.startswith("OpenCoO: application MPEDA/2026/013/0000066A was returned with a "
-                               'discrepancy: "The invoice value does not match the FOB value '
-                               'in…". Correct and resubmit at ')
-    short = render("discrepancy_raised", "sms", {**CONTEXTS["discrepancy_raised"],
-                                                 "comment": "Sign the\n invoice."})
+    assert sms.text.startswith(
+        "OpenCoO: application MPEDA/2026/013/0000066A was returned with a "
+        'discrepancy: "The invoice value does not match the FOB value '
+        'in…". Correct and resubmit at '
+    )
+    short = render(
+        "discrepancy_raised", "sms", {**CONTEXTS["discrepancy_raised"], "comment": "Sign the\n invoice."}
+    )
     assert '"Sign the invoice."' in short.text
 
 
@@ -343,9 +413,10 @@ def test_rejection_carries_the_reason():
     assert context["reason"] in email.text
     assert "The goods do not meet the AIFTA origin criterion (RVC 22% &lt; 35%)." in email.html
     sms = render("application_rejected", "sms", context)
-    assert sms.text == ("OpenCoO: application MPEDA/2026/013/0000066A was rejected. Reason: The "
-                        "goods do not meet the AIFTA origin criterion (RVC 22% < 35%). "
-                        + APPLICATION_URL)
+    assert sms.text == (
+        "OpenCoO: application MPEDA/2026/013/0000066A was rejected. Reason: The "
+        "goods do not meet the AIFTA origin criterion (RVC 22% < 35%). " + APPLICATION_URL
+    )
     long = render("application_rejected", "sms", {**context, "reason": "word " * 100})
     assert "word…" in long.text and len(long.text) <= 160 + len(APPLICATION_URL)
 
@@ -360,8 +431,10 @@ def test_certificate_messages_name_the_attachment_and_the_verification_link():
     assert f'<a href="{VERIFY_URL}">' in email.html
     assert f'<a href="{context["application_url"]}">' in email.html
     sms = render("certificate_issued", "sms", context)
-    assert sms.text == ("OpenCoO: Certificate of Origin MPEDA/2026/013/0000066A (IEC ABCDE12345) "
-                        f"is issued; the signed PDF is in your email. Verify: {VERIFY_URL}")
+    assert sms.text == (
+        "OpenCoO: Certificate of Origin MPEDA/2026/013/0000066A (IEC ABCDE12345) "
+        f"is issued; the signed PDF is in your email. Verify: {VERIFY_URL}"
+    )
 
 
 @pytest.mark.parametrize("kind", sorted(FREE_TEXT))
@@ -373,11 +446,10 @@ def test_officer_text_with_markup_is_escaped_in_html_only(kind):
     assert "&lt;b&gt;Wrong&lt;/b&gt; HS code &amp; &#34;value&#34;" in email.html
     assert "<b>Wrong</b>" not in email.html
     sms = render(kind, "sms", context)
-    assert hostile in sms.text                                  # an SMS is never markup
+    assert hostile in sms.text  # an SMS is never markup
 
 
-@pytest.mark.parametrize("kind", ["discrepancy_raised", "application_rejected",
-                                  "certificate_issued"])
+@pytest.mark.parametrize("kind", ["discrepancy_raised", "application_rejected", "certificate_issued"])
 def test_examination_templates_need_every_field(kind):
     for field in CONTEXTS[kind]:
         context = dict(CONTEXTS[kind])
@@ -387,13 +459,16 @@ def test_examination_templates_need_every_field(kind):
                 render(kind, channel, context)
 
 
-@pytest.mark.parametrize("text,length,expected", [
-    ("Short enough.", 20, "Short enough."),
-    ("  spread\n over\tlines  ", 20, "spread over lines"),
-    ("The invoice value does not match", 20, "The invoice value…"),
-    ("Supercalifragilistic", 10, "Supercali…"),
-    ("one, two, three", 10, "one, two…"),
-])
+@pytest.mark.parametrize(
+    "text,length,expected",
+    [
+        ("Short enough.", 20, "Short enough."),
+        ("  spread\n over\tlines  ", 20, "spread over lines"),
+        ("The invoice value does not match", 20, "The invoice value…"),
+        ("Supercalifragilistic", 10, "Supercali…"),
+        ("one, two, three", 10, "one, two…"),
+    ],
+)
 def test_excerpt(text, length, expected):
     from services.notification.rendering import excerpt
 
@@ -402,18 +477,27 @@ def test_excerpt(text, length, expected):
 
 
 def discrepancy(**over):
-    return {"event_id": str(uuid.uuid4()), "event_type": "discrepancy_raised", "version": 1,
-            "correlation_id": "corr-2", "application_id": APPLICATION_ID,
-            "application_number": "MPEDA/2026/013/0000066A", "iec": "ABCDE12345",
-            "comment": "Attach the packing list.", "agency_code": "MPEDA",
-            "issuing_office_code": "MPEDA-KOCHI", **over}
+    return {
+        "event_id": str(uuid.uuid4()),
+        "event_type": "discrepancy_raised",
+        "version": 1,
+        "correlation_id": "corr-2",
+        "application_id": APPLICATION_ID,
+        "application_number": "MPEDA/2026/013/0000066A",
+        "iec": "ABCDE12345",
+        "comment": "Attach the packing list.",
+        "agency_code": "MPEDA",
+        "issuing_office_code": "MPEDA-KOCHI",
+        **over,
+    }
 
 
 def test_discrepancy_and_rejection_record_an_email_and_an_sms_to_the_exporter(session):
     [email, sms] = messages.record_discrepancy_raised(session, discrepancy(), EXPORTER)
     assert [(m.kind, m.channel, m.recipient) for m in (email, sms)] == [
         ("discrepancy_raised", "email", "exports@seafoods.in"),
-        ("discrepancy_raised", "sms", "+919876543210")]
+        ("discrepancy_raised", "sms", "+919876543210"),
+    ]
     assert "Attach the packing list." in email.body_text and "Attach the packing" in sms.body_text
     assert f"https://coo.example.in/applications/{APPLICATION_ID}" in email.body_text
     assert "Dear Sea <Foods> & Sons," in email.body_text

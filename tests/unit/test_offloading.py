@@ -1,5 +1,6 @@
 """chassis.offloading: CPU-bound work in the service's worker process or in an OS thread, with the
 other green threads running meanwhile. The worker process tests start real child processes."""
+
 import functools
 import logging
 import os
@@ -27,8 +28,10 @@ from services.chassis.pdf import render_pdf
 
 ROOT = Path(__file__).resolve().parents[2]
 
-pytestmark = pytest.mark.skipif(not eventlet.patcher.is_monkey_patched("thread"),
-                                reason="needs eventlet monkey patching (tests/conftest.py does it)")
+pytestmark = pytest.mark.skipif(
+    not eventlet.patcher.is_monkey_patched("thread"),
+    reason="needs eventlet monkey patching (tests/conftest.py does it)",
+)
 
 
 class NeedsTwoArguments(Exception):
@@ -67,6 +70,7 @@ def worker():
 
 
 # --- the worker process -------------------------------------------------------------------------
+
 
 def test_runs_the_function_in_another_process_and_returns_its_result(worker):
     assert worker.run(sorted, [3, 1, 2], reverse=True) == [3, 2, 1]
@@ -274,14 +278,30 @@ def test_a_caller_killed_during_its_send_takes_the_half_sent_job_with_the_child(
 
 def test_the_child_of_a_pid_1_service_serves_jobs():
     """In a container the service may be pid 1 (docker-compose runs `exec nameko run`)."""
-    script = ("import eventlet; eventlet.monkey_patch()\n"
-              "import os\n"
-              "from services.chassis.offloading import in_worker_process\n"
-              "print(os.getpid(), in_worker_process(sorted, 'ba'), flush=True)\n")
+    script = (
+        "import eventlet; eventlet.monkey_patch()\n"
+        "import os\n"
+        "from services.chassis.offloading import in_worker_process\n"
+        "print(os.getpid(), in_worker_process(sorted, 'ba'), flush=True)\n"
+    )
     try:
-        done = subprocess.run(["unshare", "--user", "--map-root-user", "--pid", "--fork",
-                               "--mount-proc", sys.executable, "-c", script],
-                              capture_output=True, text=True, cwd=ROOT, timeout=60)
+        done = subprocess.run(
+            [
+                "unshare",
+                "--user",
+                "--map-root-user",
+                "--pid",
+                "--fork",
+                "--mount-proc",
+                sys.executable,
+                "-c",
+                script,
+            ],
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+            timeout=60,
+        )
     except FileNotFoundError:
         pytest.skip("unshare(1) is not installed")
     if done.returncode != 0 and "Operation not permitted" in done.stderr:
@@ -298,14 +318,17 @@ def test_ctrl_c_and_sigterm_to_the_process_group_let_the_job_finish(worker):
 
 
 def test_the_child_dies_with_its_parent(tmp_path):
-    script = ("import eventlet; eventlet.monkey_patch()\n"
-              "import os, time\n"
-              "from services.chassis.offloading import in_worker_process\n"
-              "print(in_worker_process(os.getpid), flush=True)\n"
-              "eventlet.spawn_after(0.3, os.kill, os.getpid(), 9)\n"
-              "in_worker_process(time.sleep, 30)\n")
-    parent = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE,
-                              stderr=subprocess.DEVNULL, cwd=ROOT)
+    script = (
+        "import eventlet; eventlet.monkey_patch()\n"
+        "import os, time\n"
+        "from services.chassis.offloading import in_worker_process\n"
+        "print(in_worker_process(os.getpid), flush=True)\n"
+        "eventlet.spawn_after(0.3, os.kill, os.getpid(), 9)\n"
+        "in_worker_process(time.sleep, 30)\n"
+    )
+    parent = subprocess.Popen(
+        [sys.executable, "-c", script], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, cwd=ROOT
+    )
     child = int(parent.stdout.readline())
     assert parent.wait(timeout=20) == -signal.SIGKILL
     deadline = time.monotonic() + 10
@@ -315,12 +338,15 @@ def test_the_child_dies_with_its_parent(tmp_path):
 
 
 def test_a_service_that_exits_takes_its_child_with_it_not_even_a_zombie_left(tmp_path):
-    script = ("import eventlet; eventlet.monkey_patch()\n"
-              "import os\n"
-              "from services.chassis.offloading import in_worker_process\n"
-              "print(in_worker_process(os.getpid), flush=True)\n")
-    parent = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE,
-                              stderr=subprocess.DEVNULL, cwd=ROOT)
+    script = (
+        "import eventlet; eventlet.monkey_patch()\n"
+        "import os\n"
+        "from services.chassis.offloading import in_worker_process\n"
+        "print(in_worker_process(os.getpid), flush=True)\n"
+    )
+    parent = subprocess.Popen(
+        [sys.executable, "-c", script], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, cwd=ROOT
+    )
     child = int(parent.stdout.readline())
     assert parent.wait(timeout=20) == 0
     assert not Path(f"/proc/{child}").exists()  # reaped by its parent, not left to init
@@ -335,8 +361,7 @@ def _alive(pid: int) -> bool:
 
 
 def test_the_child_renders_a_pdf():
-    assert in_worker_process(render_pdf, "<p>rendered by the worker process</p>").startswith(
-        b"%PDF-")
+    assert in_worker_process(render_pdf, "<p>rendered by the worker process</p>").startswith(b"%PDF-")
     assert offloading._worker.pid not in (None, os.getpid())
 
 
@@ -347,6 +372,7 @@ def test_without_monkey_patching_the_function_is_simply_called(monkeypatch):
 
 
 # --- an OS thread -------------------------------------------------------------------------------
+
 
 def test_offload_returns_and_raises():
     assert offload(lambda a, b=0: a + b, 2, b=3) == 5
@@ -390,6 +416,7 @@ def test_offloaded_work_and_green_threads_log_through_the_same_handler_without_d
     log.propagate = False
     offloading._LOG_LOCKS_DONE = False  # this handler came after the first offload of the session
     try:
+
         def from_thread():
             for i in range(200):
                 log.warning("thread %d", i)

@@ -1,5 +1,6 @@
 """The OpenAPI document the gateway serves is valid OpenAPI 3 by a validator we did not write,
 and every secured operation carries its roles (x-roles)."""
+
 from openapi_spec_validator import validate
 
 from gateway import openapi

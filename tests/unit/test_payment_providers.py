@@ -1,5 +1,6 @@
 """Payment provider adapters without the network: the sandbox's signed callbacks, Razorpay
 webhook parsing from hand-made signed bodies, and choosing a provider from the environment."""
+
 import hashlib
 import hmac
 import json
@@ -25,20 +26,23 @@ def sandbox():
 
 
 def test_sandbox_order_and_signed_callback_round_trip(sandbox):
-    order = sandbox.create_order("pay-123", 39200, "INR", "MPEDA issue fee",
-                                 "https://coo.example.in/return")
+    order = sandbox.create_order("pay-123", 39200, "INR", "MPEDA issue fee", "https://coo.example.in/return")
     assert order == Order("sbx_pay-123", "https://coo.example.in/sandbox-pay/pay-123")
 
     headers, body = sandbox.signed_callback(order.order_id, "success", 39200, "INR")
     assert headers["Content-Type"] == "application/json"
     status = sandbox.parse_callback(headers, body)
-    assert (status.order_id, status.state, status.amount_paise, status.currency, status.reason) \
-        == ("sbx_pay-123", "paid", 39200, "INR", None)
+    assert (status.order_id, status.state, status.amount_paise, status.currency, status.reason) == (
+        "sbx_pay-123",
+        "paid",
+        39200,
+        "INR",
+        None,
+    )
     assert status.provider_payment_id.startswith("sbxpay_")
     assert status.provider_payment_id == json.loads(body)["payment_id"]
 
-    headers, body = sandbox.signed_callback(order.order_id, "failure", 39200, "INR",
-                                            reason="card declined")
+    headers, body = sandbox.signed_callback(order.order_id, "failure", 39200, "INR", reason="card declined")
     failed = sandbox.parse_callback(headers, body)
     assert (failed.state, failed.reason) == ("failed", "card declined")
     headers, body = sandbox.signed_callback(order.order_id, "failure", 39200, "INR")
@@ -92,9 +96,19 @@ def _signed_without_amount(headers, body):
     return {"X-Sandbox-Signature": hmac.new(SECRET, other, hashlib.sha256).hexdigest()}, other
 
 
-@pytest.mark.parametrize("tamper", [_forged, _no_header, _body_changed, _signed_non_json,
-                                    _signed_by_someone_else, _signed_array, _signed_unknown_event,
-                                    _signed_without_amount])
+@pytest.mark.parametrize(
+    "tamper",
+    [
+        _forged,
+        _no_header,
+        _body_changed,
+        _signed_non_json,
+        _signed_by_someone_else,
+        _signed_array,
+        _signed_unknown_event,
+        _signed_without_amount,
+    ],
+)
 def test_sandbox_refuses_callbacks_that_are_not_ours_or_unreadable(sandbox, tamper):
     headers, body = sandbox.signed_callback("sbx_1", "success", 100, "INR")
     assert b'"amount":100' in body
@@ -113,8 +127,7 @@ def test_sandbox_signature_header_name_is_case_insensitive(sandbox):
 def test_sandbox_status_comes_from_the_recorded_decision():
     decided = {"sbx_paid": ("success", 70800, "INR"), "sbx_failed": ("failure", 70800, "INR")}
     sandbox = SandboxProvider(SECRET, "http://x", decisions=decided.get)
-    assert sandbox.fetch_status("sbx_paid") == ProviderStatus("sbx_paid", "paid", 70800, "INR",
-                                                              None, None)
+    assert sandbox.fetch_status("sbx_paid") == ProviderStatus("sbx_paid", "paid", 70800, "INR", None, None)
     failed = sandbox.fetch_status("sbx_failed")
     assert failed.state == "failed" and failed.reason
     assert sandbox.fetch_status("sbx_undecided").state == "pending"
@@ -142,8 +155,14 @@ def _webhook(event, link=None, payment=None, secret=WEBHOOK_SECRET):
     return {"X-Razorpay-Signature": signature}, body
 
 
-LINK = {"id": "plink_Abc", "amount": 39200, "amount_paid": 39200, "currency": "INR",
-        "status": "paid", "reference_id": "pay-123"}
+LINK = {
+    "id": "plink_Abc",
+    "amount": 39200,
+    "amount_paid": 39200,
+    "currency": "INR",
+    "status": "paid",
+    "reference_id": "pay-123",
+}
 PAYMENT = {"id": "pay_Xyz", "amount": 39200, "currency": "INR", "status": "captured"}
 
 
@@ -164,11 +183,13 @@ def test_razorpay_expired_or_cancelled_webhook_is_a_failure(razorpay, event):
 
 def test_razorpay_events_we_do_not_act_on_are_pending(razorpay):
     failed_attempt = {**PAYMENT, "status": "failed", "error_description": "bank declined"}
-    assert razorpay.parse_callback(*_webhook("payment.failed", payment=failed_attempt)).state \
+    assert razorpay.parse_callback(*_webhook("payment.failed", payment=failed_attempt)).state == "pending"
+    assert (
+        razorpay.parse_callback(
+            *_webhook("payment_link.partially_paid", {**LINK, "status": "partially_paid"})
+        ).state
         == "pending"
-    assert razorpay.parse_callback(*_webhook("payment_link.partially_paid",
-                                             {**LINK, "status": "partially_paid"})).state \
-        == "pending"
+    )
 
 
 @pytest.mark.parametrize("change", ["body", "secret", "header", "malformed"])
@@ -189,11 +210,18 @@ def test_razorpay_webhook_refused_unless_signed_and_readable(razorpay, change):
 
 # -- provider_from_env
 
+
 @pytest.fixture
 def clean_env(tmp_path, monkeypatch):
-    for name in ("OPENCOO_PAYMENT_PROVIDER", "OPENCOO_SANDBOX_PAYMENT_SECRET",
-                 "OPENCOO_RAZORPAY_KEY_ID", "OPENCOO_RAZORPAY_KEY_SECRET",
-                 "OPENCOO_RAZORPAY_WEBHOOK_SECRET", "OPENCOO_RAZORPAY_API", "OPENCOO_RAZORPAY_CA"):
+    for name in (
+        "OPENCOO_PAYMENT_PROVIDER",
+        "OPENCOO_SANDBOX_PAYMENT_SECRET",
+        "OPENCOO_RAZORPAY_KEY_ID",
+        "OPENCOO_RAZORPAY_KEY_SECRET",
+        "OPENCOO_RAZORPAY_WEBHOOK_SECRET",
+        "OPENCOO_RAZORPAY_API",
+        "OPENCOO_RAZORPAY_CA",
+    ):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("OPENCOO_VAR", str(tmp_path))
     monkeypatch.setenv("OPENCOO_PUBLIC_URL", "https://coo.example.in")
@@ -203,8 +231,9 @@ def clean_env(tmp_path, monkeypatch):
 def test_sandbox_by_default_with_a_key_made_once(clean_env):
     first = provider_from_env()
     assert isinstance(first, SandboxProvider)
-    assert first.create_order("p1", 100, "INR", "", "").redirect_url \
-        == "https://coo.example.in/sandbox-pay/p1"
+    assert (
+        first.create_order("p1", 100, "INR", "", "").redirect_url == "https://coo.example.in/sandbox-pay/p1"
+    )
     key = clean_env / "keys" / "sandbox-payment.key"
     assert len(key.read_bytes()) == 32
     assert stat.S_IMODE(key.stat().st_mode) == 0o600

@@ -1,4 +1,5 @@
 """chassis.pdf: a renderer that fetches nothing from outside (architecture §9), QR, escaping."""
+
 import base64
 import http.server
 import io
@@ -97,11 +98,19 @@ def test_http_image_is_not_fetched(web_server, monkeypatch):
     assert _image_count(data) == 0
 
 
-@pytest.mark.parametrize("url", [
-    "http://127.0.0.1:9/x.png", "https://example.com/x.png", "ftp://example.com/x.png",
-    "file:///etc/passwd", "file://localhost/etc/passwd", "file://otherhost/logo.png",
-    "//example.com/x.png", "gopher://example.com/",
-])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1:9/x.png",
+        "https://example.com/x.png",
+        "ftp://example.com/x.png",
+        "file:///etc/passwd",
+        "file://localhost/etc/passwd",
+        "file://otherhost/logo.png",
+        "//example.com/x.png",
+        "gopher://example.com/",
+    ],
+)
 def test_everything_but_data_and_base_dir_files_is_refused(base_dir, url):
     with pytest.raises(FetchRefused):
         GuardedURLFetcher(base_dir).fetch(url)
@@ -109,8 +118,9 @@ def test_everything_but_data_and_base_dir_files_is_refused(base_dir, url):
 
 def _attachments(data: bytes, tmp_path) -> str:
     (tmp_path / "a.pdf").write_bytes(data)  # pdfdetach does not read stdin
-    return subprocess.run(["pdfdetach", "-list", str(tmp_path / "a.pdf")], capture_output=True,
-                          check=True).stdout.decode()
+    return subprocess.run(
+        ["pdfdetach", "-list", str(tmp_path / "a.pdf")], capture_output=True, check=True
+    ).stdout.decode()
 
 
 def test_etc_passwd_cannot_be_attached(base_dir, tmp_path):
@@ -162,8 +172,9 @@ def test_the_stylesheets_of_one_folder_are_never_those_of_another(tmp_path):
     sizes = []
     for folder in ("small", "large", "small"):
         pdf = render_pdf("<p>x</p>", base_dir=tmp_path / folder, stylesheets=["style.css"])
-        fonts = subprocess.run(["pdftotext", "-bbox", "-", "-"], input=pdf, capture_output=True,
-                               check=True).stdout.decode()
+        fonts = subprocess.run(
+            ["pdftotext", "-bbox", "-", "-"], input=pdf, capture_output=True, check=True
+        ).stdout.decode()
         word = re.search(r'yMin="([\d.]+)" xMax="[\d.]+" yMax="([\d.]+)">x<', fonts)
         sizes.append(round(float(word[2]) - float(word[1])))
     assert sizes[0] == sizes[2] and sizes[1] > 3 * sizes[0], sizes
@@ -172,10 +183,13 @@ def test_the_stylesheets_of_one_folder_are_never_those_of_another(tmp_path):
 def test_a_service_process_does_not_load_weasyprint():
     """Services render in their worker process; WeasyPrint in the service process itself would
     only cost memory (about 32 MB each)."""
-    script = ("import sys, services.certificate.service, services.payment.service; "
-              "print(sorted(m for m in ('weasyprint', 'fontTools', 'PIL') if m in sys.modules))")
-    loaded = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
-                            check=True).stdout.strip()
+    script = (
+        "import sys, services.certificate.service, services.payment.service; "
+        "print(sorted(m for m in ('weasyprint', 'fontTools', 'PIL') if m in sys.modules))"
+    )
+    loaded = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True
+    ).stdout.strip()
     assert loaded == "[]", loaded
 
 

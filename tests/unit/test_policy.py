@@ -1,5 +1,6 @@
 """Who may do what, decided by each service's policy module from the contracts' Actor and Role.
 Plain Python: the predicates over actors and records, without a database."""
+
 from types import SimpleNamespace
 
 import pytest
@@ -31,16 +32,21 @@ def test_staff_and_who_manages_an_agency():
     assert agency_scope(AGENCY_ADMIN, "EIC") == "MPEDA"
 
 
-@pytest.mark.parametrize("who, status, seen", [
-    (EXPORTER, "draft", True), (actor("exporter", "OTHER00000"), "submitted", False),
-    (OFFICER, "submitted", True), (OFFICER, "draft", False),
-    (actor("officer", office="EIC-CHENNAI"), "submitted", False),
-    (AGENCY_ADMIN, "submitted", False), (ADMIN, "submitted", False),
-    (system_actor("payment"), "submitted", False),
-])
+@pytest.mark.parametrize(
+    "who, status, seen",
+    [
+        (EXPORTER, "draft", True),
+        (actor("exporter", "OTHER00000"), "submitted", False),
+        (OFFICER, "submitted", True),
+        (OFFICER, "draft", False),
+        (actor("officer", office="EIC-CHENNAI"), "submitted", False),
+        (AGENCY_ADMIN, "submitted", False),
+        (ADMIN, "submitted", False),
+        (system_actor("payment"), "submitted", False),
+    ],
+)
 def test_who_sees_an_application(who, status, seen):
-    application = SimpleNamespace(iec="AAACM4821K", issuing_office_code="MPEDA-KOCHI",
-                                  status=status)
+    application = SimpleNamespace(iec="AAACM4821K", issuing_office_code="MPEDA-KOCHI", status=status)
     assert applications.may_see(who, application) is seen
 
 
@@ -61,8 +67,7 @@ def test_what_is_refused_is_not_found_or_forbidden_as_before():
 
 
 def test_who_sees_a_receipt():
-    payment = SimpleNamespace(iec="AAACM4821K",
-                              parties={"issuing_office": {"code": "MPEDA-KOCHI"}})
+    payment = SimpleNamespace(iec="AAACM4821K", parties={"issuing_office": {"code": "MPEDA-KOCHI"}})
     assert payments.may_see_receipt(EXPORTER, payment)
     assert payments.may_see_receipt(OFFICER, payment)
     assert not payments.may_see_receipt(actor("officer", office="EIC-CHENNAI"), payment)

@@ -2,6 +2,7 @@
 
 Plain Python: no broker, no database.
 """
+
 import re
 import time
 from collections import Counter
@@ -27,6 +28,7 @@ GOOD_ROWS = [
 
 # --- agreements -------------------------------------------------------------------------------
 
+
 def test_agreement_codes_are_unique_three_digit_strings():
     codes = [a.code for a in ag.AGREEMENTS]
     assert len(codes) == len(set(codes))
@@ -34,18 +36,37 @@ def test_agreement_codes_are_unique_three_digit_strings():
     assert len(ag.AGREEMENTS) == 18  # the 6 DGFT-coded agreements + the 12 of our own
 
 
-@pytest.mark.parametrize("code,short_name", [
-    ("002", "IKCEPA"), ("004", "GSTP"), ("006", "GSP"),
-    ("008", "SAPTA"), ("013", "AIFTA"), ("015", "APTA"),
-])
+@pytest.mark.parametrize(
+    "code,short_name",
+    [
+        ("002", "IKCEPA"),
+        ("004", "GSTP"),
+        ("006", "GSP"),
+        ("008", "SAPTA"),
+        ("013", "AIFTA"),
+        ("015", "APTA"),
+    ],
+)
 def test_dgft_scheme_codes(code, short_name):
     assert ag.agreement_by_code(code).short_name == short_name
 
 
 def test_every_agreement_named_in_design_is_present():
     names = {a.short_name for a in ag.AGREEMENTS}
-    for expected in ["SAFTA", "ISLFTA", "IJCEPA", "IMCECA", "ISCECA", "ITFTA-EHS", "ICPTA",
-                     "IMPTA", "IAPTA", "IUAECEPA", "IndAus ECTA", "CECPA"]:
+    for expected in [
+        "SAFTA",
+        "ISLFTA",
+        "IJCEPA",
+        "IMCECA",
+        "ISCECA",
+        "ITFTA-EHS",
+        "ICPTA",
+        "IMPTA",
+        "IAPTA",
+        "IUAECEPA",
+        "IndAus ECTA",
+        "CECPA",
+    ]:
         assert expected in names
     assert len(names) == len(ag.AGREEMENTS)
 
@@ -113,6 +134,7 @@ def test_agreements_for_country():
 
 # --- units ------------------------------------------------------------------------------------
 
+
 def test_units():
     codes = [c for c, _ in UNITS]
     assert len(codes) == len(set(codes)) == 45
@@ -124,41 +146,48 @@ def test_units():
 
 # --- HS code form -----------------------------------------------------------------------------
 
+
 def test_hs_chapters():
     assert len(hs.HS_CHAPTERS) == 96
     assert "01" in hs.HS_CHAPTERS and "97" in hs.HS_CHAPTERS
     assert not {"00", "77", "98", "99"} & hs.HS_CHAPTERS
 
 
-@pytest.mark.parametrize("raw,expected", [
-    ("01", ("01", 2, "01")),
-    ("0101", ("0101", 4, "01")),
-    ("010121", ("010121", 6, "01")),
-    ("0101.21", ("010121", 6, "01")),
-    (" 0101 21 ", ("010121", 6, "01")),
-    ("03061720", ("03061720", 8, "03")),
-    ("0306.17.20", ("03061720", 8, "03")),
-    ("970110", ("970110", 6, "97")),
-])
+@pytest.mark.parametrize(
+    "raw,expected",
+    [
+        ("01", ("01", 2, "01")),
+        ("0101", ("0101", 4, "01")),
+        ("010121", ("010121", 6, "01")),
+        ("0101.21", ("010121", 6, "01")),
+        (" 0101 21 ", ("010121", 6, "01")),
+        ("03061720", ("03061720", 8, "03")),
+        ("0306.17.20", ("03061720", 8, "03")),
+        ("970110", ("970110", 6, "97")),
+    ],
+)
 def test_check_form_accepts(raw, expected):
     assert tuple(hs.check_form(raw)) == expected
 
 
-@pytest.mark.parametrize("raw,message", [
-    ("9", "expected 2, 4, 6 or 8"),
-    ("123", "expected 2, 4, 6 or 8"),
-    ("0101210", "expected 2, 4, 6 or 8"),
-    ("0101210000", "expected 2, 4, 6 or 8"),
-    ("7701", "not an HS 2022 chapter"),
-    ("770110", "not an HS 2022 chapter"),
-    ("990100", "not an HS 2022 chapter"),
-    ("000000", "not an HS 2022 chapter"),
-    ("01a1", "only digits"),
-    ("O101", "only digits"),
-    ("٠١٠١", "only digits"),  # Arabic-Indic digits are not HS digits
-    ("", "empty"),
-    (" . ", "empty"),
-])
+@pytest.mark.parametrize(
+    "raw,message",
+    [
+        ("9", "expected 2, 4, 6 or 8"),
+        ("123", "expected 2, 4, 6 or 8"),
+        ("0101210", "expected 2, 4, 6 or 8"),
+        ("0101210000", "expected 2, 4, 6 or 8"),
+        ("7701", "not an HS 2022 chapter"),
+        ("770110", "not an HS 2022 chapter"),
+        ("990100", "not an HS 2022 chapter"),
+        ("000000", "not an HS 2022 chapter"),
+        ("01a1", "only digits"),
+        ("O101", "only digits"),
+        ("٠١٠١", "only digits"),  # Arabic-Indic digits are not HS digits
+        ("", "empty"),
+        (" . ", "empty"),
+    ],
+)
 def test_check_form_rejects(raw, message):
     with pytest.raises(hs.InvalidHsCode, match=message):
         hs.check_form(raw)
@@ -172,6 +201,7 @@ def test_invalid_hs_code_is_a_value_error():
 
 
 # --- HS nomenclature file ---------------------------------------------------------------------
+
 
 def test_parse_real_hs2022_file():
     started = time.perf_counter()
@@ -210,33 +240,66 @@ def _errors(text):
     return info.value.errors
 
 
-@pytest.mark.parametrize("text,expected", [
-    ("", ["line 1: file is empty"]),
-    (HEADER, ["line 2: no entries after the header"]),
-    ("section,code,description,parent,level\n" + GOOD_ROWS[0],
-     ["line 1: header must be 'section,hscode,description,parent,level', "
-      "found 'section,code,description,parent,level'"]),
-    (HEADER + GOOD_ROWS[0] + "I,0101,Horses,01,5\n", ["line 3: level '5' is not 2, 4 or 6"]),
-    (HEADER + GOOD_ROWS[0] + "I,0101,Horses,01,6\n",
-     ["line 3: level 6 does not match hscode '0101' (4 digits)"]),
-    (HEADER + GOOD_ROWS[0] + "I,0101,Horses,01,x\n", ["line 3: level 'x' is not 2, 4 or 6"]),
-    (HEADER + GOOD_ROWS[0] + GOOD_ROWS[1] + GOOD_ROWS[1],
-     ["line 4: hscode '0101' duplicates line 3"]),
-    (HEADER + GOOD_ROWS[0] + "I,010299,Other bovines,0102,6\n",
-     ["line 3: parent '0102' of hscode '010299' is not in the file"]),
-    (HEADER + GOOD_ROWS[0] + "I,010299,Other bovines,0101,6\n",
-     ["line 3: parent '0101' of hscode '010299' must be '0102'"]),
-    (HEADER + "I,01,Animals; live,00,2\n", ["line 2: chapter '01' must have parent 'TOTAL', not '00'"]),
-    (HEADER + GOOD_ROWS[0] + "I,01x1,Horses,01,4\n", ["line 3: hscode '01x1' is not digits"]),
-    (HEADER + GOOD_ROWS[0] + "I,0101,Horses,01\n", ["line 3: expected 5 fields, found 4"]),
-    (HEADER + GOOD_ROWS[0] + "I,0101,,01,4\n", ["line 3: hscode '0101' has no description"]),
-    (HEADER + "XV,77,Reserved,TOTAL,2\n", ["line 2: chapter 77 of hscode '77' is not an HS 2022 chapter"]),
-    (HEADER + "XXII,01,Animals,TOTAL,2\n", ["line 2: section 'XXII' is not an HS section (I to XXI)"]),
-    (HEADER + "TOTAL,01,Animals,TOTAL,2\n",
-     ["line 2: section 'TOTAL' is only for chapter 99 rows, not '01'"]),
-], ids=["empty", "header-only", "wrong-header", "bad-level", "level-length", "level-not-int",
-        "duplicate", "orphan", "parent-not-prefix", "chapter-parent", "non-digit", "short-row",
-        "no-description", "chapter-77", "bad-section", "aggregate-section"])
+@pytest.mark.parametrize(
+    "text,expected",
+    [
+        ("", ["line 1: file is empty"]),
+        (HEADER, ["line 2: no entries after the header"]),
+        (
+            "section,code,description,parent,level\n" + GOOD_ROWS[0],
+            [
+                "line 1: header must be 'section,hscode,description,parent,level', "
+                "found 'section,code,description,parent,level'"
+            ],
+        ),
+        (HEADER + GOOD_ROWS[0] + "I,0101,Horses,01,5\n", ["line 3: level '5' is not 2, 4 or 6"]),
+        (
+            HEADER + GOOD_ROWS[0] + "I,0101,Horses,01,6\n",
+            ["line 3: level 6 does not match hscode '0101' (4 digits)"],
+        ),
+        (HEADER + GOOD_ROWS[0] + "I,0101,Horses,01,x\n", ["line 3: level 'x' is not 2, 4 or 6"]),
+        (HEADER + GOOD_ROWS[0] + GOOD_ROWS[1] + GOOD_ROWS[1], ["line 4: hscode '0101' duplicates line 3"]),
+        (
+            HEADER + GOOD_ROWS[0] + "I,010299,Other bovines,0102,6\n",
+            ["line 3: parent '0102' of hscode '010299' is not in the file"],
+        ),
+        (
+            HEADER + GOOD_ROWS[0] + "I,010299,Other bovines,0101,6\n",
+            ["line 3: parent '0101' of hscode '010299' must be '0102'"],
+        ),
+        (HEADER + "I,01,Animals; live,00,2\n", ["line 2: chapter '01' must have parent 'TOTAL', not '00'"]),
+        (HEADER + GOOD_ROWS[0] + "I,01x1,Horses,01,4\n", ["line 3: hscode '01x1' is not digits"]),
+        (HEADER + GOOD_ROWS[0] + "I,0101,Horses,01\n", ["line 3: expected 5 fields, found 4"]),
+        (HEADER + GOOD_ROWS[0] + "I,0101,,01,4\n", ["line 3: hscode '0101' has no description"]),
+        (
+            HEADER + "XV,77,Reserved,TOTAL,2\n",
+            ["line 2: chapter 77 of hscode '77' is not an HS 2022 chapter"],
+        ),
+        (HEADER + "XXII,01,Animals,TOTAL,2\n", ["line 2: section 'XXII' is not an HS section (I to XXI)"]),
+        (
+            HEADER + "TOTAL,01,Animals,TOTAL,2\n",
+            ["line 2: section 'TOTAL' is only for chapter 99 rows, not '01'"],
+        ),
+    ],
+    ids=[
+        "empty",
+        "header-only",
+        "wrong-header",
+        "bad-level",
+        "level-length",
+        "level-not-int",
+        "duplicate",
+        "orphan",
+        "parent-not-prefix",
+        "chapter-parent",
+        "non-digit",
+        "short-row",
+        "no-description",
+        "chapter-77",
+        "bad-section",
+        "aggregate-section",
+    ],
+)
 def test_bad_nomenclature(text, expected):
     assert _errors(text) == expected
 
@@ -268,16 +331,21 @@ def test_several_errors_are_all_reported():
 
 
 def test_aggregate_rows_are_validated_but_not_returned():
-    text = HEADER + GOOD_ROWS[0] + (
-        "TOTAL,99,Commodities not specified according to kind,TOTAL,2\n"
-        "TOTAL,9999,Commodities not specified according to kind,99,4\n"
-        "TOTAL,TOTAL,Total of all HS2022 commodities,TOTAL,5\n"
+    text = (
+        HEADER
+        + GOOD_ROWS[0]
+        + (
+            "TOTAL,99,Commodities not specified according to kind,TOTAL,2\n"
+            "TOTAL,9999,Commodities not specified according to kind,99,4\n"
+            "TOTAL,TOTAL,Total of all HS2022 commodities,TOTAL,5\n"
+        )
     )
     assert [e.code for e in hs.parse_nomenclature(text)] == ["01"]
     assert _errors(text + "TOTAL,TOTAL,Again,TOTAL,5\n") == ["line 6: hscode 'TOTAL' duplicates line 5"]
 
 
 # --- organisation -----------------------------------------------------------------------------
+
 
 def test_indian_state_codes():
     states = org.indian_state_codes()
@@ -319,7 +387,11 @@ def test_main_agencies_have_several_issuing_offices():
     assert per_agency["TC"] >= 1 and per_agency["SPICES"] >= 1 and per_agency["FICCI"] >= 1
     mpeda = org.agency_by_code("MPEDA")
     assert {r.code for r in mpeda.regional_offices} >= {
-        "MPEDA-RO-KOCHI", "MPEDA-RO-CHENNAI", "MPEDA-RO-KOLKATA", "MPEDA-RO-MUMBAI",
-        "MPEDA-RO-VERAVAL", "MPEDA-RO-VISAKHAPATNAM",
+        "MPEDA-RO-KOCHI",
+        "MPEDA-RO-CHENNAI",
+        "MPEDA-RO-KOLKATA",
+        "MPEDA-RO-MUMBAI",
+        "MPEDA-RO-VERAVAL",
+        "MPEDA-RO-VISAKHAPATNAM",
     }
     assert org.agency_by_code("NOPE") is None

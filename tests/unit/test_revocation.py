@@ -1,5 +1,6 @@
 """The gateway's memory of credentials versions: a token is refused only when an account's
 password changed after it was issued. Plain Python."""
+
 from gateway.revocation import CredentialVersions
 
 

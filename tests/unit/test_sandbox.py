@@ -1,5 +1,6 @@
 """chassis.sandbox: work on outside input in a child process that cannot exceed its memory, its
 time or its queue, and leaves nothing behind in the service. Real child processes."""
+
 import os
 import signal
 import time
@@ -11,8 +12,10 @@ import pytest
 from services.chassis import sandbox
 from services.chassis.sandbox import BoundsExceeded, Sandbox, SandboxBusy
 
-pytestmark = pytest.mark.skipif(not eventlet.patcher.is_monkey_patched("thread"),
-                                reason="needs eventlet monkey patching (tests/conftest.py does it)")
+pytestmark = pytest.mark.skipif(
+    not eventlet.patcher.is_monkey_patched("thread"),
+    reason="needs eventlet monkey patching (tests/conftest.py does it)",
+)
 
 MiB = 1024 * 1024
 

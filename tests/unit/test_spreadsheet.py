@@ -1,4 +1,5 @@
 """The applications list as an Excel workbook: read back with openpyxl. Plain Python."""
+
 import io
 from datetime import date, datetime
 from decimal import Decimal
@@ -8,19 +9,40 @@ from openpyxl import load_workbook
 
 from services.application.spreadsheet import applications_xlsx
 
-HEADERS = ["Application number", "Status", "Kind", "Agreement", "Agency", "Issuing office",
-           "Importer", "Importer country", "Invoice number", "Invoice date", "Products",
-           "FOB (INR)", "Created", "Submitted"]
+HEADERS = [
+    "Application number",
+    "Status",
+    "Kind",
+    "Agreement",
+    "Agency",
+    "Issuing office",
+    "Importer",
+    "Importer country",
+    "Invoice number",
+    "Invoice date",
+    "Products",
+    "FOB (INR)",
+    "Created",
+    "Submitted",
+]
 
 
 def application(**changes):
     row = {
-        "number": "MPEDA/2019/013/0000066A", "status": "pending_payment", "kind": "preferential",
-        "agreement_code": "013", "agency_code": "MPEDA", "issuing_office_code": "MPEDA-KOCHI",
-        "importer_name": "Saigon Seafood Co.", "importer_country": "VN",
-        "invoice_number": "INV-2019-0042", "invoice_date": "2019-03-01", "product_count": 10,
+        "number": "MPEDA/2019/013/0000066A",
+        "status": "pending_payment",
+        "kind": "preferential",
+        "agreement_code": "013",
+        "agency_code": "MPEDA",
+        "issuing_office_code": "MPEDA-KOCHI",
+        "importer_name": "Saigon Seafood Co.",
+        "importer_country": "VN",
+        "invoice_number": "INV-2019-0042",
+        "invoice_date": "2019-03-01",
+        "product_count": 10,
         "fob_inr": Decimal("1000000.50"),
-        "created_at": "2019-03-01T04:30:00Z", "submitted_at": "2019-03-02T10:15:30.123456Z",
+        "created_at": "2019-03-01T04:30:00Z",
+        "submitted_at": "2019-03-02T10:15:30.123456Z",
     }
     row.update(changes)
     return row
@@ -49,14 +71,27 @@ def test_header_row_is_bold_frozen_filtered_and_sized():
 
 
 def test_one_row_per_application_with_its_values():
-    sheet = sheet_of([application(), application(number=None, status="draft",
-                                                  submitted_at=None, fob_inr="0")])
+    sheet = sheet_of(
+        [application(), application(number=None, status="draft", submitted_at=None, fob_inr="0")]
+    )
     rows = values(sheet)
     assert len(rows) == 3
     assert rows[1] == [
-        "MPEDA/2019/013/0000066A", "pending_payment", "preferential", "013", "MPEDA",
-        "MPEDA-KOCHI", "Saigon Seafood Co.", "VN", "INV-2019-0042", datetime(2019, 3, 1), 10,
-        1000000.5, datetime(2019, 3, 1, 10, 0), datetime(2019, 3, 2, 15, 45, 30)]
+        "MPEDA/2019/013/0000066A",
+        "pending_payment",
+        "preferential",
+        "013",
+        "MPEDA",
+        "MPEDA-KOCHI",
+        "Saigon Seafood Co.",
+        "VN",
+        "INV-2019-0042",
+        datetime(2019, 3, 1),
+        10,
+        1000000.5,
+        datetime(2019, 3, 1, 10, 0),
+        datetime(2019, 3, 2, 15, 45, 30),
+    ]
     assert rows[2][0] is None and rows[2][1] == "draft"
     assert rows[2][11] == 0 and rows[2][13] is None
 
@@ -75,17 +110,25 @@ def test_numbers_and_dates_have_real_types_and_formats():
 
 
 def test_timestamps_are_shown_in_india_standard_time():
-    sheet = sheet_of([application(created_at="2024-12-31T20:00:00Z",
-                                  submitted_at="2024-12-31T20:00:00+05:30")])
+    sheet = sheet_of(
+        [application(created_at="2024-12-31T20:00:00Z", submitted_at="2024-12-31T20:00:00+05:30")]
+    )
     created, submitted = sheet["M2"].value, sheet["N2"].value
     assert created == datetime(2025, 1, 1, 1, 30)
     assert submitted == datetime(2024, 12, 31, 20, 0)
 
 
 def test_naive_timestamps_and_python_values_are_accepted():
-    sheet = sheet_of([application(invoice_date=date(2024, 1, 2),
-                                  created_at=datetime(2024, 1, 2, 3, 4),
-                                  submitted_at="2024-01-03", fob_inr=Decimal("12.345"))])
+    sheet = sheet_of(
+        [
+            application(
+                invoice_date=date(2024, 1, 2),
+                created_at=datetime(2024, 1, 2, 3, 4),
+                submitted_at="2024-01-03",
+                fob_inr=Decimal("12.345"),
+            )
+        ]
+    )
     assert sheet["J2"].value == datetime(2024, 1, 2)
     assert sheet["M2"].value == datetime(2024, 1, 2, 3, 4)
     assert sheet["N2"].value == datetime(2024, 1, 3) and sheet["N2"].number_format == "yyyy-mm-dd"
@@ -93,10 +136,16 @@ def test_naive_timestamps_and_python_values_are_accepted():
 
 
 def test_each_row_keeps_its_own_values_in_formatted_columns():
-    rows = [application(number=f"N{i}", invoice_date=f"2024-01-{i + 1:02d}",
-                        created_at=f"2024-02-{i + 1:02d}T00:00:00",
-                        submitted_at=f"2024-03-{i + 1:02d}T00:00:00", fob_inr=str(i))
-            for i in range(20)]
+    rows = [
+        application(
+            number=f"N{i}",
+            invoice_date=f"2024-01-{i + 1:02d}",
+            created_at=f"2024-02-{i + 1:02d}T00:00:00",
+            submitted_at=f"2024-03-{i + 1:02d}T00:00:00",
+            fob_inr=str(i),
+        )
+        for i in range(20)
+    ]
     got = values(sheet_of(rows))[1:]
     assert [r[0] for r in got] == [f"N{i}" for i in range(20)]
     assert [r[9].day for r in got] == list(range(1, 21))
@@ -106,8 +155,15 @@ def test_each_row_keeps_its_own_values_in_formatted_columns():
 
 
 def test_text_that_looks_like_a_formula_stays_text():
-    sheet = sheet_of([application(importer_name='=HYPERLINK("http://evil.example","x")',
-                                  invoice_number="#N/A", importer_country="+VN")])
+    sheet = sheet_of(
+        [
+            application(
+                importer_name='=HYPERLINK("http://evil.example","x")',
+                invoice_number="#N/A",
+                importer_country="+VN",
+            )
+        ]
+    )
     for ref in ("G2", "I2", "H2"):
         assert sheet[ref].data_type == "s", ref
     assert sheet["G2"].value == '=HYPERLINK("http://evil.example","x")'
@@ -115,10 +171,19 @@ def test_text_that_looks_like_a_formula_stays_text():
 
 
 def test_whatever_a_draft_holds_does_not_break_the_export():
-    sheet = sheet_of([application(invoice_date="01/03/2019", fob_inr="about a lakh",
-                                  product_count="many", created_at="yesterday",
-                                  importer_name="Bad\x00\x07 chars", importer_country=None,
-                                  invoice_number=12345)])
+    sheet = sheet_of(
+        [
+            application(
+                invoice_date="01/03/2019",
+                fob_inr="about a lakh",
+                product_count="many",
+                created_at="yesterday",
+                importer_name="Bad\x00\x07 chars",
+                importer_country=None,
+                invoice_number=12345,
+            )
+        ]
+    )
     assert sheet["J2"].value == "01/03/2019"
     assert sheet["K2"].value == "many"
     assert sheet["L2"].value == "about a lakh"
@@ -130,9 +195,19 @@ def test_whatever_a_draft_holds_does_not_break_the_export():
 
 def test_a_lone_surrogate_in_any_column_is_shown_replaced_and_the_rest_is_written():
     """Stored before the gateway refused them: one such row must not fail the office's export."""
-    bad = {key: f"x\udfff{key}" for key in ("number", "status", "importer_name",
-                                           "invoice_number", "invoice_date", "fob_inr",
-                                           "product_count", "created_at")}
+    bad = {
+        key: f"x\udfff{key}"
+        for key in (
+            "number",
+            "status",
+            "importer_name",
+            "invoice_number",
+            "invoice_date",
+            "fob_inr",
+            "product_count",
+            "created_at",
+        )
+    }
     sheet = sheet_of([application(), application(**bad), application(number="AFTER/1")])
     assert sheet["G3"].value == "x\ufffdimporter_name"
     assert sheet["J3"].value == "x\ufffdinvoice_date"

@@ -1,6 +1,7 @@
 """chassis.untrusted_pdf and the supporting documents' rules against the hostile corpus of
 tests/hostile_pdfs.py: cheap refusals before any parser, the sandboxed look at the rest, active
 content found wherever it hides, and honest PDFs (WeasyPrint's, pyHanko's) let through."""
+
 import io
 import time
 
@@ -46,8 +47,16 @@ def test_claims_past_the_caps_are_refused_before_parsing(name):
         untrusted_pdf.precheck(data)
 
 
-@pytest.mark.parametrize("make", [hostile_pdfs.minimal, hostile_pdfs.goto_open_action,
-                                  weasyprint_pdf, pyhanko_pdf, *hostile_pdfs.ACTIVE.values()])
+@pytest.mark.parametrize(
+    "make",
+    [
+        hostile_pdfs.minimal,
+        hostile_pdfs.goto_open_action,
+        weasyprint_pdf,
+        pyhanko_pdf,
+        *hostile_pdfs.ACTIVE.values(),
+    ],
+)
 def test_honest_structures_pass_the_caps(make):
     untrusted_pdf.precheck(make())
 
@@ -78,11 +87,18 @@ def test_decompression_bombs_are_too_complex(name):
         untrusted_pdf.inspect(hostile_pdfs.CORPUS[name]())
 
 
-@pytest.mark.parametrize("name,found", [
-    ("javascript-open-action", ["JavaScript"]), ("javascript-name-tree", ["JavaScript"]),
-    ("launch-action", ["Launch action"]), ("escaped-javascript", ["JavaScript"]),
-    ("compressed-javascript", ["JavaScript"]), ("embedded-file", ["embedded file"]),
-    ("xfa-form", ["XFA form"])])
+@pytest.mark.parametrize(
+    "name,found",
+    [
+        ("javascript-open-action", ["JavaScript"]),
+        ("javascript-name-tree", ["JavaScript"]),
+        ("launch-action", ["Launch action"]),
+        ("escaped-javascript", ["JavaScript"]),
+        ("compressed-javascript", ["JavaScript"]),
+        ("embedded-file", ["embedded file"]),
+        ("xfa-form", ["XFA form"]),
+    ],
+)
 def test_active_content_is_found_wherever_it_hides(name, found):
     assert untrusted_pdf.inspect(hostile_pdfs.ACTIVE[name]())["active_content"] == found
 
@@ -93,14 +109,18 @@ def test_an_open_action_that_only_opens_a_page_is_not_active():
 
 # --- the supporting documents' rules, with the sandbox -------------------------------------------
 
+
 def fits(data: bytes) -> bytes:
     assert len(data) <= MAX_DOCUMENT_BYTES
     return data
 
 
 DOCUMENT_SIZED = {
-    **{name: make for name, make in hostile_pdfs.CORPUS.items()
-       if name not in ("many-pages", "many-objects", "wide-fields")},
+    **{
+        name: make
+        for name, make in hostile_pdfs.CORPUS.items()
+        if name not in ("many-pages", "many-objects", "wide-fields")
+    },
     "many-pages": lambda: hostile_pdfs.many_pages(20_000),
     "many-objects": lambda: hostile_pdfs.many_objects(40_000),
     "wide-fields": lambda: hostile_pdfs.wide_fields(60_000),
@@ -144,8 +164,9 @@ def test_a_caller_may_cap_objects_lower_counting_those_in_object_streams():
     with pytest.raises(untrusted_pdf.PdfTooComplex, match="objects of 2,001 is more than 2,000"):
         untrusted_pdf.precheck(hostile_pdfs.many_objects(1_998), max_objects=2_000)
     streams = hostile_pdfs.assemble(
-        [hostile_pdfs.CATALOG, hostile_pdfs.ONE_PAGE_TREE, hostile_pdfs.PAGE] +
-        [b"<< /Type /ObjStm /N 300 /First 0 /Length 0 >>\nstream\n\nendstream"] * 8)
+        [hostile_pdfs.CATALOG, hostile_pdfs.ONE_PAGE_TREE, hostile_pdfs.PAGE]
+        + [b"<< /Type /ObjStm /N 300 /First 0 /Length 0 >>\nstream\n\nendstream"] * 8
+    )
     untrusted_pdf.precheck(streams)  # the default cap of any PDF
     with pytest.raises(untrusted_pdf.PdfTooComplex, match="objects of"):
         untrusted_pdf.precheck(streams, max_objects=2_000)

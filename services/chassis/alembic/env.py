@@ -1,4 +1,5 @@
 """The one Alembic environment every service's migrations run in."""
+
 import importlib
 
 from alembic import context
@@ -17,7 +18,8 @@ def run_migrations_online():
     engine = make_engine(url)
     with engine.connect() as connection:
         context.configure(
-            connection=connection, target_metadata=target_metadata,
+            connection=connection,
+            target_metadata=target_metadata,
             render_as_batch=True,  # SQLite alters tables by copying them
             compare_type=True,
         )
@@ -27,8 +29,12 @@ def run_migrations_online():
 
 
 if context.is_offline_mode():
-    context.configure(url=cfg.get_main_option("sqlalchemy.url"), target_metadata=target_metadata,
-                      literal_binds=True, render_as_batch=True)
+    context.configure(
+        url=cfg.get_main_option("sqlalchemy.url"),
+        target_metadata=target_metadata,
+        literal_binds=True,
+        render_as_batch=True,
+    )
     with context.begin_transaction():
         context.run_migrations()
 else:

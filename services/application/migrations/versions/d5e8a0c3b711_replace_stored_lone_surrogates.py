@@ -10,13 +10,14 @@ Revision ID: d5e8a0c3b711
 Revises: b081141ad0d6
 Create Date: 2026-12-04 15:00:00
 """
+
 import re
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = 'd5e8a0c3b711'
-down_revision = 'b081141ad0d6'
+revision = "d5e8a0c3b711"
+down_revision = "b081141ad0d6"
 branch_labels = None
 depends_on = None
 
@@ -39,22 +40,26 @@ def _sweep(connection, table, key, first, columns):
     are written."""
     last = first
     while True:
-        rows = connection.execute(sa.select(table).where(table.c[key] > last)
-                                  .order_by(table.c[key]).limit(_BATCH)).mappings().all()
+        rows = (
+            connection.execute(
+                sa.select(table).where(table.c[key] > last).order_by(table.c[key]).limit(_BATCH)
+            )
+            .mappings()
+            .all()
+        )
         if not rows:
             return
         for row in rows:
             cleaned = {name: _clean(row[name]) for name in columns}
             changed = {name: value for name, value in cleaned.items() if value != row[name]}
             if changed:
-                connection.execute(sa.update(table).where(table.c[key] == row[key])
-                                   .values(**changed))
+                connection.execute(sa.update(table).where(table.c[key] == row[key]).values(**changed))
         last = rows[-1][key]
 
 
 def upgrade():
-    application = sa.table('application', sa.column('id', sa.String), sa.column('data', sa.JSON))
-    _sweep(op.get_bind(), application, 'id', "", ('data',))
+    application = sa.table("application", sa.column("id", sa.String), sa.column("data", sa.JSON))
+    _sweep(op.get_bind(), application, "id", "", ("data",))
 
 
 def downgrade():

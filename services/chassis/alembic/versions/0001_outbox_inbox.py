@@ -4,6 +4,7 @@ Revision ID: chassis_0001
 Revises:
 Create Date: 2026-11-25
 """
+
 import sqlalchemy as sa
 from alembic import op
 
