@@ -273,7 +273,7 @@ def register_exporter(base: str, var: Path, tmp: Path) -> None:
 
 def application_form(i: int) -> dict:
     """valid_application() with three products (what the form stores: form.dump of the draft)."""
-    from services.application import form
+    from services.contracts import application_form as form
     from tests.application_fixtures import valid_application
 
     body = valid_application(today=dt.date.today())
