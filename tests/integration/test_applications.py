@@ -13,6 +13,7 @@ import openpyxl
 import pytest
 import requests
 
+from services.chassis.timestamps import today_in_india
 from tests.application_fixtures import valid_application
 from tests.conftest import ADMIN_PASSWORD, SHARED_DATA, login
 from tests.exporters import IEC
@@ -47,7 +48,7 @@ def minimal_pdf(text="Commercial invoice MSF/2026/118") -> bytes:
 def application_body(**overrides):
     """The complete AIFTA shrimp application of tests/application_fixtures.py, dated today; its
     second raw material (shrimp feed from Norway, CIF 600,000 INR) makes the RVC 40%."""
-    body = valid_application(date.today())
+    body = valid_application(today_in_india())
     body.update(overrides)
     return body
 
@@ -332,8 +333,9 @@ def _material(**changes):
     return [product]
 
 
-TOMORROW = (date.today() + timedelta(days=1)).isoformat()
-LAST_WEEK = (date.today() - timedelta(days=7)).isoformat()
+# the platform's calendar is India's: near midnight there, the machine's date is a day behind
+TOMORROW = (today_in_india() + timedelta(days=1)).isoformat()
+LAST_WEEK = (today_in_india() - timedelta(days=7)).isoformat()
 
 
 @pytest.mark.parametrize(
