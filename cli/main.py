@@ -111,7 +111,7 @@ def _scale_option(ctx, param, values) -> dict[str, int]:
     help="Run N processes of the Procfile entry NAME (repeatable), e.g. --scale certificate=2.",
 )
 def up(skip_init, scale):
-    """Run the whole platform: every service as its own process, and the gateway."""
+    """Run the whole platform: every service as its own process, the gateway and the portal."""
     click.get_current_context().invoke(broker_ensure)
     if not skip_init:
         _init()
@@ -126,7 +126,7 @@ def up(skip_init, scale):
         "EVENTLET_TESTS": "1",
     }
     click.secho(
-        f"\nOpenCoO is starting at {config.public_url()}  (API docs: "
+        f"\nOpenCoO is starting at {config.public_url()}  (the portal; API docs: "
         f"{config.public_url()}/api/docs, health: {config.public_url()}/health)",
         fg="green",
         bold=True,

@@ -9,3 +9,4 @@ CREATE DATABASE opencoo_payment;
 CREATE DATABASE opencoo_signing;
 CREATE DATABASE opencoo_certificate;
 CREATE DATABASE opencoo_notification;
+CREATE DATABASE opencoo_portal;  -- the portal's sessions

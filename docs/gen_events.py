@@ -90,6 +90,8 @@ EVENT_FIELD_DOCS = {
     "sent: resets go by link, `password_reset_requested`).",
     ("credentials_changed", "credentials_version"): "The account's credentials version now: tokens with an "
     "older `ver` claim are refused.",
+    ("token_revoked", "token_id"): "The token's `jti` claim.",
+    ("token_revoked", "expires_at"): "When the token would have expired: forget it after that.",
     ("payment_failed", "reason"): "The payment provider's reason, in words.",
     ("application_rejected", "reason"): "The officer's reason for rejecting, as the exporter sees it.",
     ("certificate_revoked", "reason"): "Why the certificate was revoked.",
@@ -105,6 +107,8 @@ EVENT_DOCS = {
     "credentials_changed": "**Internal**, for the gateway: an account's password was changed "
     "(by its owner, a reset link or the CLI); every token issued before "
     "is refused from now on. Every gateway process gets its own copy.",
+    "token_revoked": "**Internal**, for the gateway: someone logged out; that one token is refused "
+    "from now on (the account's other tokens still work). Every gateway process gets its own copy.",
     "password_reset_requested": '**Internal**, for the notification service: "forgot password" '
     "matched an account; the link is emailed to it. The platform "
     "scrubs the link from its own records once published.",
@@ -146,6 +150,11 @@ EXAMPLES = {
         "reason": "registration",
     },
     ("registration", "credentials_changed", 1): {"username": "AAACM4821K", "credentials_version": 3},
+    ("registration", "token_revoked", 1): {
+        "username": "AAACM4821K",
+        "token_id": "9f1c2b7e54a04c0fa3d1e6b8c2a47d55",
+        "expires_at": "2026-12-04T19:30:00Z",
+    },
     ("registration", "password_reset_requested", 1): {
         "username": "AAACM4821K",
         "name": "Malabar Sea Foods Private Limited",
@@ -278,6 +287,8 @@ def _constraints(field) -> str:
                 said.append(f"{'≤' if v.max_inclusive else '<'} {v.max}")
         elif isinstance(v, validate.OneOf):
             said.append("one of " + ", ".join(f"`{c}`" for c in v.choices))
+        elif isinstance(v, validate.Length):
+            said.append(f"{v.min or 0} to {v.max} characters")
         elif isinstance(v, (validate.URL, validate.Email)):
             pass  # said by the type
         else:

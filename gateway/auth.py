@@ -16,6 +16,8 @@ class Principal:
     role: str
     agency: str | None = None
     office: str | None = None
+    token_id: str | None = None  # claim jti: what logout ends
+    expires_at: int = 0  # claim exp
 
 
 @lru_cache(maxsize=4)
@@ -36,11 +38,21 @@ def authenticate(request) -> Principal:
         raise Unauthorized("the token is not valid", code="TOKEN_INVALID") from None
     if claims.get("role") not in tokens.ROLES:
         raise Unauthorized("the token names no known role", code="TOKEN_INVALID")
-    if request.environ[revocation.ENVIRON_KEY].revoked(claims["sub"], claims.get("ver")):
+    versions = request.environ[revocation.ENVIRON_KEY]
+    if versions.revoked(claims["sub"], claims.get("ver")):
         raise Unauthorized(
             "the password was changed since this token was issued; log in again", code="TOKEN_REVOKED"
         )
-    return Principal(claims["sub"], claims["role"], claims.get("agency"), claims.get("office"))
+    if versions.ended(claims.get("jti")):
+        raise Unauthorized("this token was ended by logging out; log in again", code="TOKEN_REVOKED")
+    return Principal(
+        claims["sub"],
+        claims["role"],
+        claims.get("agency"),
+        claims.get("office"),
+        claims.get("jti"),
+        int(claims["exp"]),
+    )
 
 
 def require(request, *roles) -> Principal:

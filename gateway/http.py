@@ -16,10 +16,11 @@ from marshmallow import ValidationError
 from nameko.exceptions import RemoteError
 from nameko.web.handlers import HttpRequestHandler
 from nameko.web.server import HttpOnlyProtocol, WebServer, WsgiApp
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, NotFound
 from werkzeug.wrappers import Request, Response
 
-from gateway import auth, revocation
+from gateway import auth, portal_forwarding, revocation
+from gateway.clients import client_address
 from gateway.errors import http_status
 from services.chassis import config, correlation
 from services.chassis.errors import ApiError, BadRequest, PayloadTooLarge, UnsupportedMediaType
@@ -82,7 +83,12 @@ def _http_exception_response(exc: HTTPException) -> Response:
 
 class JsonWsgiApp(WsgiApp):
     """nameko's WsgiApp answers unknown paths and methods with werkzeug's HTML pages; this one
-    answers JSON, refuses oversized bodies up front and stamps the correlation id."""
+    answers JSON, refuses oversized bodies up front and stamps the correlation id. A path that is
+    neither a route nor under /api/ goes to the portal (``portal_forwarding``)."""
+
+    def __init__(self, server):
+        super().__init__(server)
+        self.portal = portal_forwarding.from_config()
 
     def __call__(self, environ, start_response):
         incoming = environ.get("HTTP_X_CORRELATION_ID", "")
@@ -92,6 +98,15 @@ class JsonWsgiApp(WsgiApp):
         request = Request(environ, shallow=True)
         request.max_content_length = config.max_body_bytes()
         try:
+            try:
+                provider, values = self.url_map.bind_to_environ(environ).match()
+            except NotFound:
+                if self.portal is None or request.path.startswith("/api/"):
+                    raise
+                request.shallow = False  # its body goes on to the portal
+                return self._finish(
+                    self.portal.forward(request, client_address(request)), cid, environ, start_response
+                )
             if (request.content_length or 0) > request.max_content_length:
                 raise PayloadTooLarge(f"request body is larger than {request.max_content_length} bytes")
             for name, value in request.args.items(multi=True):
@@ -101,13 +116,16 @@ class JsonWsgiApp(WsgiApp):
                         code="VALIDATION_ERROR",
                         fields={name: ["Not valid text."]},
                     )
-            provider, values = self.url_map.bind_to_environ(environ).match()
             request.path_values = values
             response = provider.handle_request(request)
         except HTTPException as exc:
             response = _http_exception_response(exc)
         except ApiError as exc:
             response = json_response(exc.to_dict(), status=http_status(exc))
+        return self._finish(response, cid, environ, start_response)
+
+    @staticmethod
+    def _finish(response, cid, environ, start_response):
         response.headers[CORRELATION_HEADER] = cid
         for name, value in {**SECURITY_HEADERS, "Content-Security-Policy": DEFAULT_POLICY}.items():
             response.headers.setdefault(name, value)

@@ -55,12 +55,17 @@ class GatewayService(
     # Public and heavy (a PDF up to 10 MB through two services and a signature validation).
     file_verifications = RateLimit(limit=20, seconds=60)
 
-    # --- tokens revoked by a password change ---------------------------------------------------
+    # --- tokens revoked by a password change or ended by logout ---------------------------------
 
     @event_handler("registration", "credentials_changed", handler_type=BROADCAST, reliable_delivery=False)
     def on_credentials_changed(self, payload):
         event = parse_event("registration", "credentials_changed", payload)
         self.credential_versions.note(event["username"], event["credentials_version"])
+
+    @event_handler("registration", "token_revoked", handler_type=BROADCAST, reliable_delivery=False)
+    def on_token_revoked(self, payload):
+        event = parse_event("registration", "token_revoked", payload)
+        self.credential_versions.end_all([event])
 
     @timer(interval=revocation.REFRESH_SECONDS, eager=True)
     def refresh_credential_versions(self):

@@ -80,6 +80,7 @@ def platform_env(tmp_path, amqp_uri, monkeypatch):
     monkeypatch.setenv("OPENCOO_EVENT_RETRY_DELAYS", "0.1,0.2")
     monkeypatch.setenv("OPENCOO_RPC_TIMEOUT", "3")
     monkeypatch.setenv("OPENCOO_OUTBOX_POLL", "0.5")
+    monkeypatch.setenv("OPENCOO_PORTAL_URL", "none")  # the API alone; tests of the portal start it
     return var
 
 

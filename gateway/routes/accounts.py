@@ -2,10 +2,11 @@
 with the captcha, and passwords."""
 
 from gateway import pages, schemas
+from gateway.clients import client_address
 from gateway.errors import http_status
 from gateway.http import checked_text, parse_json, route
-from gateway.routes.common import JSON_BODY, REGISTRATION_BODY, client_address
-from services.chassis.errors import ApiError
+from gateway.routes.common import JSON_BODY, REGISTRATION_BODY
+from services.chassis.errors import ApiError, Conflict
 
 
 class AccountRoutes:
@@ -136,6 +137,26 @@ class AccountRoutes:
         return self.registration.change_password(
             principal.username, body["current_password"], body["new_password"]
         )
+
+    @route(
+        "POST",
+        "/api/v1/auth/logout",
+        "End this token (the account's other tokens, in other browsers or programs, still work)",
+        tags=["auth"],
+        response=schemas.Message,
+        roles=["exporter", "officer", "agency_admin", "admin"],
+        responses={409: "A token older than logout: it expires within 30 minutes"},
+    )
+    def logout(self, request):
+        principal = request.principal
+        if not principal.token_id:
+            raise Conflict(
+                "this token was issued before logout existed; it expires within 30 minutes",
+                code="TOKEN_NOT_REVOCABLE",
+            )
+        self.registration.revoke_token(principal.username, principal.token_id, principal.expires_at)
+        self.credential_versions.end(principal.token_id, principal.expires_at)  # this process at once
+        return {"message": "Logged out."}
 
     @route(
         "GET",

@@ -6,6 +6,7 @@ import base64
 from werkzeug.wrappers import Response
 
 from gateway import pages, schemas
+from gateway.clients import client_address
 from gateway.errors import http_status
 from gateway.http import checked_text, loads_checked, parse_json, route
 from gateway.routes.common import (
@@ -14,7 +15,6 @@ from gateway.routes.common import (
     STAFF_ROLES,
     VERIFY_BODY,
     actor,
-    client_address,
     page_args,
     signature_field,
 )

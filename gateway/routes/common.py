@@ -7,7 +7,6 @@ from marshmallow import ValidationError
 
 from gateway import schemas
 from gateway.http import checked_text
-from services.chassis import config
 from services.chassis.errors import BadRequest, RuleViolation
 from services.contracts.actors import STAFF
 
@@ -44,18 +43,6 @@ def paginate(request, items):
         "per_page": page["per_page"],
         "total": len(items),
     }
-
-
-def client_address(request) -> str:
-    """The client, for rate limits and lockouts. Behind N trusted proxies
-    (OPENCOO_TRUSTED_PROXIES=N) it is the Nth address from the right of X-Forwarded-For;
-    without, the socket's peer (a forged header must not choose its own limit)."""
-    hops = int(config.env("OPENCOO_TRUSTED_PROXIES", "0"))
-    if hops > 0:
-        forwarded = [a.strip() for a in request.headers.get("X-Forwarded-For", "").split(",") if a.strip()]
-        if len(forwarded) >= hops:
-            return forwarded[-hops]
-    return request.remote_addr or "unknown"
 
 
 def actor(principal) -> dict:

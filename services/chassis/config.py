@@ -5,6 +5,7 @@ process without re-importing modules.
 """
 
 import os
+import secrets
 from pathlib import Path
 
 # The services with a database of their own (migrated by `opencoo migrate`), then every service
@@ -50,6 +51,43 @@ def http_address() -> str:
 
 def public_url() -> str:
     return env("OPENCOO_PUBLIC_URL", "http://127.0.0.1:8000").rstrip("/")
+
+
+# The header with which the gateway and the portal prove themselves to each other (architecture
+# §10): whoever sends it with the right key may say whose browser it speaks for.
+PORTAL_KEY_HEADER = "X-OpenCoO-Portal"
+
+
+def portal_address() -> str:
+    """Where the portal process listens (behind the gateway)."""
+    return env("OPENCOO_PORTAL_HTTP", "127.0.0.1:8001")
+
+
+def portal_url() -> str | None:
+    """Where the gateway hands pages; ``OPENCOO_PORTAL_URL=none`` runs the API alone."""
+    url = env("OPENCOO_PORTAL_URL", f"http://{portal_address()}")
+    return None if url.lower() == "none" else url.rstrip("/")
+
+
+def portal_key() -> str:
+    """``OPENCOO_PORTAL_KEY``, else the data folder's, made on first use (by whichever of the
+    gateway and the portal starts first: the first link wins, the other reads it)."""
+    given = env("OPENCOO_PORTAL_KEY")
+    if given:
+        return given
+    path = var_dir() / "secrets" / "portal.key"
+    if not path.exists():
+        path.parent.mkdir(mode=0o700, exist_ok=True)
+        draft = path.with_name(f"portal.key.{os.getpid()}")
+        draft.write_text(secrets.token_urlsafe(32))
+        draft.chmod(0o600)
+        try:
+            os.link(draft, path)
+        except FileExistsError:
+            pass
+        finally:
+            draft.unlink()
+    return path.read_text().strip()
 
 
 def rpc_timeout() -> float:

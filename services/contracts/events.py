@@ -110,6 +110,15 @@ class CredentialsChangedV1(Envelope):
     credentials_version = fields.Integer(required=True, validate=validate.Range(min=2))
 
 
+class TokenRevokedV1(Envelope):
+    """Internal: someone logged out; the token ``token_id`` (claim ``jti``) is refused from now
+    on, until it would have expired anyway. Every gateway process hears it (a broadcast)."""
+
+    username = fields.String(required=True)
+    token_id = fields.String(required=True, validate=validate.Length(min=1, max=64))
+    expires_at = fields.String(required=True)
+
+
 class PasswordResetRequestedV1(Envelope):
     """Internal: "forgot password" matched an account; the notification service emails the
     link, which works once, for ``expires_in_minutes``. The link is a secret: scrubbed from the
@@ -175,6 +184,7 @@ EVENTS = {
     ("registration", "exporter_registered"): {1: ExporterRegisteredV1},
     ("registration", "credentials_issued"): {1: CredentialsIssuedV1},
     ("registration", "credentials_changed"): {1: CredentialsChangedV1},
+    ("registration", "token_revoked"): {1: TokenRevokedV1},
     ("registration", "password_reset_requested"): {1: PasswordResetRequestedV1},
     ("registration", "login_failures_alert"): {1: LoginFailuresAlertV1},
     ("application", "application_submitted"): {1: ApplicationSubmittedV1},

@@ -2,6 +2,7 @@
 locally, without an RPC): EdDSA JWTs with a fixed algorithm list, issuer, audience and expiry."""
 
 import os
+import uuid
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -35,6 +36,7 @@ def issue(private_key_pem: bytes, subject: str, role: str, **claims) -> tuple[st
         "iat": now,
         "nbf": now,
         "exp": now + LIFETIME,
+        "jti": uuid.uuid4().hex,  # what logout revokes: this token, not the account's others
         **{k: v for k, v in claims.items() if v is not None},
     }
     return jwt.encode(body, private_key_pem, algorithm=ALGORITHM), int(LIFETIME.total_seconds())

@@ -16,7 +16,14 @@ from services.chassis.database import utcnow
 from services.chassis.errors import BadRequest, RateLimited, RuleViolation, Unauthorized
 from services.chassis.timestamps import iso_utc
 from services.contracts import tokens
-from services.registration.models import Account, Captcha, LoginFailure, LoginSuccess, PasswordResetRequest
+from services.registration.models import (
+    Account,
+    Captcha,
+    LoginFailure,
+    LoginSuccess,
+    PasswordResetRequest,
+    RevokedToken,
+)
 
 # OWASP's minimum for argon2id: m=19 MiB, t=2, p=1 (architecture §9).
 HASHER = PasswordHasher(time_cost=2, memory_cost=19 * 1024, parallelism=1)
@@ -304,6 +311,25 @@ def credentials_changes(session) -> list[dict]:
         )
     ).all()
     return [{"username": u, "credentials_version": v, "changed_at": iso_utc(at)} for u, v, at in rows]
+
+
+def revoke_token(uow, username: str, token_id: str, expires_at: datetime) -> None:
+    """Logout: the token ``token_id`` (its ``jti``) is refused from now on, until it would have
+    expired; the account's other tokens (another browser, a program) still work. Twice is once."""
+    session = uow.session
+    if session.get(RevokedToken, token_id) is None:
+        session.add(RevokedToken(token_id=token_id, username=username, expires_at=expires_at))
+        uow.emit(
+            "token_revoked",
+            {"username": username, "token_id": token_id, "expires_at": iso_utc(expires_at)},
+        )
+    session.execute(delete(RevokedToken).where(RevokedToken.expires_at < utcnow()))
+
+
+def revoked_tokens(session) -> list[dict]:
+    """Tokens ended by logout that have not expired yet: what the gateway refuses."""
+    rows = session.scalars(select(RevokedToken).where(RevokedToken.expires_at >= utcnow()))
+    return [{"token_id": row.token_id, "expires_at": iso_utc(row.expires_at)} for row in rows]
 
 
 # --- forgotten passwords ---------------------------------------------------------------------------

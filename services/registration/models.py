@@ -152,3 +152,13 @@ class PasswordResetRequest(Base):
     expires_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
     # Set when the link was used, or when a newer request replaced it.
     closed_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+
+
+class RevokedToken(Base):
+    """A token ended by logout before its expiry (claim ``jti``); kept until it would expire."""
+
+    __tablename__ = "revoked_token"
+
+    token_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    username: Mapped[str] = mapped_column(String(64))
+    expires_at: Mapped[datetime] = mapped_column(DateTime, index=True)

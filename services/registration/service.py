@@ -2,6 +2,7 @@
 passwords, and the organisation with its staff accounts."""
 
 import base64
+from datetime import datetime
 
 from services.chassis import base, config
 from services.chassis.entrypoints import rpc
@@ -90,6 +91,16 @@ class RegistrationService(base.ServiceBase):
     def credentials_changes(self):
         """Internal, for the gateway: accounts whose tokens before a version are refused."""
         return accounts.credentials_changes(self.db.session)
+
+    @rpc
+    def revoke_token(self, username, token_id, expires_at):
+        """Logout: one token (``token_id``, its ``jti``; ``expires_at``, its ``exp``) ends."""
+        accounts.revoke_token(self.db, username, token_id, datetime.utcfromtimestamp(int(expires_at)))
+
+    @rpc
+    def revoked_tokens(self):
+        """Internal, for the gateway: tokens ended by logout and not yet expired."""
+        return accounts.revoked_tokens(self.db.session)
 
     # --- organisation and staff ----------------------------------------------------------------
 

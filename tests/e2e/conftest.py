@@ -107,6 +107,7 @@ def stack_env(tmp_path, amqp_uri):
             "OPENCOO_AMQP_URI": amqp_uri,
             "OPENCOO_HTTP": f"127.0.0.1:{port}",
             "OPENCOO_PUBLIC_URL": f"http://127.0.0.1:{port}",
+            "OPENCOO_PORTAL_HTTP": f"127.0.0.1:{free_port()}",
         }
     )
     return env

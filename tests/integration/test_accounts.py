@@ -648,3 +648,23 @@ def test_the_emailed_link_opens_a_page_that_sets_the_password(behind_proxy, stac
     )
     assert refused.status_code == 400 and "expired" in refused.text
     assert login(base, "admin", ADMIN_PASSWORD)
+
+
+def test_logout_ends_that_token_only_at_once_and_tells_gateways_that_start_later(stack, rpc_client):
+    base, _ = stack
+    portal, program = login(base, "admin", ADMIN_PASSWORD), login(base, "admin", ADMIN_PASSWORD)
+    assert (
+        jwt.decode(portal, options={"verify_signature": False})["jti"]
+        != jwt.decode(program, options={"verify_signature": False})["jti"]
+    )
+    out = requests.post(f"{base}/api/v1/auth/logout", headers=bearer(portal), timeout=10)
+    assert out.status_code == 200, out.text
+    assert revoked(base, portal)  # at once in the process that answered
+    again = requests.post(f"{base}/api/v1/auth/logout", headers=bearer(portal), timeout=10)
+    assert again.status_code == 401 and again.json()["error"]["code"] == "TOKEN_REVOKED"
+    assert not revoked(base, program)  # the account's other token (a program, a browser) works
+    # the registration service keeps it until the token would expire: a gateway process that
+    # starts later (or missed the broadcast) learns it from there
+    [ended] = rpc_client().registration.revoked_tokens()
+    assert ended["token_id"] == jwt.decode(portal, options={"verify_signature": False})["jti"]
+    assert requests.post(f"{base}/api/v1/auth/logout", timeout=10).status_code == 401

@@ -22,6 +22,7 @@ DESIGN_EVENTS = {
         "reason",
     },
     ("registration", "credentials_changed"): {"username", "credentials_version"},
+    ("registration", "token_revoked"): {"username", "token_id", "expires_at"},
     ("registration", "password_reset_requested"): {"username", "name", "email", "link", "expires_in_minutes"},
     ("registration", "login_failures_alert"): {
         "username",
@@ -111,6 +112,8 @@ SAMPLES = {
     "reason": "registration",
     "url": "http://127.0.0.1:8000/api/v1/verify?number=X",
     "credentials_version": 2,
+    "token_id": "9f1c2b7e54a04c0fa3d1e6b8c2a47d55",
+    "expires_at": "2026-12-04T19:30:00Z",
     "link": "http://127.0.0.1:8000/reset-password?token=t",
     "expires_in_minutes": 30,
     "failures": 5,

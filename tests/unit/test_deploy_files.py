@@ -36,7 +36,9 @@ DESIGN_VARIABLES = {
     "OPENCOO_ADMIN_PASSWORD",
 }
 PER_SERVICE_DB = {f"OPENCOO_DB_URL_{name.upper()}" for name in DATABASE_SERVICES}
-ALLOWED_OPENCOO = DESIGN_VARIABLES | PER_SERVICE_DB
+# Ours beyond §3 (README, architecture §10): where the gateway finds the portal and back.
+PORTAL_VARIABLES = {"OPENCOO_PORTAL_URL", "OPENCOO_PORTAL_HTTP", "OPENCOO_API_URL"}
+ALLOWED_OPENCOO = DESIGN_VARIABLES | PER_SERVICE_DB | PORTAL_VARIABLES
 IMAGE_PREFIXES = {"rabbitmq": "RABBITMQ_", "postgres": "POSTGRES_"}
 
 
@@ -196,7 +198,11 @@ def test_opencoo_containers_share_one_environment(services):
     assert db_url.startswith("postgresql://") and "@postgres:5432/" in db_url and "{service}" in db_url
     gateway = dict(environment(services["gateway"]))
     gateway.pop("OPENCOO_HTTP")
+    gateway.pop("OPENCOO_PORTAL_URL")
     assert gateway == first
+    portal = dict(environment(services["portal"]))
+    assert portal.pop("OPENCOO_PORTAL_HTTP").endswith(":8001") and portal.pop("OPENCOO_API_URL")
+    assert portal == first
 
 
 def test_broker_and_database_healthchecks(services):
@@ -219,7 +225,8 @@ def test_postgres_init_script_makes_one_database_per_service(services):
     sql = POSTGRES_INIT.read_text()
     created = set(re.findall(r"CREATE DATABASE\s+(\w+)", sql, re.IGNORECASE))
     db_template = environment(services["registration"])["OPENCOO_DB_URL"].rsplit("/", 1)[1]
-    assert created == {db_template.format(service=name) for name in DATABASE_SERVICES}
+    # the portal keeps its sessions in a database of its own
+    assert created == {db_template.format(service=name) for name in (*DATABASE_SERVICES, "portal")}
 
 
 def test_dockerfile_installs_the_lock_then_the_project_without_deps():

@@ -1,0 +1,240 @@
+"""The portal's WSGI application: routing, the session, CSRF, who may see a screen, and the
+headers every page carries. The screens themselves are in ``views/``.
+
+A screen is declared once with ``screen(path, roles=… | public=True)``, as the gateway's routes
+are: without a session it sends the user to log in and back; with another role it answers 403.
+Every POST must carry the session's CSRF token, or it is refused with 403 before the view runs,
+so nothing changes.
+"""
+
+from __future__ import annotations
+
+import hmac
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Mapping
+from urllib.parse import quote, urlsplit
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from werkzeug.exceptions import HTTPException, NotFound
+from werkzeug.routing import Map, Rule
+from werkzeug.utils import redirect, safe_join
+from werkzeug.wrappers import Request, Response
+
+from portal import sessions as session_store
+from portal.api import Api, ApiError, ApiUnavailable
+from services.chassis import config
+
+HERE = Path(__file__).resolve().parent
+MAX_BODY = 3 * 1024 * 1024  # a 2 MB document and its signature, as a form
+# Our own scripts, styles and images only, forms that post to us only, never framed. The signer
+# bridge (later) adds its loopback address to connect-src.
+POLICY = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+)
+HEADERS = {
+    "Content-Security-Policy": POLICY,
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+    "X-Frame-Options": "DENY",
+}
+
+
+@dataclass(frozen=True)
+class Screen:
+    view: Callable
+    roles: tuple[str, ...] = ()
+    public: bool = False
+
+
+SCREENS: list[tuple[str, list[str], Screen]] = []
+
+
+def screen(path: str, *, methods=("GET",), roles=(), public=False):
+    """Declare a screen: who may see it, in one place (a screen that says neither is refused
+    when the module is imported)."""
+    if bool(roles) == bool(public):
+        raise ValueError(f"{path}: declare roles=(...) or public=True")
+
+    def register(view):
+        SCREENS.append((path, list(methods), Screen(view, tuple(roles), public)))
+        return view
+
+    return register
+
+
+class LoginRequired(Exception):
+    """The session ended, or the API no longer takes its token: log in, then come back."""
+
+
+@dataclass
+class Page:
+    """One request to the portal, as a view sees it."""
+
+    portal: "Portal"
+    request: Request
+    session: session_store.Session | None
+    cookies: list = field(default_factory=list)
+
+    @property
+    def user(self) -> session_store.Session:
+        """The logged-in session (screens with roles are only reached with one)."""
+        if self.session is None or not self.session.logged_in:
+            raise LoginRequired
+        return self.session
+
+    @property
+    def client(self) -> str:
+        return self.portal.client_address(self.request)
+
+    def api(self, method: str, path: str, **kwargs):
+        """Call the API as the logged-in user (or anonymously)."""
+        token = self.session.token if self.session else None
+        try:
+            return self.portal.api.call(method, path, token=token, client=self.client, **kwargs)
+        except ApiError as exc:
+            if exc.status == 401 and self.session is not None and token:
+                self.portal.store.end(self.session)
+                raise LoginRequired from exc
+            raise
+
+    def ensure_session(self) -> session_store.Session:
+        """A session for a page with a form (its CSRF token lives there)."""
+        if self.session is None:
+            self.session = self.portal.store.new()
+            self.cookies.append(self.session.id)
+        return self.session
+
+    def log_in(self, token: str, role: str, username: str, expires_in: int) -> None:
+        self.session = self.portal.store.log_in(self.session, token, role, username, expires_in)
+        self.cookies.append(self.session.id)
+
+    def log_out(self) -> None:
+        if self.session is not None:
+            self.portal.store.end(self.session)
+            self.session = None
+        self.cookies.append("")
+
+    def render(self, template: str, status: int = 200, **values) -> Response:
+        """A page; a view whose page has a form calls ``ensure_session`` first."""
+        session = self.session
+        html = self.portal.templates.get_template(template).render(
+            csrf_token=session.csrf if session else "",
+            user=session if session and session.logged_in else None,
+            path=self.request.path,
+            **values,
+        )
+        return Response(html, status=status, mimetype="text/html")
+
+    def form_value(self, name: str, limit: int = 1000) -> str:
+        value = self.request.form.get(name, "")
+        return value[:limit]
+
+
+class Portal:
+    def __init__(self, api: Api, store: session_store.SessionStore, public_url: str):
+        self.api = api
+        self.store = store
+        self.secure = public_url.startswith("https://")
+        self.templates = Environment(
+            loader=FileSystemLoader(str(HERE / "templates")),
+            autoescape=select_autoescape(["html"]),
+            undefined=StrictUndefined,
+        )
+        self.url_map = Map(
+            [Rule(path, methods=methods, endpoint=spec) for path, methods, spec in SCREENS]
+            + [Rule("/static/<path:name>", methods=["GET"], endpoint="static")]
+        )
+
+    def client_address(self, request: Request) -> str:
+        """The browser's address: told by the gateway in front (which proves itself with the
+        portal's key), else the peer of the socket."""
+        sent = request.headers.get(config.PORTAL_KEY_HEADER, "").encode()
+        if sent and hmac.compare_digest(sent, self.api.portal_key.encode()):
+            forwarded = request.headers.get("X-Forwarded-For", "").split(",")[-1].strip()
+            if forwarded:
+                return forwarded
+        return request.remote_addr or "unknown"
+
+    def __call__(self, environ, start_response):
+        request = Request(environ)
+        request.max_content_length = MAX_BODY
+        response = self.respond(request)
+        for name, value in HEADERS.items():
+            response.headers.setdefault(name, value)
+        return response(environ, start_response)
+
+    def respond(self, request: Request) -> Response:
+        page = Page(self, request, self.store.find(request.cookies.get(session_store.COOKIE)))
+        try:
+            spec, values = self.url_map.bind_to_environ(request.environ).match()
+            if spec == "static":
+                return self.static(values["name"])
+            response = self.dispatch(page, spec, values)
+        except LoginRequired:
+            page.session = None
+            response = redirect("/login?next=" + quote(request.full_path.rstrip("?"), safe="/?=&"))
+        except ApiUnavailable as exc:
+            response = page.render("error.html", 503, title="Try again in a minute", message=exc.message)
+            if exc.retry_after:
+                response.headers["Retry-After"] = exc.retry_after
+        except NotFound:
+            response = page.render(
+                "error.html", 404, title="Page not found", message="There is no such page. Check the address."
+            )
+        except HTTPException as exc:
+            response = page.render("error.html", exc.code or 400, title=exc.name, message=exc.description)
+        for value in page.cookies:
+            response.set_cookie(
+                session_store.COOKIE,
+                value,
+                httponly=True,
+                samesite="Lax",
+                secure=self.secure,
+                path="/",
+                max_age=None if value else 0,
+            )
+        if response.mimetype == "text/html":
+            response.headers["Cache-Control"] = "no-store"  # pages hold people's data
+        return response
+
+    def dispatch(self, page: Page, spec: Screen, values: Mapping[str, Any]) -> Response:
+        session = page.session
+        if not spec.public:
+            if session is None or not session.logged_in:
+                raise LoginRequired
+            if session.role not in spec.roles:
+                return page.render(
+                    "error.html", 403, title="Not for your role", message="This page is not for your role."
+                )
+        if page.request.method == "POST" and (
+            session is None or not session.csrf_matches(page.request.form.get("csrf_token"))
+        ):
+            return page.render(
+                "error.html",
+                403,
+                title="The form has expired",
+                message="The form was too old or not ours: nothing was changed. "
+                "Go back, reload the page and send it again.",
+            )
+        return spec.view(page, **values)
+
+    def static(self, name: str) -> Response:
+        path = safe_join(str(HERE / "static"), name)
+        if path is None or not Path(path).is_file():
+            raise NotFound()
+        kind = {"css": "text/css", "js": "text/javascript", "svg": "image/svg+xml"}.get(
+            path.rsplit(".", 1)[-1], "application/octet-stream"
+        )
+        return Response(
+            Path(path).read_bytes(), mimetype=kind, headers={"Cache-Control": "public, max-age=3600"}
+        )
+
+
+def safe_next(target: str | None) -> str:
+    """Where to go after login: a path of ours only (never another site)."""
+    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return "/dashboard"
+    parts = urlsplit(target)
+    return parts.path + (f"?{parts.query}" if parts.query else "")

@@ -1,0 +1,146 @@
+"""The browser's session: the portal's own state, on the server.
+
+The cookie holds a random id; the table holds its SHA-256 (a copy of the table opens no session),
+the CSRF token of the session's forms, and, once someone has logged in, the API token, role and
+name. The API token never reaches the browser. A session ends after ``IDLE`` without a request,
+at its API token's expiry, at logout, or when the API refuses its token (revoked, deactivated):
+the next page then asks to log in again and comes back to where the user was.
+
+A session is made only when a page with a form is shown (a bot reading the home page costs no
+row), and a new one replaces the anonymous one at login (no session fixation).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+
+from sqlalchemy import Column, DateTime, MetaData, String, Table, delete, insert, select, update
+
+from services.chassis import config
+from services.chassis.database import make_engine
+
+IDLE = timedelta(minutes=30)
+TOUCH_EVERY = timedelta(minutes=1)  # last_seen is written at most this often
+COOKIE = "opencoo_session"
+
+metadata = MetaData()
+sessions = Table(
+    "portal_sessions",
+    metadata,
+    Column("id_hash", String(64), primary_key=True),
+    Column("csrf", String(64), nullable=False),
+    Column("token", String(4096)),
+    Column("role", String(32)),
+    Column("username", String(128)),
+    Column("created_at", DateTime, nullable=False),
+    Column("last_seen", DateTime, nullable=False),
+    Column("expires_at", DateTime, nullable=False),
+)
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+def _hash(session_id: str) -> str:
+    return hashlib.sha256(session_id.encode()).hexdigest()
+
+
+@dataclass
+class Session:
+    id: str  # the cookie's value; only its hash is stored
+    csrf: str
+    token: str | None = None
+    role: str | None = None
+    username: str | None = None
+    last_seen: datetime | None = None
+
+    @property
+    def logged_in(self) -> bool:
+        return self.token is not None
+
+    def csrf_matches(self, sent: str | None) -> bool:
+        return bool(sent) and hmac.compare_digest(self.csrf.encode(), (sent or "").encode())
+
+
+class SessionStore:
+    def __init__(self, url: str | None = None):
+        self.engine = make_engine(url or config.database_url("portal"))
+        metadata.create_all(self.engine)
+
+    def new(self) -> Session:
+        session = Session(id=secrets.token_urlsafe(32), csrf=secrets.token_urlsafe(32))
+        now = _now()
+        with self.engine.begin() as db:
+            db.execute(
+                insert(sessions).values(
+                    id_hash=_hash(session.id),
+                    csrf=session.csrf,
+                    created_at=now,
+                    last_seen=now,
+                    expires_at=now + IDLE,
+                )
+            )
+        return session
+
+    def find(self, session_id: str | None) -> Session | None:
+        if not session_id or len(session_id) > 100:
+            return None
+        now = _now()
+        with self.engine.begin() as db:
+            row = db.execute(select(sessions).where(sessions.c.id_hash == _hash(session_id))).first()
+            if row is None:
+                return None
+            if row.expires_at <= now or row.last_seen + IDLE <= now:
+                db.execute(delete(sessions).where(sessions.c.id_hash == row.id_hash))
+                return None
+            if now - row.last_seen >= TOUCH_EVERY:
+                db.execute(update(sessions).where(sessions.c.id_hash == row.id_hash).values(last_seen=now))
+        return Session(session_id, row.csrf, row.token, row.role, row.username, row.last_seen)
+
+    def log_in(self, old: Session | None, token: str, role: str, username: str, expires_in: int) -> Session:
+        """A new session for the person who logged in; the anonymous one ends."""
+        if old is not None:
+            self.end(old)
+        session = Session(secrets.token_urlsafe(32), secrets.token_urlsafe(32), token, role, username)
+        now = _now()
+        with self.engine.begin() as db:
+            db.execute(
+                insert(sessions).values(
+                    id_hash=_hash(session.id),
+                    csrf=session.csrf,
+                    token=token,
+                    role=role,
+                    username=username,
+                    created_at=now,
+                    last_seen=now,
+                    expires_at=now + timedelta(seconds=expires_in),
+                )
+            )
+        return session
+
+    def replace_token(self, session: Session, token: str, expires_in: int) -> None:
+        """After a password change the API answers a fresh token; the session keeps working."""
+        with self.engine.begin() as db:
+            db.execute(
+                update(sessions)
+                .where(sessions.c.id_hash == _hash(session.id))
+                .values(token=token, expires_at=_now() + timedelta(seconds=expires_in))
+            )
+        session.token = token
+
+    def end(self, session: Session) -> None:
+        with self.engine.begin() as db:
+            db.execute(delete(sessions).where(sessions.c.id_hash == _hash(session.id)))
+
+    def sweep(self) -> int:
+        """Forget sessions that ended by time; run now and then."""
+        now = _now()
+        with self.engine.begin() as db:
+            return db.execute(
+                delete(sessions).where((sessions.c.expires_at <= now) | (sessions.c.last_seen <= now - IDLE))
+            ).rowcount

@@ -1,0 +1,103 @@
+"""The dashboard, and applications as lists and one by one: the exporter's own, the officer's
+office queue. Filters, sorting and pages are the API's own (its query parameters)."""
+
+import re
+
+from werkzeug.exceptions import NotFound
+
+from portal.api import ApiError
+from portal.app import Page, screen
+from services.contracts.actors import PEOPLE, Role
+from services.contracts.application_status import Status
+
+PER_PAGE = 25
+_ID = re.compile(r"[A-Za-z0-9-]{1,64}")  # what goes into the API's path is an id, nothing else
+FILTERS = ("status", "agreement", "agency", "number", "date_from", "date_to")
+# The exporter's menu, as the manual names it: each a list of the exporter's applications.
+EXPORTER_MENU = (
+    ("Drafts", Status.DRAFT),
+    ("Pending payment", Status.PENDING_PAYMENT),
+    ("Submitted", Status.SUBMITTED),
+    ("Discrepancy raised", Status.DISCREPANCY),
+    ("Issued certificates", Status.ISSUED),
+)
+
+
+def _list_query(page: Page) -> dict:
+    args = page.request.args
+    query: dict[str, str | int] = {name: args.get(name, "")[:80] for name in FILTERS}
+    query["page"] = args.get("page", "1")[:7]
+    query["per_page"] = PER_PAGE
+    return query
+
+
+def _list(page: Page, path: str, template: str, **values):
+    query = _list_query(page)
+    problem = None
+    try:
+        listing = page.api("GET", path, query=query)
+    except ApiError as exc:
+        if exc.status >= 500 or exc.status in (401, 403):
+            raise
+        problem, listing = exc, {"items": [], "total": 0, "page": 1, "per_page": PER_PAGE}
+    last_page = max(1, -(-listing["total"] // PER_PAGE))
+    return page.render(
+        template,
+        listing=listing,
+        query=query,
+        problem=problem,
+        last_page=last_page,
+        statuses=[status.value for status in Status],
+        **values,
+    )
+
+
+@screen("/dashboard", roles=PEOPLE)
+def dashboard(page: Page):
+    role = page.user.role
+    if role == Role.EXPORTER:
+        counts = {
+            status: page.api("GET", "/api/v1/applications", query={"status": status.value, "per_page": 1})[
+                "total"
+            ]
+            for _, status in EXPORTER_MENU
+        }
+        return page.render("dashboard_exporter.html", menu=EXPORTER_MENU, counts=counts)
+    if role == Role.OFFICER:
+        waiting = page.api("GET", "/api/v1/officer/applications", query={"per_page": 1})["total"]
+        return page.render("dashboard_officer.html", waiting=waiting)
+    return page.render("dashboard_staff.html")
+
+
+@screen("/applications", roles=(Role.EXPORTER,))
+def exporter_applications(page: Page):
+    return _list(page, "/api/v1/applications", "applications.html", officer=False)
+
+
+@screen("/officer/applications", roles=(Role.OFFICER,))
+def officer_queue(page: Page):
+    return _list(page, "/api/v1/officer/applications", "applications.html", officer=True)
+
+
+def _application(page: Page, application_id: str, officer: bool):
+    if not _ID.fullmatch(application_id):
+        raise NotFound()
+    path = f"/api/v1/applications/{application_id}"  # the API decides who may see which
+    try:
+        application = page.api("GET", path)
+        history = page.api("GET", path + "/history")
+    except ApiError as exc:
+        if exc.status == 404:
+            raise NotFound() from exc
+        raise
+    return page.render("application.html", application=application, history=history["items"], officer=officer)
+
+
+@screen("/applications/<application_id>", roles=(Role.EXPORTER,))
+def exporter_application(page: Page, application_id: str):
+    return _application(page, application_id, officer=False)
+
+
+@screen("/officer/applications/<application_id>", roles=(Role.OFFICER,))
+def officer_application(page: Page, application_id: str):
+    return _application(page, application_id, officer=True)

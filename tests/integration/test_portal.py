@@ -1,0 +1,224 @@
+"""The portal behind the gateway, over HTTP as a browser without JavaScript uses it: one address,
+server-side sessions behind an HttpOnly cookie, a CSRF token on every form, log-in with the
+captcha and back to the page asked for, and the API's refusals shown on the page. (The walk in a
+real browser is tests/e2e/test_portal_walk.py.)"""
+
+import re
+
+import eventlet
+import pytest
+import requests
+from eventlet import wsgi
+
+from tests.conftest import ADMIN_PASSWORD, free_port
+
+
+@pytest.fixture
+def site(platform, platform_env, monkeypatch, tmp_path):
+    """The platform with its portal: the gateway at the public URL hands pages to the portal."""
+    import portal.views  # noqa: F401  (declares the screens)
+    from portal import api, sessions
+    from portal.app import Portal
+    from services.chassis import config
+
+    port = free_port()
+    monkeypatch.setenv("OPENCOO_PORTAL_HTTP", f"127.0.0.1:{port}")
+    monkeypatch.setenv("OPENCOO_PORTAL_URL", f"http://127.0.0.1:{port}")
+    base = platform()
+    app = Portal(api.from_config(), sessions.SessionStore(), config.public_url())
+    listener = eventlet.listen(("127.0.0.1", port))
+    server = eventlet.spawn(wsgi.server, listener, app, log_output=False)
+    yield base
+    server.kill()
+    listener.close()
+
+
+def captcha_answer(html: str) -> str:
+    a, b = re.search(r"What is (\d+) \+ (\d+)\?", html).groups()
+    return str(int(a) + int(b))
+
+
+def hidden(html: str, name: str) -> str:
+    return re.search(rf'name="{name}" value="([^"]*)"', html).group(1)
+
+
+def log_in(browser, base, username, password, next_page=""):
+    form = browser.get(f"{base}/login", params={"next": next_page} if next_page else None, timeout=10)
+    assert form.status_code == 200, form.text
+    return browser.post(
+        f"{base}/login",
+        timeout=10,
+        allow_redirects=False,
+        data={
+            "csrf_token": hidden(form.text, "csrf_token"),
+            "captcha_id": hidden(form.text, "captcha_id"),
+            "next": hidden(form.text, "next"),
+            "username": username,
+            "password": password,
+            "captcha_answer": captcha_answer(form.text),
+        },
+    )
+
+
+def test_the_home_page_is_the_portals_at_the_platforms_address_with_no_session(site):
+    home = requests.get(site + "/", timeout=10)
+    assert home.status_code == 200
+    assert "Enter your certificate number" in home.text
+    policy = home.headers["Content-Security-Policy"]
+    assert "unsafe-inline" not in policy and "script-src 'self'" in policy
+    assert "frame-ancestors 'none'" in policy
+    assert home.headers["X-Content-Type-Options"] == "nosniff"
+    assert home.headers.get("Set-Cookie") is None, home.headers["Set-Cookie"]  # no session made
+    css = requests.get(site + "/static/portal.css", timeout=10)
+    assert css.status_code == 200 and css.headers["Content-Type"].startswith("text/css")
+    assert requests.get(site + "/static/../app.py", timeout=10).status_code == 404
+    # the API keeps its own answers: JSON, not the portal's pages
+    missing = requests.get(site + "/api/v1/nothing-here", timeout=10)
+    assert missing.status_code == 404 and missing.json()["error"]["code"]
+
+
+def test_logging_in_through_the_portal_and_back_to_the_page_asked_for(site):
+    browser = requests.Session()
+    asked = browser.get(site + "/dashboard", timeout=10, allow_redirects=False)
+    assert asked.status_code == 302 and asked.headers["Location"].endswith("/login?next=/dashboard")
+    form = browser.get(site + "/login?next=/dashboard", timeout=10)
+    cookie = form.headers["Set-Cookie"]
+    assert "HttpOnly" in cookie and "SameSite=Lax" in cookie and "Secure" not in cookie
+    anonymous = browser.cookies["opencoo_session"]
+    done = log_in(browser, site, "admin", ADMIN_PASSWORD, "/dashboard")
+    assert done.status_code == 303 and done.headers["Location"] == "/dashboard"
+    assert browser.cookies["opencoo_session"] != anonymous  # a new session at login
+    dashboard = browser.get(site + "/dashboard", timeout=10)
+    assert dashboard.status_code == 200 and "admin (admin)" in dashboard.text
+    assert dashboard.headers["Cache-Control"] == "no-store"
+    # the API token stays on the server: nothing in the page or the cookie looks like a JWT
+    assert not re.search(r"eyJ[\w-]+\.[\w-]+\.", dashboard.text + browser.cookies["opencoo_session"])
+    # logging out ends the session: the old cookie opens nothing
+    old = dict(browser.cookies)
+    out = browser.post(
+        site + "/logout",
+        data={"csrf_token": hidden(dashboard.text, "csrf_token")},
+        timeout=10,
+        allow_redirects=False,
+    )
+    assert out.status_code == 303
+    again = requests.get(site + "/dashboard", cookies=old, timeout=10, allow_redirects=False)
+    assert again.status_code == 302
+
+
+def test_a_form_without_its_csrf_token_changes_nothing(site):
+    browser = requests.Session()
+    form = browser.get(site + "/login", timeout=10)
+    for token in ("", "forged", hidden(form.text, "csrf_token") + "x"):
+        refused = browser.post(
+            site + "/login",
+            timeout=10,
+            allow_redirects=False,
+            data={
+                "csrf_token": token,
+                "captcha_id": hidden(form.text, "captcha_id"),
+                "username": "admin",
+                "password": ADMIN_PASSWORD,
+                "captcha_answer": captcha_answer(form.text),
+            },
+        )
+        assert refused.status_code == 403 and "nothing was changed" in refused.text
+    # the captcha was not even spent: the same form still logs in
+    done = browser.post(
+        site + "/login",
+        timeout=10,
+        allow_redirects=False,
+        data={
+            "csrf_token": hidden(form.text, "csrf_token"),
+            "captcha_id": hidden(form.text, "captcha_id"),
+            "username": "admin",
+            "password": ADMIN_PASSWORD,
+            "captcha_answer": captcha_answer(form.text),
+            "next": "//evil.example/steal",
+        },
+    )
+    assert done.status_code == 303 and done.headers["Location"] == "/dashboard"  # never elsewhere
+    # another site's form posting with the browser's cookie has no token to send
+    logout = browser.post(site + "/logout", timeout=10, allow_redirects=False)
+    assert logout.status_code == 403
+    assert browser.get(site + "/dashboard", timeout=10).status_code == 200  # still logged in
+
+
+def test_the_apis_refusal_is_shown_on_the_form(site):
+    browser = requests.Session()
+    refused = log_in(browser, site, "admin", "not the password")
+    assert refused.status_code == 401
+    assert "username or password" in refused.text.lower()
+    assert 'value="admin"' in refused.text  # what was typed stays, the password does not
+    assert "not the password" not in refused.text
+    wrong_captcha = browser.get(site + "/login", timeout=10)
+    answer = browser.post(
+        site + "/login",
+        timeout=10,
+        data={
+            "csrf_token": hidden(wrong_captcha.text, "csrf_token"),
+            "captcha_id": hidden(wrong_captcha.text, "captcha_id"),
+            "username": "admin",
+            "password": ADMIN_PASSWORD,
+            "captcha_answer": "-1",
+        },
+    )
+    assert answer.status_code == 400 and 'aria-invalid="true"' in answer.text
+
+
+@pytest.fixture
+def exporter(site, smtp_mailbox, tmp_path, platform_env):
+    """The demo exporter, registered: (IEC, password from the credentials email, API token)."""
+    from tests.conftest import mail_text
+    from tests.exporters import IEC, registered_exporter
+
+    token, _ = registered_exporter(site, smtp_mailbox, tmp_path, platform_env)
+    mail = smtp_mailbox.wait_for(lambda m: "exports@malabarseafoods.in" in m["To"].lower())[0]
+    return IEC, re.search(r"Password:\s*(\S+)", mail_text(mail)).group(1), token
+
+
+def test_the_exporter_sees_its_applications_and_a_revoked_token_asks_to_log_in(site, exporter):
+    iec, password, token = exporter
+    api = {"Authorization": f"Bearer {token}"}
+    made = requests.post(
+        site + "/api/v1/applications",
+        headers=api,
+        timeout=10,
+        json={"kind": "preferential", "agreement_code": "013"},
+    )
+    assert made.status_code == 201, made.text
+    browser = requests.Session()
+    assert log_in(browser, site, iec, password).status_code == 303
+    dashboard = browser.get(site + "/dashboard", timeout=10)
+    assert re.search(r"Drafts <span class=\"count\">1</span>", dashboard.text), dashboard.text
+    listing = browser.get(site + "/applications?status=draft", timeout=10)
+    assert f"/applications/{made.json()['id']}" in listing.text and "Showing 1–1 of 1" in listing.text
+    one = browser.get(site + f"/applications/{made.json()['id']}", timeout=10)
+    assert one.status_code == 200 and "Draft application" in one.text
+    assert browser.get(site + "/applications/not-an-application", timeout=10).status_code == 404
+    refused = browser.get(site + "/applications?date_from=0202-01-01", timeout=10)
+    assert refused.status_code == 200 and "date_from" in refused.text  # the API's words, shown
+    assert browser.get(site + "/officer/applications", timeout=10).status_code == 403
+    # the password changes elsewhere: the API refuses the session's token, the portal asks to
+    # log in and comes back to the page
+    changed = requests.post(
+        site + "/api/v1/auth/change-password",
+        headers=api,
+        timeout=10,
+        json={"current_password": password, "new_password": "Another-passw0rd"},
+    )
+    assert changed.status_code == 200, changed.text
+    asked = browser.get(site + "/applications?status=draft", timeout=10, allow_redirects=False)
+    assert asked.status_code == 302
+    assert asked.headers["Location"].endswith("/login?next=/applications?status=draft")
+    back = log_in(browser, site, iec, "Another-passw0rd", "/applications?status=draft")
+    assert back.headers["Location"] == "/applications?status=draft"
+
+
+def test_screens_refuse_other_roles_and_unknown_pages(site):
+    browser = requests.Session()
+    log_in(browser, site, "admin", ADMIN_PASSWORD)
+    assert browser.get(site + "/applications", timeout=10).status_code == 403
+    assert browser.get(site + "/officer/applications", timeout=10).status_code == 403
+    missing = browser.get(site + "/no/such/page", timeout=10)
+    assert missing.status_code == 404 and "There is no such page" in missing.text

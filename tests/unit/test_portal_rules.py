@@ -1,0 +1,50 @@
+"""The portal's small rules that need no server: where login may send the browser back to, whose
+address the gateway believes, and a screen that says nothing of who may see it."""
+
+import pytest
+from werkzeug.test import EnvironBuilder
+from werkzeug.wrappers import Request
+
+from gateway.clients import client_address
+from portal.app import safe_next, screen
+
+
+@pytest.mark.parametrize(
+    ("asked", "goes_to"),
+    [
+        ("/applications?status=draft", "/applications?status=draft"),
+        ("/officer/applications/abc", "/officer/applications/abc"),
+        (None, "/dashboard"),
+        ("", "/dashboard"),
+        ("//evil.example/x", "/dashboard"),
+        ("https://evil.example/", "/dashboard"),
+        ("/\\evil.example", "/dashboard"),
+        ("javascript:alert(1)", "/dashboard"),
+    ],
+)
+def test_login_sends_back_only_to_a_page_of_ours(asked, goes_to):
+    assert safe_next(asked) == goes_to
+
+
+def request(headers, remote="10.0.0.9"):
+    return Request(EnvironBuilder(headers=headers, environ_base={"REMOTE_ADDR": remote}).get_environ())
+
+
+def test_the_gateway_believes_a_forwarded_address_only_with_the_portals_key(monkeypatch):
+    monkeypatch.setenv("OPENCOO_PORTAL_KEY", "the-key")
+    monkeypatch.delenv("OPENCOO_TRUSTED_PROXIES", raising=False)
+    told = {"X-Forwarded-For": "203.0.113.7", "X-OpenCoO-Portal": "the-key"}
+    assert client_address(request(told)) == "203.0.113.7"
+    assert client_address(request({**told, "X-OpenCoO-Portal": "guess"})) == "10.0.0.9"
+    assert client_address(request({**told, "X-OpenCoO-Portal": "ключ"})) == "10.0.0.9"  # not ASCII
+    assert client_address(request({"X-Forwarded-For": "203.0.113.7"})) == "10.0.0.9"
+    # a browser's own X-Forwarded-For comes first; the portal's entry is the last
+    chained = {"X-Forwarded-For": "1.2.3.4, 203.0.113.7", "X-OpenCoO-Portal": "the-key"}
+    assert client_address(request(chained)) == "203.0.113.7"
+
+
+def test_a_screen_must_say_who_may_see_it():
+    with pytest.raises(ValueError, match="declare roles"):
+        screen("/forgotten")
+    with pytest.raises(ValueError, match="declare roles"):
+        screen("/both", roles=("admin",), public=True)
