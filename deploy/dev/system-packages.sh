@@ -10,6 +10,7 @@ packages=(
   poppler-utils                           # pdfsig: an outside check of signed PDFs
   openssl                                 # openssl cms: outside signatures in tests
   postgresql                              # tests run the chassis on PostgreSQL too
+  chromium                                # the portal's tests drive it with Playwright
   python3-venv
 )
 

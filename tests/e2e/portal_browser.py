@@ -1,0 +1,75 @@
+"""The portal in a real browser: Playwright driving Debian's Chromium (``executable_path``, no
+browser download), axe-core on every screen, a screenshot of each. Run by test_portal_walk.py in
+a process of its own: Playwright brings its own event loop, which eventlet's monkey patching of
+the test process would disturb.
+
+    python tests/e2e/portal_browser.py BASE_URL ADMIN_PASSWORD ARTIFACTS_DIR
+
+Prints one JSON line: each screen's axe violations (id, impact, nodes) and what the walk saw.
+"""
+
+import json
+import re
+import sys
+from pathlib import Path
+
+from axe_playwright_python.sync_playwright import Axe
+from playwright.sync_api import Page, expect, sync_playwright
+
+CHROMIUM = "/usr/bin/chromium"
+LAPTOP = {"width": 1280, "height": 800}
+PHONE = {"width": 390, "height": 844}
+
+
+def main(base: str, admin_password: str, artifacts: Path) -> dict:
+    artifacts.mkdir(parents=True, exist_ok=True)
+    axe = Axe()
+    report: dict = {"screens": {}, "seen": {}}
+
+    def check(page: Page, name: str) -> None:
+        results = axe.run(page)
+        report["screens"][name] = [
+            {"id": v["id"], "impact": v["impact"], "nodes": len(v["nodes"])}
+            for v in results.response["violations"]
+        ]
+        page.screenshot(path=str(artifacts / f"{name}.png"), full_page=True)
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM, args=["--no-sandbox", "--disable-dev-shm-usage"]
+        )
+        laptop = browser.new_context(viewport=LAPTOP)
+        page = laptop.new_page()
+        page.goto(base + "/")
+        expect(page.get_by_label("Enter your certificate number")).to_be_visible()
+        check(page, "home")
+
+        page.get_by_role("link", name="Log in").first.click()
+        question = page.get_by_text(re.compile(r"What is \d+ \+ \d+\?")).inner_text()
+        a, b = (int(n) for n in re.findall(r"\d+", question))
+        check(page, "login")
+        page.get_by_label("Username").fill("admin")
+        page.get_by_label("Password").fill(admin_password)
+        page.get_by_label(question).fill(str(a + b))
+        page.keyboard.press("Enter")  # keyboard only: Enter submits the form
+        page.wait_for_url(base + "/dashboard")
+        report["seen"]["dashboard"] = page.get_by_role("heading", level=1).inner_text()
+        check(page, "dashboard_admin")
+        page.get_by_role("button", name="Log out").click()
+        page.wait_for_url(base + "/")
+        report["seen"]["after_logout"] = page.url
+
+        phone = browser.new_context(viewport=PHONE, is_mobile=True, has_touch=True)
+        customs = phone.new_page()
+        customs.goto(base + "/verify?number=MPEDA/2026/013/9999999Z")
+        report["seen"]["verify_unknown"] = customs.get_by_role("alert").inner_text()
+        report["seen"]["phone_overflow"] = customs.evaluate(
+            "document.documentElement.scrollWidth > window.innerWidth"
+        )
+        check(customs, "verify_phone")
+        browser.close()
+    return report
+
+
+if __name__ == "__main__":
+    print(json.dumps(main(sys.argv[1], sys.argv[2], Path(sys.argv[3]))))

@@ -1,0 +1,47 @@
+"""The portal in Chromium against the platform as `make up` runs it (tests/e2e/portal_browser.py
+drives the browser): the home page, logging in with the keyboard, the dashboard, logging out, and
+a certificate check on a phone-sized screen; axe-core finds no serious or critical violation on
+any screen. Screenshots are kept in the test's folder (``artifacts/``)."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.conftest import ADMIN_PASSWORD
+from tests.e2e.conftest import Stack
+
+HERE = Path(__file__).resolve().parent
+
+
+def test_the_portal_in_a_browser(stack_env, tmp_path):
+    stack_env["OPENCOO_ADMIN_PASSWORD"] = ADMIN_PASSWORD
+    stack = Stack(stack_env, tmp_path / "stack.log").start()
+    try:
+        walk = subprocess.run(
+            [
+                sys.executable,
+                str(HERE / "portal_browser.py"),
+                stack.base,
+                ADMIN_PASSWORD,
+                str(tmp_path / "artifacts"),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+    finally:
+        stack.stop()
+    assert walk.returncode == 0, walk.stderr[-4000:] + stack.text[-3000:]
+    report = json.loads(walk.stdout.strip().splitlines()[-1])
+    assert set(report["screens"]) == {"home", "login", "dashboard_admin", "verify_phone"}
+    serious = {
+        name: [v for v in found if v["impact"] in ("serious", "critical")]
+        for name, found in report["screens"].items()
+    }
+    assert all(not found for found in serious.values()), serious
+    assert report["seen"]["dashboard"] == "Dashboard"
+    assert report["seen"]["after_logout"].endswith("/")
+    assert "no certificate" in report["seen"]["verify_unknown"].lower()
+    assert report["seen"]["phone_overflow"] is False
+    assert all((tmp_path / "artifacts" / f"{name}.png").stat().st_size > 1000 for name in report["screens"])
