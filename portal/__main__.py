@@ -5,6 +5,8 @@ import eventlet
 eventlet.monkey_patch()
 
 import logging  # noqa: E402
+import signal  # noqa: E402
+import sys  # noqa: E402
 
 from eventlet import wsgi  # noqa: E402
 
@@ -30,6 +32,16 @@ def main():
     host, _, port = config.portal_address().rpartition(":")
     listener = eventlet.listen((host, int(port)))
     logging.info("portal at http://%s (public URL %s)", config.portal_address(), config.public_url())
+    # Stopped as the services are (SIGTERM from a supervisor, Ctrl-C): quietly, exit code 0.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    try:
+        serve(listener, app)
+    except KeyboardInterrupt:
+        pass
+    logging.info("portal stopped")
+
+
+def serve(listener, app):
     wsgi.server(
         listener,
         app,
