@@ -347,6 +347,10 @@ class OfficeCreate(Schema):
     )
 
 
+# A staff username as registration keeps it (it lower-cases what it is given).
+USERNAME = {"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9._-]{2,63}$", "example": "kochi.officer"}
+
+
 class StaffCreate(Schema):
     username = fields.String(required=True, validate=validate.Length(min=3, max=64))
     name = fields.String(required=True, validate=validate.Length(min=1, max=200))

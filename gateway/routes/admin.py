@@ -158,6 +158,32 @@ class AdminRoutes:
 
     @route(
         "POST",
+        "/api/v1/admin/staff/<username>/deactivate",
+        "Deactivate a staff account (an officer who left): no more logins, its tokens stop at once",
+        tags=["admin"],
+        roles=STAFF_ROLES,
+        response=schemas.Staff,
+        path_params={"username": schemas.USERNAME},
+        responses={404: "No such staff account", 409: "One's own account"},
+    )
+    def deactivate_staff(self, request, username):
+        return self.registration.set_staff_active(actor(request.principal), username, False)
+
+    @route(
+        "POST",
+        "/api/v1/admin/staff/<username>/reactivate",
+        "Reactivate a staff account: its password works again",
+        tags=["admin"],
+        roles=STAFF_ROLES,
+        response=schemas.Staff,
+        path_params={"username": schemas.USERNAME},
+        responses={404: "No such staff account", 409: "One's own account"},
+    )
+    def reactivate_staff(self, request, username):
+        return self.registration.set_staff_active(actor(request.principal), username, True)
+
+    @route(
+        "POST",
         "/api/v1/admin/officers",
         "Create an officer of an issuing office; the password goes by email",
         tags=["admin"],

@@ -293,6 +293,12 @@ def change_password(uow, username: str, current: str, new: str) -> Account:
 def _replace_password(uow, account: Account, new: str) -> None:
     """The new password, and every token issued before it refused from now on."""
     account.password_hash = HASHER.hash(new)
+    end_every_token(uow, account)
+
+
+def end_every_token(uow, account: Account) -> None:
+    """Every token of ``account`` issued until now is refused from now on (password changed,
+    account deactivated): the gateways hear it at once."""
     account.credentials_version += 1
     account.credentials_changed_at = utcnow()
     uow.emit(

@@ -142,6 +142,10 @@ class RegistrationService(base.ServiceBase):
         )
 
     @rpc
+    def set_staff_active(self, actor, username, active):
+        return staff.set_active(self.db, actor, username, bool(active))
+
+    @rpc
     def staff(self, actor, role=None):
         return staff.list_staff(self.db.session, actor, role)
 

@@ -211,6 +211,30 @@ def create_staff(uow, actor, role, username, name, email, mobile, agency_code, i
     return staff_view(account)
 
 
+def set_active(uow, actor, username, active: bool) -> dict:
+    """Deactivate a staff account (an officer who left): it cannot log in, and its tokens stop
+    working at once; or reactivate it (its password works again). An agency admin manages its
+    own agency's officers, the admin everyone; nobody deactivates themselves."""
+    account = uow.session.scalar(
+        select(Account).where(
+            Account.username == (username or "").strip().lower(),
+            Account.role.in_(["officer", "agency_admin"]),
+        )
+    )
+    if account is None:
+        raise NotFound(f"no staff account {username}", code="STAFF_UNKNOWN")
+    if account.role == "agency_admin":
+        policy.require_admin(actor)
+    policy.require_manager_of(actor, account.agency_code)
+    if account.username == actor["username"]:
+        raise Conflict("you cannot deactivate your own account", code="OWN_ACCOUNT")
+    if account.active != active:
+        account.active = active
+        if not active:
+            accounts.end_every_token(uow, account)
+    return staff_view(account)
+
+
 def staff_view(account: Account) -> dict:
     return {
         "username": account.username,

@@ -668,3 +668,44 @@ def test_logout_ends_that_token_only_at_once_and_tells_gateways_that_start_later
     [ended] = rpc_client().registration.revoked_tokens()
     assert ended["token_id"] == jwt.decode(portal, options={"verify_signature": False})["jti"]
     assert requests.post(f"{base}/api/v1/auth/logout", timeout=10).status_code == 401
+
+
+def test_a_deactivated_officer_cannot_log_in_and_its_tokens_stop_at_once(platform, smtp_mailbox):
+    base, mailbox = platform("registration", "notification", "application"), smtp_mailbox
+    from tests.staff import make_staff
+
+    officer = make_staff(base, mailbox, "leaving.officer", office="MPEDA-KOCHI")
+    mpeda_admin = make_staff(base, mailbox, "mpeda.chief", agency="MPEDA")
+    fieo_admin = make_staff(base, mailbox, "fieo.chief", agency="FIEO")
+    password = re.search(
+        r"Password:\s*(\S+)",
+        mail_text(mailbox.wait_for(lambda m: "leaving.officer@" in m["To"].lower())[0]),
+    ).group(1)
+
+    def deactivate(token, username, verb="deactivate"):
+        return requests.post(
+            f"{base}/api/v1/admin/staff/{username}/{verb}", headers=bearer(token), timeout=10
+        )
+
+    # another agency's admin may not; nobody may touch their own account; exporters are not staff
+    refused = deactivate(fieo_admin, "leaving.officer")
+    assert refused.status_code == 403 and refused.json()["error"]["code"] == "AGENCY_FORBIDDEN"
+    assert deactivate(mpeda_admin, "mpeda.chief").status_code == 403  # an agency admin: admins only
+    own = deactivate(login(base, "admin", ADMIN_PASSWORD), "admin")
+    assert own.status_code == 404  # the platform admin is not a staff account
+    assert deactivate(mpeda_admin, "no.such.person").status_code == 404
+    assert deactivate(mpeda_admin, "AAACM4821K").status_code == 404
+    queue = requests.get(f"{base}/api/v1/officer/applications", headers=bearer(officer), timeout=10)
+    assert queue.status_code == 200  # the officer's token works until then
+
+    done = deactivate(mpeda_admin, "Leaving.Officer")
+    assert done.status_code == 200 and done.json()["active"] is False, done.text
+    queue = requests.get(f"{base}/api/v1/officer/applications", headers=bearer(officer), timeout=10)
+    assert queue.status_code == 401 and queue.json()["error"]["code"] == "TOKEN_REVOKED"
+    with pytest.raises(AssertionError):
+        login(base, "leaving.officer", password)
+    assert deactivate(mpeda_admin, "leaving.officer").json()["active"] is False  # twice is once
+
+    back = deactivate(mpeda_admin, "leaving.officer", "reactivate")
+    assert back.status_code == 200 and back.json()["active"] is True
+    assert login(base, "leaving.officer", password)
