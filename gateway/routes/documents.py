@@ -64,3 +64,15 @@ class DocumentRoutes:
                 "X-Content-SHA256": document["sha256"],
             },
         )
+
+    @route(
+        "DELETE",
+        "/api/v1/applications/<application_id>/documents/<document_id>",
+        "Remove a document uploaded by mistake (a draft, or an application with a discrepancy)",
+        tags=["applications"],
+        roles=["exporter"],
+        responses={404: "No such document", 409: "Not editable in its status"},
+    )
+    def remove_document(self, request, application_id, document_id):
+        self.application.remove_document(actor(request.principal), application_id, document_id)
+        return Response(status=204)

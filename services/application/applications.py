@@ -302,11 +302,27 @@ def add_document(
     return views.document_view(document)
 
 
-def get_document(session, actor, application_id, document_id) -> dict:
-    application = load(session, actor, application_id)
+def _document(session, application, document_id) -> Document:
     document = session.get(Document, str(document_id))
     if document is None or document.application_id != application.id:
         raise NotFound("no such document", code="DOCUMENT_NOT_FOUND")
+    return document
+
+
+def remove_document(uow, actor, application_id, document_id) -> None:
+    """A document uploaded by mistake goes, while the application may still be changed (a draft,
+    or sent back with a discrepancy). Its file stays in the blob store, which other documents
+    with the same content may share."""
+    policy.require_exporter(actor)
+    application = load(uow.session, actor, application_id)
+    _editable(application)
+    uow.session.delete(_document(uow.session, application, document_id))
+    application.updated_at = utcnow()
+
+
+def get_document(session, actor, application_id, document_id) -> dict:
+    application = load(session, actor, application_id)
+    document = _document(session, application, document_id)
     return {
         **views.document_view(document),
         "content": base64.b64encode(BlobStore().get(document.sha256)).decode(),

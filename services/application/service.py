@@ -94,6 +94,10 @@ class ApplicationService(base.ServiceBase):
         return applications.get_document(self.db.session, actor, application_id, document_id)
 
     @rpc
+    def remove_document(self, actor, application_id, document_id):
+        applications.remove_document(self.db, actor, application_id, document_id)
+
+    @rpc
     def signing_payload(self, actor, application_id):
         return applications.signing_payload(self.db.session, actor, application_id)
 

@@ -422,3 +422,21 @@ def test_the_same_document_sent_twice_is_kept_once(world):
     assert packing.json()["id"] != first.json()["id"]  # another kind is another document
     documents = call(world, "GET", f"/api/v1/applications/{draft['id']}").json()["documents"]
     assert len(documents) == 2
+
+
+def test_a_document_uploaded_by_mistake_is_removed_while_the_application_may_change(world):
+    application_id = ready_draft(world)
+    mistake = upload(world, application_id, minimal_pdf(), kind="other", name="wrong.pdf").json()
+    path = f"/api/v1/applications/{application_id}/documents/{mistake['id']}"
+    assert call(world, "DELETE", path).status_code == 204
+    kept = call(world, "GET", f"/api/v1/applications/{application_id}").json()["documents"]
+    assert [d["kind"] for d in kept] == ["invoice"]
+    assert call(world, "GET", path).status_code == 404
+    gone = call(world, "DELETE", path)  # twice: it is gone
+    assert gone.status_code == 404 and gone.json()["error"]["code"] == "DOCUMENT_NOT_FOUND"
+    # once submitted, nothing is removed, and nothing changes
+    assert submit(world, application_id).status_code == 200
+    invoice = f"/api/v1/applications/{application_id}/documents/{kept[0]['id']}"
+    refused = call(world, "DELETE", invoice)
+    assert refused.status_code == 409 and refused.json()["error"]["code"] == "APPLICATION_NOT_EDITABLE"
+    assert call(world, "GET", invoice).status_code == 200
