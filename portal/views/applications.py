@@ -4,6 +4,7 @@ office queue. Filters, sorting and pages are the API's own (its query parameters
 import re
 
 from werkzeug.exceptions import NotFound
+from werkzeug.utils import redirect
 
 from portal.api import ApiError
 from portal.app import Page, screen
@@ -79,7 +80,9 @@ def officer_queue(page: Page):
     return _list(page, "/api/v1/officer/applications", "applications.html", officer=True)
 
 
-def _application(page: Page, application_id: str, officer: bool):
+def _application(
+    page: Page, application_id: str, officer: bool, problem: ApiError | None = None, status: int = 200
+):
     if not _ID.fullmatch(application_id):
         raise NotFound()
     path = f"/api/v1/applications/{application_id}"  # the API decides who may see which
@@ -90,7 +93,17 @@ def _application(page: Page, application_id: str, officer: bool):
         if exc.status == 404:
             raise NotFound() from exc
         raise
-    return page.render("application.html", application=application, history=history["items"], officer=officer)
+    if officer and application["status"] == Status.SUBMITTED:
+        page.ensure_session()  # the decision forms carry its CSRF token
+    return page.render(
+        "application.html",
+        status,
+        application=application,
+        history=history["items"],
+        officer=officer,
+        decisions=DECISIONS if officer and application["status"] == Status.SUBMITTED else (),
+        problem=problem,
+    )
 
 
 @screen("/applications/<application_id>", roles=(Role.EXPORTER,))
@@ -101,3 +114,31 @@ def exporter_application(page: Page, application_id: str):
 @screen("/officer/applications/<application_id>", roles=(Role.OFFICER,))
 def officer_application(page: Page, application_id: str):
     return _application(page, application_id, officer=True)
+
+
+# The officer's three decisions on a submitted application: (what, the API's field, its label,
+# whether it must be given).
+DECISIONS = (
+    ("discrepancy", "comment", "Discrepancy: what the exporter must correct", True),
+    ("approve", "remarks", "Approve: remarks (optional)", False),
+    ("reject", "reason", "Reject: the reason, as the exporter will read it", True),
+)
+
+
+@screen("/officer/applications/<application_id>/<decision>", methods=("POST",), roles=(Role.OFFICER,))
+def officer_decides(page: Page, application_id: str, decision: str):
+    known = {name: field for name, field, _, _ in DECISIONS}
+    if decision not in known or not _ID.fullmatch(application_id):
+        raise NotFound()
+    text = page.form_value(known[decision], 2000).strip()
+    try:
+        page.api(
+            "POST",
+            f"/api/v1/officer/applications/{application_id}/{decision}",
+            json_body={known[decision]: text or None},
+        )
+    except ApiError as exc:
+        if exc.status >= 500 or exc.status in (401, 403, 404):
+            raise
+        return _application(page, application_id, officer=True, problem=exc, status=exc.status)
+    return redirect(f"/officer/applications/{application_id}", code=303)

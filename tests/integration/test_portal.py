@@ -4,6 +4,7 @@ captcha and back to the page asked for, and the API's refusals shown on the page
 real browser is tests/e2e/test_portal_walk.py.)"""
 
 import re
+from contextlib import contextmanager
 
 import eventlet
 import pytest
@@ -11,26 +12,41 @@ import requests
 from eventlet import wsgi
 
 from tests.conftest import ADMIN_PASSWORD, free_port
+from tests.integration.test_applications import world  # noqa: F401  (a fixture)
 
 
 @pytest.fixture
-def site(platform, platform_env, monkeypatch, tmp_path):
-    """The platform with its portal: the gateway at the public URL hands pages to the portal."""
+def portal_port(platform_env, monkeypatch):
+    """Where this test's portal listens; set before the gateway starts, which hands it pages."""
+    port = free_port()
+    monkeypatch.setenv("OPENCOO_PORTAL_HTTP", f"127.0.0.1:{port}")
+    monkeypatch.setenv("OPENCOO_PORTAL_URL", f"http://127.0.0.1:{port}")
+    return port
+
+
+@contextmanager
+def portal_serving(port):
     import portal.views  # noqa: F401  (declares the screens)
     from portal import api, sessions
     from portal.app import Portal
     from services.chassis import config
 
-    port = free_port()
-    monkeypatch.setenv("OPENCOO_PORTAL_HTTP", f"127.0.0.1:{port}")
-    monkeypatch.setenv("OPENCOO_PORTAL_URL", f"http://127.0.0.1:{port}")
-    base = platform()
     app = Portal(api.from_config(), sessions.SessionStore(), config.public_url())
     listener = eventlet.listen(("127.0.0.1", port))
     server = eventlet.spawn(wsgi.server, listener, app, log_output=False)
-    yield base
-    server.kill()
-    listener.close()
+    try:
+        yield
+    finally:
+        server.kill()
+        listener.close()
+
+
+@pytest.fixture
+def site(portal_port, platform, platform_env):
+    """The platform with its portal: the gateway at the public URL hands pages to the portal."""
+    base = platform()
+    with portal_serving(portal_port):
+        yield base
 
 
 def captcha_answer(html: str) -> str:
@@ -222,3 +238,55 @@ def test_screens_refuse_other_roles_and_unknown_pages(site):
     assert browser.get(site + "/officer/applications", timeout=10).status_code == 403
     missing = browser.get(site + "/no/such/page", timeout=10)
     assert missing.status_code == 404 and "There is no such page" in missing.text
+
+
+def test_the_officer_decides_from_the_queue_and_a_refusal_keeps_the_page(portal_port, world, smtp_mailbox):
+    from tests.conftest import mail_text
+    from tests.integration.test_examination import paid
+
+    application_id = paid(world)
+    from tests.staff import make_staff
+
+    make_staff(world["base"], smtp_mailbox, "kochi.officer", office="MPEDA-KOCHI")
+    mail = smtp_mailbox.wait_for(lambda m: "kochi.officer@" in m["To"].lower())[0]
+    password = re.search(r"Password:\s*(\S+)", mail_text(mail)).group(1)
+    base = world["base"]
+    with portal_serving(portal_port):
+        browser = requests.Session()
+        assert log_in(browser, base, "kochi.officer", password).status_code == 303
+        dashboard = browser.get(base + "/dashboard", timeout=10)
+        assert "Queue: 1 waiting for examination" in dashboard.text
+        queue = browser.get(base + "/officer/applications", timeout=10)
+        assert f"/officer/applications/{application_id}" in queue.text
+        page = browser.get(base + f"/officer/applications/{application_id}", timeout=10)
+        assert "Raise discrepancy" in page.text and 'for="reject-reason"' in page.text
+        token = hidden(page.text, "csrf_token")
+        # an empty reason is the API's refusal, shown on the page; nothing is decided
+        empty = browser.post(
+            base + f"/officer/applications/{application_id}/reject",
+            timeout=10,
+            data={"csrf_token": token, "reason": "  "},
+        )
+        assert empty.status_code == 400 and 'aria-invalid="true"' in empty.text
+        assert "Raise discrepancy" in empty.text
+        # a forged form (no token) changes nothing either
+        forged = browser.post(
+            base + f"/officer/applications/{application_id}/discrepancy",
+            timeout=10,
+            data={"comment": "Attach the packing list"},
+        )
+        assert forged.status_code == 403
+        raised = browser.post(
+            base + f"/officer/applications/{application_id}/discrepancy",
+            timeout=10,
+            data={"csrf_token": token, "comment": "Attach the packing list"},
+            allow_redirects=False,
+        )
+        assert raised.status_code == 303
+        after = browser.get(base + raised.headers["Location"], timeout=10)
+        assert "discrepancy" in after.text and "Attach the packing list" in after.text
+        assert "Raise discrepancy" not in after.text  # decided: no more decision forms
+        unknown = browser.post(
+            base + f"/officer/applications/{application_id}/promote", timeout=10, data={"csrf_token": token}
+        )
+        assert unknown.status_code == 404
