@@ -94,7 +94,8 @@ class Page:
         try:
             return self.portal.api.call(method, path, token=token, client=self.client, **kwargs)
         except ApiError as exc:
-            if exc.status == 401 and self.session is not None and token:
+            # the token's refusal (expired, revoked), not a wrong password typed into a form
+            if exc.status == 401 and exc.code.startswith("TOKEN_") and self.session is not None and token:
                 self.portal.store.end(self.session)
                 raise LoginRequired from exc
             raise

@@ -59,3 +59,77 @@ def logout(page: Page):
         pass  # already refused or expired: nothing left to end
     page.log_out()
     return redirect("/", code=303)
+
+
+def _forgot_page(
+    page: Page,
+    status: int = 200,
+    problem: ApiError | None = None,
+    sent: bool = False,
+    typed: dict | None = None,
+):
+    captcha = page.api("GET", "/api/v1/auth/captcha")
+    page.ensure_session()
+    return page.render(
+        "forgot_password.html",
+        status,
+        captcha=captcha,
+        problem=problem,
+        sent=sent,
+        username=(typed or {}).get("username", ""),
+        email=(typed or {}).get("email", ""),
+    )
+
+
+@screen("/forgot-password", public=True)
+def forgot_password_form(page: Page):
+    return _forgot_page(page)
+
+
+@screen("/forgot-password", methods=("POST",), public=True)
+def forgot_password(page: Page):
+    typed = {
+        "username": page.form_value("username", 64).strip(),
+        "email": page.form_value("email", 254).strip(),
+    }
+    try:
+        page.api(
+            "POST",
+            "/api/v1/auth/forgot-password",
+            json_body={
+                **typed,
+                "captcha_id": page.form_value("captcha_id", 64),
+                "captcha_answer": page.form_value("captcha_answer", 8).strip(),
+            },
+        )
+    except ApiError as exc:
+        if exc.status >= 500:
+            raise
+        return _forgot_page(page, exc.status, exc, typed=typed)
+    # the same answer whether or not the account exists: the API says nothing either
+    return _forgot_page(page, sent=True)
+
+
+@screen("/change-password", roles=PEOPLE)
+def change_password_form(page: Page):
+    return page.render("change_password.html", problem=None, done=False)
+
+
+@screen("/change-password", methods=("POST",), roles=PEOPLE)
+def change_password(page: Page):
+    try:
+        token = page.api(
+            "POST",
+            "/api/v1/auth/change-password",
+            json_body={
+                "current_password": page.form_value("current_password", 256),
+                "new_password": page.form_value("new_password", 256),
+            },
+        )
+    except ApiError as exc:
+        if exc.status >= 500:
+            raise
+        return page.render("change_password.html", exc.status, problem=exc, done=False)
+    # every earlier token is revoked: this session goes on with the fresh one
+    page.portal.store.replace_token(page.user, token["access_token"], token["expires_in"])
+    return page.render("change_password.html", problem=None, done=True)

@@ -290,3 +290,60 @@ def test_the_officer_decides_from_the_queue_and_a_refusal_keeps_the_page(portal_
             base + f"/officer/applications/{application_id}/promote", timeout=10, data={"csrf_token": token}
         )
         assert unknown.status_code == 404
+
+
+def test_forgot_and_change_password_in_the_portal(site, smtp_mailbox):
+    browser = requests.Session()
+    form = browser.get(site + "/forgot-password", timeout=10)
+    wrong = browser.post(
+        site + "/forgot-password",
+        timeout=10,
+        data={
+            "csrf_token": hidden(form.text, "csrf_token"),
+            "captcha_id": hidden(form.text, "captcha_id"),
+            "username": "admin",
+            "email": "nobody@example.in",
+            "captcha_answer": "-1",
+        },
+    )
+    assert wrong.status_code == 400 and 'value="nobody@example.in"' in wrong.text
+    form = browser.get(site + "/forgot-password", timeout=10)
+    sent = browser.post(
+        site + "/forgot-password",
+        timeout=10,
+        data={
+            "csrf_token": hidden(form.text, "csrf_token"),
+            "captcha_id": hidden(form.text, "captcha_id"),
+            "username": "nobody",
+            "email": "nobody@example.in",
+            "captcha_answer": captcha_answer(form.text),
+        },
+    )
+    assert sent.status_code == 200 and "a link to choose a new password" in sent.text  # says nothing more
+
+    assert log_in(browser, site, "admin", ADMIN_PASSWORD).status_code == 303
+    page = browser.get(site + "/change-password", timeout=10)
+    token = hidden(page.text, "csrf_token")
+    typo = browser.post(
+        site + "/change-password",
+        timeout=10,
+        data={"csrf_token": token, "current_password": "not it", "new_password": "Another-passw0rd"},
+    )
+    assert typo.status_code == 401 and 'aria-invalid="true"' in typo.text
+    assert browser.get(site + "/dashboard", timeout=10).status_code == 200  # a typo does not log out
+    weak = browser.post(
+        site + "/change-password",
+        timeout=10,
+        data={"csrf_token": token, "current_password": ADMIN_PASSWORD, "new_password": "short"},
+    )
+    assert weak.status_code == 422
+    done = browser.post(
+        site + "/change-password",
+        timeout=10,
+        data={"csrf_token": token, "current_password": ADMIN_PASSWORD, "new_password": "Another-passw0rd"},
+    )
+    assert done.status_code == 200 and "Your password is changed" in done.text
+    assert browser.get(site + "/dashboard", timeout=10).status_code == 200  # still logged in here
+    from tests.conftest import login
+
+    assert login(site, "admin", "Another-passw0rd")
