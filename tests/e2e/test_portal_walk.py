@@ -34,7 +34,16 @@ def test_the_portal_in_a_browser(stack_env, tmp_path):
         stack.stop()
     assert walk.returncode == 0, walk.stderr[-4000:] + stack.text[-3000:]
     report = json.loads(walk.stdout.strip().splitlines()[-1])
-    assert set(report["screens"]) == {"home", "login", "dashboard_admin", "verify_phone"}
+    assert set(report["screens"]) == {
+        "home",
+        "login",
+        "login_refused",
+        "forgot_password",
+        "dashboard_admin",
+        "change_password",
+        "verify_phone",
+    }
+    assert report["seen"]["username_kept"] == "admin"
     serious = {
         name: [v for v in found if v["impact"] in ("serious", "critical")]
         for name, found in report["screens"].items()
