@@ -107,6 +107,8 @@ EVENT_DOCS = {
     "credentials_changed": "**Internal**, for the gateway: an account's password was changed "
     "(by its owner, a reset link or the CLI); every token issued before "
     "is refused from now on. Every gateway process gets its own copy.",
+    "organisation_changed": "**Internal**, for the gateway: an agency or office was added; the "
+    "cached reference list of agencies is dropped. Every gateway process gets its own copy.",
     "token_revoked": "**Internal**, for the gateway: someone logged out; that one token is refused "
     "from now on (the account's other tokens still work). Every gateway process gets its own copy.",
     "password_reset_requested": '**Internal**, for the notification service: "forgot password" '
@@ -150,6 +152,7 @@ EXAMPLES = {
         "reason": "registration",
     },
     ("registration", "credentials_changed", 1): {"username": "AAACM4821K", "credentials_version": 3},
+    ("registration", "organisation_changed", 1): {"agency_code": "MPEDA"},
     ("registration", "token_revoked", 1): {
         "username": "AAACM4821K",
         "token_id": "9f1c2b7e54a04c0fa3d1e6b8c2a47d55",

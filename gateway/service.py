@@ -7,6 +7,7 @@ from nameko.timer import timer
 
 from gateway import revocation
 from gateway.ratelimit import RateLimit
+from gateway.reference_cache import KnownReference
 from gateway.revocation import KnownCredentialVersions
 
 # Modules, not their classes: `nameko run` takes every class in this module's namespace that
@@ -51,6 +52,7 @@ class GatewayService(
     notification = TimedRpcProxy("notification")
     verification = TimedRpcProxy("verification")
     credential_versions = KnownCredentialVersions()
+    reference = KnownReference()
     iec_lookups = RateLimit(limit=30, seconds=60)
     # Public and heavy (a PDF up to 10 MB through two services and a signature validation).
     file_verifications = RateLimit(limit=20, seconds=60)
@@ -61,6 +63,11 @@ class GatewayService(
     def on_credentials_changed(self, payload):
         event = parse_event("registration", "credentials_changed", payload)
         self.credential_versions.note(event["username"], event["credentials_version"])
+
+    @event_handler("registration", "organisation_changed", handler_type=BROADCAST, reliable_delivery=False)
+    def on_organisation_changed(self, payload):
+        parse_event("registration", "organisation_changed", payload)
+        self.reference.drop("agencies")
 
     @event_handler("registration", "token_revoked", handler_type=BROADCAST, reliable_delivery=False)
     def on_token_revoked(self, payload):

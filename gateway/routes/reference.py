@@ -3,13 +3,14 @@ and the admin's HS upload."""
 
 from gateway import schemas
 from gateway.http import route
+from gateway.reference_cache import conditional
 from gateway.routes.common import HS_UPLOAD, paginate
 from services.chassis.errors import BadRequest, RuleViolation
 
 
 class ReferenceRoutes:
     """Routes of the gateway service (``gateway/service.py``), which gives them
-    ``self.<service>`` RPC proxies and rate limits."""
+    ``self.<service>`` RPC proxies, rate limits and ``self.reference`` (the kept lists)."""
 
     @route(
         "GET",
@@ -21,7 +22,9 @@ class ReferenceRoutes:
         public=True,
     )
     def agreements(self, request):
-        return paginate(request, self.application.agreements())
+        return conditional(
+            request, paginate(request, self.reference.get("agreements", self.application.agreements))
+        )
 
     @route(
         "GET",
@@ -45,7 +48,9 @@ class ReferenceRoutes:
         public=True,
     )
     def agencies(self, request):
-        return paginate(request, self.registration.agencies())
+        return conditional(
+            request, paginate(request, self.reference.get("agencies", self.registration.agencies))
+        )
 
     @route(
         "GET",
@@ -57,7 +62,7 @@ class ReferenceRoutes:
         public=True,
     )
     def units(self, request):
-        return paginate(request, self.application.units())
+        return conditional(request, paginate(request, self.reference.get("units", self.application.units)))
 
     @route(
         "GET",
@@ -69,7 +74,9 @@ class ReferenceRoutes:
         public=True,
     )
     def countries(self, request):
-        return paginate(request, self.application.countries())
+        return conditional(
+            request, paginate(request, self.reference.get("countries", self.application.countries))
+        )
 
     @route(
         "GET",
@@ -81,7 +88,9 @@ class ReferenceRoutes:
         public=True,
     )
     def currencies(self, request):
-        return paginate(request, self.application.currencies())
+        return conditional(
+            request, paginate(request, self.reference.get("currencies", self.application.currencies))
+        )
 
     @route(
         "GET",

@@ -119,6 +119,13 @@ class TokenRevokedV1(Envelope):
     expires_at = fields.String(required=True)
 
 
+class OrganisationChangedV1(Envelope):
+    """Internal: an agency, regional office or issuing office was added; the gateway drops its
+    cached list of agencies and offices. Every gateway process hears it (a broadcast)."""
+
+    agency_code = fields.String(required=True)
+
+
 class PasswordResetRequestedV1(Envelope):
     """Internal: "forgot password" matched an account; the notification service emails the
     link, which works once, for ``expires_in_minutes``. The link is a secret: scrubbed from the
@@ -185,6 +192,7 @@ EVENTS = {
     ("registration", "credentials_issued"): {1: CredentialsIssuedV1},
     ("registration", "credentials_changed"): {1: CredentialsChangedV1},
     ("registration", "token_revoked"): {1: TokenRevokedV1},
+    ("registration", "organisation_changed"): {1: OrganisationChangedV1},
     ("registration", "password_reset_requested"): {1: PasswordResetRequestedV1},
     ("registration", "login_failures_alert"): {1: LoginFailuresAlertV1},
     ("application", "application_submitted"): {1: ApplicationSubmittedV1},

@@ -119,16 +119,16 @@ class RegistrationService(base.ServiceBase):
 
     @rpc
     def create_agency(self, actor, code, name):
-        return staff.create_agency(self.db.session, actor, code, name)
+        return staff.create_agency(self.db, actor, code, name)
 
     @rpc
     def create_regional_office(self, actor, agency_code, code, name, state):
-        return staff.create_regional_office(self.db.session, actor, agency_code, code, name, state)
+        return staff.create_regional_office(self.db, actor, agency_code, code, name, state)
 
     @rpc
     def create_issuing_office(self, actor, regional_office_code, code, name, state, address="", gstin=None):
         return staff.create_issuing_office(
-            self.db.session, actor, regional_office_code, code, name, state, address, gstin
+            self.db, actor, regional_office_code, code, name, state, address, gstin
         )
 
     @rpc

@@ -43,7 +43,14 @@ def _add(session, row, what):
         raise Conflict(f"{what} exists already", code="ALREADY_EXISTS") from None
 
 
-def create_agency(session, actor, code, name):
+def _changed(uow, agency_code: str) -> None:
+    """The organisation others read (the gateway caches the reference list of agencies and
+    offices) changed: every gateway process hears it."""
+    uow.emit("organisation_changed", {"agency_code": agency_code})
+
+
+def create_agency(uow, actor, code, name):
+    session = uow.session
     policy.require_admin(actor)
     _checked(
         [
@@ -54,10 +61,12 @@ def create_agency(session, actor, code, name):
     if session.get(Agency, code) is not None:
         raise Conflict(f"agency {code} exists already", code="ALREADY_EXISTS")
     _add(session, Agency(code=code, name=name.strip()), f"agency {code}")
+    _changed(uow, code)
     return {"code": code, "name": name.strip()}
 
 
-def create_regional_office(session, actor, agency_code, code, name, state):
+def create_regional_office(uow, actor, agency_code, code, name, state):
+    session = uow.session
     _agency(session, agency_code)
     policy.require_manager_of(actor, agency_code)
     _checked(
@@ -74,6 +83,7 @@ def create_regional_office(session, actor, agency_code, code, name, state):
         RegionalOffice(code=code, agency_code=agency_code, name=name.strip(), state=state),
         f"office {code}",
     )
+    _changed(uow, agency_code)
     return {
         "kind": "regional",
         "code": code,
@@ -83,7 +93,8 @@ def create_regional_office(session, actor, agency_code, code, name, state):
     }
 
 
-def create_issuing_office(session, actor, regional_office_code, code, name, state, address, gstin=None):
+def create_issuing_office(uow, actor, regional_office_code, code, name, state, address, gstin=None):
+    session = uow.session
     region = session.get(RegionalOffice, regional_office_code)
     if region is None:
         raise NotFound(f"no regional office {regional_office_code}", code="REGIONAL_OFFICE_UNKNOWN")
@@ -116,6 +127,7 @@ def create_issuing_office(session, actor, regional_office_code, code, name, stat
         ),
         f"office {code}",
     )
+    _changed(uow, region.agency_code)
     return {
         "kind": "issuing",
         "code": code,

@@ -23,6 +23,7 @@ DESIGN_EVENTS = {
     },
     ("registration", "credentials_changed"): {"username", "credentials_version"},
     ("registration", "token_revoked"): {"username", "token_id", "expires_at"},
+    ("registration", "organisation_changed"): {"agency_code"},
     ("registration", "password_reset_requested"): {"username", "name", "email", "link", "expires_in_minutes"},
     ("registration", "login_failures_alert"): {
         "username",
