@@ -9,10 +9,13 @@ In one run, one after the other (never concurrently):
 1. Baseline: ``bench/echo_services.py`` as two ``nameko run`` processes (``echo`` with an @rpc
    method returning 18 agreement-sized dicts, ``echo_gateway`` with ``GET /echo`` calling it
    through RpcProxy), loaded with wrk on ``GET /echo``.
-2. Platform: ``opencoo up`` (init, then honcho with the Procfile: six services and the gateway),
-   loaded with wrk on ``GET /api/v1/reference/agreements``
-   (HTTP -> gateway -> RPC -> application service -> SQLite).
-3. The ratio platform_rps / baseline_rps (target >= 0.5) and p50/p99 latencies.
+2. Platform: ``opencoo up`` (init, then honcho with the Procfile: the services, the gateway and
+   the portal), loaded with wrk on ``GET /api/v1/reference/agreements``, a list the gateway keeps
+   (HTTP -> gateway, no RPC once kept: target at least twice the echo), then on
+   ``GET /api/v1/reference/agreements/013`` (HTTP -> gateway -> RPC -> application service ->
+   SQLite: one agreement, a smaller answer than the echo's 18).
+3. The ratios platform_rps / baseline_rps (targets >= 2 for the kept read, >= 0.5 for the RPC)
+   and p50/p99 latencies.
 4. Resident memory (sum of VmRSS) of every platform process (descendants of ``opencoo up``, itself
    included) and of RabbitMQ (beam.smp, its descendants, epmd) at idle, after the load and a rest;
    target < 1 GB.
@@ -48,7 +51,9 @@ BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
 VENV_BIN = Path(sys.executable).parent
 RESULTS = BENCH / "results" / "rpc_roundtrip.json"
-PLATFORM_PATH = "/api/v1/reference/agreements"
+PLATFORM_PATH = "/api/v1/reference/agreements"  # a read the gateway keeps: no RPC once kept
+UNCACHED_PATH = "/api/v1/reference/agreements/013"  # one agreement: an RPC and a SQLite read each
+TARGET_CACHED_RATIO = 2.0
 ECHO_PATH = "/echo"
 TARGET_RATIO = 0.5
 TARGET_MEMORY_MB = 1024
@@ -176,6 +181,8 @@ def label(pid: int) -> str:
         return "worker of " + args[-1]
     if "honcho" in joined:
         return "honcho"
+    if args[-2:] == ["-m", "portal"]:
+        return "portal"
     if any(a.endswith("/opencoo") or a == "opencoo" for a in args):
         return "opencoo " + " ".join(args[args.index(next(a for a in args if a.endswith("opencoo"))) + 1 :])
     return comm(pid)
@@ -720,7 +727,9 @@ def run_platform(args, wrk, vhost: str, tmp: Path, mgmt: Management) -> dict:
                     if name == "nameko services.application.service"
                     else "other five services"
                     if name.startswith("nameko ")
-                    else "honcho (8 processes, log relay)"
+                    else "portal"
+                    if name == "portal"
+                    else "honcho (log relay)"
                     if name == "honcho"
                     else "opencoo up"
                 )
@@ -730,6 +739,12 @@ def run_platform(args, wrk, vhost: str, tmp: Path, mgmt: Management) -> dict:
 
         res = load(wrk, url, args, "platform", groups)
         res.update(url=url, response_bytes=len(body), items=len(items), startup_s=round(started, 1))
+        uncached_url = f"http://127.0.0.1:{port}{UNCACHED_PATH}"
+        with urllib.request.urlopen(uncached_url, timeout=10) as resp:
+            uncached_bytes = len(resp.read())
+        uncached = load(wrk, uncached_url, args, "platform uncached", groups)
+        uncached.update(url=uncached_url, response_bytes=uncached_bytes)
+        res["uncached"] = {k: v for k, v in uncached.items() if k != "raw"}
         log(f"platform: resting {args.rest:g}s before reading memory")
         time.sleep(args.rest)
         res["idle_memory"] = memory_of(descendants(up.pid))
@@ -758,24 +773,33 @@ def report(result: dict) -> str:
         f"{s['warmup_s']:g}s warm-up + {s['duration_s']:g}s measured, each run alone"
     )
     lines.append("")
-    head = f"{'':<44}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'max ms':>9}{'requests':>10}{'errors':>8}"
+    head = f"{'':<58}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'max ms':>9}{'requests':>10}{'errors':>8}"
     lines.append(head)
     lines.append("-" * len(head))
-    for name, r in (("baseline  GET /echo (nameko HTTP->RPC)", b), (f"platform  GET {PLATFORM_PATH}", p)):
+    for name, r in (
+        ("baseline  GET /echo (nameko HTTP->RPC)", b),
+        (f"platform  GET {PLATFORM_PATH} (kept)", p),
+        (f"platform  GET {UNCACHED_PATH} (RPC)", p["uncached"]),
+    ):
         errs = r.get("non_2xx", 0) + sum(r.get("socket_errors", {}).values())
         lines.append(
-            f"{name:<44}{r['rps']:>9.1f}{r.get('p50_ms', 0):>9.1f}"
+            f"{name:<58}{r['rps']:>9.1f}{r.get('p50_ms', 0):>9.1f}"
             f"{r.get('p99_ms', 0):>9.1f}{r.get('max_ms', 0):>9.1f}"
             f"{r.get('requests', 0):>10}{errs:>8}"
         )
     lines.append("-" * len(head))
     ratio = result["ratio"]
     lines.append(
-        f"{'ratio platform / baseline (req/s)':<44}{ratio['rps']:>9.2f}   target >= "
-        f"{TARGET_RATIO}: {'MET' if ratio['rps'] >= TARGET_RATIO else 'NOT MET'}"
+        f"{'ratio kept read / baseline (req/s)':<58}{ratio['rps']:>9.2f}   target >= "
+        f"{TARGET_CACHED_RATIO}: {'MET' if ratio['rps'] >= TARGET_CACHED_RATIO else 'NOT MET'}"
     )
     lines.append(
-        f"{'ratio platform / baseline (p50, p99)':<44}{ratio['p50']:>9.2f}"
+        f"{'ratio RPC read / baseline (req/s)':<58}{ratio['uncached_rps']:>9.2f}   target >= "
+        f"{TARGET_RATIO}: {'MET' if ratio['uncached_rps'] >= TARGET_RATIO else 'NOT MET'}"
+        f"  ({p['uncached']['response_bytes']} B against the echo's {b['response_bytes']} B)"
+    )
+    lines.append(
+        f"{'ratio kept read / baseline (p50, p99)':<58}{ratio['p50']:>9.2f}"
         f"{ratio['p99']:>9.2f}  (latency: higher is slower)"
     )
     lines.append("")
@@ -882,6 +906,7 @@ def main() -> int:
             "rps": round(platform["rps"] / baseline["rps"], 3),
             "p50": round(platform["p50_ms"] / baseline["p50_ms"], 3),
             "p99": round(platform["p99_ms"] / baseline["p99_ms"], 3),
+            "uncached_rps": round(platform["uncached"]["rps"] / baseline["rps"], 3),
         },
         "memory": {
             "platform_rss_mb": pm["rss_mb"],
@@ -895,7 +920,9 @@ def main() -> int:
     }
     result["targets"] = {
         "ratio_rps_min": TARGET_RATIO,
-        "ratio_met": result["ratio"]["rps"] >= TARGET_RATIO,
+        "ratio_met": result["ratio"]["uncached_rps"] >= TARGET_RATIO,
+        "cached_ratio_rps_min": TARGET_CACHED_RATIO,
+        "cached_ratio_met": result["ratio"]["rps"] >= TARGET_CACHED_RATIO,
         "memory_mb_max": TARGET_MEMORY_MB,
         "memory_met": result["memory"]["total_rss_mb"] < TARGET_MEMORY_MB,
     }
