@@ -65,6 +65,10 @@ class DscError(Exception):
     """A problem the user can fix (bad input, wrong PIN, no such token or key, ...)."""
 
 
+class WrongPin(DscError):
+    """The token refused the PIN (wrong, or not a PIN at all)."""
+
+
 # --------------------------------------------------------------------------------------------------
 # helpers
 
@@ -600,11 +604,32 @@ def sign_detached(
                 session.close()
             except pkcs11.PKCS11Error:
                 pass
+    except (pkcs11.PinIncorrect, pkcs11.PinInvalid, pkcs11.PinLenRange) as exc:
+        raise WrongPin(_pkcs11_message(exc, token_label)) from None
     except pkcs11.PKCS11Error as exc:
         raise DscError(_pkcs11_message(exc, token_label)) from None
     except SigningError as exc:
         raise DscError(f"signing with token {token_label!r} failed: {exc}") from None
     return _with_certificates(cms, [cert, *chain]).dump()
+
+
+def token_certificates(*, module: str, token_label: str, pin: Optional[str]) -> list:
+    """The X.509 certificates on the token (asn1crypto), e.g. to find the one of an IEC."""
+    import pkcs11
+
+    try:
+        session = _open_session(str(module), token_label, pin)
+        try:
+            return [cert for _, _, cert in _token_certs(session)]
+        finally:
+            try:
+                session.close()
+            except pkcs11.PKCS11Error:
+                pass
+    except (pkcs11.PinIncorrect, pkcs11.PinInvalid, pkcs11.PinLenRange) as exc:
+        raise WrongPin(_pkcs11_message(exc, token_label)) from None
+    except pkcs11.PKCS11Error as exc:
+        raise DscError(_pkcs11_message(exc, token_label)) from None
 
 
 def _with_certificates(content_info, certs):

@@ -437,5 +437,55 @@ def sign(module, token_label, pin, key_label, out, as_base64, file):
     click.echo(f"detached signature written to {target}")
 
 
+@main.command("bridge")
+@click.option(
+    "--module",
+    required=True,
+    type=click.Path(exists=True, dir_okay=False),
+    help="The token's PKCS#11 library (.so).",
+)
+@click.option("--token", "token_label", required=True, help="Token label.")
+@click.option(
+    "--pin-file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Read the PIN from this file (else asked here).",
+)
+@click.option("--key-label", help="Private key to use (default: the only one on the token).")
+@click.option("--port", default=8765, show_default=True, help="Port on 127.0.0.1.")
+@click.option(
+    "--portal-origin", help="The portal's origin, the only one served (default: OPENCOO_PUBLIC_URL's)."
+)
+def bridge(module, token_label, pin_file, key_label, port, portal_origin):
+    """Sign for the portal with the DSC on your token, from 127.0.0.1 (Ctrl-C stops it)."""
+    from urllib.parse import urlsplit
+
+    from cli import bridge as signer_bridge
+    from cli import dsc
+
+    pin = pin_file.read_text().strip() if pin_file else click.prompt("Token PIN", hide_input=True)
+    parts = urlsplit(portal_origin or config.public_url())
+    origin = f"{parts.scheme}://{parts.netloc}"
+    dsc.use_var_softhsm_conf(module, Path(config.env("OPENCOO_VAR", "./var")))
+    signer = signer_bridge.Signer(
+        module, token_label, pin, key_label, say=lambda text: click.echo(text, err=True)
+    )
+    try:
+        held = signer.certificates()
+    except signer_bridge.BridgeError as exc:
+        raise click.ClickException(exc.message) from None
+    server = signer_bridge.serve(signer, origin, port)
+    for cert in held:
+        click.echo(
+            f"certificate: {cert['subject']} (IEC {cert['iec']}, valid until {cert['not_after']})", err=True
+        )
+    click.echo(f"bridge on http://127.0.0.1:{server.server_port} for {origin}; Ctrl-C stops it", err=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+
+
 if __name__ == "__main__":
     main()
