@@ -143,6 +143,7 @@ class Portal:
             autoescape=select_autoescape(["html"]),
             undefined=StrictUndefined,
         )
+        self.templates.filters["zip"] = lambda first, second: list(zip(first, second, strict=True))
         self.url_map = Map(
             [Rule(path, methods=methods, endpoint=spec) for path, methods, spec in SCREENS]
             + [Rule("/static/<path:name>", methods=["GET"], endpoint="static")]

@@ -347,3 +347,65 @@ def test_forgot_and_change_password_in_the_portal(site, smtp_mailbox):
     from tests.conftest import login
 
     assert login(site, "admin", "Another-passw0rd")
+
+
+def test_the_exporter_fills_the_form_saves_a_draft_and_sees_refusals_by_their_fields(site, exporter):
+    from tests.application_fixtures import valid_application
+
+    iec, password, token = exporter
+    browser = requests.Session()
+    assert log_in(browser, site, iec, password).status_code == 303
+    blank = browser.get(site + "/applications/new", timeout=10)
+    assert blank.status_code == 200 and 'name="products.0.hs_code"' in blank.text
+    assert '<option value="MPEDA-KOCHI">' in blank.text and '<option value="013">' in blank.text
+    sample = valid_application()
+    product, material = sample["products"][0], sample["products"][0]["raw_materials"][0]
+    form = {
+        "csrf_token": hidden(blank.text, "csrf_token"),
+        "kind": "preferential",
+        "agreement_code": "013",
+        "shipment_timing": "before",
+        "agency_code": "MPEDA",
+        "regional_office_code": "MPEDA-RO-KOCHI",
+        "issuing_office_code": "MPEDA-KOCHI",
+        "branch_id": "B1",
+        "uses_non_originating_materials": "on",
+        **{f"importer.{k}": v for k, v in sample["importer"].items()},
+        **{f"products.0.{k}": v for k, v in product.items() if k != "raw_materials"},
+        **{f"products.0.raw_materials.0.{k}": v for k, v in material.items()},
+    }
+    # a quantity that is not a number: the API's refusal next to its input, nothing made
+    refused = browser.post(
+        site + "/applications/new", timeout=10, data={**form, "products.0.raw_materials.0.quantity": "lots"}
+    )
+    assert refused.status_code == 400
+    assert 'id="error-products.0.raw_materials.0.quantity"' in refused.text
+    assert 'value="lots"' in refused.text and 'value="Saigon Seafood Trading JSC"' in refused.text  # kept
+    api = {"Authorization": f"Bearer {token}"}
+    assert requests.get(site + "/api/v1/applications", headers=api, timeout=10).json()["total"] == 0
+    saved = browser.post(site + "/applications/new", data=form, timeout=10, allow_redirects=False)
+    assert saved.status_code == 303, saved.text
+    application_id = saved.headers["Location"].rsplit("/", 1)[1]
+    stored = requests.get(site + f"/api/v1/applications/{application_id}", headers=api, timeout=10).json()
+    assert stored["form"]["importer"] == sample["importer"]
+    assert stored["form"]["products"][0]["raw_materials"][0]["supplier"] == material["supplier"]
+    assert (
+        stored["form"]["uses_non_originating_materials"] is True
+        and stored["form"]["postal_delivery"] is False
+    )
+    # editing: a second product added, the raw material removed
+    edit = browser.get(site + f"/applications/{application_id}/edit", timeout=10)
+    assert 'value="030617"' in edit.text and 'name="products.1.hs_code"' in edit.text
+    again = {
+        **form,
+        "csrf_token": hidden(edit.text, "csrf_token"),
+        "products.0.raw_materials.0.remove": "on",
+        "products.1.hs_code": "160521",
+        "products.1.description": "Prepared shrimps",
+    }
+    assert (
+        browser.post(site + f"/applications/{application_id}/edit", data=again, timeout=10).status_code == 200
+    )
+    stored = requests.get(site + f"/api/v1/applications/{application_id}", headers=api, timeout=10).json()
+    assert [p["hs_code"] for p in stored["form"]["products"]] == ["030617", "160521"]
+    assert "raw_materials" not in stored["form"]["products"][0]
