@@ -3,7 +3,7 @@ browser download), axe-core on every screen, a screenshot of each. Run by test_p
 a process of its own: Playwright brings its own event loop, which eventlet's monkey patching of
 the test process would disturb.
 
-    python tests/e2e/portal_browser.py BASE_URL ADMIN_PASSWORD ARTIFACTS_DIR
+    python tests/e2e/portal_browser.py BASE_URL ADMIN_PASSWORD ARTIFACTS_DIR IEC EXPORTER_PASSWORD
 
 Prints one JSON line: each screen's axe violations (id, impact, nodes) and what the walk saw.
 """
@@ -31,7 +31,7 @@ def log_in(page: Page, username: str, password: str) -> None:
     page.keyboard.press("Enter")
 
 
-def main(base: str, admin_password: str, artifacts: Path) -> dict:
+def main(base: str, admin_password: str, artifacts: Path, iec: str, exporter_password: str) -> dict:
     artifacts.mkdir(parents=True, exist_ok=True)
     axe = Axe()
     report: dict = {"screens": {}, "seen": {}}
@@ -74,6 +74,28 @@ def main(base: str, admin_password: str, artifacts: Path) -> dict:
         page.wait_for_url(base + "/")
         report["seen"]["after_logout"] = page.url
 
+        exporter = browser.new_context(viewport=LAPTOP)
+        page = exporter.new_page()
+        page.goto(base + "/login")
+        log_in(page, iec, exporter_password)
+        page.wait_for_url(base + "/dashboard")
+        check(page, "dashboard_exporter")
+        page.get_by_role("link", name="Apply for a certificate of origin").click()
+        check(page, "application_form")
+        page.get_by_label("Agreement (scheme)").select_option("013")
+        page.get_by_label("Issuing agency").select_option("MPEDA")
+        page.locator("#importer\\.name").fill("Saigon Seafood Trading JSC")
+        page.locator("#products\\.0\\.hs_code").fill("030617")
+        page.locator("#products\\.0\\.quantity").fill("lots")
+        page.get_by_role("button", name="Save as draft").click()
+        report["seen"]["form_error"] = page.get_by_role("alert").locator("li").first.inner_text()
+        check(page, "application_form_refused")
+        page.locator("#products\\.0\\.quantity").fill("12000")
+        page.get_by_role("button", name="Save as draft").click()
+        page.wait_for_url(re.compile(r".*/applications/[0-9a-f-]+$"))
+        report["seen"]["saved_heading"] = page.get_by_role("heading", level=1).inner_text()
+        check(page, "application")
+
         phone = browser.new_context(viewport=PHONE, is_mobile=True, has_touch=True)
         customs = phone.new_page()
         customs.goto(base + "/verify?number=MPEDA/2026/013/9999999Z")
@@ -87,4 +109,4 @@ def main(base: str, admin_password: str, artifacts: Path) -> dict:
 
 
 if __name__ == "__main__":
-    print(json.dumps(main(sys.argv[1], sys.argv[2], Path(sys.argv[3]))))
+    print(json.dumps(main(sys.argv[1], sys.argv[2], Path(sys.argv[3]), sys.argv[4], sys.argv[5])))

@@ -4,20 +4,27 @@ a certificate check on a phone-sized screen; axe-core finds no serious or critic
 any screen. Screenshots are kept in the test's folder (``artifacts/``)."""
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
 
-from tests.conftest import ADMIN_PASSWORD
+from tests.conftest import ADMIN_PASSWORD, mail_text
 from tests.e2e.conftest import Stack
+from tests.exporters import IEC, registered_exporter
 
 HERE = Path(__file__).resolve().parent
 
 
-def test_the_portal_in_a_browser(stack_env, tmp_path):
+def test_the_portal_in_a_browser(stack_env, smtp_mailbox, tmp_path):
     stack_env["OPENCOO_ADMIN_PASSWORD"] = ADMIN_PASSWORD
+    stack_env["OPENCOO_SMTP_URL"] = smtp_mailbox.url
     stack = Stack(stack_env, tmp_path / "stack.log").start()
     try:
+        # the demo exporter, registered over the API (its registration in the browser is to come)
+        registered_exporter(stack.base, smtp_mailbox, tmp_path, Path(stack_env["OPENCOO_VAR"]))
+        mail = smtp_mailbox.wait_for(lambda m: "exports@malabarseafoods.in" in m["To"].lower())[0]
+        password = re.search(r"Password:\s*(\S+)", mail_text(mail)).group(1)
         walk = subprocess.run(
             [
                 sys.executable,
@@ -25,6 +32,8 @@ def test_the_portal_in_a_browser(stack_env, tmp_path):
                 stack.base,
                 ADMIN_PASSWORD,
                 str(tmp_path / "artifacts"),
+                IEC,
+                password,
             ],
             capture_output=True,
             text=True,
@@ -42,7 +51,13 @@ def test_the_portal_in_a_browser(stack_env, tmp_path):
         "dashboard_admin",
         "change_password",
         "verify_phone",
+        "dashboard_exporter",
+        "application_form",
+        "application_form_refused",
+        "application",
     }
+    assert report["seen"]["form_error"].startswith("products.0.quantity")
+    assert report["seen"]["saved_heading"] == "Draft application"
     assert report["seen"]["username_kept"] == "admin"
     serious = {
         name: [v for v in found if v["impact"] in ("serious", "critical")]
