@@ -27,14 +27,18 @@ from services.chassis import config
 
 HERE = Path(__file__).resolve().parent
 MAX_BODY = 3 * 1024 * 1024  # a 2 MB document and its signature, as a form
-# Our own scripts, styles and images only, forms that post to us only, never framed. The signer
-# bridge (later) adds its loopback address to connect-src.
-POLICY = (
-    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-    "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
-)
+
+
+# Our own scripts, styles and images only, forms that post to us only, never framed; scripts may
+# reach only us and the exporter's signer bridge on its loopback address.
+def policy(bridge_url: str, form_action: str = "'self'") -> str:
+    return (
+        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        f"connect-src 'self' {bridge_url}; form-action {form_action}; frame-ancestors 'none'; base-uri 'none'"
+    )
+
+
 HEADERS = {
-    "Content-Security-Policy": POLICY,
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "same-origin",
     "X-Frame-Options": "DENY",
@@ -124,9 +128,16 @@ class Page:
             csrf_token=session.csrf if session else "",
             user=session if session and session.logged_in else None,
             path=self.request.path,
+            bridge_url=self.portal.bridge_url,
             **values,
         )
         return Response(html, status=status, mimetype="text/html")
+
+    def render_with_form_action(self, form_action: str, template: str, **values) -> Response:
+        """A page whose form may lead elsewhere (the payment provider's page)."""
+        response = self.render(template, **values)
+        response.headers["Content-Security-Policy"] = policy(self.portal.bridge_url, form_action)
+        return response
 
     def form_value(self, name: str, limit: int = 1000) -> str:
         value = self.request.form.get(name, "")
@@ -134,10 +145,15 @@ class Page:
 
 
 class Portal:
-    def __init__(self, api: Api, store: session_store.SessionStore, public_url: str):
+    def __init__(
+        self, api: Api, store: session_store.SessionStore, public_url: str, bridge_url: str | None = None
+    ):
         self.api = api
         self.store = store
         self.secure = public_url.startswith("https://")
+        self.bridge_url = (bridge_url or config.env("OPENCOO_BRIDGE_URL", "http://127.0.0.1:8765")).rstrip(
+            "/"
+        )
         self.templates = Environment(
             loader=FileSystemLoader(str(HERE / "templates")),
             autoescape=select_autoescape(["html"]),
@@ -163,7 +179,7 @@ class Portal:
         request = Request(environ)
         request.max_content_length = MAX_BODY
         response = self.respond(request)
-        for name, value in HEADERS.items():
+        for name, value in {**HEADERS, "Content-Security-Policy": policy(self.bridge_url)}.items():
             response.headers.setdefault(name, value)
         return response(environ, start_response)
 

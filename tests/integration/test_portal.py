@@ -3,6 +3,7 @@ server-side sessions behind an HttpOnly cookie, a CSRF token on every form, log-
 captcha and back to the page asked for, and the API's refusals shown on the page. (The walk in a
 real browser is tests/e2e/test_portal_walk.py.)"""
 
+import base64
 import re
 from contextlib import contextmanager
 
@@ -12,6 +13,7 @@ import requests
 from eventlet import wsgi
 
 from tests.conftest import ADMIN_PASSWORD, free_port
+from tests.exporters import IEC
 from tests.integration.test_applications import world  # noqa: F401  (a fixture)
 
 
@@ -409,3 +411,84 @@ def test_the_exporter_fills_the_form_saves_a_draft_and_sees_refusals_by_their_fi
     stored = requests.get(site + f"/api/v1/applications/{application_id}", headers=api, timeout=10).json()
     assert [p["hs_code"] for p in stored["form"]["products"]] == ["030617", "160521"]
     assert "raw_materials" not in stored["form"]["products"][0]
+
+
+def test_documents_submission_with_dsc_and_payment_in_the_portal(portal_port, world, smtp_mailbox):
+    from tests.conftest import mail_text
+    from tests.integration.test_applications import application_body, call, minimal_pdf
+    from tests.pki import openssl_sign
+
+    mail = smtp_mailbox.wait_for(lambda m: "exports@malabarseafoods.in" in m["To"].lower())[0]
+    password = re.search(r"Password:\s*(\S+)", mail_text(mail)).group(1)
+    base, (cert, key) = world["base"], world["dsc"]
+    application_id = call(world, "POST", "/api/v1/applications", json=application_body()).json()["id"]
+    pdf = minimal_pdf()
+    with portal_serving(portal_port):
+        browser = requests.Session()
+        assert log_in(browser, base, IEC, password).status_code == 303
+        page = browser.get(base + f"/applications/{application_id}/documents", timeout=10)
+        assert "No documents yet" in page.text and 'data-max-bytes="2097152"' in page.text
+        assert '<script src="/static/bridge.js" defer></script>' in page.text
+        token = hidden(page.text, "csrf_token")
+
+        def upload(kind, signature):
+            return browser.post(
+                base + f"/applications/{application_id}/documents",
+                timeout=30,
+                allow_redirects=False,
+                data={"csrf_token": token, "kind": kind, "signature": signature},
+                files={"file": ("invoice.pdf", pdf, "application/pdf")},
+            )
+
+        unsigned = upload("invoice", "")
+        assert unsigned.status_code in (400, 422) and 'role="alert"' in unsigned.text
+        signature = base64.b64encode(openssl_sign(pdf, cert, key, world["tmp"])).decode()
+        assert upload("invoice", signature).status_code == 303
+        assert upload("other", signature).status_code == 303
+        listed = browser.get(base + f"/applications/{application_id}/documents", timeout=10)
+        documents = call(world, "GET", f"/api/v1/applications/{application_id}").json()["documents"]
+        other = next(d["id"] for d in documents if d["kind"] == "other")
+        remove = f"/applications/{application_id}/documents/{other}/remove"
+        assert remove in listed.text
+        assert (
+            browser.post(
+                base + remove, timeout=10, data={"csrf_token": token}, allow_redirects=False
+            ).status_code
+            == 303
+        )
+        left = call(world, "GET", f"/api/v1/applications/{application_id}").json()["documents"]
+        assert [d["kind"] for d in left] == ["invoice"]
+
+        # submission: the bytes to sign, signed by hand (as `opencoo sign` would), then sent
+        submit_page = browser.get(base + f"/applications/{application_id}/submit", timeout=10)
+        payload = browser.get(base + f"/applications/{application_id}/payload", timeout=10).content
+        expected = call(world, "GET", f"/api/v1/applications/{application_id}/signing-payload").json()
+        assert base64.b64encode(payload).decode() == expected["payload"]
+        assert expected["sha256"] in submit_page.text
+        wrong = browser.post(
+            base + f"/applications/{application_id}/submit",
+            timeout=30,
+            data={"csrf_token": token, "signature": signature},
+        )  # over the PDF, not the payload
+        assert wrong.status_code in (400, 422) and 'role="alert"' in wrong.text
+        assert call(world, "GET", f"/api/v1/applications/{application_id}").json()["status"] == "draft"
+        sent = browser.post(
+            base + f"/applications/{application_id}/submit",
+            timeout=30,
+            allow_redirects=False,
+            data={
+                "csrf_token": token,
+                "signature": base64.b64encode(openssl_sign(payload, cert, key, world["tmp"])).decode(),
+            },
+        )
+        assert sent.status_code == 303 and sent.headers["Location"].endswith("/fee"), sent.text
+        fee = browser.get(base + sent.headers["Location"], timeout=10)
+        assert fee.status_code == 200 and "Total" in fee.text
+        assert "form-action 'self' https:" in fee.headers["Content-Security-Policy"]
+        paying = browser.post(
+            base + f"/applications/{application_id}/pay",
+            data={"csrf_token": token},
+            timeout=30,
+            allow_redirects=False,
+        )
+        assert paying.status_code == 303 and "/sandbox-pay/" in paying.headers["Location"]
