@@ -1,0 +1,132 @@
+"""The exporter's DSC used from the browser: `opencoo bridge` on a SoftHSM2 token signs the
+registration challenge (asked the way the portal's page asks it), then, in Chromium, the page's
+script asks the bridge to sign an invoice before upload, and the API accepts the signature as the
+exporter's. A page of another origin gets nothing from the bridge."""
+
+import json
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import requests
+
+from tests.conftest import ADMIN_PASSWORD, free_port, mail_text
+from tests.e2e.conftest import Stack
+from tests.e2e.test_registration_walk import challenge, register_and_log_in, run
+from tests.integration.test_applications import minimal_pdf
+
+BIN = Path(sys.executable).parent
+ROOT = Path(__file__).resolve().parents[2]
+IEC = "AAACM4821K"
+
+
+def start_bridge(made: dict, origin: str, port: int, env: dict, tmp_path: Path):
+    pin = tmp_path / "pin"
+    pin.write_text(made["PIN"])
+    bridge = subprocess.Popen(
+        [
+            str(BIN / "opencoo"),
+            "bridge",
+            "--module",
+            made["module"],
+            "--token",
+            made["token"],
+            "--pin-file",
+            str(pin),
+            "--port",
+            str(port),
+            "--portal-origin",
+            origin,
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(100):
+        try:
+            requests.options(url + "/sign", headers={"Origin": origin}, timeout=1)
+            return bridge, url
+        except requests.ConnectionError:
+            time.sleep(0.2)
+    raise AssertionError(bridge.stderr.read() if bridge.poll() is not None else "the bridge did not start")
+
+
+def test_the_bridge_signs_for_the_page_in_the_browser(stack_env, smtp_mailbox, tmp_path):
+    stack_env["OPENCOO_ADMIN_PASSWORD"] = ADMIN_PASSWORD
+    stack_env["OPENCOO_SMTP_URL"] = smtp_mailbox.url
+    bridge_port = free_port()
+    stack_env["OPENCOO_BRIDGE_URL"] = f"http://127.0.0.1:{bridge_port}"  # the portal's pages may reach it
+    stack = Stack(stack_env, tmp_path / "stack.log").start()
+    bridge = None
+    try:
+        out = run(BIN / "opencoo", "dev", "make-dsc", "--iec", IEC, "--name", "Ravi Kumar", env=stack_env)
+        made = dict(re.findall(r"^(certificate|module|token|PIN):\s+(\S+)$", out, re.M))
+        made["conf"] = re.search(r"^SOFTHSM2_CONF=(\S+)$", out, re.M).group(1)
+        bridge, bridge_url = start_bridge(
+            made, stack.base, bridge_port, {**stack_env, "SOFTHSM2_CONF": made["conf"]}, tmp_path
+        )
+        # the registration challenge, signed by the bridge as the registration page asks it
+        c = challenge(stack.base, IEC)
+        signed = requests.post(
+            bridge_url + "/sign",
+            headers={"Origin": stack.base},
+            timeout=30,
+            json={
+                "kind": "registration_challenge",
+                "reference": c["challenge_id"],
+                "iec": IEC,
+                "data_b64": c["nonce"],
+            },
+        )
+        assert signed.status_code == 200, signed.text
+        register_and_log_in(
+            stack.base,
+            smtp_mailbox,
+            IEC,
+            "exports@malabarseafoods.in",
+            "+919847012345",
+            [
+                {"branch_id": "B1", "gstin": "32AAACM4821K1ZP"},
+                {"branch_id": "B2", "gstin": "27AAACM4821K1ZG"},
+            ],
+            Path(made["certificate"]).read_text(),
+            c["challenge_id"],
+            signed.json()["signature_b64"],
+        )
+        mail = smtp_mailbox.wait_for(lambda m: "exports@malabarseafoods.in" in m["To"].lower())[0]
+        password = re.search(r"Password:\s*(\S+)", mail_text(mail)).group(1)
+        invoice = tmp_path / "invoice.pdf"
+        invoice.write_bytes(minimal_pdf())  # a real PDF, as the API checks it
+        walk = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "tests.e2e.portal_bridge_browser",
+                stack.base,
+                IEC,
+                password,
+                str(invoice),
+                bridge_url,
+                str(tmp_path / "artifacts"),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=300,
+            cwd=ROOT,
+        )
+        assert walk.returncode == 0, walk.stderr[-4000:]
+        report = json.loads(walk.stdout.strip().splitlines()[-1])
+    finally:
+        if bridge is not None:
+            bridge.terminate()
+            said = bridge.communicate(timeout=10)[1]
+        stack.stop()
+    assert report["offered"].startswith("Your DSC on the bridge: Ravi Kumar"), report
+    assert report["signed"].startswith("Signed by"), report
+    assert report["uploaded"] == ["invoice"], report
+    assert report["foreign_page_got"] == "refused", report
+    assert "signing a document 'invoice.pdf' for IEC AAACM4821K" in said
