@@ -68,6 +68,8 @@ def main(base: str, admin_password: str, artifacts: Path, iec: str, exporter_pas
         page.wait_for_url(base + "/dashboard")
         report["seen"]["dashboard"] = page.get_by_role("heading", level=1).inner_text()
         check(page, "dashboard_admin")
+        page.get_by_role("link", name="Officers and agency admins").click()
+        check(page, "staff")
         page.get_by_role("link", name="Change password").click()
         check(page, "change_password")
         page.get_by_role("button", name="Log out").click()

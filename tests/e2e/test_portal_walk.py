@@ -49,6 +49,7 @@ def test_the_portal_in_a_browser(stack_env, smtp_mailbox, tmp_path):
         "login_refused",
         "forgot_password",
         "dashboard_admin",
+        "staff",
         "change_password",
         "verify_phone",
         "dashboard_exporter",

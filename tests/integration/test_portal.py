@@ -492,3 +492,51 @@ def test_documents_submission_with_dsc_and_payment_in_the_portal(portal_port, wo
             allow_redirects=False,
         )
         assert paying.status_code == 303 and "/sandbox-pay/" in paying.headers["Location"]
+
+
+def test_the_admin_creates_an_officer_and_deactivates_it_when_it_leaves(site, smtp_mailbox):
+    from tests.conftest import login, mail_text
+
+    browser = requests.Session()
+    assert log_in(browser, site, "admin", ADMIN_PASSWORD).status_code == 303
+    page = browser.get(site + "/admin/staff", timeout=10)
+    assert page.status_code == 200 and '<option value="MPEDA-KOCHI">' in page.text
+    token = hidden(page.text, "csrf_token")
+    officer = {
+        "csrf_token": token,
+        "username": "new.officer",
+        "name": "New Officer",
+        "email": "new.officer@mpeda.example.in",
+        "mobile": "+919847000777",
+        "agency_code": "MPEDA",
+        "issuing_office_code": "MPEDA-KOCHI",
+    }
+    refused = browser.post(site + "/admin/staff", data={**officer, "email": "not an email"}, timeout=10)
+    assert (
+        refused.status_code == 422
+        and 'value="new.officer"' in refused.text
+        and 'aria-invalid="true"' in refused.text
+    )
+    made = browser.post(site + "/admin/staff", data=officer, timeout=10, allow_redirects=False)
+    assert made.status_code == 303
+    mail = smtp_mailbox.wait_for(lambda m: "new.officer@" in m["To"].lower())[0]
+    password = re.search(r"Password:\s*(\S+)", mail_text(mail)).group(1)
+    assert login(site, "new.officer", password)
+    listed = browser.get(site + "/admin/staff", timeout=10)
+    assert "Deactivate new.officer" in listed.text
+    gone = browser.post(site + "/admin/staff/new.officer/deactivate", data={"csrf_token": token}, timeout=10)
+    assert gone.status_code == 200 and "Reactivate new.officer" in gone.text
+    with pytest.raises(AssertionError):
+        login(site, "new.officer", password)
+    assert (
+        browser.post(
+            site + "/admin/staff/new.officer/promote", data={"csrf_token": token}, timeout=10
+        ).status_code
+        == 404
+    )
+    back = browser.post(site + "/admin/staff/new.officer/reactivate", data={"csrf_token": token}, timeout=10)
+    assert "Deactivate new.officer" in back.text and login(site, "new.officer", password)
+    # an officer has no such screen
+    desk = requests.Session()
+    assert log_in(desk, site, "new.officer", password).status_code == 303
+    assert desk.get(site + "/admin/staff", timeout=10).status_code == 403
