@@ -2,6 +2,7 @@
 public verification by number and by file."""
 
 import base64
+from urllib.parse import urlencode
 
 from werkzeug.wrappers import Response
 
@@ -18,6 +19,7 @@ from gateway.routes.common import (
     page_args,
     signature_field,
 )
+from services.chassis import config
 from services.chassis.errors import ApiError, BadRequest
 
 
@@ -161,6 +163,8 @@ class CertificateRoutes:
         wants_html = request.accept_mimetypes.best_match(["application/json", "text/html"]) == "text/html"
         if not wants_html:
             return self.certificate.verify_number(number)
+        if config.portal_url():  # the QR codes of certificates issued already: the portal's page
+            return Response(status=302, headers={"Location": "/verify?" + urlencode({"number": number})})
         try:
             found = self.certificate.verify_number(number)
         except ApiError as exc:

@@ -20,6 +20,34 @@ def home(page: Page):
     return page.render("home.html")
 
 
+MAX_PDF = 10 * 1024 * 1024  # what the API checks at most
+
+
+@screen("/verify", methods=("POST",), public=True)
+def verify_file(page: Page):
+    """The customs officer checks the PDF they hold: its signature, and that it is the file the
+    registry knows."""
+    upload = page.request.files.get("file")
+    verdict, problem = None, None
+    if upload is None or not upload.filename:
+        problem = "Choose the certificate PDF to check."
+    else:
+        try:
+            verdict = page.api(
+                "POST",
+                "/api/v1/verify",
+                fields={"file": (upload.filename[:200], upload.read(MAX_PDF + 1), "application/pdf")},
+            )
+        except ApiError as exc:
+            if exc.status >= 500 and exc.code != "VERIFICATION_BUSY":
+                raise
+            problem = exc.message
+    page.ensure_session()
+    return page.render(
+        "verify.html", number="", found=None, problem=problem, verdict=verdict, status_words=STATUS_WORDS
+    )
+
+
 @screen("/verify", public=True)
 def verify(page: Page):
     number = page.request.args.get("number", "").strip()[:80]
@@ -31,4 +59,7 @@ def verify(page: Page):
             if exc.status >= 500:
                 raise
             problem = exc.message
-    return page.render("verify.html", number=number, found=found, problem=problem, status_words=STATUS_WORDS)
+    page.ensure_session()  # the page's upload form carries the session's CSRF token
+    return page.render(
+        "verify.html", number=number, found=found, problem=problem, verdict=None, status_words=STATUS_WORDS
+    )

@@ -540,3 +540,36 @@ def test_the_admin_creates_an_officer_and_deactivates_it_when_it_leaves(site, sm
     desk = requests.Session()
     assert log_in(desk, site, "new.officer", password).status_code == 303
     assert desk.get(site + "/admin/staff", timeout=10).status_code == 403
+
+
+def test_the_customs_officer_checks_a_number_and_a_file_and_old_qr_codes_still_work(site):
+    phone = requests.Session()
+    old_qr = phone.get(
+        site + "/api/v1/verify",
+        params={"number": "MPEDA/2026/013/9999999Z"},
+        headers={"Accept": "text/html"},
+        timeout=10,
+        allow_redirects=False,
+    )
+    assert (
+        old_qr.status_code == 302
+        and old_qr.headers["Location"] == "/verify?number=MPEDA%2F2026%2F013%2F9999999Z"
+    )
+    page = phone.get(site + old_qr.headers["Location"], timeout=10)
+    assert page.status_code == 200 and "no certificate has this number" in page.text.lower()
+    # a program asking for JSON at the same address gets JSON, as before
+    assert (
+        phone.get(site + "/api/v1/verify", params={"number": "X"}, timeout=10)
+        .headers["Content-Type"]
+        .startswith("application/json")
+    )
+    token = hidden(page.text, "csrf_token")
+    checked = phone.post(
+        site + "/verify",
+        data={"csrf_token": token},
+        timeout=30,
+        files={"file": ("certificate.pdf", b"%PDF-1.7\nnot really\n%%EOF\n", "application/pdf")},
+    )
+    assert checked.status_code == 200 and "This file is not a valid certificate" in checked.text
+    empty = phone.post(site + "/verify", data={"csrf_token": token}, timeout=10)
+    assert "Choose the certificate PDF" in empty.text
