@@ -458,6 +458,17 @@ def test_documents_submission_with_dsc_and_payment_in_the_portal(portal_port, wo
         )
         left = call(world, "GET", f"/api/v1/applications/{application_id}").json()["documents"]
         assert [d["kind"] for d in left] == ["invoice"]
+        # the files, through the portal: the document as uploaded, the draft certificate, the list
+        got = browser.get(base + f"/applications/{application_id}/documents/{left[0]['id']}/file", timeout=10)
+        assert got.status_code == 200 and got.content == pdf
+        preview = browser.get(base + f"/applications/{application_id}/preview.pdf", timeout=60)
+        assert preview.status_code == 200 and preview.content.startswith(b"%PDF")
+        sheet = browser.get(base + "/applications/export.xlsx?status=draft", timeout=30)
+        assert (
+            sheet.headers["Content-Type"].startswith("application/vnd.openxmlformats")
+            and sheet.content[:2] == b"PK"
+        )
+        assert browser.get(base + "/applications/nope/documents/x/file", timeout=10).status_code == 404
 
         # submission: the bytes to sign, signed by hand (as `opencoo sign` would), then sent
         submit_page = browser.get(base + f"/applications/{application_id}/submit", timeout=10)
