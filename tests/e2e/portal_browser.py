@@ -34,7 +34,7 @@ def log_in(page: Page, username: str, password: str) -> None:
 def main(base: str, admin_password: str, artifacts: Path, iec: str, exporter_password: str) -> dict:
     artifacts.mkdir(parents=True, exist_ok=True)
     axe = Axe()
-    report: dict = {"screens": {}, "seen": {}}
+    report: dict = {"screens": {}, "seen": {}, "weights": {}}
 
     def check(page: Page, name: str) -> None:
         results = axe.run(page)
@@ -43,6 +43,11 @@ def main(base: str, admin_password: str, artifacts: Path, iec: str, exporter_pas
             for v in results.response["violations"]
         ]
         page.screenshot(path=str(artifacts / f"{name}.png"), full_page=True)
+        # page weight: the HTML and everything it loaded (CSS, JS), as the browser received them
+        report["weights"][name] = page.evaluate(
+            "performance.getEntriesByType('navigation').concat(performance.getEntriesByType('resource'))"
+            ".reduce((sum, e) => sum + (e.decodedBodySize || 0), 0)"
+        )
 
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(

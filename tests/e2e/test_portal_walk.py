@@ -57,6 +57,8 @@ def test_the_portal_in_a_browser(stack_env, smtp_mailbox, tmp_path):
         "application_form_refused",
         "application",
     }
+    heavy = {name: size for name, size in report["weights"].items() if not 1000 < size < 150_000}
+    assert heavy == {}, heavy  # every screen under 150 KB of HTML, CSS and JS
     assert report["seen"]["form_error"].startswith("products.0.quantity")
     assert report["seen"]["saved_heading"] == "Draft application"
     assert report["seen"]["username_kept"] == "admin"
