@@ -135,7 +135,8 @@ def admin_setup(base: str) -> None:
 
 
 def exporter_setup(base: str, var: Path, tmp: Path):
-    """Register the demo exporter with a fresh DSC, read its password from the mail folder."""
+    """Register the demo exporter with a fresh DSC, read its password from the mail folder:
+    (token, DSC, password)."""
     from tests.conftest import login, mail_text
     from tests.exporters import DIRECTOR, IEC, form, register
     from tests.pki import make_dsc
@@ -150,7 +151,7 @@ def exporter_setup(base: str, var: Path, tmp: Path):
             if "exports@malabarseafoods.in" in (msg["To"] or "").lower():
                 m = re.search(r"Password:\s*(\S+)", mail_text(msg))
                 if m:
-                    return login(base, IEC, m.group(1)), dsc
+                    return login(base, IEC, m.group(1)), dsc, m.group(1)
         time.sleep(0.3)
     raise RuntimeError("no password mail for the exporter in $OPENCOO_VAR/mail within 60s")
 
@@ -558,7 +559,7 @@ def main() -> int:
 
         log("set-up: HS nomenclature, USD rate, exporter registration")
         admin_setup(base)
-        token, dsc = exporter_setup(base, var, tmp)
+        token, dsc, _ = exporter_setup(base, var, tmp)
         log(f"submissions: {args.count} applications, {args.clients} clients")
         result["submissions"] = run_submissions(base, token, dsc, tmp, args.count, args.clients)
         log(

@@ -1,0 +1,248 @@
+"""The portal's pages against the API calls they make, in one run.
+
+Run from the repository root:
+
+    .venv/bin/python bench/portal.py [--rows 10000] [--users 20] [--duration 15]
+
+Against one ``opencoo up`` (own RabbitMQ virtual host and OPENCOO_VAR, the helpers of
+``bench/rpc_roundtrip.py`` and ``bench/applications.py``): the demo exporter registers, submits
+one application, and ``--rows`` applications of its own are bulk-inserted. Then ``--users``
+threads, each logged in to the portal with its own session, load each page for ``--duration``
+seconds, and the same threads make the API calls that page makes (with the exporter's token) for
+as long: pages/s, p50 and p95 of both, the portal's own cost per page (how much longer a page
+takes than its API calls, as a share of them: target under 25 %), and each page's weight (HTML
+and CSS; target under 150 KB).
+
+    dashboard          5 counts (the menu): GET /api/v1/applications?status=…&per_page=1
+    application list   GET /api/v1/applications?per_page=25&page=…
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import re
+import signal
+import statistics
+import sys
+import threading
+import time
+from pathlib import Path
+
+import requests
+
+BENCH = Path(__file__).resolve().parent
+sys.path.insert(0, str(BENCH.parent))
+sys.path.insert(0, str(BENCH))
+
+from applications import ADMIN_PASSWORD, admin_setup, bulk_insert, exporter_setup, run_submissions  # noqa: E402
+from rpc_roundtrip import (  # noqa: E402
+    ROOT,
+    VENV_BIN,
+    Group,
+    add_broker_arguments,
+    clean_up,
+    cpu_busy,
+    log,
+    machine,
+    platform_run,
+    wait_http,
+    write_result,
+)
+
+RESULTS = BENCH / "results" / "portal.json"
+STATUSES = ("draft", "pending_payment", "submitted", "discrepancy", "issued")
+TARGET_OWN_COST = 0.25
+TARGET_WEIGHT = 150_000
+
+
+def portal_login(base: str, username: str, password: str) -> requests.Session:
+    browser = requests.Session()
+    form = browser.get(f"{base}/login", timeout=30).text
+    field = lambda name: re.search(rf'name="{name}" value="([^"]*)"', form).group(1)  # noqa: E731
+    a, b = (int(n) for n in re.search(r"What is (\d+) \+ (\d+)\?", form).groups())
+    done = browser.post(
+        f"{base}/login",
+        timeout=30,
+        allow_redirects=False,
+        data={
+            "csrf_token": field("csrf_token"),
+            "captcha_id": field("captcha_id"),
+            "next": "/dashboard",
+            "username": username,
+            "password": password,
+            "captcha_answer": str(a + b),
+        },
+    )
+    assert done.status_code == 303, done.text[:300]
+    return browser
+
+
+def hammer(sessions, work, duration: float) -> dict:
+    """Each session in its own thread runs ``work(session, n)`` (one page, or its API calls)
+    until the time is up: units/s and latency percentiles of a unit."""
+    times: list[float] = []
+    errors = [0]
+    stop = time.perf_counter() + duration
+    lock = threading.Lock()
+
+    def user(session):
+        n = 0
+        while time.perf_counter() < stop:
+            started = time.perf_counter()
+            try:
+                work(session, n)
+            except Exception:  # noqa: BLE001  (counted, the run goes on)
+                with lock:
+                    errors[0] += 1
+                continue
+            with lock:
+                times.append(time.perf_counter() - started)
+            n += 1
+
+    threads = [threading.Thread(target=user, args=(s,)) for s in sessions]
+    began = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    elapsed = time.perf_counter() - began
+    times.sort()
+    return {
+        "per_s": round(len(times) / elapsed, 1),
+        "units": len(times),
+        "errors": errors[0],
+        "mean_ms": round(statistics.fmean(times) * 1000, 1) if times else None,
+        "p50_ms": round(times[len(times) // 2] * 1000, 1) if times else None,
+        "p95_ms": round(times[int(len(times) * 0.95)] * 1000, 1) if times else None,
+    }
+
+
+def checked(response):
+    response.raise_for_status()
+    return response
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--rows", type=int, default=10_000, help="applications of the exporter")
+    ap.add_argument("--users", type=int, default=20, help="concurrent users (threads)")
+    ap.add_argument("--duration", type=float, default=15, help="seconds per measurement")
+    add_broker_arguments(ap)
+    ap.add_argument("--keep", action="store_true", help="keep the temporary folder (logs, data)")
+    ap.add_argument("--output", type=Path, default=RESULTS)
+    args = ap.parse_args()
+
+    mgmt, vhost, tmp, base, env = platform_run(args, "opencoo-bench-portal-", ADMIN_PASSWORD)
+    var = tmp / "var"
+    import os
+
+    for k in ("OPENCOO_VAR", "OPENCOO_AMQP_URI"):
+        os.environ[k] = env[k]
+    group = Group("platform")
+    result: dict = {
+        "benchmark": "portal",
+        "date": dt.datetime.now().astimezone().isoformat(timespec="seconds"),
+    }
+    try:
+        result["machine"] = machine(mgmt, None)
+        result["cpu_busy_before_pct"] = cpu_busy()
+        up = group.start(
+            [str(VENV_BIN / "opencoo"), "up"], log_path=tmp / "opencoo-up.log", cwd=ROOT, env=env
+        )
+        log(f"platform: /health after {wait_http(f'{base}/health', args.start_timeout, [up]):.1f}s")
+        admin_setup(base)
+        token, dsc, password = exporter_setup(base, var, tmp)
+        run_submissions(base, token, dsc, tmp, 1, 1)
+        from tests.exporters import IEC
+
+        log(f"bulk insert: {args.rows} applications")
+        result["bulk_insert"] = bulk_insert(var / "db" / "application.sqlite3", IEC, args.rows)
+        api = {"Authorization": f"Bearer {token}"}
+        pages = [portal_login(base, IEC, password) for _ in range(args.users)]
+        apis = [requests.Session() for _ in range(args.users)]
+        for s in apis:
+            s.headers.update(api)
+        total = checked(
+            apis[0].get(f"{base}/api/v1/applications", params={"per_page": 1}, timeout=30)
+        ).json()["total"]
+        last_page = max(1, total // 25)
+
+        def dashboard_page(session, n):
+            checked(session.get(f"{base}/dashboard", timeout=60))
+
+        def dashboard_api(session, n):
+            for status in STATUSES:
+                checked(
+                    session.get(
+                        f"{base}/api/v1/applications", params={"status": status, "per_page": 1}, timeout=60
+                    )
+                )
+
+        def list_page(session, n):
+            checked(session.get(f"{base}/applications", params={"page": 1 + n * 7 % last_page}, timeout=60))
+
+        def list_api(session, n):
+            checked(
+                session.get(
+                    f"{base}/api/v1/applications",
+                    params={"per_page": 25, "page": 1 + n * 7 % last_page},
+                    timeout=60,
+                )
+            )
+
+        result["pages"] = {}
+        for name, page, calls, path in (
+            ("dashboard", dashboard_page, dashboard_api, "/dashboard"),
+            ("application list", list_page, list_api, "/applications?page=2"),
+        ):
+            log(f"{name}: the API calls, {args.users} users, {args.duration:g}s")
+            direct = hammer(apis, calls, args.duration)
+            log(f"{name}: the portal's page, {args.users} users, {args.duration:g}s")
+            portal = hammer(pages, page, args.duration)
+            html = pages[0].get(f"{base}{path}", timeout=30)
+            css = pages[0].get(f"{base}/static/portal.css", timeout=30)
+            own = (portal["mean_ms"] - direct["mean_ms"]) / direct["mean_ms"]
+            result["pages"][name] = {
+                "api": direct,
+                "portal": portal,
+                "own_cost": round(own, 3),
+                "weight_bytes": len(html.content) + len(css.content),
+            }
+            log(
+                f"{name}: portal {portal['per_s']}/s p95 {portal['p95_ms']} ms, "
+                f"API {direct['per_s']}/s, own {own:.0%}"
+            )
+    finally:
+        group.stop(sig=signal.SIGTERM, wait=45)
+        clean_up(mgmt, vhost, tmp, args.keep)
+
+    write_result(args, result, report(result))
+    return 0
+
+
+def report(result: dict) -> str:
+    lines = [
+        f"OpenCoO portal — {result['date']}  |  {result['machine']['nproc']} cores, "
+        f"{result['machine']['cpu_model']}",
+        f"{'page':<18}{'portal /s':>10}{'p50 ms':>9}{'p95 ms':>9}{'API /s':>9}{'p50 ms':>9}{'p95 ms':>9}"
+        f"{'own cost':>10}{'weight':>10}",
+    ]
+    for name, r in result["pages"].items():
+        p, a = r["portal"], r["api"]
+        lines.append(
+            f"{name:<18}{p['per_s']:>10}{p['p50_ms']:>9}{p['p95_ms']:>9}{a['per_s']:>9}{a['p50_ms']:>9}"
+            f"{a['p95_ms']:>9}{r['own_cost']:>10.0%}{r['weight_bytes']:>10}"
+        )
+    worst = max(r["own_cost"] for r in result["pages"].values())
+    heaviest = max(r["weight_bytes"] for r in result["pages"].values())
+    lines.append(
+        f"own cost per page at most {worst:.0%} (target < {TARGET_OWN_COST:.0%}: "
+        f"{'MET' if worst < TARGET_OWN_COST else 'NOT MET'}); heaviest page {heaviest} B "
+        f"(target < {TARGET_WEIGHT}: {'MET' if heaviest < TARGET_WEIGHT else 'NOT MET'})"
+    )
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
