@@ -1,6 +1,6 @@
 """Administration: the fee schedule, exchange rates, agencies, offices and staff accounts."""
 
-from gateway import schemas
+from gateway import revocation, schemas
 from gateway.http import parse_json, route
 from gateway.routes.common import JSON_BODY, STAFF_ROLES, actor, paginate
 from services.chassis.errors import BadRequest
@@ -167,7 +167,10 @@ class AdminRoutes:
         responses={404: "No such staff account", 409: "One's own account"},
     )
     def deactivate_staff(self, request, username):
-        return self.registration.set_staff_active(actor(request.principal), username, False)
+        staff = self.registration.set_staff_active(actor(request.principal), username, False)
+        # its tokens end at once in this process; the others hear credentials_changed
+        revocation.refresh(self.credential_versions, self.registration)
+        return staff
 
     @route(
         "POST",
