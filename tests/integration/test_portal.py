@@ -584,3 +584,44 @@ def test_the_customs_officer_checks_a_number_and_a_file_and_old_qr_codes_still_w
     assert checked.status_code == 200 and "This file is not a valid certificate" in checked.text
     empty = phone.post(site + "/verify", data={"csrf_token": token}, timeout=10)
     assert "Choose the certificate PDF" in empty.text
+
+
+def test_the_exporter_sees_its_certificates_and_asks_for_a_duplicate(portal_port, world, smtp_mailbox):
+    from tests.conftest import mail_text, wait_until
+    from tests.integration.test_examination import decide, paid
+    from tests.integration.test_payments import status_of
+    from tests.staff import make_staff
+
+    application_id = paid(world)
+    officer = make_staff(world["base"], smtp_mailbox, "kochi.officer", office="MPEDA-KOCHI")
+    assert decide(world, officer, application_id, "approve").status_code == 200
+    wait_until(lambda: status_of(world, application_id) == "issued", timeout=60, what="issued")
+    mails = smtp_mailbox.wait_for(lambda m: "exports@malabarseafoods.in" in m["To"].lower())
+    password = next(
+        found.group(1) for found in (re.search(r"Password:\s*(\S+)", mail_text(m)) for m in mails) if found
+    )
+    base = world["base"]
+    with portal_serving(portal_port):
+        browser = requests.Session()
+        assert log_in(browser, base, IEC, password).status_code == 303
+        listed = browser.get(base + "/certificates", timeout=10)
+        certificate_id = re.search(r"/certificates/([0-9a-f-]+)\.pdf", listed.text).group(1)
+        assert "Ask for a duplicate" in listed.text
+        pdf = browser.get(base + f"/certificates/{certificate_id}.pdf", timeout=30)
+        assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
+        token = hidden(listed.text, "csrf_token")
+        no_reason = browser.post(
+            base + f"/certificates/{certificate_id}/request",
+            timeout=30,
+            data={"csrf_token": token, "kind": "duplicate", "reason": ""},
+        )
+        assert no_reason.status_code in (400, 422) and 'role="alert"' in no_reason.text
+        asked = browser.post(
+            base + f"/certificates/{certificate_id}/request",
+            timeout=30,
+            allow_redirects=False,
+            data={"csrf_token": token, "kind": "duplicate", "reason": "The original was lost"},
+        )
+        assert asked.status_code == 303, asked.text
+        request = browser.get(base + asked.headers["Location"], timeout=10)
+        assert "pending payment" in request.text and "Pay the fee" in request.text
