@@ -73,16 +73,21 @@ class SessionStore:
         metadata.create_all(self.engine)
 
     def new(self) -> Session:
-        session = Session(id=secrets.token_urlsafe(32), csrf=secrets.token_urlsafe(32))
+        return self._start(Session(id=secrets.token_urlsafe(32), csrf=secrets.token_urlsafe(32)), IDLE)
+
+    def _start(self, session: Session, lasts: timedelta) -> Session:
         now = _now()
         with self.engine.begin() as db:
             db.execute(
                 insert(sessions).values(
                     id_hash=_hash(session.id),
                     csrf=session.csrf,
+                    token=session.token,
+                    role=session.role,
+                    username=session.username,
                     created_at=now,
                     last_seen=now,
-                    expires_at=now + IDLE,
+                    expires_at=now + lasts,
                 )
             )
         return session
@@ -107,21 +112,7 @@ class SessionStore:
         if old is not None:
             self.end(old)
         session = Session(secrets.token_urlsafe(32), secrets.token_urlsafe(32), token, role, username)
-        now = _now()
-        with self.engine.begin() as db:
-            db.execute(
-                insert(sessions).values(
-                    id_hash=_hash(session.id),
-                    csrf=session.csrf,
-                    token=token,
-                    role=role,
-                    username=username,
-                    created_at=now,
-                    last_seen=now,
-                    expires_at=now + timedelta(seconds=expires_in),
-                )
-            )
-        return session
+        return self._start(session, timedelta(seconds=expires_in))
 
     def replace_token(self, session: Session, token: str, expires_in: int) -> None:
         """After a password change the API answers a fresh token; the session keeps working."""

@@ -7,7 +7,6 @@ import json
 import re
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import requests
@@ -16,43 +15,11 @@ from tests.conftest import ADMIN_PASSWORD, free_port, mail_text
 from tests.e2e.conftest import Stack
 from tests.e2e.test_registration_walk import challenge, register_and_log_in, run
 from tests.integration.test_applications import minimal_pdf
+from tests.integration.test_bridge import start_bridge
 
 BIN = Path(sys.executable).parent
 ROOT = Path(__file__).resolve().parents[2]
 IEC = "AAACM4821K"
-
-
-def start_bridge(made: dict, origin: str, port: int, env: dict, tmp_path: Path):
-    pin = tmp_path / "pin"
-    pin.write_text(made["PIN"])
-    bridge = subprocess.Popen(
-        [
-            str(BIN / "opencoo"),
-            "bridge",
-            "--module",
-            made["module"],
-            "--token",
-            made["token"],
-            "--pin-file",
-            str(pin),
-            "--port",
-            str(port),
-            "--portal-origin",
-            origin,
-        ],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    url = f"http://127.0.0.1:{port}"
-    for _ in range(100):
-        try:
-            requests.options(url + "/sign", headers={"Origin": origin}, timeout=1)
-            return bridge, url
-        except requests.ConnectionError:
-            time.sleep(0.2)
-    raise AssertionError(bridge.stderr.read() if bridge.poll() is not None else "the bridge did not start")
 
 
 def test_the_bridge_signs_for_the_page_in_the_browser(stack_env, smtp_mailbox, tmp_path):
@@ -67,8 +34,9 @@ def test_the_bridge_signs_for_the_page_in_the_browser(stack_env, smtp_mailbox, t
         made = dict(re.findall(r"^(certificate|module|token|PIN):\s+(\S+)$", out, re.M))
         made["conf"] = re.search(r"^SOFTHSM2_CONF=(\S+)$", out, re.M).group(1)
         bridge, bridge_url = start_bridge(
-            made, stack.base, bridge_port, {**stack_env, "SOFTHSM2_CONF": made["conf"]}, tmp_path
+            made, made["PIN"], stack.base, bridge_port, {**stack_env, "SOFTHSM2_CONF": made["conf"]}, tmp_path
         )
+        assert bridge.poll() is None, bridge.communicate()[1]
         # the registration challenge, signed by the bridge as the registration page asks it
         c = challenge(stack.base, IEC)
         signed = requests.post(

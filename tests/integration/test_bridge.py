@@ -20,11 +20,11 @@ PORTAL = "https://coo.example.in"
 DOCUMENT = b"%PDF-1.7\ncommercial invoice INV-2026-0042\n%%EOF\n"
 
 
-def start(made, var, tmp_path, pin):  # noqa: F811  (var: the fixture's folder)
-    pin_file = tmp_path / "pin"
+def start_bridge(made: dict, pin: str, origin: str, port: int, env: dict, folder: Path):
+    """`opencoo bridge` for the token ``made`` (make-dsc's output), once it answers: (process, URL).
+    A bridge that exits at once (a wrong PIN) is returned too, for its message."""
+    pin_file = folder / "pin"
     pin_file.write_text(pin)
-    port = free_port()
-    env = {**os.environ, "OPENCOO_VAR": str(var), "SOFTHSM2_CONF": made["conf"]}
     bridge = subprocess.Popen(
         [
             str(Path(sys.executable).parent / "opencoo"),
@@ -38,22 +38,27 @@ def start(made, var, tmp_path, pin):  # noqa: F811  (var: the fixture's folder)
             "--port",
             str(port),
             "--portal-origin",
-            PORTAL,
+            origin,
         ],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
     )
-    base = f"http://127.0.0.1:{port}"
+    url = f"http://127.0.0.1:{port}"
     deadline = time.time() + 30
     while time.time() < deadline and bridge.poll() is None:
         try:
-            requests.options(base + "/sign", headers={"Origin": PORTAL}, timeout=2)
-            return bridge, base
+            requests.options(url + "/sign", headers={"Origin": origin}, timeout=2)
+            break
         except requests.ConnectionError:
             time.sleep(0.2)
-    return bridge, base
+    return bridge, url
+
+
+def start(made, var, tmp_path, pin):  # noqa: F811  (var: the fixture's folder)
+    env = {**os.environ, "OPENCOO_VAR": str(var), "SOFTHSM2_CONF": made["conf"]}
+    return start_bridge(made, pin, PORTAL, free_port(), env, tmp_path)
 
 
 @pytest.fixture
