@@ -17,7 +17,7 @@ from urllib.parse import quote, urlsplit
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from werkzeug.exceptions import HTTPException, NotFound
-from werkzeug.routing import Map, Rule
+from werkzeug.routing import BaseConverter, Map, Rule
 from werkzeug.utils import redirect, safe_join
 from werkzeug.wrappers import Request, Response
 
@@ -43,6 +43,19 @@ HEADERS = {
     "Referrer-Policy": "same-origin",
     "X-Frame-Options": "DENY",
 }
+
+
+class IdConverter(BaseConverter):
+    """``<id:name>`` in a screen's path: an id, which the view puts into an API path, so
+    nothing else (no dots, slashes or query) ever reaches it; anything else is 404."""
+
+    regex = "[A-Za-z0-9-]{1,64}"
+
+
+class UsernameConverter(BaseConverter):
+    """``<username:name>``: a staff username as registration keeps it."""
+
+    regex = "[A-Za-z0-9][A-Za-z0-9._-]{2,63}"
 
 
 @dataclass(frozen=True)
@@ -162,7 +175,8 @@ class Portal:
         self.templates.filters["zip"] = lambda first, second: list(zip(first, second, strict=True))
         self.url_map = Map(
             [Rule(path, methods=methods, endpoint=spec) for path, methods, spec in SCREENS]
-            + [Rule("/static/<path:name>", methods=["GET"], endpoint="static")]
+            + [Rule("/static/<path:name>", methods=["GET"], endpoint="static")],
+            converters={"id": IdConverter, "username": UsernameConverter},
         )
 
     def client_address(self, request: Request) -> str:

@@ -3,9 +3,6 @@ lieu), an office's or an agency's for staff. The API decides who sees which."""
 
 from __future__ import annotations
 
-import re
-
-from werkzeug.exceptions import NotFound
 from werkzeug.utils import redirect
 
 from portal.api import ApiError
@@ -17,7 +14,6 @@ REQUESTS = (
     ("duplicate", "A duplicate (the original was lost or damaged)"),
     ("in_lieu", "A certificate in lieu (the original has an error)"),
 )
-_ID = re.compile(r"[A-Za-z0-9-]{1,64}")
 
 
 def _page(page: Page, status: int = 200, problem: ApiError | None = None):
@@ -40,10 +36,8 @@ def certificates(page: Page):
     return _page(page)
 
 
-@screen("/certificates/<certificate_id>/request", methods=("POST",), roles=(Role.EXPORTER,))
+@screen("/certificates/<id:certificate_id>/request", methods=("POST",), roles=(Role.EXPORTER,))
 def request_again(page: Page, certificate_id: str):
-    if not _ID.fullmatch(certificate_id):
-        raise NotFound()
     try:
         made = page.api(
             "POST",

@@ -24,9 +24,11 @@ SECTIONS = (
 )
 PRODUCT_FIELDS = tuple(name for name in contract.ProductSchema().fields if name != "raw_materials")
 RAW_MATERIAL_FIELDS = tuple(contract.RawMaterialSchema().fields)
-FLAGS = ("postal_delivery", "uses_non_originating_materials")
+# the check boxes: the form's yes/no fields (an unticked box sends nothing, which means no)
+FLAGS = tuple(
+    name for name, field in contract.ApplicationForm().fields.items() if isinstance(field, contract.Flag)
+)
 MAX_FORM_FIELDS = 4000  # 100 products with raw materials fit far below; a bigger post is not a form of ours
-_ID = re.compile(r"[A-Za-z0-9-]{1,64}")
 _INDEX = re.compile(r"\[(\d+)\]")
 
 
@@ -130,10 +132,8 @@ def create_application(page: Page):
     return _saved_or_refused(page, "POST", "/api/v1/applications", "/applications/new", form)
 
 
-@screen("/applications/<application_id>/edit", roles=(Role.EXPORTER,))
+@screen("/applications/<id:application_id>/edit", roles=(Role.EXPORTER,))
 def edit_application(page: Page, application_id: str):
-    if not _ID.fullmatch(application_id):
-        raise NotFound()
     try:
         application = page.api("GET", f"/api/v1/applications/{application_id}")
     except ApiError as exc:
@@ -143,10 +143,8 @@ def edit_application(page: Page, application_id: str):
     return _form_page(page, application["form"], f"/applications/{application_id}/edit")
 
 
-@screen("/applications/<application_id>/edit", methods=("POST",), roles=(Role.EXPORTER,))
+@screen("/applications/<id:application_id>/edit", methods=("POST",), roles=(Role.EXPORTER,))
 def save_application(page: Page, application_id: str):
-    if not _ID.fullmatch(application_id):
-        raise NotFound()
     form = body_from_form(page.request.form)
     action = f"/applications/{application_id}/edit"
     return _saved_or_refused(page, "PUT", f"/api/v1/applications/{application_id}", action, form)

@@ -4,8 +4,6 @@ Excel. The portal adds the session's token; the API decides who may have which."
 
 from __future__ import annotations
 
-import re
-
 from werkzeug.exceptions import NotFound
 from werkzeug.wrappers import Response
 
@@ -14,7 +12,6 @@ from portal.app import Page, screen
 from portal.views.applications import FILTERS
 from services.contracts.actors import Role
 
-_ID = re.compile(r"[A-Za-z0-9-]{1,64}")
 KINDS = {"application/pdf", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
 
 
@@ -35,38 +32,32 @@ def _file(page: Page, path: str, query: dict | None = None) -> Response:
     return Response(answer.data, mimetype=kind, headers=headers)
 
 
-def _ids(*values: str) -> None:
-    if not all(_ID.fullmatch(value) for value in values):
-        raise NotFound()
-
-
 def _filters(page: Page) -> dict:
     return {name: page.request.args.get(name, "")[:80] for name in FILTERS}
 
 
-@screen("/applications/<application_id>/preview.pdf", roles=(Role.EXPORTER, Role.OFFICER))
+@screen("/applications/<id:application_id>/preview.pdf", roles=(Role.EXPORTER, Role.OFFICER))
 def preview(page: Page, application_id: str):
-    _ids(application_id)
     return _file(page, f"/api/v1/applications/{application_id}/preview.pdf")
 
 
-@screen("/applications/<application_id>/documents/<document_id>/file", roles=(Role.EXPORTER, Role.OFFICER))
+@screen(
+    "/applications/<id:application_id>/documents/<id:document_id>/file", roles=(Role.EXPORTER, Role.OFFICER)
+)
 def document(page: Page, application_id: str, document_id: str):
-    _ids(application_id, document_id)
     return _file(page, f"/api/v1/applications/{application_id}/documents/{document_id}")
 
 
-@screen("/payments/<payment_id>/receipt.pdf", roles=(Role.EXPORTER, Role.OFFICER))
+@screen("/payments/<id:payment_id>/receipt.pdf", roles=(Role.EXPORTER, Role.OFFICER))
 def receipt(page: Page, payment_id: str):
-    _ids(payment_id)
     return _file(page, f"/api/v1/payments/{payment_id}/receipt.pdf")
 
 
 @screen(
-    "/certificates/<certificate_id>.pdf", roles=(Role.EXPORTER, Role.OFFICER, Role.AGENCY_ADMIN, Role.ADMIN)
+    "/certificates/<id:certificate_id>.pdf",
+    roles=(Role.EXPORTER, Role.OFFICER, Role.AGENCY_ADMIN, Role.ADMIN),
 )
 def certificate(page: Page, certificate_id: str):
-    _ids(certificate_id)
     return _file(page, f"/api/v1/certificates/{certificate_id}.pdf")
 
 

@@ -5,8 +5,6 @@ officers)."""
 
 from __future__ import annotations
 
-import re
-
 from werkzeug.exceptions import NotFound
 from werkzeug.utils import redirect
 
@@ -14,7 +12,6 @@ from portal.api import ApiError
 from portal.app import Page, screen
 from services.contracts.actors import STAFF
 
-_USERNAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{2,63}")
 OFFICER_FIELDS = ("username", "name", "email", "mobile", "agency_code", "issuing_office_code")
 
 
@@ -61,9 +58,9 @@ def create_officer(page: Page):
     return redirect("/admin/staff", code=303)
 
 
-@screen("/admin/staff/<username>/<action>", methods=("POST",), roles=STAFF)
+@screen("/admin/staff/<username:username>/<action>", methods=("POST",), roles=STAFF)
 def set_active(page: Page, username: str, action: str):
-    if action not in ("deactivate", "reactivate") or not _USERNAME.fullmatch(username):
+    if action not in ("deactivate", "reactivate"):
         raise NotFound()
     try:
         page.api("POST", f"/api/v1/admin/staff/{username}/{action}")

@@ -8,7 +8,6 @@ sign and takes the base64 signature). The portal never holds a key or a PIN."""
 from __future__ import annotations
 
 import base64
-import re
 
 from werkzeug.exceptions import NotFound
 from werkzeug.utils import redirect
@@ -26,16 +25,9 @@ DOCUMENT_KINDS = (
     ("other", "Other"),
 )
 MAX_DOCUMENT = 2 * 1024 * 1024
-_ID = re.compile(r"[A-Za-z0-9-]{1,64}")
-
-
-def _checked(*ids: str) -> None:
-    if not all(_ID.fullmatch(value) for value in ids):
-        raise NotFound()
 
 
 def _application(page: Page, application_id: str) -> dict:
-    _checked(application_id)
     try:
         return page.api("GET", f"/api/v1/applications/{application_id}")
     except ApiError as exc:
@@ -66,12 +58,12 @@ def _documents_page(page: Page, application: dict, status: int = 200, problem: A
     )
 
 
-@screen("/applications/<application_id>/documents", roles=(Role.EXPORTER,))
+@screen("/applications/<id:application_id>/documents", roles=(Role.EXPORTER,))
 def documents(page: Page, application_id: str):
     return _documents_page(page, _application(page, application_id))
 
 
-@screen("/applications/<application_id>/documents", methods=("POST",), roles=(Role.EXPORTER,))
+@screen("/applications/<id:application_id>/documents", methods=("POST",), roles=(Role.EXPORTER,))
 def upload_document(page: Page, application_id: str):
     application = _application(page, application_id)
     upload = page.request.files.get("file")
@@ -100,10 +92,11 @@ def upload_document(page: Page, application_id: str):
 
 
 @screen(
-    "/applications/<application_id>/documents/<document_id>/remove", methods=("POST",), roles=(Role.EXPORTER,)
+    "/applications/<id:application_id>/documents/<id:document_id>/remove",
+    methods=("POST",),
+    roles=(Role.EXPORTER,),
 )
 def remove_document(page: Page, application_id: str, document_id: str):
-    _checked(application_id, document_id)
     try:
         page.api("DELETE", f"/api/v1/applications/{application_id}/documents/{document_id}")
     except ApiError as exc:
@@ -127,7 +120,7 @@ def _submit_page(page: Page, application: dict, status: int = 200, problem: ApiE
     )
 
 
-@screen("/applications/<application_id>/submit", roles=(Role.EXPORTER,))
+@screen("/applications/<id:application_id>/submit", roles=(Role.EXPORTER,))
 def submit_form(page: Page, application_id: str):
     application = _application(page, application_id)
     try:
@@ -136,10 +129,9 @@ def submit_form(page: Page, application_id: str):
         return page.render("error.html", exc.status, title="Not now", message=_refusal(exc).message)
 
 
-@screen("/applications/<application_id>/payload", roles=(Role.EXPORTER,))
+@screen("/applications/<id:application_id>/payload", roles=(Role.EXPORTER,))
 def payload(page: Page, application_id: str):
     """The bytes to sign, for `opencoo sign` by hand."""
-    _checked(application_id)
     signing = page.api("GET", f"/api/v1/applications/{application_id}/signing-payload")
     return Response(
         base64.b64decode(signing["payload"]),
@@ -148,7 +140,7 @@ def payload(page: Page, application_id: str):
     )
 
 
-@screen("/applications/<application_id>/submit", methods=("POST",), roles=(Role.EXPORTER,))
+@screen("/applications/<id:application_id>/submit", methods=("POST",), roles=(Role.EXPORTER,))
 def submit(page: Page, application_id: str):
     application = _application(page, application_id)
     verb = "resubmit" if application["status"] == Status.DISCREPANCY else "submit"
@@ -169,7 +161,7 @@ def submit(page: Page, application_id: str):
 # --- the fee -------------------------------------------------------------------------------------
 
 
-@screen("/applications/<application_id>/fee", roles=(Role.EXPORTER,))
+@screen("/applications/<id:application_id>/fee", roles=(Role.EXPORTER,))
 def fee(page: Page, application_id: str):
     application = _application(page, application_id)
     page.ensure_session()
@@ -181,9 +173,8 @@ def fee(page: Page, application_id: str):
     return page.render_with_form_action("'self' https:", "fee.html", application=application, summary=summary)
 
 
-@screen("/applications/<application_id>/pay", methods=("POST",), roles=(Role.EXPORTER,))
+@screen("/applications/<id:application_id>/pay", methods=("POST",), roles=(Role.EXPORTER,))
 def pay(page: Page, application_id: str):
-    _checked(application_id)
     try:
         payment = page.api("POST", f"/api/v1/applications/{application_id}/payments")
     except ApiError as exc:

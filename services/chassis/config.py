@@ -6,6 +6,7 @@ process without re-importing modules.
 
 import os
 import secrets
+from functools import lru_cache
 from pathlib import Path
 
 # The services with a database of their own (migrated by `opencoo migrate`), then every service
@@ -72,10 +73,12 @@ def portal_url() -> str | None:
 def portal_key() -> str:
     """``OPENCOO_PORTAL_KEY``, else the data folder's, made on first use (by whichever of the
     gateway and the portal starts first: the first link wins, the other reads it)."""
-    given = env("OPENCOO_PORTAL_KEY")
-    if given:
-        return given
-    path = var_dir() / "secrets" / "portal.key"
+    return env("OPENCOO_PORTAL_KEY") or _data_folder_key(str(var_dir() / "secrets" / "portal.key"))
+
+
+@lru_cache(maxsize=8)  # asked on every request the portal makes: read once per file, not each time
+def _data_folder_key(location: str) -> str:
+    path = Path(location)
     if not path.exists():
         path.parent.mkdir(mode=0o700, exist_ok=True)
         draft = path.with_name(f"portal.key.{os.getpid()}")

@@ -48,3 +48,29 @@ def test_a_screen_must_say_who_may_see_it():
         screen("/forgotten")
     with pytest.raises(ValueError, match="declare roles"):
         screen("/both", roles=("admin",), public=True)
+
+
+def test_only_ids_and_usernames_reach_the_views_that_put_them_into_api_paths():
+    from werkzeug.exceptions import NotFound
+    from werkzeug.routing import Map, Rule
+
+    from portal.app import IdConverter, UsernameConverter
+
+    urls = Map(
+        [
+            Rule("/applications/<id:application_id>", endpoint="one"),
+            Rule("/staff/<username:name>/x", endpoint="two"),
+        ],
+        converters={"id": IdConverter, "username": UsernameConverter},
+    ).bind("portal.example")
+    assert urls.match("/applications/1b9e-42") == ("one", {"application_id": "1b9e-42"})
+    assert urls.match("/staff/kochi.officer/x") == ("two", {"name": "kochi.officer"})
+    for path in (
+        "/applications/a.b",
+        "/applications/" + "a" * 65,
+        "/applications/..",
+        "/staff/x/x",
+        "/staff/../x",
+    ):
+        with pytest.raises(NotFound):
+            urls.match(path)
