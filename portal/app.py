@@ -21,6 +21,7 @@ from werkzeug.routing import BaseConverter, Map, Rule
 from werkzeug.utils import redirect, safe_join
 from werkzeug.wrappers import Request, Response
 
+from portal import catalogues
 from portal import sessions as session_store
 from portal.api import Api, ApiError, ApiUnavailable
 from services.chassis import config
@@ -137,14 +138,31 @@ class Page:
     def render(self, template: str, status: int = 200, **values) -> Response:
         """A page; a view whose page has a form calls ``ensure_session`` first."""
         session = self.session
-        html = self.portal.templates.get_template(template).render(
-            csrf_token=session.csrf if session else "",
-            user=session if session and session.logged_in else None,
-            path=self.request.path,
-            bridge_url=self.portal.bridge_url,
-            **values,
+        language = self.language
+        html = (
+            self.portal.templates[language]
+            .get_template(template)
+            .render(
+                language=language,
+                csrf_token=session.csrf if session else "",
+                user=session if session and session.logged_in else None,
+                path=self.request.path,
+                bridge_url=self.portal.bridge_url,
+                **values,
+            )
         )
         return Response(html, status=status, mimetype="text/html")
+
+    @property
+    def language(self) -> str:
+        return self.portal.language(self.request)
+
+    def gettext(self, message: str, **values) -> str:
+        """A view's text in the page's language (``page._`` in views, as ``_`` in templates)."""
+        text = catalogues.translations(self.language).gettext(message)
+        return text % values if values else text
+
+    _ = gettext
 
     def render_with_form_action(self, form_action: str, template: str, **values) -> Response:
         """A page whose form may lead elsewhere (the payment provider's page)."""
@@ -167,16 +185,31 @@ class Portal:
         self.bridge_url = (bridge_url or config.env("OPENCOO_BRIDGE_URL", "http://127.0.0.1:8765")).rstrip(
             "/"
         )
-        self.templates = Environment(
-            loader=FileSystemLoader(str(HERE / "templates")),
-            autoescape=select_autoescape(["html"]),
-            undefined=StrictUndefined,
-        )
-        self.templates.filters["zip"] = lambda first, second: list(zip(first, second, strict=True))
+        self.languages = catalogues.languages()
+        self.templates = {language: self._environment(language) for language in self.languages}
         self.url_map = Map(
             [Rule(path, methods=methods, endpoint=spec) for path, methods, spec in SCREENS]
             + [Rule("/static/<path:name>", methods=["GET"], endpoint="static")],
             converters={"id": IdConverter, "username": UsernameConverter},
+        )
+
+    @staticmethod
+    def _environment(language: str) -> Environment:
+        templates = Environment(
+            loader=FileSystemLoader(str(HERE / "templates")),
+            autoescape=select_autoescape(["html"]),
+            undefined=StrictUndefined,
+            extensions=["jinja2.ext.i18n"],
+        )
+        templates.install_gettext_translations(catalogues.translations(language), newstyle=True)  # type: ignore[attr-defined]
+        templates.filters["zip"] = lambda first, second: list(zip(first, second, strict=True))
+        return templates
+
+    def language(self, request: Request) -> str:
+        """The browser's preferred language among the catalogues (English when none fits)."""
+        return (
+            request.accept_languages.best_match(self.languages, default=catalogues.SOURCE)
+            or catalogues.SOURCE
         )
 
     def client_address(self, request: Request) -> str:
