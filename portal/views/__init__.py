@@ -2,11 +2,13 @@
 
 from portal.views import (  # noqa: F401
     accounts,
+    admin,
     applications,
     certificates,
     drafts,
     files,
     public,
+    registration,
     staff,
     submission,
 )

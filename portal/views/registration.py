@@ -1,0 +1,1 @@
+"""An exporter's registration in the browser (being built)."""
