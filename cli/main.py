@@ -136,24 +136,10 @@ def up(skip_init, scale):
             "admin: the password printed above on first start (reset with `opencoo admin reset-password`)"
         )
     click.echo("Ctrl-C stops everything.\n")
-    # honcho takes this process's place: the set-up's imports do not stay resident, and Ctrl-C
-    # reaches honcho, which stops every process and waits for them.
-    concurrency = ["-c", ",".join(f"{name}={n}" for name, n in scale.items())] if scale else []
-    os.execve(
-        sys.executable,
-        [
-            sys.executable,
-            "-m",
-            "honcho",
-            "-f",
-            str(ROOT / "Procfile"),
-            "-d",
-            str(ROOT),
-            "start",
-            *concurrency,
-        ],
-        env,
-    )
+    # the supervisor takes this process's place, in a fresh interpreter: the set-up's imports do
+    # not stay resident, and Ctrl-C reaches it, which stops every process and waits for them
+    scaled = [f"{name}={n}" for name, n in scale.items()]
+    os.execve(sys.executable, [sys.executable, "-m", "cli.supervisor", str(ROOT / "Procfile"), *scaled], env)
 
 
 # --- operator tasks --------------------------------------------------------------------------

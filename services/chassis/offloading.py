@@ -408,7 +408,7 @@ def serve(jobs, results) -> None:
 
 
 def _end_with_parent(parent: int) -> None:
-    """The parent decides when the child ends: Ctrl-C and the SIGTERM that honcho sends to the
+    """The parent decides when the child ends: Ctrl-C and the SIGTERM that a supervisor sends to the
     process group leave a job running to its end (the parent waits for it while it stops), and
     the kernel kills the child when the parent is gone, even in the middle of a job."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)

@@ -75,7 +75,7 @@ class Stack:
         return code, left
 
     def descendants(self) -> set[int]:
-        """Every process below `opencoo up` (honcho starts each service in a session of its own,
+        """Every process below `opencoo up` (the supervisor starts each service in a session of its own,
         so a process group would miss them)."""
         parents = {}
         for stat in Path("/proc").glob("[0-9]*/stat"):

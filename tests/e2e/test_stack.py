@@ -1,8 +1,10 @@
 """The platform started the way `make up` starts it (`opencoo up`: init, then every service and the
-gateway as their own processes under honcho), driven over HTTP as a client would."""
+gateway as their own processes under its supervisor), driven over HTTP as a client would."""
 
+import os
 import re
 import signal
+import time
 from pathlib import Path
 
 import requests
@@ -33,7 +35,20 @@ def test_the_stack_runs_answers_and_stops_cleanly(stack_env, tmp_path):
         # one process per service and the gateway, each its own `nameko run`
         for name in (*config.SERVICES, "gateway"):
             assert re.search(rf"{name}\.1 +\| .*starting services: {name}", stack.text), name
-        assert len(stack.descendants()) >= len(config.SERVICES) + 2  # honcho, services, gateway
+        assert len(stack.descendants()) >= len(config.SERVICES) + 2  # supervisor, services, gateway
+
+        # a service killed outright is started again, and the platform answers as before
+        killed = int(re.search(r"application\.1 +started \(pid=(\d+)\)", stack.text).group(1))
+        os.kill(killed, signal.SIGKILL)
+        deadline = time.time() + 60
+        while time.time() < deadline and len(re.findall(r"starting services: application", stack.text)) < 2:
+            time.sleep(0.5)
+        assert re.search(r"application\.1 +exited \(rc=-9\) after [\d.]+ s; restarting in 1 s", stack.text)
+        assert len(re.findall(r"starting services: application", stack.text)) == 2, stack.text[-3000:]
+        while time.time() < deadline and requests.get(f"{stack.base}/health", timeout=10).status_code != 200:
+            time.sleep(0.5)
+        assert requests.get(f"{stack.base}/health", timeout=10).json()["down"] == []
+        assert login(stack.base, "admin", password)
     finally:
         code, left = stack.stop()
     assert left == {}, "processes left behind after Ctrl-C"
