@@ -1,6 +1,7 @@
 /* OpenCoO portal: signing with the exporter's DSC through `opencoo bridge` on this computer.
    The page never sees a key or a PIN: it sends the bytes to sign to the bridge on 127.0.0.1 and
-   puts the signature it answers into the form. Without a bridge the form still works by hand. */
+   puts the signature it answers into the form (and sends the form, for a button marked
+   data-bridge-submit). Without a bridge the form still works by hand. */
 (function () {
   "use strict";
   var meta = document.querySelector('meta[name="opencoo-bridge"]');
@@ -45,6 +46,16 @@
       return answer.json().then(function (body) {
         if (!answer.ok) { throw new Error(body.error ? body.error.message : "the bridge refused"); }
         button.form.querySelector('textarea[name="signature"]').value = body.signature_b64;
+        if (button.hasAttribute("data-bridge-submit")) {
+          if (!button.form.checkValidity()) {  // a field left empty: the browser says which
+            say(button, "Signed by " + body.signer + ". Complete the form, then send it.");
+            button.form.reportValidity();
+            return;
+          }
+          say(button, "Signed by " + body.signer + ". Sending the form…");
+          button.form.requestSubmit();
+          return;
+        }
         say(button, "Signed by " + body.signer + ". Now send the form.");
       });
     }).catch(function (error) {

@@ -123,3 +123,39 @@ def test_a_wrong_pin_is_reported_at_start(token, var, tmp_path):  # noqa: F811
     bridge, _ = start(token, var, tmp_path, "000000")
     _, said = bridge.communicate(timeout=30)
     assert bridge.returncode == 1 and "wrong PIN" in said
+
+
+def test_the_bridge_signs_a_registration_challenge_with_the_certificate_inside(token, var, tmp_path):  # noqa: F811
+    """The registration page's kind: the nonce signed as the API checks it, and the signature
+    carries the DSC's certificate, which the portal sends with it (portal.views.registration)."""
+    from portal.views.registration import signature_der, signer_certificate
+
+    nonce = os.urandom(32)
+    bridge, base = start(token, var, tmp_path, token["PIN"])
+    try:
+        signed = requests.post(
+            base + "/sign",
+            headers={"Origin": PORTAL},
+            timeout=30,
+            json={
+                "kind": "registration_challenge",
+                "reference": "challenge-1",
+                "iec": IEC,
+                "data_b64": base64.b64encode(nonce).decode(),
+            },
+        )
+        assert signed.status_code == 200, signed.text
+    finally:
+        bridge.terminate()
+        _, said = bridge.communicate(timeout=10)
+    assert f"signing the registration challenge 'challenge-1' for IEC {IEC}: SHA-256 " in said
+    der = signature_der(signed.json()["signature_b64"])
+    assert der is not None
+    (tmp_path / "nonce.bin").write_bytes(nonce)
+    (tmp_path / "nonce.p7s").write_bytes(der)
+    verified = openssl_verify(tmp_path / "nonce.p7s", tmp_path / "nonce.bin", var / "pki" / "dev-ca.pem")
+    assert verified.returncode == 0, verified.stderr
+    # the certificate inside is the token's DSC, not its issuer
+    inside = signer_certificate(der)
+    assert inside is not None
+    assert "".join(inside.split()) == "".join(Path(token["certificate"]).read_text().split())
