@@ -1,5 +1,7 @@
 """marshmallow schemas of the HTTP API: they validate requests and generate the OpenAPI document."""
 
+from datetime import date
+
 import pycountry
 from marshmallow import EXCLUDE, Schema, fields, validate
 
@@ -466,6 +468,32 @@ class DocumentUpload(Schema):
     )
 
 
+class ProductOrigin(Schema):
+    index = fields.Integer()
+    path = fields.String(metadata={"example": "products[0]"})
+    hs_code = fields.String(allow_none=True)
+    description = fields.String(allow_none=True)
+    fob_inr = fields.String(allow_none=True)
+    non_originating_cif_inr = fields.String(
+        allow_none=True, metadata={"description": "null while a raw material's CIF value is unknown"}
+    )
+    rvc_percent = fields.String(allow_none=True, metadata={"example": "40.00"})
+    threshold = fields.Integer(
+        allow_none=True, metadata={"description": "percent, for a value-content criterion"}
+    )
+    criterion = fields.String(allow_none=True)
+    meets = fields.Boolean(
+        allow_none=True, metadata={"description": "null: not a value-content criterion, or figures missing"}
+    )
+    message = fields.String()
+
+
+class OriginCheck(Schema):
+    agreement_code = fields.String(allow_none=True)
+    products = fields.List(fields.Nested(ProductOrigin))
+    all_meet = fields.Boolean()
+
+
 class SigningPayload(Schema):
     payload = fields.String(metadata={"description": "base64 of the RFC 8785 JSON to sign"})
     sha256 = fields.String()
@@ -496,6 +524,27 @@ class ExchangeRateInput(Schema):
             "description": 'INR per unit, more than 0 and at most 1,000,000, e.g. "83.2500"',
             "pattern": r"^([1-9][0-9]{0,5}(\.[0-9]{1,4})?|0\.[0-9]{0,3}[1-9])$",
         },
+    )
+
+
+class ExchangeRatesQuery(Schema):
+    on = fields.Date(
+        validate=validate.Range(min=date(2000, 1, 1), max=date(2100, 12, 31)),
+        metadata={**YEARS_2000_TO_2100, "description": "the invoice date; today (in India) if not given"},
+    )
+
+
+class ExchangeRateOn(Schema):
+    currency = fields.String(metadata={"example": "USD"})
+    rate = fields.String(metadata={"description": "INR per unit", "example": "83.2500"})
+    valid_from = fields.String(metadata={"format": "date"})
+
+
+class ExchangeRatesOn(Schema):
+    on = fields.String(metadata={"format": "date"})
+    rates = fields.List(
+        fields.Nested(ExchangeRateOn),
+        metadata={"description": "every currency with a rate in force that day (INR is 1, not listed)"},
     )
 
 
@@ -536,6 +585,41 @@ class Payment(Amounts):
 
 class RevokeRequest(Schema):
     reason = fields.String(required=True, validate=validate.Length(min=1, max=2000))
+
+
+class CertificateNumberQuery(Schema):
+    """Numbers are unique: the answer has the one certificate, or none."""
+
+    number = fields.String(
+        required=True,
+        validate=validate.Length(min=1, max=80),
+        metadata={"example": "MPEDA/2026/013/0000066A"},
+    )
+
+
+class Certificate(Schema):
+    """A certificate's registry entry, as staff see it."""
+
+    id = fields.String()
+    number = fields.String(metadata={"example": "MPEDA/2026/013/0000066A"})
+    application_id = fields.String()
+    iec = fields.String()
+    exporter_name = fields.String()
+    importer_country = fields.String()
+    agreement_code = fields.String(allow_none=True)
+    agency_code = fields.String()
+    issuing_office_code = fields.String()
+    kind = fields.String(metadata={"description": "original, duplicate or in_lieu"})
+    original_number = fields.String(allow_none=True)
+    sha256 = fields.String()
+    size = fields.Integer()
+    status = fields.String(metadata={"description": "valid, revoked or superseded"})
+    status_reason = fields.String(allow_none=True)
+    superseded_by = fields.String(allow_none=True)
+    issued_at = fields.String()
+    issued_on = fields.String(metadata={"format": "date"})
+    issued_by = fields.String(metadata={"description": "the approving officer"})
+    verify_url = fields.String()
 
 
 # --- officer examination -------------------------------------------------------------------------

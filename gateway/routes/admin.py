@@ -1,4 +1,7 @@
-"""Administration: the fee schedule, exchange rates, agencies, offices and staff accounts."""
+"""Administration: the fee schedule, exchange rates, agencies, offices, staff accounts, and finding
+a certificate to revoke by its number."""
+
+from marshmallow import ValidationError
 
 from gateway import revocation, schemas
 from gateway.http import parse_json, route
@@ -233,3 +236,23 @@ class AdminRoutes:
             body["mobile"],
             body["agency_code"],
         )
+
+    @route(
+        "GET",
+        "/api/v1/admin/certificates",
+        "The certificate with this number, if it is of one's agency (any, for the admin): the one to revoke",
+        tags=["admin"],
+        roles=STAFF_ROLES,
+        query=schemas.CertificateNumberQuery,
+        response=schemas.page_of(schemas.Certificate, "AdminCertificatePage"),
+    )
+    def admin_certificates(self, request):
+        try:
+            query = schemas.CertificateNumberQuery().load(request.args.to_dict())
+        except ValidationError as exc:
+            raise BadRequest(
+                "give the certificate number (at most 80 characters)",
+                code="VALIDATION_ERROR",
+                fields=exc.messages,
+            ) from None
+        return self.certificate.certificates(actor(request.principal), number=query["number"])

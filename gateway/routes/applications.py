@@ -1,13 +1,16 @@
 """An exporter's applications: drafts, lists and their Excel export, history, the origin check, the
-signing payload and submission."""
+signing payload and submission; and the exchange rates a draft's FOB in INR is checked against."""
 
 import base64
 
+from marshmallow import ValidationError
 from werkzeug.wrappers import Response
 
 from gateway import schemas
 from gateway.http import parse_json, route
 from gateway.routes.common import APPLICATION_BODY, EXPORT_TIMEOUT, JSON_BODY, actor, list_query
+from services.chassis.errors import BadRequest
+from services.chassis.timestamps import today_in_india
 
 
 class ApplicationRoutes:
@@ -136,10 +139,27 @@ class ApplicationRoutes:
         "Computed RVC per product and whether each meets its criterion (drafts too)",
         tags=["applications"],
         roles=["exporter", "officer"],
+        response=schemas.OriginCheck,
     )
     def origin_check(self, request, application_id):
         principal = request.principal
         return self.application.origin_check(actor(principal), application_id)
+
+    @route(
+        "POST",
+        "/api/v1/applications/origin-check",
+        "The same check of a form not saved yet (as the exporter fills it in); nothing is stored",
+        tags=["applications"],
+        roles=["exporter"],
+        request=schemas.ApplicationForm,
+        response=schemas.OriginCheck,
+        max_body=APPLICATION_BODY,
+        responses={400: "Fields not valid (fields name each)"},
+    )
+    def origin_check_form(self, request):
+        principal = request.principal
+        body = parse_json(request, schemas.AnyObject())
+        return self.application.origin_check_form(actor(principal), body)
 
     @route(
         "GET",
@@ -190,3 +210,26 @@ class ApplicationRoutes:
         principal = request.principal
         body = parse_json(request, schemas.SubmitRequest())
         return self.application.resubmit_application(actor(principal), application_id, body["signature"])
+
+    # Beside the applications, not the reference lists: it is the rule of the FOB in INR
+    # (services/application/rules.py), shown to the exporter before submission checks it.
+    @route(
+        "GET",
+        "/api/v1/reference/exchange-rates",
+        "The exchange rates in force on a day (INR per unit), which the products' FOB in INR is "
+        "checked against at submission (the rate on the invoice date)",
+        tags=["reference"],
+        query=schemas.ExchangeRatesQuery,
+        response=schemas.ExchangeRatesOn,
+        public=True,
+    )
+    def exchange_rates_on(self, request):
+        try:
+            query = schemas.ExchangeRatesQuery().load(request.args.to_dict())
+        except ValidationError as exc:
+            raise BadRequest(
+                "on must be a date from 2000-01-01 to 2100-12-31, like 2026-11-25",
+                code="VALIDATION_ERROR",
+                fields=exc.messages,
+            ) from None
+        return self.application.exchange_rates_on((query.get("on") or today_in_india()).isoformat())

@@ -1,24 +1,21 @@
 """The dashboard, and applications as lists and one by one: the exporter's own, the officer's
-office queue. Filters, sorting and pages are the API's own (its query parameters)."""
+office queue and its post-audit list (applications approved by self-certification). Filters,
+sorting and pages are the API's own (its query parameters)."""
 
 from werkzeug.exceptions import NotFound
 from werkzeug.utils import redirect
 
 from portal.api import ApiError
 from portal.app import Page, screen
+from portal.views.drafts import discrepancy_comment
 from services.contracts.actors import PEOPLE, Role
 from services.contracts.application_status import Status
 
 PER_PAGE = 25
 FILTERS = ("status", "agreement", "agency", "number", "date_from", "date_to")
-# The exporter's menu, as the manual names it: each a list of the exporter's applications.
-EXPORTER_MENU = (
-    ("Drafts", Status.DRAFT),
-    ("Pending payment", Status.PENDING_PAYMENT),
-    ("Submitted", Status.SUBMITTED),
-    ("Discrepancy raised", Status.DISCREPANCY),
-    ("Issued certificates", Status.ISSUED),
-)
+# The exporter's menu, as the manual has it (its names are dashboard_exporter.html's): each a
+# list of the exporter's applications.
+EXPORTER_MENU = (Status.DRAFT, Status.PENDING_PAYMENT, Status.SUBMITTED, Status.DISCREPANCY, Status.ISSUED)
 
 
 def _list_query(page: Page) -> dict:
@@ -29,11 +26,11 @@ def _list_query(page: Page) -> dict:
     return query
 
 
-def _list(page: Page, path: str, template: str, **values):
+def _list(page: Page, path: str, template: str, api_query: dict | None = None, **values):
     query = _list_query(page)
     problem = None
     try:
-        listing = page.api("GET", path, query=query)
+        listing = page.api("GET", path, query={**query, **(api_query or {})})
     except ApiError as exc:
         if exc.status >= 500 or exc.status in (401, 403):
             raise
@@ -41,6 +38,7 @@ def _list(page: Page, path: str, template: str, **values):
     last_page = max(1, -(-listing["total"] // PER_PAGE))
     return page.render(
         template,
+        problem.status if problem else 200,
         listing=listing,
         query=query,
         problem=problem,
@@ -58,12 +56,14 @@ def dashboard(page: Page):
             status: page.api("GET", "/api/v1/applications", query={"status": status.value, "per_page": 1})[
                 "total"
             ]
-            for _, status in EXPORTER_MENU
+            for status in EXPORTER_MENU
         }
         return page.render("dashboard_exporter.html", menu=EXPORTER_MENU, counts=counts)
     if role == Role.OFFICER:
-        waiting = page.api("GET", "/api/v1/officer/applications", query={"per_page": 1})["total"]
-        return page.render("dashboard_officer.html", waiting=waiting)
+        queue = "/api/v1/officer/applications"
+        waiting = page.api("GET", queue, query={"per_page": 1})["total"]
+        audit = page.api("GET", queue, query={"per_page": 1, **POST_AUDIT})["total"]
+        return page.render("dashboard_officer.html", waiting=waiting, post_audit=audit)
     return page.render("dashboard_staff.html")
 
 
@@ -75,6 +75,30 @@ def exporter_applications(page: Page):
 @screen("/officer/applications", roles=(Role.OFFICER,))
 def officer_queue(page: Page):
     return _list(page, "/api/v1/officer/applications", "applications.html", officer=True)
+
+
+# The API's own filter: applications of the office approved by self-certification, any status.
+POST_AUDIT = {"post_audit": "true"}
+
+
+@screen("/officer/post-audit", roles=(Role.OFFICER,))
+def post_audit(page: Page):
+    return _list(
+        page, "/api/v1/officer/applications", "applications.html", POST_AUDIT, officer=True, post_audit=True
+    )
+
+
+def submitted_to(page: Page, application: dict) -> str:
+    """The agency and issuing office, as the manual's message names them ("MPEDA - Kochi")."""
+    agencies = page.api("GET", "/api/v1/reference/agencies", query={"per_page": 500})["items"]
+    names = {
+        office["code"]: office["name"]
+        for agency in agencies
+        for region in agency["regional_offices"]
+        for office in region["issuing_offices"]
+    }
+    office = application.get("issuing_office_code") or ""
+    return f"{application.get('agency_code') or ''} - {names.get(office, office)}"
 
 
 def _application(
@@ -90,6 +114,13 @@ def _application(
         raise
     if officer and application["status"] == Status.SUBMITTED:
         page.ensure_session()  # the decision forms carry its CSRF token
+    # the landing after payment (the provider sends the exporter back here), until an officer
+    # sends it back or refuses it
+    paid = (
+        not officer
+        and application.get("paid_at")
+        and application["status"] not in (Status.DISCREPANCY, Status.REJECTED)
+    )
     return page.render(
         "application.html",
         status,
@@ -98,7 +129,23 @@ def _application(
         officer=officer,
         decisions=DECISIONS if officer and application["status"] == Status.SUBMITTED else (),
         problem=problem,
+        discrepancy=discrepancy_comment(history["items"])
+        if application["status"] == Status.DISCREPANCY
+        else None,
+        payment=_paid(page, path) if paid else None,
+        submitted_to=submitted_to(page, application) if paid else "",
     )
+
+
+def _paid(page: Page, path: str) -> dict | None:
+    """The order summary of a paid application (its payment, for the receipt)."""
+    try:
+        summary = page.api("GET", path + "/fee")
+    except ApiError as exc:
+        if exc.status >= 500 or exc.status == 401:
+            raise
+        return None
+    return summary if summary["paid"] else None
 
 
 @screen("/applications/<id:application_id>", roles=(Role.EXPORTER,))
@@ -111,18 +158,18 @@ def officer_application(page: Page, application_id: str):
     return _application(page, application_id, officer=True)
 
 
-# The officer's three decisions on a submitted application: (what, the API's field, its label,
-# whether it must be given).
+# The officer's three decisions on a submitted application: (what, the API's field, whether it
+# must be given); their labels are application.html's.
 DECISIONS = (
-    ("discrepancy", "comment", "Discrepancy: what the exporter must correct", True),
-    ("approve", "remarks", "Approve: remarks (optional)", False),
-    ("reject", "reason", "Reject: the reason, as the exporter will read it", True),
+    ("discrepancy", "comment", True),
+    ("approve", "remarks", False),
+    ("reject", "reason", True),
 )
 
 
 @screen("/officer/applications/<id:application_id>/<decision>", methods=("POST",), roles=(Role.OFFICER,))
 def officer_decides(page: Page, application_id: str, decision: str):
-    known = {name: field for name, field, _, _ in DECISIONS}
+    known = {name: field for name, field, _ in DECISIONS}
     if decision not in known:
         raise NotFound()
     text = page.form_value(known[decision], 2000).strip()

@@ -9,7 +9,7 @@ from werkzeug.wrappers import Response
 
 from portal.api import ApiError
 from portal.app import Page, screen
-from portal.views.applications import FILTERS
+from portal.views.applications import FILTERS, POST_AUDIT
 from services.contracts.actors import Role
 
 KINDS = {"application/pdf", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
@@ -21,7 +21,7 @@ def _file(page: Page, path: str, query: dict | None = None) -> Response:
     except ApiError as exc:
         if exc.status == 404:
             raise NotFound() from exc
-        return page.render("error.html", exc.status, title="Not available", message=exc.message)
+        return page.render("error.html", exc.status, title=page._("Not available"), message=exc.message)
     kind = answer.headers.get("Content-Type", "").split(";")[0]
     if kind not in KINDS:
         raise NotFound()
@@ -69,3 +69,8 @@ def exporter_list(page: Page):
 @screen("/officer/applications/export.xlsx", roles=(Role.OFFICER,))
 def officer_list(page: Page):
     return _file(page, "/api/v1/officer/applications/export.xlsx", _filters(page))
+
+
+@screen("/officer/post-audit/export.xlsx", roles=(Role.OFFICER,))
+def post_audit_list(page: Page):
+    return _file(page, "/api/v1/officer/applications/export.xlsx", {**_filters(page), **POST_AUDIT})

@@ -9,31 +9,18 @@ from __future__ import annotations
 
 import base64
 
-from werkzeug.exceptions import NotFound
 from werkzeug.utils import redirect
 from werkzeug.wrappers import Response
 
 from portal.api import ApiError
 from portal.app import Page, screen
+from portal.views.applications import submitted_to
+from portal.views.drafts import exchange_rates, goods_summary, origin_check, saved_application
 from services.contracts.actors import Role
 from services.contracts.application_status import Status
 
-DOCUMENT_KINDS = (
-    ("invoice", "Commercial invoice"),
-    ("packing_list", "Packing list"),
-    ("bill_of_lading", "Bill of lading / airway bill"),
-    ("other", "Other"),
-)
-MAX_DOCUMENT = 2 * 1024 * 1024
-
-
-def _application(page: Page, application_id: str) -> dict:
-    try:
-        return page.api("GET", f"/api/v1/applications/{application_id}")
-    except ApiError as exc:
-        if exc.status == 404:
-            raise NotFound() from exc
-        raise
+DOCUMENT_KINDS = ("invoice", "packing_list", "bill_of_lading", "other")  # their names: documents.html
+MAX_DOCUMENT = 2 * 1024 * 1024  # the API's limit, said before upload and checked by form.js
 
 
 def _refusal(exc: ApiError) -> ApiError:
@@ -60,12 +47,12 @@ def _documents_page(page: Page, application: dict, status: int = 200, problem: A
 
 @screen("/applications/<id:application_id>/documents", roles=(Role.EXPORTER,))
 def documents(page: Page, application_id: str):
-    return _documents_page(page, _application(page, application_id))
+    return _documents_page(page, saved_application(page, application_id))
 
 
 @screen("/applications/<id:application_id>/documents", methods=("POST",), roles=(Role.EXPORTER,))
 def upload_document(page: Page, application_id: str):
-    application = _application(page, application_id)
+    application = saved_application(page, application_id)
     upload = page.request.files.get("file")
     content = upload.read(MAX_DOCUMENT + 1) if upload else b""
     signature = page.form_value("signature", 200_000).strip()
@@ -100,7 +87,7 @@ def remove_document(page: Page, application_id: str, document_id: str):
     try:
         page.api("DELETE", f"/api/v1/applications/{application_id}/documents/{document_id}")
     except ApiError as exc:
-        return _documents_page(page, _application(page, application_id), exc.status, _refusal(exc))
+        return _documents_page(page, saved_application(page, application_id), exc.status, _refusal(exc))
     return redirect(f"/applications/{application_id}/documents", code=303)
 
 
@@ -110,6 +97,7 @@ def remove_document(page: Page, application_id: str, document_id: str):
 def _submit_page(page: Page, application: dict, status: int = 200, problem: ApiError | None = None):
     page.ensure_session()
     signing = page.api("GET", f"/api/v1/applications/{application['id']}/signing-payload")
+    rates = exchange_rates(page, application["form"])
     return page.render(
         "submit.html",
         status,
@@ -117,16 +105,19 @@ def _submit_page(page: Page, application: dict, status: int = 200, problem: ApiE
         signing=signing,
         problem=problem,
         iec=page.user.username,
+        rates=rates,
+        goods=goods_summary(list(application["form"].get("products") or []), rates),
+        origin=origin_check(page, application["id"]),
     )
 
 
 @screen("/applications/<id:application_id>/submit", roles=(Role.EXPORTER,))
 def submit_form(page: Page, application_id: str):
-    application = _application(page, application_id)
+    application = saved_application(page, application_id)
     try:
         return _submit_page(page, application)
     except ApiError as exc:
-        return page.render("error.html", exc.status, title="Not now", message=_refusal(exc).message)
+        return page.render("error.html", exc.status, title=page._("Not now"), message=_refusal(exc).message)
 
 
 @screen("/applications/<id:application_id>/payload", roles=(Role.EXPORTER,))
@@ -142,7 +133,7 @@ def payload(page: Page, application_id: str):
 
 @screen("/applications/<id:application_id>/submit", methods=("POST",), roles=(Role.EXPORTER,))
 def submit(page: Page, application_id: str):
-    application = _application(page, application_id)
+    application = saved_application(page, application_id)
     verb = "resubmit" if application["status"] == Status.DISCREPANCY else "submit"
     try:
         page.api(
@@ -163,14 +154,22 @@ def submit(page: Page, application_id: str):
 
 @screen("/applications/<id:application_id>/fee", roles=(Role.EXPORTER,))
 def fee(page: Page, application_id: str):
-    application = _application(page, application_id)
+    application = saved_application(page, application_id)
     page.ensure_session()
     try:
         summary = page.api("GET", f"/api/v1/applications/{application_id}/fee")
     except ApiError as exc:
-        return page.render("error.html", exc.status, title="No fee yet", message=_refusal(exc).message)
+        return page.render(
+            "error.html", exc.status, title=page._("No fee yet"), message=_refusal(exc).message
+        )
     # paying leads to the provider's page (another origin for a real provider): https only
-    return page.render_with_form_action("'self' https:", "fee.html", application=application, summary=summary)
+    return page.render_with_form_action(
+        "'self' https:",
+        "fee.html",
+        application=application,
+        summary=summary,
+        submitted_to=submitted_to(page, application) if summary["paid"] else "",
+    )
 
 
 @screen("/applications/<id:application_id>/pay", methods=("POST",), roles=(Role.EXPORTER,))
@@ -178,5 +177,5 @@ def pay(page: Page, application_id: str):
     try:
         payment = page.api("POST", f"/api/v1/applications/{application_id}/payments")
     except ApiError as exc:
-        return page.render("error.html", exc.status, title="Not paid", message=_refusal(exc).message)
+        return page.render("error.html", exc.status, title=page._("Not paid"), message=_refusal(exc).message)
     return redirect(payment["redirect_url"], code=303)  # the provider's page, as the API names it

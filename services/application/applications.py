@@ -483,3 +483,10 @@ def mark_paid(uow, event) -> bool:
 def origin_check(session, actor, application_id) -> dict:
     application = load(session, actor, application_id)
     return origin.origin_check(form.load_draft(application.data))
+
+
+def origin_check_form(actor, body) -> dict:
+    """The origin check of a form not saved yet (the exporter's, as it is being filled): the
+    same engine as a saved draft's, so what the form shows and what submission finds agree."""
+    policy.require_exporter(actor)
+    return origin.origin_check(form.load_draft(load_form(body)))

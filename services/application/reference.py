@@ -361,3 +361,24 @@ def list_exchange_rates(session, currency: str | None = None) -> list[dict]:
     if currency:
         query = query.where(ExchangeRate.currency == currency.upper())
     return [_rate_view(r) for r in session.scalars(query)]
+
+
+def exchange_rates_on(session, on: date) -> dict:
+    """The rate of every currency in force on ``on`` (the invoice date): the ones an exporter's
+    FOB in INR is checked against at submission, so the form can show the same figure first."""
+    currencies = session.scalars(
+        select(ExchangeRate.currency)
+        .where(ExchangeRate.valid_from <= on)
+        .distinct()
+        .order_by(ExchangeRate.currency)
+    ).all()
+    rates = []
+    for currency in currencies:
+        row = session.scalar(
+            select(ExchangeRate)
+            .where(ExchangeRate.currency == currency, ExchangeRate.valid_from <= on)
+            .order_by(ExchangeRate.valid_from.desc())
+            .limit(1)
+        )
+        rates.append({"currency": row.currency, "rate": row.rate, "valid_from": row.valid_from.isoformat()})
+    return {"on": on.isoformat(), "rates": rates}

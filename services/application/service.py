@@ -1,6 +1,7 @@
 """Application service entrypoints. Thin: each RPC hands over to the service-layer modules."""
 
 import base64
+from datetime import date
 
 from services.application import applications, duplicates, examination, reference
 from services.chassis import base
@@ -73,6 +74,10 @@ class ApplicationService(base.ServiceBase):
     @rpc
     def origin_check(self, actor, application_id):
         return applications.origin_check(self.db.session, actor, application_id)
+
+    @rpc
+    def origin_check_form(self, actor, body):
+        return applications.origin_check_form(actor, body)
 
     @rpc
     def add_document(self, actor, application_id, kind, filename, content_b64, signature_b64):
@@ -209,6 +214,10 @@ class ApplicationService(base.ServiceBase):
     @rpc
     def exchange_rates(self, currency=None):
         return reference.list_exchange_rates(self.db.session, currency)
+
+    @rpc
+    def exchange_rates_on(self, on):
+        return reference.exchange_rates_on(self.db.session, date.fromisoformat(on))
 
     @rpc
     def set_exchange_rate(self, actor, currency, valid_from, rate):

@@ -178,11 +178,13 @@ def view(certificate: Certificate) -> dict:
     }
 
 
-def list_certificates(session, actor, page=1, per_page=50, status=None) -> dict:
+def list_certificates(session, actor, page=1, per_page=50, status=None, number=None) -> dict:
     page, per_page = max(1, int(page)), min(MAX_PER_PAGE, max(1, int(per_page)))
     query = select(Certificate).where(policy.visible(actor))
     if status:
         query = query.where(Certificate.status == status)
+    if number:  # staff finding the one to revoke: numbers are unique, so one or none
+        query = query.where(Certificate.number == number.strip())
     total = session.scalar(select(func.count()).select_from(query.subquery()))
     rows = session.scalars(
         query.order_by(Certificate.issued_at.desc()).offset((page - 1) * per_page).limit(per_page)

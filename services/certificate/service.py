@@ -76,8 +76,8 @@ class CertificateService(base.ServiceBase):
     # --- reading --------------------------------------------------------------------------------
 
     @rpc
-    def certificates(self, actor, page=1, per_page=50, status=None):
-        return registry.list_certificates(self.db.session, actor, page, per_page, status)
+    def certificates(self, actor, page=1, per_page=50, status=None, number=None):
+        return registry.list_certificates(self.db.session, actor, page, per_page, status, number)
 
     @rpc
     def certificate(self, actor, certificate_id):
