@@ -27,7 +27,14 @@ SOURCE = "en"
 # where the texts are: the views' Python and the Jinja2 templates (with the i18n extension)
 METHODS = [("views/**.py", "python"), ("*.py", "python"), ("templates/**.html", "jinja2")]
 OPTIONS = {"templates/**.html": {"extensions": "jinja2.ext.i18n", "newstyle_gettext": "true"}}
-KEYWORDS = {"_": None, "gettext": None, "ngettext": (1, 2)}
+KEYWORDS = {"_": None, "gettext": None, "ngettext": (1, 2), "N_": None}
+
+
+def N_(message: str) -> str:
+    """Marks a text for the catalogues where it is defined (a module's table of words) and
+    leaves it as it is: it is translated where it is shown, ``page._(text)`` in a view or
+    ``_(text)`` in a template."""
+    return message
 
 
 def languages() -> list[str]:
