@@ -55,6 +55,7 @@ def sandbox_payment(payment) -> Response:
         amount=f"{payment['total'] / 100:.2f}",
         status=payment["status"],
         open=payment["status"] == "created",
+        back=payment["return_path"],
     )
 
 

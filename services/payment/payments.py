@@ -278,6 +278,12 @@ def _completed_payment(session, application_id) -> Payment | None:
     )
 
 
+def return_path(application_id: str) -> str:
+    """Where the provider sends the payer back: the application's page in the portal, which
+    says, once paid, that the application has gone to its issuing office."""
+    return f"/applications/{application_id}"
+
+
 def payment_view(payment: Payment) -> dict:
     return {
         "payment_id": payment.id,

@@ -5,6 +5,7 @@ on one machine. Plain Python over the unit of work."""
 from sqlalchemy import select, update
 
 from services.chassis.errors import BadRequest, NotFound
+from services.payment import payments
 from services.payment.models import Payment
 
 
@@ -40,3 +41,8 @@ def sandbox_decision(session, order_id):
     if payment is None or payment.sandbox_outcome is None:
         return None
     return payment.sandbox_outcome, payment.total, payment.currency
+
+
+def sandbox_view(payment: Payment) -> dict:
+    """The payment as the sandbox's page shows it, with the way back to the platform."""
+    return {**payments.payment_view(payment), "return_path": payments.return_path(payment.application_id)}

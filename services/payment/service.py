@@ -79,7 +79,7 @@ class PaymentService(base.ServiceBase):
         payments.check_payable(self.db.session, actor, application)
         self.db.rollback()  # nothing written yet: no connection held during the calls below
         parties = self._parties(application)
-        return_url = f"{config.public_url()}/applications/{application['id']}"
+        return_url = config.public_url() + payments.return_path(application["id"])
         return payments.create_payment(self.db, actor, application, parties, self._provider(), return_url)
 
     @rpc
@@ -107,7 +107,7 @@ class PaymentService(base.ServiceBase):
     @rpc
     def sandbox_payment(self, payment_id):
         self._provider("sandbox")
-        return payments.payment_view(sandbox_page.sandbox_payment(self.db.session, payment_id))
+        return sandbox_page.sandbox_view(sandbox_page.sandbox_payment(self.db.session, payment_id))
 
     @rpc
     def sandbox_decide(self, payment_id, outcome):
@@ -128,7 +128,7 @@ class PaymentService(base.ServiceBase):
             )
         except requests.RequestException as exc:
             log.warning("sandbox callback for %s not delivered: %s", payment_id, exc)
-        return payments.payment_view(sandbox_page.sandbox_payment(self.db.session, payment_id))
+        return sandbox_page.sandbox_view(sandbox_page.sandbox_payment(self.db.session, payment_id))
 
     # --- reconciliation -------------------------------------------------------------------------
 

@@ -50,6 +50,8 @@ def sandbox_pay(world, application_id, outcome="success") -> dict:
     assert (
         decided.status_code == 200 and ("completed" if outcome == "success" else "failed") in decided.text
     ), decided.text
+    # and, as a provider does, the way back to the application's page
+    assert f'<a href="/applications/{application_id}">Return to OpenCoO</a>' in decided.text
     return payment.json()
 
 
