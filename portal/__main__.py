@@ -46,6 +46,7 @@ def serve(listener, app):
         listener,
         app,
         log_output=False,
+        debug=False,  # eventlet's default sends a traceback to the browser
         max_size=int(config.env("OPENCOO_PORTAL_CONNECTIONS", "500")),
         keepalive=config.keepalive_seconds(),
         socket_timeout=config.socket_timeout_seconds(),

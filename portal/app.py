@@ -9,7 +9,9 @@ so nothing changes.
 
 from __future__ import annotations
 
+import hashlib
 import hmac
+import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping
@@ -27,7 +29,8 @@ from portal.api import Api, ApiError, ApiUnavailable
 from services.chassis import config
 
 HERE = Path(__file__).resolve().parent
-MAX_BODY = 3 * 1024 * 1024  # a 2 MB document and its signature, as a form
+log = logging.getLogger(__name__)
+MAX_BODY = 6 * 1024 * 1024  # the HS nomenclature (5 MiB at the API) as a form; a document is 2 MB
 
 
 # Our own scripts, styles and images only, forms that post to us only, never framed; scripts may
@@ -241,15 +244,28 @@ class Portal:
             page.session = None
             response = redirect("/login?next=" + quote(request.full_path.rstrip("?"), safe="/?=&"))
         except ApiUnavailable as exc:
-            response = page.render("error.html", 503, title="Try again in a minute", message=exc.message)
+            response = page.render(
+                "error.html", 503, title=page._("Try again in a minute"), message=exc.message
+            )
             if exc.retry_after:
                 response.headers["Retry-After"] = exc.retry_after
         except NotFound:
             response = page.render(
-                "error.html", 404, title="Page not found", message="There is no such page. Check the address."
+                "error.html",
+                404,
+                title=page._("Page not found"),
+                message=page._("There is no such page. Check the address."),
             )
         except HTTPException as exc:
             response = page.render("error.html", exc.code or 400, title=exc.name, message=exc.description)
+        except Exception:  # a fault of ours: logged in full, never shown (a traceback tells attackers)
+            log.exception("the page %s %s failed", request.method, request.path)
+            response = page.render(
+                "error.html",
+                500,
+                title=page._("Something went wrong"),
+                message=page._("The page could not be shown. Try again in a minute."),
+            )
         for value in page.cookies:
             response.set_cookie(
                 session_store.COOKIE,
@@ -271,19 +287,47 @@ class Portal:
                 raise LoginRequired
             if session.role not in spec.roles:
                 return page.render(
-                    "error.html", 403, title="Not for your role", message="This page is not for your role."
+                    "error.html",
+                    403,
+                    title=page._("Not for your role"),
+                    message=page._("This page is not for your role."),
                 )
-        if page.request.method == "POST" and (
-            session is None or not session.csrf_matches(page.request.form.get("csrf_token"))
-        ):
+        if page.request.method != "POST":
+            return spec.view(page, **values)
+        # the form's identity, read before the form is parsed: this session, path and body
+        who = (session.id if session else "").encode()
+        sent = hashlib.sha256(
+            b"\0".join([who, page.request.path.encode(), page.request.get_data()])
+        ).hexdigest()
+        if session is None or not session.csrf_matches(page.request.form.get("csrf_token")):
             return page.render(
                 "error.html",
                 403,
-                title="The form has expired",
-                message="The form was too old or not ours: nothing was changed. "
-                "Go back, reload the page and send it again.",
+                title=page._("The form has expired"),
+                message=page._(
+                    "The form was too old or not ours: nothing was changed. "
+                    "Go back, reload the page and send it again."
+                ),
             )
-        return spec.view(page, **values)
+        return self.once(sent, lambda: spec.view(page, **values))
+
+    def once(self, sent: str, view: Callable[[], Response]) -> Response:
+        """A form sent again while (or shortly after) the first sending runs, a double click,
+        gets the first's answer (its redirect) and does nothing twice; a refusal is not kept,
+        so the corrected form, or the same one later, runs again."""
+        if not self.store.claim_form(sent):
+            location = self.store.first_answer(sent)
+            if location is not None:
+                return redirect(location, code=303)
+            return view()
+        location = None
+        try:
+            response = view()
+            if response.status_code in (302, 303):
+                location = response.headers["Location"]
+        finally:
+            self.store.settle_form(sent, location)
+        return response
 
     def static(self, name: str) -> Response:
         path = safe_join(str(HERE / "static"), name)

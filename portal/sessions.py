@@ -15,10 +15,12 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
 from sqlalchemy import Column, DateTime, MetaData, String, Table, delete, insert, select, update
+from sqlalchemy.exc import IntegrityError
 
 from services.chassis import config
 from services.chassis.database import make_engine
@@ -40,6 +42,17 @@ sessions = Table(
     Column("last_seen", DateTime, nullable=False),
     Column("expires_at", DateTime, nullable=False),
 )
+
+# A form sent twice (a double click, a reload of the answer) is one request: the first to arrive
+# claims its receipt, the second waits for the first's answer and gets the same redirect.
+receipts = Table(
+    "portal_form_receipts",
+    metadata,
+    Column("form_hash", String(64), primary_key=True),
+    Column("created_at", DateTime, nullable=False),
+    Column("location", String(2048)),
+)
+RECEIPT_KEPT = timedelta(seconds=30)
 
 
 def _now() -> datetime:
@@ -127,6 +140,41 @@ class SessionStore:
     def end(self, session: Session) -> None:
         with self.engine.begin() as db:
             db.execute(delete(sessions).where(sessions.c.id_hash == _hash(session.id)))
+
+    def claim_form(self, form_hash: str) -> bool:
+        """True for the first sending of this form (by this session, these bytes, this path)
+        within ``RECEIPT_KEPT``; False when an earlier sending holds the receipt."""
+        now = _now()
+        try:
+            with self.engine.begin() as db:
+                db.execute(delete(receipts).where(receipts.c.created_at <= now - RECEIPT_KEPT))
+                db.execute(insert(receipts).values(form_hash=form_hash, created_at=now))
+        except IntegrityError:
+            return False
+        return True
+
+    def settle_form(self, form_hash: str, location: str | None) -> None:
+        """The first sending's answer: where it sent the browser (or nothing to repeat: the
+        receipt goes, so that sending the form again runs it again)."""
+        with self.engine.begin() as db:
+            if location is None:
+                db.execute(delete(receipts).where(receipts.c.form_hash == form_hash))
+            else:
+                db.execute(
+                    update(receipts).where(receipts.c.form_hash == form_hash).values(location=location)
+                )
+
+    def first_answer(self, form_hash: str, wait: float = 30.0) -> str | None:
+        """Where the first sending sent the browser, once it has answered; None when it had
+        nothing to repeat (a refusal), or it did not answer in time."""
+        deadline = time.monotonic() + wait
+        while time.monotonic() < deadline:
+            with self.engine.begin() as db:
+                row = db.execute(select(receipts.c.location).where(receipts.c.form_hash == form_hash)).first()
+            if row is None or row.location is not None:
+                return row.location if row else None
+            time.sleep(0.2)
+        return None
 
     def sweep(self) -> int:
         """Forget sessions that ended by time; run now and then."""

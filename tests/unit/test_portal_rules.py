@@ -74,3 +74,49 @@ def test_only_ids_and_usernames_reach_the_views_that_put_them_into_api_paths():
     ):
         with pytest.raises(NotFound):
             urls.match(path)
+
+
+def bare_portal(tmp_path):
+    """The portal with its own session table and an API nobody answers."""
+    from portal import app as portal_app
+    from portal.api import Api
+    from portal.sessions import SessionStore
+
+    return portal_app.Portal(
+        Api("http://127.0.0.1:9", "key"),
+        SessionStore(f"sqlite:///{tmp_path / 'portal.db'}"),
+        "https://coo.example",
+    )
+
+
+def test_a_fault_of_ours_is_a_plain_500_page_without_a_traceback(tmp_path, monkeypatch, caplog):
+    from werkzeug.test import Client
+
+    from portal import app as portal_app
+
+    def broken(page):
+        raise RuntimeError("secret detail of the fault")
+
+    monkeypatch.setattr(portal_app, "SCREENS", [("/broken", ["GET"], portal_app.Screen(broken, public=True))])
+    site = bare_portal(tmp_path)
+    answer = Client(site).get("/broken")
+    assert answer.status_code == 500
+    page = answer.get_data(as_text=True)
+    assert "Something went wrong" in page and "secret detail" not in page and "Traceback" not in page
+    assert "secret detail of the fault" in caplog.text  # the operator sees it in the log
+
+
+def test_a_body_over_the_portals_bound_is_refused_before_any_view_runs(tmp_path, monkeypatch):
+    from werkzeug.test import Client
+
+    from portal import app as portal_app
+
+    ran = []
+    monkeypatch.setattr(
+        portal_app, "SCREENS", [("/upload", ["POST"], portal_app.Screen(ran.append, public=True))]
+    )
+    site = bare_portal(tmp_path)
+    answer = Client(site).post(
+        "/upload", data=b"x" * (portal_app.MAX_BODY + 1), content_type="application/x-www-form-urlencoded"
+    )
+    assert answer.status_code == 413 and ran == []
