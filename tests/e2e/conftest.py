@@ -1,6 +1,7 @@
 """Start the platform the way `make up` does (`opencoo up`) and stop it with Ctrl-C."""
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -111,3 +112,22 @@ def stack_env(tmp_path, amqp_uri):
         }
     )
     return env
+
+
+def exporter_bridge(stack: Stack, env: dict, port: int, folder: Path, iec: str, holder: str):
+    """`opencoo bridge` on the exporter's computer: a SoftHSM2 token holding a DSC for ``iec``
+    made by `opencoo dev make-dsc`, the bridge answering the stack's portal on ``port``.
+    Returns (process, URL, make-dsc's output: certificate, module, token, PIN, conf)."""
+    from tests.e2e.test_registration_walk import run
+    from tests.integration.test_bridge import start_bridge
+
+    out = run(
+        Path(sys.executable).parent / "opencoo", "dev", "make-dsc", "--iec", iec, "--name", holder, env=env
+    )
+    made = dict(re.findall(r"^(certificate|module|token|PIN):\s+(\S+)$", out, re.M))
+    made["conf"] = re.search(r"^SOFTHSM2_CONF=(\S+)$", out, re.M).group(1)
+    bridge, url = start_bridge(
+        made, made["PIN"], stack.base, port, {**env, "SOFTHSM2_CONF": made["conf"]}, folder
+    )
+    assert bridge.poll() is None, bridge.communicate()[1]
+    return bridge, url, made

@@ -12,12 +12,10 @@ from pathlib import Path
 import requests
 
 from tests.conftest import ADMIN_PASSWORD, free_port, mail_text
-from tests.e2e.conftest import Stack
-from tests.e2e.test_registration_walk import challenge, register_and_log_in, run
+from tests.e2e.conftest import Stack, exporter_bridge
+from tests.e2e.test_registration_walk import challenge, register_and_log_in
 from tests.integration.test_applications import minimal_pdf
-from tests.integration.test_bridge import start_bridge
 
-BIN = Path(sys.executable).parent
 ROOT = Path(__file__).resolve().parents[2]
 IEC = "AAACM4821K"
 
@@ -30,13 +28,7 @@ def test_the_bridge_signs_for_the_page_in_the_browser(stack_env, smtp_mailbox, t
     stack = Stack(stack_env, tmp_path / "stack.log").start()
     bridge = None
     try:
-        out = run(BIN / "opencoo", "dev", "make-dsc", "--iec", IEC, "--name", "Ravi Kumar", env=stack_env)
-        made = dict(re.findall(r"^(certificate|module|token|PIN):\s+(\S+)$", out, re.M))
-        made["conf"] = re.search(r"^SOFTHSM2_CONF=(\S+)$", out, re.M).group(1)
-        bridge, bridge_url = start_bridge(
-            made, made["PIN"], stack.base, bridge_port, {**stack_env, "SOFTHSM2_CONF": made["conf"]}, tmp_path
-        )
-        assert bridge.poll() is None, bridge.communicate()[1]
+        bridge, bridge_url, made = exporter_bridge(stack, stack_env, bridge_port, tmp_path, IEC, "Ravi Kumar")
         # the registration challenge, signed by the bridge as the registration page asks it
         c = challenge(stack.base, IEC)
         signed = requests.post(
@@ -95,6 +87,6 @@ def test_the_bridge_signs_for_the_page_in_the_browser(stack_env, smtp_mailbox, t
         stack.stop()
     assert report["offered"].startswith("Your DSC on the bridge: Ravi Kumar"), report
     assert report["signed"].startswith("Signed by"), report
-    assert report["uploaded"] == ["invoice"], report
+    assert report["uploaded"] == ["Commercial invoice"], report
     assert report["foreign_page_got"] == "refused", report
     assert "signing a document 'invoice.pdf' for IEC AAACM4821K" in said

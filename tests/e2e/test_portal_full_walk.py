@@ -4,7 +4,6 @@ browser). Checked here with tools we did not write: the downloaded certificate's
 `pdfsig`, the certificate's state through the API; in the browser, axe-core on every screen."""
 
 import json
-import re
 import subprocess
 import sys
 import time
@@ -16,13 +15,10 @@ import requests
 
 from tests.application_fixtures import valid_application
 from tests.conftest import ADMIN_PASSWORD, free_port, login
-from tests.e2e.conftest import Stack
+from tests.e2e.conftest import Stack, exporter_bridge
 from tests.e2e.mail_drop import emailed_password
-from tests.e2e.test_registration_walk import run
 from tests.integration.test_applications import HS2022, USD_RATE, minimal_pdf
-from tests.integration.test_bridge import start_bridge
 
-BIN = Path(sys.executable).parent
 ROOT = Path(__file__).resolve().parents[2]
 IEC = "AAACM4821K"
 EMAIL = "exports@malabarseafoods.in"
@@ -70,13 +66,7 @@ def test_the_whole_walk_in_the_browser(stack_env, tmp_path):
             },
         )
         assert created.status_code == 201, created.text
-        out = run(BIN / "opencoo", "dev", "make-dsc", "--iec", IEC, "--name", "Ravi Kumar", env=stack_env)
-        made = dict(re.findall(r"^(certificate|module|token|PIN):\s+(\S+)$", out, re.M))
-        made["conf"] = re.search(r"^SOFTHSM2_CONF=(\S+)$", out, re.M).group(1)
-        bridge, _ = start_bridge(
-            made, made["PIN"], stack.base, bridge_port, {**stack_env, "SOFTHSM2_CONF": made["conf"]}, tmp_path
-        )
-        assert bridge.poll() is None, bridge.communicate()[1]
+        bridge, _, made = exporter_bridge(stack, stack_env, bridge_port, tmp_path, IEC, "Ravi Kumar")
         invoice = tmp_path / "invoice.pdf"
         invoice.write_bytes(minimal_pdf())
         settings = {

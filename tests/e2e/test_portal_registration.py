@@ -15,11 +15,8 @@ from pathlib import Path
 import requests
 
 from tests.conftest import free_port, login, mail_text
-from tests.e2e.conftest import Stack
-from tests.e2e.test_registration_walk import run
-from tests.integration.test_bridge import start_bridge
+from tests.e2e.conftest import Stack, exporter_bridge
 
-BIN = Path(sys.executable).parent
 ROOT = Path(__file__).resolve().parents[2]
 IEC = "AAACM4821K"
 EMAIL = "exports@malabarseafoods.in"
@@ -34,13 +31,7 @@ def test_an_exporter_registers_in_the_browser_with_the_bridge(stack_env, smtp_ma
     bridge = None
     said = ""
     try:
-        out = run(BIN / "opencoo", "dev", "make-dsc", "--iec", IEC, "--name", "Ravi Kumar", env=stack_env)
-        made = dict(re.findall(r"^(certificate|module|token|PIN):\s+(\S+)$", out, re.M))
-        made["conf"] = re.search(r"^SOFTHSM2_CONF=(\S+)$", out, re.M).group(1)
-        bridge, bridge_url = start_bridge(
-            made, made["PIN"], stack.base, bridge_port, {**stack_env, "SOFTHSM2_CONF": made["conf"]}, tmp_path
-        )
-        assert bridge.poll() is None, bridge.communicate()[1]
+        bridge, bridge_url, made = exporter_bridge(stack, stack_env, bridge_port, tmp_path, IEC, "Ravi Kumar")
         walk = subprocess.run(
             [
                 sys.executable,
