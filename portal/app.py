@@ -26,6 +26,7 @@ from werkzeug.wrappers import Request, Response
 from portal import catalogues
 from portal import sessions as session_store
 from portal.api import Api, ApiError, ApiUnavailable
+from portal.words import FIELD_WORDS
 from services.chassis import config
 
 HERE = Path(__file__).resolve().parent
@@ -206,6 +207,7 @@ class Portal:
         )
         templates.install_gettext_translations(catalogues.translations(language), newstyle=True)  # type: ignore[attr-defined]
         templates.filters["zip"] = lambda first, second: list(zip(first, second, strict=True))
+        templates.globals["field_words"] = FIELD_WORDS
         return templates
 
     def language(self, request: Request) -> str:

@@ -54,3 +54,19 @@ def test_a_new_language_is_a_catalogue_not_a_template_change(with_hindi):
     english = Portal._environment("en").get_template("error.html").render(**{**values, "language": "en"})
     assert "सामग्री पर जाएँ" in hindi and '<html lang="hi">' in hindi
     assert "Skip to the content" in english and "सामग्री" not in english
+
+
+def test_every_field_of_the_application_form_has_words_for_people():
+    from portal.words import FIELD_WORDS
+    from services.contracts import application_form as contract
+
+    parts = [
+        contract.ImporterSchema,
+        contract.TransportSchema,
+        contract.InvoiceSchema,
+        contract.ProductSchema,
+        contract.RawMaterialSchema,
+        contract.DeclarationSchema,
+    ]
+    named = {name for part in parts for name in part().fields} - {"raw_materials"}
+    assert named - set(FIELD_WORDS) == set()
