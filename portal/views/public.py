@@ -5,12 +5,19 @@ from werkzeug.utils import redirect
 
 from portal.api import ApiError
 from portal.app import Page, screen
+from portal.catalogues import N_
 
+# translated when the page is made (status_words)
 STATUS_WORDS = {
-    "valid": "Valid",
-    "revoked": "Revoked: not valid",
-    "superseded": "Superseded: replaced by another certificate",
+    "valid": N_("Valid"),
+    "revoked": N_("Revoked: not valid"),
+    "superseded": N_("Superseded: replaced by another certificate"),
 }
+
+
+def status_words(page: Page) -> dict[str, str]:
+    """The certificate's statuses in the page's language."""
+    return {status: page._(words) for status, words in STATUS_WORDS.items()}
 
 
 @screen("/", public=True)
@@ -30,7 +37,7 @@ def verify_file(page: Page):
     upload = page.request.files.get("file")
     verdict, problem = None, None
     if upload is None or not upload.filename:
-        problem = "Choose the certificate PDF to check."
+        problem = page._("Choose the certificate PDF to check.")
     else:
         try:
             verdict = page.api(
@@ -44,7 +51,12 @@ def verify_file(page: Page):
             problem = exc.message
     page.ensure_session()
     return page.render(
-        "verify.html", number="", found=None, problem=problem, verdict=verdict, status_words=STATUS_WORDS
+        "verify.html",
+        number="",
+        found=None,
+        problem=problem,
+        verdict=verdict,
+        status_words=status_words(page),
     )
 
 
@@ -61,5 +73,10 @@ def verify(page: Page):
             problem = exc.message
     page.ensure_session()  # the page's upload form carries the session's CSRF token
     return page.render(
-        "verify.html", number=number, found=found, problem=problem, verdict=None, status_words=STATUS_WORDS
+        "verify.html",
+        number=number,
+        found=found,
+        problem=problem,
+        verdict=None,
+        status_words=status_words(page),
     )
