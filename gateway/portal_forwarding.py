@@ -18,7 +18,7 @@ from services.chassis import config
 
 log = logging.getLogger(__name__)
 
-MAX_BODY = 3 * 1024 * 1024  # the portal's own limit: a 2 MB document and its signature
+MAX_BODY = 6 * 1024 * 1024  # the portal's own limit: the HS nomenclature's file as a form
 # What a browser's request may tell the portal, and what the portal's answer may tell the browser.
 REQUEST_HEADERS = (
     "Accept",
@@ -61,7 +61,7 @@ class PortalForwarding:
 
     def forward(self, request: Request, client: str) -> Response:
         if (request.content_length or 0) > MAX_BODY:
-            return Response("The form is larger than 3 MB.", status=413, mimetype="text/plain")
+            return Response("The form is larger than 6 MB.", status=413, mimetype="text/plain")
         headers = {name: request.headers[name] for name in REQUEST_HEADERS if name in request.headers}
         headers.update(
             {

@@ -101,3 +101,19 @@ def test_a_draft_saved_before_the_session_expired_is_there_after_logging_in_agai
     assert again.status_code == 303 and again.headers["Location"] == edit
     page = browser.get(site + edit, timeout=10)
     assert page.status_code == 200 and 'value="Saigon Seafood Trading JSC"' in page.text
+
+
+def test_a_form_over_the_bound_is_refused_before_the_portal_reads_it(site, exporter):
+    from gateway.portal_forwarding import MAX_BODY
+
+    iec, password, token = exporter
+    browser = requests.Session()
+    assert log_in(browser, site, iec, password).status_code == 303
+    too_big = browser.post(
+        site + "/applications/new",
+        data=b"x" * (MAX_BODY + 1),
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+        timeout=30,
+    )
+    assert too_big.status_code == 413
+    assert drafts(site, token) == []
