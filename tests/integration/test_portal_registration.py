@@ -88,9 +88,8 @@ def error_at(page_html: str, name: str) -> str:
     message = re.search(rf'<p class="field-error" id="error-{re.escape(name)}">([^<]*)</p>', page_html).group(
         1
     )
-    summary = re.search(r'<div class="problem" role="alert" id="problem"[^>]*>(.*?)</div>', page_html, re.S).group(
-        1
-    )
+    summary = re.search(r'<div class="problem" role="alert" id="problem"[^>]*>(.*?)</div>', page_html, re.S)
+    summary = summary.group(1)
     assert f'href="#{name}"' in summary, summary
     return html.unescape(message)
 
