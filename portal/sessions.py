@@ -16,7 +16,8 @@ import hashlib
 import hmac
 import secrets
 import time
-from dataclasses import dataclass
+from collections import OrderedDict
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
 
 from sqlalchemy import Column, DateTime, MetaData, String, Table, delete, insert, select, update
@@ -26,6 +27,8 @@ from services.chassis import config
 from services.chassis.database import make_engine
 
 IDLE = timedelta(minutes=30)
+REREAD = 2.0  # seconds a session read from the table is believed without reading it again
+REMEMBERED = 10_000  # sessions kept in memory at most
 TOUCH_EVERY = timedelta(minutes=1)  # last_seen is written at most this often
 COOKIE = "opencoo_session"
 
@@ -84,6 +87,10 @@ class SessionStore:
     def __init__(self, url: str | None = None):
         self.engine = make_engine(url or config.database_url("portal"))
         metadata.create_all(self.engine)
+        # Sessions read lately, so that a page costs no query: each copy is believed for
+        # ``REREAD`` seconds. What another portal process changes meanwhile (a logout) is
+        # seen that much later; the API, which refuses an ended token at once, stays the judge.
+        self.recent: OrderedDict[str, tuple[float, Session, datetime]] = OrderedDict()
 
     def new(self) -> Session:
         return self._start(Session(id=secrets.token_urlsafe(32), csrf=secrets.token_urlsafe(32)), IDLE)
@@ -109,6 +116,23 @@ class SessionStore:
         if not session_id or len(session_id) > 100:
             return None
         now = _now()
+        kept = self.recent.get(_hash(session_id))
+        if kept is not None and time.monotonic() - kept[0] < REREAD:
+            session, expires_at = kept[1], kept[2]
+            if expires_at > now and session.last_seen is not None and session.last_seen + IDLE > now:
+                return replace(session)
+        found = self._read(session_id, now)
+        self.forget(session_id)
+        if found is not None:
+            self.recent[_hash(session_id)] = (time.monotonic(), replace(found[0]), found[1])
+            while len(self.recent) > REMEMBERED:
+                self.recent.popitem(last=False)
+        return found[0] if found else None
+
+    def forget(self, session_id: str) -> None:
+        self.recent.pop(_hash(session_id), None)
+
+    def _read(self, session_id: str, now: datetime) -> tuple[Session, datetime] | None:
         with self.engine.begin() as db:
             row = db.execute(select(sessions).where(sessions.c.id_hash == _hash(session_id))).first()
             if row is None:
@@ -116,9 +140,11 @@ class SessionStore:
             if row.expires_at <= now or row.last_seen + IDLE <= now:
                 db.execute(delete(sessions).where(sessions.c.id_hash == row.id_hash))
                 return None
+            seen = row.last_seen
             if now - row.last_seen >= TOUCH_EVERY:
                 db.execute(update(sessions).where(sessions.c.id_hash == row.id_hash).values(last_seen=now))
-        return Session(session_id, row.csrf, row.token, row.role, row.username, row.last_seen)
+                seen = now
+        return Session(session_id, row.csrf, row.token, row.role, row.username, seen), row.expires_at
 
     def log_in(self, old: Session | None, token: str, role: str, username: str, expires_in: int) -> Session:
         """A new session for the person who logged in; the anonymous one ends."""
@@ -129,6 +155,7 @@ class SessionStore:
 
     def replace_token(self, session: Session, token: str, expires_in: int) -> None:
         """After a password change the API answers a fresh token; the session keeps working."""
+        self.forget(session.id)
         with self.engine.begin() as db:
             db.execute(
                 update(sessions)
@@ -138,6 +165,7 @@ class SessionStore:
         session.token = token
 
     def end(self, session: Session) -> None:
+        self.forget(session.id)
         with self.engine.begin() as db:
             db.execute(delete(sessions).where(sessions.c.id_hash == _hash(session.id)))
 
