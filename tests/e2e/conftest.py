@@ -1,5 +1,6 @@
 """Start the platform the way `make up` does (`opencoo up`) and stop it with Ctrl-C."""
 
+import json
 import os
 import re
 import signal
@@ -131,3 +132,18 @@ def exporter_bridge(stack: Stack, env: dict, port: int, folder: Path, iec: str, 
     )
     assert bridge.poll() is None, bridge.communicate()[1]
     return bridge, url, made
+
+
+def browser_walk(stack: Stack, module: str, *args, timeout: float = 300) -> dict:
+    """A walk in Chromium: ``python -m tests.e2e.<module> ARGS`` in a process of its own
+    (Playwright brings its own event loop, which eventlet's patching of this one would
+    disturb). Its output's last line is its report."""
+    walk = subprocess.run(
+        [sys.executable, "-m", f"tests.e2e.{module}", *(str(arg) for arg in args)],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=ROOT,
+    )
+    assert walk.returncode == 0, walk.stderr[-6000:] + stack.text[-3000:]
+    return json.loads(walk.stdout.strip().splitlines()[-1])

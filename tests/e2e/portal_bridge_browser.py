@@ -11,16 +11,14 @@ from pathlib import Path
 
 from playwright.sync_api import expect, sync_playwright
 
-from tests.e2e.portal_browser import CHROMIUM, LAPTOP, log_in
+from tests.e2e.portal_browser import LAPTOP, chromium, log_in
 
 
 def main(base, iec, password, invoice, bridge_url, artifacts: Path) -> dict:
     artifacts.mkdir(parents=True, exist_ok=True)
     report = {}
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM, args=["--no-sandbox", "--disable-dev-shm-usage"]
-        )
+        browser = chromium(playwright)
         page = browser.new_context(viewport=LAPTOP).new_page()
         page.goto(base + "/login")
         log_in(page, iec, password)

@@ -21,6 +21,13 @@ LAPTOP = {"width": 1280, "height": 800}
 PHONE = {"width": 390, "height": 844}
 
 
+def chromium(playwright):
+    """Debian's Chromium (no browser download), as the tests run it: as root, without /dev/shm."""
+    return playwright.chromium.launch(
+        executable_path=CHROMIUM, args=["--no-sandbox", "--disable-dev-shm-usage"]
+    )
+
+
 def log_in(page: Page, username: str, password: str) -> None:
     """Fill the login form and send it with the keyboard (Enter), as a person without a mouse."""
     question = page.get_by_text(re.compile(r"What is \d+ \+ \d+\?")).inner_text()
@@ -50,9 +57,7 @@ def main(base: str, admin_password: str, artifacts: Path, iec: str, exporter_pas
         )
 
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM, args=["--no-sandbox", "--disable-dev-shm-usage"]
-        )
+        browser = chromium(playwright)
         laptop = browser.new_context(viewport=LAPTOP)
         page = laptop.new_page()
         page.goto(base + "/")

@@ -15,7 +15,7 @@ from pathlib import Path
 from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Page, expect, sync_playwright
 
-from tests.e2e.portal_browser import CHROMIUM, LAPTOP, PHONE, log_in
+from tests.e2e.portal_browser import LAPTOP, PHONE, chromium, log_in
 
 TOO_LARGE = 3 * 1024 * 1024  # over the API's 2 MB
 
@@ -38,9 +38,7 @@ def main(base: str, artifacts: Path, iec: str, password: str) -> dict:
         return page.eval_on_selector_all(f"#{select} optgroup", "gs => gs.map(g => g.dataset.agency)")
 
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM, args=["--no-sandbox", "--disable-dev-shm-usage"]
-        )
+        browser = chromium(playwright)
         page = browser.new_context(viewport=LAPTOP).new_page()
         page.goto(base + "/login")
         log_in(page, iec, password)

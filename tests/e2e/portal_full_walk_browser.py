@@ -27,7 +27,7 @@ from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Page, expect, sync_playwright
 
 from tests.e2e.mail_drop import emailed_password
-from tests.e2e.portal_browser import CHROMIUM, LAPTOP, PHONE, log_in
+from tests.e2e.portal_browser import LAPTOP, PHONE, chromium, log_in
 from tests.e2e.portal_registration_browser import register
 
 # Does anything reach past the screen's right edge, or spill out of its box (a long word)? A
@@ -113,9 +113,7 @@ def main(settings: dict) -> dict:
         page.screenshot(path=str(artifacts / f"{name}.png"), full_page=True)
 
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM, args=["--no-sandbox", "--disable-dev-shm-usage"]
-        )
+        browser = chromium(playwright)
         try:
             walk(browser, settings, report, check)
         except Exception:

@@ -19,7 +19,7 @@ from pathlib import Path
 from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Page, expect, sync_playwright
 
-from tests.e2e.portal_browser import CHROMIUM, PHONE
+from tests.e2e.portal_browser import PHONE, chromium
 
 
 def fetch_iec(page: Page, base: str, iec: str) -> None:
@@ -114,9 +114,7 @@ def main(base, iec, mobile, email, branches, artifacts: Path) -> dict:
         page.screenshot(path=str(artifacts / f"{name}.png"), full_page=True)
 
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM, args=["--no-sandbox", "--disable-dev-shm-usage"]
-        )
+        browser = chromium(playwright)
         # a phone-sized screen: the form must work at 390 px
         page = browser.new_context(viewport=PHONE, is_mobile=True, has_touch=True).new_page()
         page.goto(base + "/")

@@ -3,16 +3,13 @@ registration challenge (asked the way the portal's page asks it), then, in Chrom
 script asks the bridge to sign an invoice before upload, and the API accepts the signature as the
 exporter's. A page of another origin gets nothing from the bridge."""
 
-import json
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import requests
 
 from tests.conftest import ADMIN_PASSWORD, free_port, mail_text
-from tests.e2e.conftest import Stack, exporter_bridge
+from tests.e2e.conftest import Stack, browser_walk, exporter_bridge
 from tests.e2e.test_registration_walk import challenge, register_and_log_in
 from tests.integration.test_applications import minimal_pdf
 
@@ -61,25 +58,16 @@ def test_the_bridge_signs_for_the_page_in_the_browser(stack_env, smtp_mailbox, t
         password = re.search(r"Password:\s*(\S+)", mail_text(mail)).group(1)
         invoice = tmp_path / "invoice.pdf"
         invoice.write_bytes(minimal_pdf())  # a real PDF, as the API checks it
-        walk = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "tests.e2e.portal_bridge_browser",
-                stack.base,
-                IEC,
-                password,
-                str(invoice),
-                bridge_url,
-                str(tmp_path / "artifacts"),
-            ],
-            capture_output=True,
-            text=True,
-            timeout=300,
-            cwd=ROOT,
+        report = browser_walk(
+            stack,
+            "portal_bridge_browser",
+            stack.base,
+            IEC,
+            password,
+            str(invoice),
+            bridge_url,
+            str(tmp_path / "artifacts"),
         )
-        assert walk.returncode == 0, walk.stderr[-4000:]
-        report = json.loads(walk.stdout.strip().splitlines()[-1])
     finally:
         if bridge is not None:
             bridge.terminate()

@@ -3,10 +3,7 @@
 an HS code typed shows its description, the INR equivalent follows the value, a document over
 2 MB is refused before it is sent; axe-core finds no serious or critical violation."""
 
-import json
 import re
-import subprocess
-import sys
 from datetime import timedelta
 from pathlib import Path
 
@@ -14,7 +11,7 @@ import requests
 
 from services.chassis.timestamps import today_in_india
 from tests.conftest import ADMIN_PASSWORD, login, mail_text
-from tests.e2e.conftest import Stack
+from tests.e2e.conftest import Stack, browser_walk
 from tests.exporters import IEC, registered_exporter
 from tests.integration.test_applications import HS2022, USD_RATE
 
@@ -41,25 +38,11 @@ def test_the_form_script_in_a_browser(stack_env, smtp_mailbox, tmp_path):
         registered_exporter(stack.base, smtp_mailbox, tmp_path, Path(stack_env["OPENCOO_VAR"]))
         mail = smtp_mailbox.wait_for(lambda m: "exports@malabarseafoods.in" in m["To"].lower())[0]
         password = re.search(r"Password:\s*(\S+)", mail_text(mail)).group(1)
-        walk = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "tests.e2e.portal_form_browser",
-                stack.base,
-                str(tmp_path / "artifacts"),
-                IEC,
-                password,
-            ],
-            capture_output=True,
-            text=True,
-            timeout=300,
-            cwd=ROOT,
+        report = browser_walk(
+            stack, "portal_form_browser", stack.base, str(tmp_path / "artifacts"), IEC, password
         )
     finally:
         stack.stop()
-    assert walk.returncode == 0, walk.stderr[-4000:] + stack.text[-3000:]
-    report = json.loads(walk.stdout.strip().splitlines()[-1])
     seen = report["seen"]
     assert len(seen["agencies_before"]) > 1  # every agency's offices without a choice
     assert seen["regions_after"] == ["MPEDA"] and seen["offices_after"] == ["MPEDA"]

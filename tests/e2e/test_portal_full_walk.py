@@ -5,7 +5,6 @@ browser). Checked here with tools we did not write: the downloaded certificate's
 
 import json
 import subprocess
-import sys
 import time
 from datetime import date, timedelta
 from decimal import Decimal
@@ -15,7 +14,7 @@ import requests
 
 from tests.application_fixtures import valid_application
 from tests.conftest import ADMIN_PASSWORD, free_port, login
-from tests.e2e.conftest import Stack, exporter_bridge
+from tests.e2e.conftest import Stack, browser_walk, exporter_bridge
 from tests.e2e.mail_drop import emailed_password
 from tests.integration.test_applications import HS2022, USD_RATE, minimal_pdf
 
@@ -86,15 +85,7 @@ def test_the_whole_walk_in_the_browser(stack_env, tmp_path):
             "invoice": str(invoice),
             "application": two_products(),
         }
-        walk = subprocess.run(
-            [sys.executable, "-m", "tests.e2e.portal_full_walk_browser", json.dumps(settings)],
-            capture_output=True,
-            text=True,
-            timeout=600,
-            cwd=ROOT,
-        )
-        assert walk.returncode == 0, walk.stderr[-6000:] + stack.text[-3000:]
-        report = json.loads(walk.stdout.strip().splitlines()[-1])
+        report = browser_walk(stack, "portal_full_walk_browser", json.dumps(settings), timeout=600)
         (tmp_path / "artifacts" / "report.json").write_text(json.dumps(report, indent=2))
         number = report["seen"]["number"]
         state = requests.get(f"{stack.base}/api/v1/verify", params={"number": number}, timeout=10).json()

@@ -8,14 +8,12 @@ in the test's folder (``artifacts/``)."""
 
 import json
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import requests
 
 from tests.conftest import free_port, login, mail_text
-from tests.e2e.conftest import Stack, exporter_bridge
+from tests.e2e.conftest import Stack, browser_walk, exporter_bridge
 
 ROOT = Path(__file__).resolve().parents[2]
 IEC = "AAACM4821K"
@@ -32,25 +30,16 @@ def test_an_exporter_registers_in_the_browser_with_the_bridge(stack_env, smtp_ma
     said = ""
     try:
         bridge, bridge_url, made = exporter_bridge(stack, stack_env, bridge_port, tmp_path, IEC, "Ravi Kumar")
-        walk = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "tests.e2e.portal_registration_browser",
-                stack.base,
-                IEC,
-                "+91 98470 12345",
-                EMAIL,
-                json.dumps(BRANCHES),
-                str(tmp_path / "artifacts"),
-            ],
-            capture_output=True,
-            text=True,
-            timeout=300,
-            cwd=ROOT,
+        report = browser_walk(
+            stack,
+            "portal_registration_browser",
+            stack.base,
+            IEC,
+            "+91 98470 12345",
+            EMAIL,
+            json.dumps(BRANCHES),
+            str(tmp_path / "artifacts"),
         )
-        assert walk.returncode == 0, walk.stderr[-4000:] + stack.text[-3000:]
-        report = json.loads(walk.stdout.strip().splitlines()[-1])
         (tmp_path / "artifacts" / "report.json").write_text(json.dumps(report, indent=2))
         mail = smtp_mailbox.wait_for(lambda m: EMAIL in m["To"].lower(), timeout=30)[0]
         password = re.search(r"Password:\s*(\S+)", mail_text(mail)).group(1)

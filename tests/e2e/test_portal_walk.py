@@ -3,14 +3,11 @@ drives the browser): the home page, logging in with the keyboard, the dashboard,
 a certificate check on a phone-sized screen; axe-core finds no serious or critical violation on
 any screen. Screenshots are kept in the test's folder (``artifacts/``)."""
 
-import json
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 from tests.conftest import ADMIN_PASSWORD, mail_text
-from tests.e2e.conftest import Stack
+from tests.e2e.conftest import Stack, browser_walk
 from tests.exporters import IEC, registered_exporter
 
 HERE = Path(__file__).resolve().parent
@@ -25,24 +22,11 @@ def test_the_portal_in_a_browser(stack_env, smtp_mailbox, tmp_path):
         registered_exporter(stack.base, smtp_mailbox, tmp_path, Path(stack_env["OPENCOO_VAR"]))
         mail = smtp_mailbox.wait_for(lambda m: "exports@malabarseafoods.in" in m["To"].lower())[0]
         password = re.search(r"Password:\s*(\S+)", mail_text(mail)).group(1)
-        walk = subprocess.run(
-            [
-                sys.executable,
-                str(HERE / "portal_browser.py"),
-                stack.base,
-                ADMIN_PASSWORD,
-                str(tmp_path / "artifacts"),
-                IEC,
-                password,
-            ],
-            capture_output=True,
-            text=True,
-            timeout=300,
+        report = browser_walk(
+            stack, "portal_browser", stack.base, ADMIN_PASSWORD, str(tmp_path / "artifacts"), IEC, password
         )
     finally:
         stack.stop()
-    assert walk.returncode == 0, walk.stderr[-4000:] + stack.text[-3000:]
-    report = json.loads(walk.stdout.strip().splitlines()[-1])
     assert set(report["screens"]) == {
         "home",
         "login",

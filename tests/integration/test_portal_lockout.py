@@ -5,7 +5,7 @@ import re
 
 import requests
 
-from tests.conftest import ADMIN_PASSWORD
+from tests.conftest import ADMIN_PASSWORD, try_login
 from tests.integration.test_portal import log_in, portal_port, site  # noqa: F401  (fixtures)
 
 
@@ -20,16 +20,5 @@ def test_after_five_wrong_passwords_the_page_says_how_long_to_wait(site):
     assert waiting and 0 < int(waiting.group(1)) <= 15 * 60 + 1
     assert 'role="alert"' in locked.text and 'value="admin"' in locked.text  # the username kept
     # the portal counted the browser's address, not its own: the API locks this address too
-    captcha = requests.get(f"{site}/api/v1/auth/captcha", timeout=10).json()
-    a, b = (int(x) for x in captcha["question"].split("+"))
-    direct = requests.post(
-        f"{site}/api/v1/auth/login",
-        timeout=10,
-        json={
-            "username": "admin",
-            "password": ADMIN_PASSWORD,
-            "captcha_id": captcha["captcha_id"],
-            "captcha_answer": str(a + b),
-        },
-    )
+    direct = try_login(site, "admin", ADMIN_PASSWORD)
     assert direct.status_code == 429 and direct.json()["error"]["code"] == "ACCOUNT_LOCKED", direct.text
