@@ -27,6 +27,11 @@ def home(page: Page):
     return page.render("home.html")
 
 
+@screen("/help", public=True)
+def manual(page: Page):
+    return page.render("help.html")
+
+
 MAX_PDF = 10 * 1024 * 1024  # what the API checks at most
 
 

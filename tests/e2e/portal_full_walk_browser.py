@@ -172,6 +172,10 @@ def walk(browser, settings: dict, report: dict, check) -> None:
     signup = browser.new_context(viewport=LAPTOP).new_page()
     signup.goto(base + "/")
     check(signup, "home")
+    signup.get_by_role("link", name="Manual and FAQ").first.click()
+    expect(signup.get_by_role("heading", name="Questions often asked")).to_be_visible()
+    check(signup, "help")
+    signup.go_back()
     signup.get_by_role("link", name="Register as an exporter").click()
     registered = time.time()
     report["seen"]["registration"] = register(

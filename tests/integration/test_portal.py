@@ -625,3 +625,12 @@ def test_the_exporter_sees_its_certificates_and_asks_for_a_duplicate(portal_port
         assert asked.status_code == 303, asked.text
         request = browser.get(base + asked.headers["Location"], timeout=10)
         assert "pending payment" in request.text and "Pay the fee" in request.text
+
+
+def test_the_manual_and_faq_are_a_click_from_the_home_page(site):
+    home = requests.get(site + "/", timeout=10)
+    assert 'href="/help"' in home.text
+    manual = requests.get(site + "/help", timeout=10)
+    assert manual.status_code == 200
+    for heading in ("For exporters", "For officers of an issuing agency", "Questions often asked"):
+        assert heading in manual.text
