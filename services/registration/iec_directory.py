@@ -3,6 +3,7 @@ branches). Two adapters behind one interface: a JSON file (the bundled demo dire
 and an HTTP API (``GET {base}/iec/{iec}``). OPENCOO_IEC_DIRECTORY chooses (architecture §3)."""
 
 import json
+import logging
 import re
 from functools import lru_cache
 from pathlib import Path
@@ -13,10 +14,11 @@ from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
 from services.chassis.config import env
-from services.chassis.errors import BadRequest, ServiceUnavailable
+from services.chassis.errors import BadRequest, RuleViolation, ServiceUnavailable
 
 DEMO_DIRECTORY = Path(__file__).parent / "data" / "iec_demo.json"
 IEC_RE = re.compile(r"^[A-Z0-9]{10}$")
+log = logging.getLogger(__name__)
 
 
 class Director(Schema):
@@ -67,28 +69,65 @@ def normalise_iec(raw) -> str:
 
 
 class FileDirectory:
-    """A JSON file ``{"records": [...]}``, re-read when it changes on disk."""
+    """A JSON file ``{"records": [...]}``, re-read when it changes on disk.
+
+    One record this platform cannot read is reported once in the log (its IEC and fields) and
+    answered, for that IEC only, with ``IEC_RECORD_INVALID``: the others are served. A file that
+    cannot be read or parsed at all is the directory's outage (503), as the HTTP directory's is.
+    """
 
     def __init__(self, path: Path):
         self.path = Path(path)
         self._loaded_at: int | float | None = None
         self._records: dict[str, dict] = {}
+        self._unreadable: dict[str, list[str]] = {}  # IEC -> the fields its record gets wrong
 
     def _records_now(self) -> dict[str, dict]:
         try:
             mtime = self.path.stat().st_mtime_ns
-        except OSError as exc:
+            if mtime != self._loaded_at:
+                self._load(json.loads(self.path.read_text(encoding="utf-8"))["records"])
+                self._loaded_at = mtime
+        except (OSError, ValueError, TypeError, KeyError) as exc:
             raise ServiceUnavailable(
-                f"the IEC directory file cannot be read: {exc}", code="IEC_DIRECTORY_UNAVAILABLE"
+                f"the IEC directory file cannot be read: {str(exc)[:200]}", code="IEC_DIRECTORY_UNAVAILABLE"
             ) from None
-        if mtime != self._loaded_at:
-            data = json.loads(self.path.read_text(encoding="utf-8"))
-            self._records = {r["iec"]: _RECORD.load(r) for r in data["records"]}
-            self._loaded_at = mtime
         return self._records
 
+    def _load(self, rows) -> None:
+        records: dict[str, dict] = {}
+        unreadable: dict[str, list[str]] = {}
+        for position, row in enumerate(rows):
+            try:
+                record = _RECORD.load(row)
+            except ValidationError as exc:
+                iec = row.get("iec") if isinstance(row, dict) else None
+                fields_wrong = sorted(exc.messages) if isinstance(exc.messages, dict) else ["record"]
+                log.warning(
+                    "IEC directory %s: record %s (IEC %s) skipped, wrong fields: %s",
+                    self.path,
+                    position,
+                    iec,
+                    ", ".join(fields_wrong),
+                )
+                if isinstance(iec, str):
+                    unreadable[iec.strip().upper()] = fields_wrong
+                continue
+            records[record["iec"]] = record
+        self._records, self._unreadable = records, unreadable
+
     def lookup(self, iec: str) -> dict | None:
-        return self._records_now().get(iec)
+        records = self._records_now()
+        if iec in self._unreadable:
+            raise RuleViolation(
+                "the IEC directory's record of this IEC cannot be read (wrong: "
+                f"{', '.join(self._unreadable[iec])}); DGFT's directory must correct it",
+                code="IEC_RECORD_INVALID",
+                fields={
+                    "iec": ["The IEC directory's record of this IEC is incomplete; DGFT must correct it."]
+                },
+            )
+        return records.get(iec)
 
 
 class HttpDirectory:

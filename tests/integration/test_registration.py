@@ -363,3 +363,28 @@ def test_iec_lookups_are_rate_limited(stack):
     assert statuses[30] == 429
     limited = requests.get(f"{base}/api/v1/iec/{IEC}", timeout=10)
     assert int(limited.headers["Retry-After"]) > 0
+
+
+def test_one_malformed_record_in_the_iec_file_spoils_only_its_own_iec(platform, monkeypatch, tmp_path):
+    """Found when tried as a new user: one bad record made every registration challenge a 500.
+    Now the others are served, the bad IEC gets a clear 422, an unreadable file a 503."""
+    from services.registration.iec_directory import DEMO_DIRECTORY
+
+    records = json.loads(DEMO_DIRECTORY.read_text(encoding="utf-8"))["records"]
+    bad = dict(records[1], pan="not a PAN")
+    path = tmp_path / "iec.json"
+    path.write_text(json.dumps({"records": [records[0], bad, *records[2:]]}), encoding="utf-8")
+    monkeypatch.setenv("OPENCOO_IEC_DIRECTORY", str(path))
+    base = platform("registration")
+
+    def challenge(iec):
+        return requests.post(f"{base}/api/v1/registrations/challenge", json={"iec": iec}, timeout=30)
+
+    good = challenge(records[0]["iec"])
+    assert good.status_code == 200, good.text
+    refused = challenge(bad["iec"])
+    assert refused.status_code == 422 and refused.json()["error"]["code"] == "IEC_RECORD_INVALID"
+    assert requests.get(f"{base}/api/v1/iec/{bad['iec']}", timeout=30).status_code == 422
+    path.write_text("{ this is not JSON", encoding="utf-8")
+    down = challenge(records[0]["iec"])
+    assert down.status_code == 503 and down.json()["error"]["code"] == "IEC_DIRECTORY_UNAVAILABLE"
