@@ -23,6 +23,7 @@ from gateway import auth, portal_forwarding, revocation
 from gateway.clients import client_address
 from gateway.errors import http_status
 from services.chassis import config, correlation
+from services.chassis.amqp import BROKER_UNREACHABLE
 from services.chassis.errors import ApiError, BadRequest, PayloadTooLarge, UnsupportedMediaType
 from services.chassis.workers import forget_locals
 from services.contracts import tokens
@@ -284,6 +285,14 @@ class JsonHttp(HttpRequestHandler):
             return error_response(400, "VALIDATION_ERROR", "the request is not valid", fields=exc.messages)
         if isinstance(exc, HTTPException):
             return _http_exception_response(exc)
+        if isinstance(exc, BROKER_UNREACHABLE):  # nameko's publish or reply gave up
+            log.warning("the message broker is unreachable: %s", exc)
+            return error_response(
+                503,
+                "SERVICE_UNAVAILABLE",
+                "the platform's message broker is not answering; try again in a minute",
+                headers={"Retry-After": "30"},
+            )
         if isinstance(exc, RemoteError):
             log.error("unexpected error in a service: %s", exc)
         else:

@@ -55,7 +55,8 @@ class ServiceHealth(Schema):
 
 class Health(Schema):
     status = fields.String(metadata={"description": "ok, or degraded when a service is down"})
-    down = fields.List(fields.String())
+    down = fields.List(fields.String(), metadata={"description": "the services down, or broker"})
+    broker = fields.Nested(ServiceHealth, metadata={"description": "the message broker (RabbitMQ)"})
     services = fields.Dict(keys=fields.String(), values=fields.Nested(ServiceHealth))
 
 

@@ -6,6 +6,7 @@ from werkzeug.wrappers import Response
 from gateway import openapi, pages, schemas
 from gateway.http import route
 from services.chassis import config
+from services.chassis.amqp import broker_unreachable
 from services.chassis.errors import ApiError, NotFound
 
 
@@ -18,11 +19,25 @@ class PlatformRoutes:
         "/health",
         "Health of the gateway and of every service",
         response=schemas.Health,
-        responses={503: "A service is down (named in `down`)"},
+        responses={503: "A service, or the message broker, is down (named in `down`)"},
         public=True,
     )
     def health(self, request):
         timeout = config.health_timeout()
+        broker_down = broker_unreachable(config.amqp_uri(), min(timeout, 1.0))
+        if broker_down:  # no service can be asked: say so at once rather than wait on retries
+            return 503, {
+                "status": "degraded",
+                "down": ["broker"],
+                "broker": {"status": "down", "error": broker_down},
+                "services": {
+                    "gateway": {"status": "ok"},
+                    **{
+                        name: {"status": "unknown", "error": "not asked: the broker is down"}
+                        for name in config.SERVICES
+                    },
+                },
+            }
         pending, report = {}, {}
         for name in config.SERVICES:
             try:
@@ -42,6 +57,7 @@ class PlatformRoutes:
         body = {
             "status": "degraded" if down else "ok",
             "down": down,
+            "broker": {"status": "ok"},
             "services": {"gateway": {"status": "ok"}, **{name: report[name] for name in config.SERVICES}},
         }
         return (503 if down else 200), body

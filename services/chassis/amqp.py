@@ -2,7 +2,11 @@
 bodies (outbox relay, retries, dead letters) and reading the dead-letter queue."""
 
 import json
+import socket
+from urllib.parse import urlsplit
 
+import amqp.exceptions
+import kombu.exceptions
 from kombu import Connection, Exchange, Producer, Queue
 
 from services.contracts.events import exchange_name
@@ -15,6 +19,20 @@ DEAD_AT_HEADER = "x-opencoo-dead-at"
 DEAD_LETTER_ID_HEADER = "x-opencoo-dead-letter-id"
 
 PERSISTENT = 2
+# What a publish or a call raises when the broker cannot be reached (after nameko's retries).
+BROKER_UNREACHABLE = (kombu.exceptions.OperationalError, amqp.exceptions.ConnectionError, ConnectionError)
+
+
+def broker_unreachable(amqp_uri: str, timeout: float) -> str | None:
+    """Why the broker's port does not take a connection within ``timeout`` seconds, or None
+    when it does: a health check that answers at once while a publish would retry for
+    seconds."""
+    parts = urlsplit(amqp_uri)
+    try:
+        with socket.create_connection((parts.hostname or "127.0.0.1", parts.port or 5672), timeout=timeout):
+            return None
+    except OSError as exc:
+        return f"the message broker at {parts.hostname}:{parts.port or 5672} does not answer ({exc})"
 
 
 def connect(amqp_uri: str) -> Connection:
