@@ -23,6 +23,7 @@ class CuttableProxy:
     def __init__(self, target: tuple[str, int]):
         self.target, self.port = target, free_port()
         self.connections: list = []
+        self.pumps: list = []
         self.listener = None
         self.restore()
 
@@ -38,8 +39,10 @@ class CuttableProxy:
                 return
             server = eventlet.connect(self.target)
             self.connections += [client, server]
-            eventlet.spawn(self._pump, client, server)
-            eventlet.spawn(self._pump, server, client)
+            self.pumps += [
+                eventlet.spawn(self._pump, client, server),
+                eventlet.spawn(self._pump, server, client),
+            ]
 
     @staticmethod
     def _pump(source, sink):
@@ -52,11 +55,14 @@ class CuttableProxy:
             end.close()
 
     def cut(self):
-        self.acceptor.kill()
+        # the greenthreads first: one left waiting on a closed socket would hold its file number
+        # in the hub, and whoever gets that number next (a later test's pipe) could not read it
+        for greenthread in [self.acceptor, *self.pumps]:
+            greenthread.kill()
         self.listener.close()
         for connection in self.connections:
             connection.close()
-        self.connections = []
+        self.connections, self.pumps = [], []
 
 
 @pytest.fixture
