@@ -28,7 +28,6 @@ from __future__ import annotations
 import argparse
 import copy
 import datetime as dt
-import email
 import functools
 import os
 import re
@@ -101,7 +100,8 @@ def portal_login(base: str, username: str, password: str) -> requests.Session:
 def officer_setup(base: str, var: Path) -> tuple[str, str]:
     """The admin makes an officer of ``OFFICE``; its password is read from the mail folder:
     (token, password)."""
-    from tests.conftest import login, mail_text
+    from tests.conftest import login
+    from tests.e2e.mail_drop import emailed_password
 
     admin = {"Authorization": f"Bearer {login(base, 'admin', ADMIN_PASSWORD)}"}
     address = f"{OFFICER}@mpeda.example.in"
@@ -119,16 +119,8 @@ def officer_setup(base: str, var: Path) -> tuple[str, str]:
         },
     )
     assert made.status_code == 201, made.text
-    deadline = time.time() + 60
-    while time.time() < deadline:
-        for path in sorted((var / "mail").glob("*.eml")) if (var / "mail").exists() else []:
-            msg = email.message_from_bytes(path.read_bytes())
-            if address in (msg["To"] or "").lower():
-                m = re.search(r"Password:\s*(\S+)", mail_text(msg))
-                if m:
-                    return login(base, OFFICER, m.group(1)), m.group(1)
-        time.sleep(0.3)
-    raise RuntimeError(f"no password mail for {OFFICER} in $OPENCOO_VAR/mail within 60s")
+    password = emailed_password(var, address, after=0)
+    return login(base, OFFICER, password), password
 
 
 def queue_insert(db_path: Path, office: str, rows: int) -> dict:
